@@ -1,0 +1,325 @@
+"""GridIndex: which unit grid holds a point (covers; lowest code wins on shared boundaries)."""
+
+from functools import cache
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import MultiPolygon, Point, Polygon, box
+
+from geo import (
+    AreaRef,
+    AreaShape,
+    GridIndex,
+    Level,
+    PointOutsideGrids,
+    UnknownArea,
+    generate_unit_grids,
+)
+from tests.geo.maps import COMMUNITY, DISTRICT, LAT0, LON0, STEP, STREET, grid, hierarchy, square
+
+# A 2 x 2 block whose codes do not follow the geometric order, so "lowest code wins" cannot pass
+# by accident as "first drawn wins" or "west wins":
+#   row 1:  004 | 002
+#   row 0:  003 | 001
+BLOCK = {
+    "430423100001003": square(0, 0),
+    "430423100001001": square(1, 0),
+    "430423100001004": square(0, 1),
+    "430423100001002": square(1, 1),
+}
+
+
+def block_index(**kw) -> GridIndex:
+    return GridIndex(hierarchy() + [grid(code, geom) for code, geom in BLOCK.items()], **kw)
+
+
+def test_interior_point_gives_grid_and_ancestors():
+    located = block_index().locate(LON0 + 0.5 * STEP, LAT0 + 1.5 * STEP)
+    assert located.grid.code == "430423100001004"
+    assert located.grid.level is Level.grid
+    assert located.grid.name == "网格004"
+    assert located.community == AreaRef(COMMUNITY, "师古社区", Level.community)
+    assert located.street == AreaRef(STREET, "开云镇", Level.street)
+    assert located.district == AreaRef(DISTRICT, "衡山县", Level.district)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "code"),
+    [
+        # the vertical edge between 003 (west) and 001 (east): 001 is lower though it is east
+        (LON0 + STEP, LAT0 + 0.5 * STEP, "430423100001001"),
+        # the horizontal edge between 004 (north) and 003 (south)
+        (LON0 + 0.5 * STEP, LAT0 + STEP, "430423100001003"),
+        # the edge between 002 (north) and 001 (south)
+        (LON0 + 1.5 * STEP, LAT0 + STEP, "430423100001001"),
+        # the vertex all four share
+        (LON0 + STEP, LAT0 + STEP, "430423100001001"),
+        # outer boundary points belong to the grid too (covers, not contains)
+        (LON0, LAT0 + 0.5 * STEP, "430423100001003"),
+        (LON0 + 2 * STEP, LAT0 + 2 * STEP, "430423100001002"),
+    ],
+)
+def test_boundary_points_go_to_the_lowest_code(lon, lat, code):
+    index = block_index()
+    assert index.locate(lon, lat).grid.code == code
+    assert index.codes_many([lon], [lat]) == [code]
+
+
+def test_outside_raises_with_the_point():
+    index = block_index()
+    with pytest.raises(PointOutsideGrids) as caught:
+        index.locate(112.1, 27.2)
+    assert (caught.value.lon, caught.value.lat) == (112.1, 27.2)
+    assert str(caught.value) == "Point (112.1, 27.2) is outside the jurisdiction"
+    # Just outside the block's edge, and far away in every direction.
+    for lon, lat in [(LON0 - 1e-9, LAT0), (LON0 + 2 * STEP + 1e-9, LAT0), (0.0, 0.0), (-180, 90)]:
+        with pytest.raises(PointOutsideGrids):
+            index.locate(lon, lat)
+
+
+def test_nan_is_outside():
+    with pytest.raises(PointOutsideGrids):
+        block_index().locate(float("nan"), LAT0)
+    assert block_index().locate_many([np.nan], [LAT0]).tolist() == [-1]
+
+
+def enclave_map(with_enclave: bool) -> list[AreaShape]:
+    """衡山县's grid is a ring around a hole; 南岳区 (430412) sits in the hole as an enclave."""
+    outer = square(0, 0, 3)
+    hole = square(1, 1)
+    areas = [*hierarchy(), grid("430423100001001", Polygon(outer.exterior, [hole.exterior]))]
+    if with_enclave:
+        areas += [
+            AreaShape("430412", "南岳区", Level.district, None, hole),
+            AreaShape("430412001", "南岳镇", Level.street, "430412", hole),
+            AreaShape("430412001001", "祝融社区", Level.community, "430412001", hole),
+            grid("430412001001001", hole, parent="430412001001"),
+        ]
+    return areas
+
+
+def test_point_in_a_hole_is_outside_the_holed_grid():
+    index = GridIndex(enclave_map(with_enclave=False))
+    with pytest.raises(PointOutsideGrids):
+        index.locate(LON0 + 1.5 * STEP, LAT0 + 1.5 * STEP)
+    # The ring itself still answers, including the hole's rim.
+    assert index.locate(LON0 + 0.5 * STEP, LAT0 + 1.5 * STEP).grid.code == "430423100001001"
+    assert index.locate(LON0 + STEP, LAT0 + 1.5 * STEP).grid.code == "430423100001001"
+
+
+def test_enclave_in_a_hole_answers_with_its_own_ancestors():
+    index = GridIndex(enclave_map(with_enclave=True))
+    inside = index.locate(LON0 + 1.5 * STEP, LAT0 + 1.5 * STEP)
+    assert inside.grid.code == "430412001001001"
+    assert inside.district == AreaRef("430412", "南岳区", Level.district)
+    # On the rim both cover the point; 430412… is the lower code.
+    assert index.locate(LON0 + STEP, LAT0 + 1.5 * STEP).grid.code == "430412001001001"
+    assert index.locate(LON0 + 0.5 * STEP, LAT0 + 0.5 * STEP).district == AreaRef(
+        DISTRICT, "衡山县", Level.district
+    )
+
+
+def test_multipolygon_grid_answers_in_every_part():
+    parts = MultiPolygon([square(0, 0), square(3, 0)])
+    index = GridIndex([*hierarchy(), grid("430423100001001", parts)])
+    assert index.locate(LON0 + 0.5 * STEP, LAT0 + 0.5 * STEP).grid.code == "430423100001001"
+    assert index.locate(LON0 + 3.5 * STEP, LAT0 + 0.5 * STEP).grid.code == "430423100001001"
+    with pytest.raises(PointOutsideGrids):
+        index.locate(LON0 + 2 * STEP, LAT0 + 0.5 * STEP)
+
+
+def test_missing_ancestors_are_none():
+    # The community's street is not in the map; the district cannot be reached either.
+    areas = [
+        AreaShape(COMMUNITY, "师古社区", Level.community, STREET, square(0, 0, 2)),
+        grid("430423100001001", square(0, 0)),
+        grid("430423100002001", square(1, 0), parent="430423100002"),
+    ]
+    index = GridIndex(areas)
+    located = index.ancestors("430423100001001")
+    assert located.community == AreaRef(COMMUNITY, "师古社区", Level.community)
+    assert (located.street, located.district) == (None, None)
+    orphan = index.locate(LON0 + 1.5 * STEP, LAT0 + 0.5 * STEP)
+    assert (orphan.community, orphan.street, orphan.district) == (None, None, None)
+
+
+def test_only_grids_of_the_layer_are_indexed():
+    areas = [
+        *hierarchy(),
+        grid("430423100001001", square(0, 0)),
+        grid("430423100001901", square(0, 0), layer="social"),
+    ]
+    urban = GridIndex(areas)
+    social = GridIndex(areas, layer="social")
+    assert urban.grid_codes == ("430423100001001",)
+    assert social.locate(LON0 + 0.5 * STEP, LAT0 + 0.5 * STEP).grid.code == "430423100001901"
+
+
+def test_map_accessors():
+    index = block_index()
+    assert index.grid_codes == tuple(sorted(BLOCK))
+    assert index.grid_count == len(index) == 4
+    assert "430423100001002" in index
+    assert index.ancestors("430423100001002").street == AreaRef(STREET, "开云镇", Level.street)
+    assert index.geometry("430423100001002").equals(BLOCK["430423100001002"])
+    with pytest.raises(UnknownArea):
+        index.ancestors("430423100001999")
+
+
+def test_locate_many_returns_positions_and_codes():
+    index = block_index()
+    lons = [LON0 + 0.5 * STEP, LON0 + 1.5 * STEP, 0.0]
+    lats = [LAT0 + 0.5 * STEP, LAT0 + 1.5 * STEP, 0.0]
+    positions = index.locate_many(lons, lats)
+    assert positions.dtype == np.int64
+    assert [index.grid_codes[i] if i >= 0 else None for i in positions] == [
+        "430423100001003",
+        "430423100001002",
+        None,
+    ]
+    assert index.codes_many(lons, lats) == ["430423100001003", "430423100001002", None]
+    assert index.locate_many([], []).shape == (0,)
+    assert index.locate_many(np.full((2, 3), LON0 + 0.5 * STEP), LAT0 + 0.5 * STEP).shape == (2, 3)
+
+
+def test_empty_index_locates_nothing():
+    index = GridIndex(hierarchy())
+    assert len(index) == 0
+    with pytest.raises(PointOutsideGrids):
+        index.locate(LON0, LAT0)
+    assert index.locate_many([LON0], [LAT0]).tolist() == [-1]
+
+
+def test_duplicate_grid_codes_are_refused():
+    from geo import GeoError
+
+    with pytest.raises(GeoError, match="twice"):
+        GridIndex([grid("430423100001001", square(0, 0)), grid("430423100001001", square(1, 0))])
+
+
+# -- property: the index agrees exactly with a brute-force reference ----------------------------
+
+
+def star(lon: float, lat: float, radius: float, rng: np.random.Generator, n: int = 9) -> Polygon:
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    radii = rng.uniform(0.3 * radius, radius, n)
+    return Polygon(np.c_[lon + radii * np.cos(angles), lat + radii * np.sin(angles)]).buffer(0)
+
+
+@cache
+def random_map() -> tuple[tuple[AreaShape, ...], tuple[Polygon, ...]]:
+    """Cut a jittered community with a lake into ~40 m cells, then add overlapping odd shapes."""
+    rng = np.random.default_rng(2026)
+    community = star(LON0 + 0.004, LAT0 + 0.004, 0.004, rng, n=14)
+    lake = star(LON0 + 0.004, LAT0 + 0.004, 0.001, rng)
+    cells = generate_unit_grids(community.difference(lake), cell_m=40.0)
+    shapes: list[Polygon | MultiPolygon] = list(cells)
+    # Irregular extras that overlap the cells and each other: the lowest code must still win.
+    for _ in range(6):
+        lon, lat = rng.uniform(0.0, 0.008, 2)
+        shapes.append(star(LON0 + lon, LAT0 + lat, 0.0008, rng))
+    shapes.append(MultiPolygon([square(9, 0), square(10, 2)]))
+    codes = [f"430423100001{i:03d}" for i in range(len(shapes))]
+    order = rng.permutation(len(shapes))  # codes unrelated to position on the map
+    areas = tuple(grid(codes[j], shapes[i]) for i, j in enumerate(order))
+    by_code = sorted(areas, key=lambda a: a.code)
+    return tuple(hierarchy()) + areas, tuple(a.geometry for a in by_code)
+
+
+@cache
+def random_index() -> GridIndex:
+    return GridIndex(random_map()[0])
+
+
+def reference(lon: float, lat: float) -> int:
+    """Return the position of the lowest code whose shape covers the point, or -1."""
+    covering = np.flatnonzero(shapely.covers(np.array(random_map()[1]), Point(lon, lat)))
+    return int(covering.min()) if covering.size else -1
+
+
+@st.composite
+def awkward_points(draw) -> tuple[float, float]:
+    """Draw points that stress the index: vertices, on edges, on pixel edges, or anywhere."""
+    index = random_index()
+    geoms = random_map()[1]
+    kind = draw(st.sampled_from(["anywhere", "vertex", "edge", "pixel", "pixel_corner"]))
+    if kind == "anywhere":
+        return (
+            draw(st.floats(LON0 - 0.001, LON0 + 0.012)),
+            draw(st.floats(LAT0 - 0.001, LAT0 + 0.01)),
+        )
+    geom = geoms[draw(st.integers(0, len(geoms) - 1))]
+    coords = shapely.get_coordinates(geom)
+    i = draw(st.integers(0, len(coords) - 2))
+    (lon_a, lat_a), (lon_b, lat_b) = coords[i], coords[i + 1]
+    if kind == "vertex":
+        return float(lon_a), float(lat_a)
+    if kind == "edge":
+        t = draw(st.floats(0.0, 1.0))
+        # On axis-parallel edges (most generated cells) this point is exactly on the edge.
+        return float(lon_a + t * (lon_b - lon_a)), float(lat_a + t * (lat_b - lat_a))
+    (lon0, lat0), (dlon, dlat) = index.pixel_origin, index.pixel_size
+    rows, cols = index.raster_shape
+    col = draw(st.integers(0, cols))
+    row = draw(st.integers(0, rows))
+    if kind == "pixel_corner":
+        return lon0 + col * dlon, lat0 + row * dlat
+    return lon0 + col * dlon, float(lat_a)
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=st.lists(awkward_points(), min_size=1, max_size=40))
+def test_index_agrees_exactly_with_brute_force(points):
+    index = random_index()
+    lons = [p[0] for p in points]
+    lats = [p[1] for p in points]
+    want = [reference(lon, lat) for lon, lat in points]
+    assert index.locate_many(lons, lats).tolist() == want
+    assert [index.position(lon, lat) for lon, lat in points] == want
+    for (lon, lat), expected in zip(points, want, strict=True):
+        if expected >= 0:
+            assert index.locate(lon, lat).grid.code == index.grid_codes[expected]
+
+
+def dense_reference(geoms, lons, lats) -> np.ndarray:
+    """Lowest covering position per point via an STRtree, a path independent of the index."""
+    tree = shapely.STRtree(np.array(geoms))
+    point_i, geom_i = tree.query(shapely.points(lons, lats), predicate="covered_by")
+    want = np.full(len(lons), np.iinfo(np.int64).max)
+    np.minimum.at(want, point_i, geom_i)
+    want[want == np.iinfo(np.int64).max] = -1
+    return want
+
+
+@pytest.mark.parametrize("options", [{}, {"max_pixels": 400}, {"pixel_m": 3.0}])
+def test_dense_sample_agrees_with_brute_force(options):
+    areas, geoms = random_map()
+    index = GridIndex(areas, **options)
+    rng = np.random.default_rng(5)
+    vertices = shapely.get_coordinates(np.array(geoms))
+    lons = np.concatenate([rng.uniform(LON0, LON0 + 0.008, 20_000), vertices[:, 0]])
+    lats = np.concatenate([rng.uniform(LAT0, LAT0 + 0.008, 20_000), vertices[:, 1]])
+    want = dense_reference(geoms, lons, lats)
+    assert (want >= 0).sum() > 4_000  # the sample really hits the map
+    assert index.locate_many(lons, lats).tolist() == want.tolist()
+    sample = slice(0, None, 7)
+    assert [index.position(a, b) for a, b in zip(lons[sample], lats[sample], strict=True)] == want[
+        sample
+    ].tolist()
+
+
+def test_raster_stays_bounded_for_a_huge_sparse_extent():
+    # Two small cells 20° apart: the raster coarsens instead of allocating billions of pixels.
+    areas = [
+        grid("430423100001001", box(75.0, 30.0, 75.001, 30.001)),
+        grid("430423100001002", box(95.0, 30.0, 95.001, 30.001)),
+    ]
+    index = GridIndex(areas, max_pixels=10_000)
+    assert index.raster_shape[0] * index.raster_shape[1] <= 10_000
+    assert index.locate(75.0005, 30.0005).grid.code == "430423100001001"
+    assert index.locate(95.001, 30.001).grid.code == "430423100001002"
+    with pytest.raises(PointOutsideGrids):
+        index.locate(85.0, 30.0)
