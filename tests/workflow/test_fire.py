@@ -1,0 +1,386 @@
+"""The transition function against DESIGN §5, written out here independently of the code."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workflow import (
+    HOTLINE_12345,
+    PROCESSES,
+    SOCIAL_GOVERNANCE,
+    STATE_LABELS,
+    URBAN_MANAGEMENT,
+    Action,
+    ClockEffect,
+    Facts,
+    Permit,
+    ProcessDefinition,
+    Relation,
+    Role,
+    State,
+    Transition,
+    TransitionNotAllowed,
+    UnknownAction,
+    UnknownRole,
+    UnknownState,
+    WorkflowError,
+    allowed_actions,
+    fire,
+    select,
+)
+
+# Reporters come through these channels; any of them may rate their own closed case.
+REPORTER = {"grid_worker", "citizen", "hotline"}
+
+# DESIGN §5, copied by hand: state -> action -> (next state, roles).
+EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
+    "reported": {
+        "accept": ("accepted", {"acceptor"}),
+        "request_check": ("checking", {"acceptor"}),
+        "reject": ("void", {"acceptor"}),
+        "merge": ("void", {"acceptor"}),
+        "self_handle": ("closed", {"grid_worker"}),
+    },
+    "checking": {"check_reply": ("reported", {"grid_worker"})},
+    "accepted": {"file": ("filed", {"shift_leader"}), "reject": ("void", {"shift_leader"})},
+    "filed": {"dispatch": ("handling", {"dispatcher"}), "void": ("void", {"shift_leader"})},
+    "handling": {
+        "feedback": ("handled", {"handler"}),
+        "request_return": ("return_requested", {"handler"}),
+        "request_extension": ("extension_requested", {"handler"}),
+        "request_suspension": ("suspension_requested", {"handler"}),
+    },
+    "return_requested": {
+        "approve_return": ("filed", {"dispatcher"}),
+        "deny_return": ("handling", {"dispatcher"}),
+    },
+    "extension_requested": {
+        "approve_extension": ("handling", {"dispatcher", "shift_leader"}),
+        "deny_extension": ("handling", {"dispatcher", "shift_leader"}),
+    },
+    "suspension_requested": {
+        "approve_suspension": ("suspended", {"shift_leader"}),
+        "deny_suspension": ("handling", {"shift_leader"}),
+    },
+    "suspended": {"resume": ("handling", {"dispatcher", "shift_leader"})},
+    "handled": {"assign_verification": ("verifying", {"acceptor"})},
+    "verifying": {"verify_reply": ("verified", {"grid_worker"})},
+    "verified": {"close": ("closed", {"shift_leader"}), "rework": ("handling", {"shift_leader"})},
+    "closed": {"evaluate": ("evaluated", {"supervisor"} | REPORTER)},
+    "void": {},
+    "evaluated": {},
+}
+ENDS = {"void", "evaluated"}
+for _state, _actions in EXPECTED.items():
+    if _state not in ENDS:
+        _actions["supervise"] = (_state, {"shift_leader", "supervisor"})
+
+ACTIONS = [
+    "accept", "request_check", "reject", "merge", "self_handle", "check_reply", "file",
+    "dispatch", "void", "feedback", "request_return", "request_extension",
+    "request_suspension", "approve_return", "deny_return", "approve_extension",
+    "deny_extension", "approve_suspension", "deny_suspension", "resume",
+    "assign_verification", "verify_reply", "close", "rework", "evaluate", "supervise",
+]  # fmt: skip
+ROLES = [
+    "grid_worker", "acceptor", "dispatcher", "shift_leader", "handler", "dept_admin",
+    "supervisor", "admin", "citizen", "hotline", "sensor",
+]  # fmt: skip
+
+# Facts under which every guard and relation holds, so only the table decides.
+ALL_CLEAR = Facts(
+    source="citizen",
+    verification_passed=True,
+    satisfied=True,
+    case_id=1,
+    duplicate_of=2,
+    relations=frozenset(Relation),
+)
+
+
+def _article(role: str) -> str:
+    return "An" if role[0] in "aeiou" else "A"
+
+
+@pytest.mark.parametrize("state", list(EXPECTED))
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("role", ROLES)
+def test_every_triple_matches_the_design(state: str, action: str, role: str) -> None:
+    row = EXPECTED[state].get(action)
+    if row is None:
+        with pytest.raises(TransitionNotAllowed, match=f"^Can't {action} when in {state}$"):
+            fire(URBAN_MANAGEMENT, state, action, role, ALL_CLEAR)
+    elif role not in row[1]:
+        sentence = f"^{_article(role)} {role} can't {action} when in {state}$"
+        with pytest.raises(TransitionNotAllowed, match=sentence):
+            fire(URBAN_MANAGEMENT, state, action, role, ALL_CLEAR)
+    else:
+        assert fire(URBAN_MANAGEMENT, state, action, role, ALL_CLEAR) == State(row[0])
+
+
+def test_the_definition_has_exactly_the_designed_states_and_actions() -> None:
+    assert set(URBAN_MANAGEMENT.states) == set(EXPECTED)
+    assert set(URBAN_MANAGEMENT.actions) == set(ACTIONS)
+    assert URBAN_MANAGEMENT.initial is State.reported
+    assert URBAN_MANAGEMENT.ends == {State.void, State.evaluated}
+    for state in URBAN_MANAGEMENT.states:
+        assert set(URBAN_MANAGEMENT.actions_from(state)) == set(EXPECTED[state])
+
+
+def test_the_sentence_and_attributes_of_a_refusal() -> None:
+    with pytest.raises(TransitionNotAllowed) as caught:
+        fire(URBAN_MANAGEMENT, "reported", "dispatch", "dispatcher")
+    assert str(caught.value) == "Can't dispatch when in reported"
+    assert (caught.value.state, caught.value.action, caught.value.role) == (
+        State.reported,
+        Action.dispatch,
+        Role.dispatcher,
+    )
+    with pytest.raises(TransitionNotAllowed) as caught:
+        fire(URBAN_MANAGEMENT, "filed", "dispatch", "grid_worker")
+    assert str(caught.value) == "A grid_worker can't dispatch when in filed"
+    assert isinstance(caught.value, WorkflowError)
+
+
+def test_supervise_keeps_the_state() -> None:
+    assert (
+        fire(URBAN_MANAGEMENT, State.handling, Action.supervise, Role.supervisor) is State.handling
+    )
+    assert URBAN_MANAGEMENT.transition(State.handling, Action.supervise).target is None
+
+
+def test_unknown_names_raise_their_own_errors() -> None:
+    with pytest.raises(UnknownAction, match=r"^Unknown action 'foo'$"):
+        fire(URBAN_MANAGEMENT, "reported", "foo", "acceptor")
+    # An action of another process is unknown to this one.
+    with pytest.raises(UnknownAction, match="escalate"):
+        fire(URBAN_MANAGEMENT, "reported", "escalate", "grid_worker")
+    with pytest.raises(UnknownState):
+        fire(URBAN_MANAGEMENT, "limbo", "accept", "acceptor")
+    with pytest.raises(UnknownState):
+        fire(URBAN_MANAGEMENT, "county_handling", "accept", "acceptor")
+    with pytest.raises(UnknownRole):
+        fire(URBAN_MANAGEMENT, "reported", "accept", "mayor")
+
+
+def test_close_needs_a_passed_verification() -> None:
+    for facts in (None, Facts(), Facts(verification_passed=False)):
+        with pytest.raises(
+            TransitionNotAllowed, match=r"^Can't close when verification did not pass$"
+        ):
+            fire(URBAN_MANAGEMENT, "verified", "close", "shift_leader", facts)
+    assert (
+        fire(URBAN_MANAGEMENT, "verified", "close", "shift_leader", Facts(verification_passed=True))
+        is State.closed
+    )
+    # Rework needs no passed verification: it is what a failed one leads to.
+    assert fire(URBAN_MANAGEMENT, "verified", "rework", "shift_leader") is State.handling
+
+
+def test_merge_needs_another_case() -> None:
+    with pytest.raises(TransitionNotAllowed, match="duplicate_of is not given"):
+        fire(URBAN_MANAGEMENT, "reported", "merge", "acceptor")
+    with pytest.raises(TransitionNotAllowed, match="into itself"):
+        fire(URBAN_MANAGEMENT, "reported", "merge", "acceptor", Facts(case_id=4, duplicate_of=4))
+    assert (
+        fire(URBAN_MANAGEMENT, "reported", "merge", "acceptor", Facts(case_id=4, duplicate_of=3))
+        is State.void
+    )
+
+
+def test_request_check_is_for_reports_not_from_grid_workers() -> None:
+    with pytest.raises(TransitionNotAllowed, match="grid worker reported"):
+        fire(URBAN_MANAGEMENT, "reported", "request_check", "acceptor", Facts(source="grid_worker"))
+    for source in ("citizen", "hotline", "sensor"):
+        facts = Facts(source=source)
+        assert (
+            fire(URBAN_MANAGEMENT, "reported", "request_check", "acceptor", facts) is State.checking
+        )
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "role", "relation"),
+    [
+        ("verifying", "verify_reply", "grid_worker", Relation.assigned_verifier),
+        ("checking", "check_reply", "grid_worker", Relation.assigned_checker),
+        ("reported", "self_handle", "grid_worker", Relation.reporter),
+        ("closed", "evaluate", "citizen", Relation.reporter),
+        ("closed", "evaluate", "grid_worker", Relation.reporter),
+        ("handling", "feedback", "handler", Relation.department_member),
+    ],
+)
+def test_relations_bind_the_actor(state: str, action: str, role: str, relation: Relation) -> None:
+    row = URBAN_MANAGEMENT.transition(State(state), Action(action))
+    assert row is not None and row.relation_for(Role(role)) is relation
+    # Relations unknown (None): the service checks them itself.
+    assert fire(URBAN_MANAGEMENT, state, action, role, Facts(relations=None)) == row.target
+    others = frozenset(Relation) - {relation}
+    with pytest.raises(TransitionNotAllowed, match=f"^Only .* can {action} when in {state}$"):
+        fire(URBAN_MANAGEMENT, state, action, role, Facts(relations=others))
+    assert (
+        fire(URBAN_MANAGEMENT, state, action, role, Facts(relations=frozenset({relation})))
+        == row.target
+    )
+
+
+def test_the_supervisor_evaluates_any_case_the_reporter_only_their_own() -> None:
+    row = URBAN_MANAGEMENT.transition(State.closed, Action.evaluate)
+    assert row is not None
+    assert row.relation_for(Role.supervisor) is None
+    assert row.roles == {Role.supervisor, Role.grid_worker, Role.citizen, Role.hotline}
+    nobody = Facts(relations=frozenset())
+    assert fire(URBAN_MANAGEMENT, "closed", "evaluate", "supervisor", nobody) is State.evaluated
+    with pytest.raises(TransitionNotAllowed, match="Only the reporter"):
+        fire(URBAN_MANAGEMENT, "closed", "evaluate", "citizen", nobody)
+
+
+def test_rows_carry_clock_effects() -> None:
+    effects = {
+        (row.source, row.action): row.clock for row in URBAN_MANAGEMENT.transitions if row.clock
+    }
+    assert effects == {
+        (State.filed, Action.dispatch): ClockEffect.start_handling,
+        (State.handling, Action.feedback): ClockEffect.stop,
+        (State.return_requested, Action.approve_return): ClockEffect.stop,
+        (State.extension_requested, Action.approve_extension): ClockEffect.extend,
+        (State.suspension_requested, Action.approve_suspension): ClockEffect.pause,
+        (State.suspended, Action.resume): ClockEffect.resume,
+        (State.verified, Action.rework): ClockEffect.restart_handling,
+    }
+
+
+def test_actions_for_a_role_and_allowed_actions() -> None:
+    assert URBAN_MANAGEMENT.actions_for(State.handling, Role.handler) == (
+        Action.feedback,
+        Action.request_return,
+        Action.request_extension,
+        Action.request_suspension,
+    )
+    assert URBAN_MANAGEMENT.actions_for(State.handling, Role.grid_worker) == ()
+    assert URBAN_MANAGEMENT.actions_for(State.verified, Role.shift_leader) == (
+        Action.close,
+        Action.rework,
+        Action.supervise,
+    )
+    # Guards count in allowed_actions: no passed verification, no close.
+    assert allowed_actions(URBAN_MANAGEMENT, "verified", "shift_leader") == (
+        Action.rework,
+        Action.supervise,
+    )
+    assert select(URBAN_MANAGEMENT, "filed", "dispatch", "dispatcher").target is State.handling
+
+
+def test_every_state_has_a_chinese_label() -> None:
+    assert set(STATE_LABELS) == set(State)
+    assert STATE_LABELS[State.reported] == "待受理"
+    assert STATE_LABELS[State.verified] == "待结案"
+
+
+def test_processes_by_code() -> None:
+    assert set(PROCESSES) == {"urban", "social", "hotline"}
+    assert PROCESSES["urban"] is URBAN_MANAGEMENT
+    for definition in PROCESSES.values():
+        assert set(definition.time_limits) <= set(definition.states)
+
+
+def test_a_malformed_table_is_refused() -> None:
+    row = Transition(State.reported, Action.accept, State.accepted, (Permit(Role.acceptor),))
+    with pytest.raises(WorkflowError, match="twice"):
+        ProcessDefinition("x", "x", State.reported, frozenset({State.accepted}), (row, row))
+    out_of_end = Transition(State.accepted, Action.file, State.filed, (Permit(Role.acceptor),))
+    with pytest.raises(WorkflowError, match="end state"):
+        ProcessDefinition("x", "x", State.reported, frozenset({State.accepted}), (row, out_of_end))
+
+
+# Structure of every process: reachability and walks.
+
+
+def _graph(definition: ProcessDefinition) -> dict[State, set[State]]:
+    graph: dict[State, set[State]] = {state: set() for state in definition.states}
+    for row in definition.transitions:
+        graph[row.source].add(row.target if row.target is not None else row.source)
+    return graph
+
+
+def _reach(graph: dict[State, set[State]], start: State) -> set[State]:
+    seen, todo = {start}, deque([start])
+    while todo:
+        for following in graph[todo.popleft()]:
+            if following not in seen:
+                seen.add(following)
+                todo.append(following)
+    return seen
+
+
+@pytest.mark.parametrize("definition", list(PROCESSES.values()), ids=list(PROCESSES))
+def test_every_state_is_reachable_and_can_end(definition: ProcessDefinition) -> None:
+    graph = _graph(definition)
+    assert _reach(graph, definition.initial) == set(definition.states)
+    for state in definition.states:
+        assert _reach(graph, state) & definition.ends, f"{state} can't reach an end"
+    for end in definition.ends:
+        assert definition.actions_from(end) == ()
+
+
+@pytest.mark.parametrize("definition", list(PROCESSES.values()), ids=list(PROCESSES))
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_random_walks_stay_inside_the_process(
+    definition: ProcessDefinition, data: st.DataObject
+) -> None:
+    state = definition.initial
+    for _ in range(30):
+        moves = [
+            (row.action, role) for row in definition.transitions_from(state) for role in row.roles
+        ]
+        if state in definition.ends:
+            assert moves == []
+            return
+        assert moves, f"{state} is a dead end"
+        action, role = data.draw(st.sampled_from(moves))
+        state = fire(definition, state, action, role, ALL_CLEAR)
+        assert state in definition.states
+
+
+def test_social_events_escalate_level_by_level() -> None:
+    p, clear = SOCIAL_GOVERNANCE, ALL_CLEAR
+    assert fire(p, "reported", "self_handle", "grid_worker", clear) is State.closed
+    state = fire(p, "reported", "escalate", "grid_worker", clear)
+    assert state is State.community_handling
+    state = fire(p, state, "escalate", "dispatcher", clear)
+    assert state is State.street_handling
+    state = fire(p, state, "escalate", "dispatcher", clear)
+    assert state is State.county_handling
+    with pytest.raises(TransitionNotAllowed, match=r"^Can't escalate when in county_handling$"):
+        fire(p, state, "escalate", "dispatcher", clear)
+    state = fire(p, state, "feedback", "dispatcher", clear)
+    assert state is State.handled
+    assert fire(p, state, "rework", "shift_leader", clear) is State.community_handling
+    assert fire(p, state, "close", "grid_worker", clear) is State.closed
+    with pytest.raises(TransitionNotAllowed, match="Only the reporter"):
+        fire(p, state, "close", "grid_worker", Facts(relations=frozenset()))
+    assert p.ends == {State.closed, State.void}
+
+
+def test_hotline_replies_and_calls_back() -> None:
+    p = HOTLINE_12345
+    state = State.reported
+    for action, role in [
+        ("accept", "acceptor"),
+        ("dispatch", "dispatcher"),
+        ("feedback", "handler"),
+        ("reply", "acceptor"),
+        ("call_back", "acceptor"),
+    ]:
+        state = fire(p, state, action, role, ALL_CLEAR)
+    assert state is State.called_back
+    with pytest.raises(TransitionNotAllowed, match="citizen is not satisfied"):
+        fire(p, state, "close", "shift_leader", Facts(satisfied=False))
+    assert fire(p, state, "rework", "shift_leader") is State.handling
+    assert fire(p, state, "close", "shift_leader", Facts(satisfied=True)) is State.closed
+    # A question answered on the call goes straight to the call-back.
+    assert fire(p, "reported", "reply", "acceptor") is State.replied

@@ -1,0 +1,222 @@
+"""The transition function (状态迁移) and the payload check; pure, table-driven."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from workflow.errors import (
+    MissingRequirement,
+    TransitionNotAllowed,
+    UnknownAction,
+    UnknownRole,
+    UnknownState,
+)
+from workflow.model import (
+    Action,
+    Facts,
+    FieldKind,
+    ProcessDefinition,
+    Relation,
+    Role,
+    State,
+    Transition,
+)
+
+_RELATION_WORDS: Mapping[Relation, str] = {
+    Relation.reporter: "the reporter",
+    Relation.assigned_checker: "the assigned checker",
+    Relation.assigned_verifier: "the assigned verifier",
+    Relation.department_member: "in the handling department",
+    Relation.holding_center: "at the level holding the case",
+}
+
+
+def parse_state(state: State | str) -> State:
+    """Return the State a name stands for, or raise UnknownState."""
+    try:
+        return State(state)
+    except ValueError:
+        raise UnknownState(str(state)) from None
+
+
+def parse_action(action: Action | str) -> Action:
+    """Return the Action a name stands for, or raise UnknownAction."""
+    try:
+        return Action(action)
+    except ValueError:
+        raise UnknownAction(str(action)) from None
+
+
+def parse_role(role: Role | str) -> Role:
+    """Return the Role a code stands for, or raise UnknownRole."""
+    try:
+        return Role(role)
+    except ValueError:
+        raise UnknownRole(str(role)) from None
+
+
+def _article(role: Role) -> str:
+    return "An" if role.value[0] in "aeiou" else "A"
+
+
+def select(
+    definition: ProcessDefinition,
+    state: State | str,
+    action: Action | str,
+    role: Role | str,
+    facts: Facts | None = None,
+) -> Transition:
+    """Return the transition an actor may take now, or raise why not.
+
+    Checks, in order: the process knows the action, the state takes it, the role may take
+    it, the actor's relation to the case (only when `facts.relations` is given), the guard
+    (always, over `Facts()` when no facts are given, so a forgotten fact refuses).
+    """
+    current = parse_state(state)
+    verb = parse_action(action)
+    who = parse_role(role)
+    if verb not in definition.actions:
+        raise UnknownAction(verb.value)
+    if current not in definition.states:
+        raise UnknownState(current.value)
+    row = definition.transition(current, verb)
+    if row is None:
+        raise TransitionNotAllowed(
+            current, verb, who, f"Can't {verb.value} when in {current.value}"
+        )
+    if not row.permits_role(who):
+        raise TransitionNotAllowed(
+            current,
+            verb,
+            who,
+            f"{_article(who)} {who.value} can't {verb.value} when in {current.value}",
+        )
+    known = facts if facts is not None else Facts()
+    relation = row.relation_for(who)
+    if relation is not None and known.relations is not None and relation not in known.relations:
+        raise TransitionNotAllowed(
+            current,
+            verb,
+            who,
+            f"Only {_RELATION_WORDS[relation]} can {verb.value} when in {current.value}",
+        )
+    if row.guard is not None:
+        refusal = row.guard(known)
+        if refusal is not None:
+            raise TransitionNotAllowed(current, verb, who, refusal)
+    return row
+
+
+def fire(
+    definition: ProcessDefinition,
+    state: State | str,
+    action: Action | str,
+    role: Role | str,
+    facts: Facts | None = None,
+) -> State:
+    """Return the next state of a case (状态迁移), or raise TransitionNotAllowed.
+
+    An action without a target (督办 `supervise`) leaves the state as it is.
+    """
+    row = select(definition, state, action, role, facts)
+    return row.target if row.target is not None else row.source
+
+
+def allowed_actions(
+    definition: ProcessDefinition,
+    state: State | str,
+    role: Role | str,
+    facts: Facts | None = None,
+) -> tuple[Action, ...]:
+    """Return the actions an actor may take now, relations and guards included."""
+    current = parse_state(state)
+    result: list[Action] = []
+    for verb in definition.actions_from(current):
+        try:
+            select(definition, current, verb, role, facts)
+        except TransitionNotAllowed:
+            continue
+        result.append(verb)
+    return tuple(result)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _is_flag(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_score(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= 100
+    )
+
+
+def _is_ident(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_moment(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return False
+    return isinstance(value, datetime) and value.utcoffset() is not None
+
+
+_CHECKS: Mapping[FieldKind, tuple[Callable[[Any], bool], str]] = {
+    FieldKind.text: (_is_text, "{action} needs {field}"),
+    FieldKind.flag: (_is_flag, "{action} needs {field} (true or false)"),
+    FieldKind.score: (_is_score, "{action} needs {field} from 0 to 100"),
+    FieldKind.ident: (_is_ident, "{action} needs {field} (an id)"),
+    FieldKind.code: (_is_text, "{action} needs {field} (a code)"),
+    FieldKind.moment: (_is_moment, "{action} needs {field} (a date-time with offset)"),
+}
+
+
+def check_payload(
+    definition: ProcessDefinition,
+    state: State | str,
+    action: Action | str,
+    payload: Mapping[str, Any],
+) -> None:
+    """Check an action's payload against its requirements, or raise MissingRequirement.
+
+    Optional fields are checked only when present and not None.
+    """
+    current = parse_state(state)
+    verb = parse_action(action)
+    if verb not in definition.actions:
+        raise UnknownAction(verb.value)
+    row = definition.transition(current, verb)
+    if row is None:
+        raise TransitionNotAllowed(
+            current, verb, None, f"Can't {verb.value} when in {current.value}"
+        )
+    problems: dict[str, str] = {}
+    for need in row.requirements:
+        value = payload.get(need.field)
+        if value is None and not need.required:
+            continue
+        valid, sentence = _CHECKS[need.kind]
+        if not valid(value):
+            problems[need.field] = sentence.format(action=verb.value, field=need.field)
+    photos = payload.get("photos")
+    if photos is not None and (
+        isinstance(photos, str | bytes) or not isinstance(photos, list | tuple)
+    ):
+        problems["photos"] = "photos must be a list of media ids"
+    elif row.min_photos > 0 and len(photos or ()) < row.min_photos:
+        amount = "one photo" if row.min_photos == 1 else f"{row.min_photos} photos"
+        problems["photos"] = f"{verb.value} needs at least {amount}"
+    if problems:
+        raise MissingRequirement(verb.value, problems)

@@ -1,0 +1,364 @@
+"""Vocabulary of the workflow: roles, states, actions and a process definition as data.
+
+A process is a frozen table of `Transition` rows. Each row says, for one (state, action):
+the next state, who may take it (`Permit`: a role, optionally bound by a `Relation` to the
+case such as "the reporter"), what the payload needs (`Requirement`, `min_photos`), what it
+does to the SLA clock (`ClockEffect`) and an optional `Guard` over the case's `Facts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from types import MappingProxyType
+
+from workflow.errors import WorkflowError
+from workflow.sla import TimeLimit
+
+
+class Role(StrEnum):
+    """Name who acts on a case (DESIGN §1)."""
+
+    grid_worker = "grid_worker"  # 网格员 / 监督员
+    acceptor = "acceptor"  # 受理员
+    dispatcher = "dispatcher"  # 派遣员
+    shift_leader = "shift_leader"  # 值班长
+    handler = "handler"  # 专业部门处置人员
+    dept_admin = "dept_admin"  # 部门管理员
+    supervisor = "supervisor"  # 领导 / 考核
+    admin = "admin"  # 系统管理员
+    # Sources without a user account of the staff kind.
+    citizen = "citizen"  # 市民 (Open311)
+    hotline = "hotline"  # 12345 热线
+    sensor = "sensor"  # 物联感知
+
+
+ROLE_LABELS: Mapping[Role, str] = MappingProxyType(
+    {
+        Role.grid_worker: "网格员",
+        Role.acceptor: "受理员",
+        Role.dispatcher: "派遣员",
+        Role.shift_leader: "值班长",
+        Role.handler: "处置人员",
+        Role.dept_admin: "部门管理员",
+        Role.supervisor: "领导",
+        Role.admin: "系统管理员",
+        Role.citizen: "市民",
+        Role.hotline: "12345热线",
+        Role.sensor: "物联感知",
+    }
+)
+
+
+class State(StrEnum):
+    """Name where a case stands; one vocabulary shared by every process definition."""
+
+    # 数字城管 (urban), DESIGN §5
+    reported = "reported"
+    checking = "checking"
+    accepted = "accepted"
+    filed = "filed"
+    handling = "handling"
+    return_requested = "return_requested"
+    extension_requested = "extension_requested"
+    suspension_requested = "suspension_requested"
+    suspended = "suspended"
+    handled = "handled"
+    verifying = "verifying"
+    verified = "verified"
+    closed = "closed"
+    void = "void"
+    evaluated = "evaluated"
+    # 社会治理 (social): level-by-level escalation
+    community_handling = "community_handling"
+    street_handling = "street_handling"
+    county_handling = "county_handling"
+    # 12345 热线 (hotline): reply and satisfaction call-back
+    replied = "replied"
+    called_back = "called_back"
+
+
+STATE_LABELS: Mapping[State, str] = MappingProxyType(
+    {
+        State.reported: "待受理",
+        State.checking: "待核实",
+        State.accepted: "待立案",
+        State.filed: "待派遣",
+        State.handling: "处置中",
+        State.return_requested: "回退申请",
+        State.extension_requested: "延期申请",
+        State.suspension_requested: "挂账申请",
+        State.suspended: "挂账",
+        State.handled: "待核查",
+        State.verifying: "核查中",
+        State.verified: "待结案",
+        State.closed: "已结案",
+        State.void: "作废",
+        State.evaluated: "已评价",
+        State.community_handling: "社区处置中",
+        State.street_handling: "街道处置中",
+        State.county_handling: "县级处置中",
+        State.replied: "待回访",
+        State.called_back: "已回访",
+    }
+)
+
+
+class Action(StrEnum):
+    """Name what an actor does to a case; the URL segment of `…/actions/{action}`."""
+
+    accept = "accept"
+    request_check = "request_check"
+    reject = "reject"
+    merge = "merge"
+    self_handle = "self_handle"
+    check_reply = "check_reply"
+    file = "file"
+    dispatch = "dispatch"
+    void = "void"
+    feedback = "feedback"
+    request_return = "request_return"
+    request_extension = "request_extension"
+    request_suspension = "request_suspension"
+    approve_return = "approve_return"
+    deny_return = "deny_return"
+    approve_extension = "approve_extension"
+    deny_extension = "deny_extension"
+    approve_suspension = "approve_suspension"
+    deny_suspension = "deny_suspension"
+    resume = "resume"
+    assign_verification = "assign_verification"
+    verify_reply = "verify_reply"
+    close = "close"
+    rework = "rework"
+    evaluate = "evaluate"
+    supervise = "supervise"
+    # social and hotline processes
+    escalate = "escalate"
+    reply = "reply"
+    call_back = "call_back"
+
+
+ACTION_LABELS: Mapping[Action, str] = MappingProxyType(
+    {
+        Action.accept: "受理",
+        Action.request_check: "核实",
+        Action.reject: "不予立案",
+        Action.merge: "合并",
+        Action.self_handle: "自行处置",
+        Action.check_reply: "核实反馈",
+        Action.file: "立案",
+        Action.dispatch: "派遣",
+        Action.void: "作废",
+        Action.feedback: "处置反馈",
+        Action.request_return: "申请回退",
+        Action.request_extension: "申请延期",
+        Action.request_suspension: "申请挂账",
+        Action.approve_return: "同意回退",
+        Action.deny_return: "驳回回退",
+        Action.approve_extension: "同意延期",
+        Action.deny_extension: "驳回延期",
+        Action.approve_suspension: "同意挂账",
+        Action.deny_suspension: "驳回挂账",
+        Action.resume: "恢复处置",
+        Action.assign_verification: "派发核查",
+        Action.verify_reply: "核查反馈",
+        Action.close: "结案",
+        Action.rework: "返工",
+        Action.evaluate: "评价",
+        Action.supervise: "督办",
+        Action.escalate: "上报上级",
+        Action.reply: "答复市民",
+        Action.call_back: "满意度回访",
+    }
+)
+
+
+class Relation(StrEnum):
+    """Say which actor in particular, beyond the role, may act (the service checks it)."""
+
+    reporter = "reporter"  # the user or citizen who reported the case
+    assigned_checker = "assigned_checker"  # the grid worker a check (核实) was sent to
+    assigned_verifier = "assigned_verifier"  # the grid worker a verification (核查) was sent to
+    department_member = "department_member"  # a member of the department handling the case
+    holding_center = "holding_center"  # staff of the level's centre now holding the case
+
+
+class ClockEffect(StrEnum):
+    """Tell the service what an action does to the case's handling clock (处置时限).
+
+    Step clocks need no effect: each state's own limit runs from the moment it is entered.
+    """
+
+    start_handling = "start_handling"  # dispatch: the handling limit starts
+    pause = "pause"  # suspension approved: the clock stops counting (挂账)
+    resume = "resume"  # back from suspension: it counts again
+    extend = "extend"  # extension approved: the deadline moves to the approved `until`
+    stop = "stop"  # handled or taken back: the handling clock stops
+    restart_handling = "restart_handling"  # rework: a fresh handling limit starts
+
+
+class FieldKind(StrEnum):
+    """Say what a payload field must hold."""
+
+    text = "text"  # a non-blank string
+    flag = "flag"  # true or false
+    score = "score"  # a number from 0 to 100
+    ident = "ident"  # a positive integer id (case, user)
+    code = "code"  # a non-blank code string (department, category)
+    moment = "moment"  # an aware datetime or an ISO 8601 string with offset
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Say that an action's payload needs (or may carry) a field of a kind."""
+
+    field: str
+    kind: FieldKind
+    required: bool = True  # False: checked when present, e.g. dispatch's department
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Carry what guards and relation checks need to know about a case and its actor.
+
+    `relations` are the actor's relations to the case. `None` means the caller checks
+    relations itself (the service's scope check); a set makes `fire` check them too.
+    """
+
+    source: str | None = None  # grid_worker, citizen, hotline, sensor
+    verification_passed: bool | None = None  # the latest verify_reply's `passed`
+    check_confirmed: bool | None = None  # the latest check_reply's `confirmed`
+    satisfied: bool | None = None  # the latest call_back's `satisfied`
+    case_id: int | None = None
+    duplicate_of: int | None = None  # merge's target, from the payload
+    rework_count: int = 0
+    relations: frozenset[Relation] | None = None
+
+
+Guard = Callable[[Facts], str | None]
+"""Return the sentence that refuses a transition, or None to allow it."""
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Let a role take an action, bound by a relation to the case when given."""
+
+    role: Role
+    relation: Relation | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Describe one (state, action) of a process: target, who, needs, clock and guard.
+
+    `target` None means no change of state (督办). A role appears in at most one permit, so
+    `relation_for(role)` is unambiguous; the reporter who may evaluate is one more permit
+    (`Permit(Role.citizen, Relation.reporter)`) next to the supervisor's unbound one.
+    """
+
+    source: State
+    action: Action
+    target: State | None
+    permits: tuple[Permit, ...]
+    requirements: tuple[Requirement, ...] = ()
+    min_photos: int = 0
+    clock: ClockEffect | None = None
+    guard: Guard | None = field(default=None, compare=False)
+    note: str = ""
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        """Return every role that may take the action (relations aside)."""
+        return frozenset(permit.role for permit in self.permits)
+
+    @property
+    def required_fields(self) -> frozenset[str]:
+        """Return the payload fields that must be present."""
+        return frozenset(r.field for r in self.requirements if r.required)
+
+    def relation_for(self, role: Role) -> Relation | None:
+        """Return the relation a role must have to the case to act, if any."""
+        for permit in self.permits:
+            if permit.role is role:
+                return permit.relation
+        return None
+
+    def permits_role(self, role: Role) -> bool:
+        """Return whether a role appears among the permits."""
+        return any(permit.role is role for permit in self.permits)
+
+
+@dataclass(frozen=True)
+class ProcessDefinition:
+    """Hold one process as a frozen table (流程定义).
+
+    `time_limits` are the default step limits of states; the handling limit normally comes
+    from the case's category and the definition's entry for `handling` is the fallback.
+    """
+
+    code: str
+    name: str
+    initial: State
+    ends: frozenset[State]
+    transitions: tuple[Transition, ...]
+    time_limits: Mapping[State, TimeLimit] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time_limits", MappingProxyType(dict(self.time_limits)))
+        seen: set[tuple[State, Action]] = set()
+        for row in self.transitions:
+            key = (row.source, row.action)
+            if key in seen:
+                raise WorkflowError(f"{self.code}: {row.action} twice from {row.source}")
+            seen.add(key)
+            if row.source in self.ends:
+                raise WorkflowError(f"{self.code}: end state {row.source} has an action")
+            if len({p.role for p in row.permits}) != len(row.permits):
+                raise WorkflowError(f"{self.code}: a role twice in {row.action} from {row.source}")
+        if self.initial not in self.states:
+            raise WorkflowError(f"{self.code}: initial state {self.initial} has no transition")
+        stray = set(self.time_limits) - set(self.states)
+        if stray:
+            raise WorkflowError(f"{self.code}: time limits for unknown states {sorted(stray)}")
+
+    @cached_property
+    def _index(self) -> Mapping[tuple[State, Action], Transition]:
+        return MappingProxyType({(t.source, t.action): t for t in self.transitions})
+
+    @cached_property
+    def states(self) -> tuple[State, ...]:
+        """Return the process's states in the order `State` declares them (DESIGN §5's)."""
+        used = {self.initial, *self.ends}
+        for row in self.transitions:
+            used.add(row.source)
+            if row.target is not None:
+                used.add(row.target)
+        return tuple(state for state in State if state in used)
+
+    @cached_property
+    def actions(self) -> tuple[Action, ...]:
+        """Return every action the process uses, in table order."""
+        return tuple(dict.fromkeys(row.action for row in self.transitions))
+
+    def transition(self, state: State, action: Action) -> Transition | None:
+        """Return the row for an action in a state, or None when the state does not take it."""
+        return self._index.get((state, action))
+
+    def actions_from(self, state: State) -> tuple[Action, ...]:
+        """Return the actions a state takes, in table order."""
+        return tuple(row.action for row in self.transitions if row.source is state)
+
+    def actions_for(self, state: State, role: Role) -> tuple[Action, ...]:
+        """Return the actions a role may take in a state (relations and guards aside)."""
+        return tuple(
+            row.action for row in self.transitions if row.source is state and row.permits_role(role)
+        )
+
+    def transitions_from(self, state: State) -> tuple[Transition, ...]:
+        """Return the rows leaving a state."""
+        return tuple(row for row in self.transitions if row.source is state)
