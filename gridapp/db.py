@@ -1,0 +1,92 @@
+"""The SQLAlchemy engine and session, attached to an app in ``create_app``.
+
+Services flush and never commit: the request (or job, or CLI command) that called them commits
+once at its boundary, so one use case is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the gunicorn processes and the RQ worker read while one of them writes;
+    # busy_timeout turns a short write lock into a wait instead of an error.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A deferred transaction that reads, then writes after another process committed, fails
+    # at once with SQLITE_BUSY_SNAPSHOT (busy_timeout does not apply). Taking the write lock
+    # up front makes concurrent writers wait their turn instead; WAL readers are not blocked.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the settings each backend needs."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 15, "isolation_level": None},
+            poolclass=NullPool if ":memory:" not in url else None,
+            **kwargs,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    url = url.replace("postgres://", "postgresql+psycopg://", 1)
+    if url.startswith("postgresql://"):
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+
+
+class Database:
+    """Engine plus a scoped session; created unbound, bound by ``init``."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.factory = sessionmaker(expire_on_commit=False, autoflush=True)
+        self.session = scoped_session(self.factory)
+
+    def init(self, url: str) -> None:
+        if self.engine is not None:
+            self.session.remove()
+            self.engine.dispose()
+        self.engine = make_engine(url)
+        self.factory.configure(bind=self.engine)
+
+    @property
+    def dialect(self) -> str:
+        assert self.engine is not None, "database not initialised"
+        return self.engine.dialect.name
+
+    def bind_connection(self, connection: Connection) -> None:
+        """Run every session inside an outer transaction of ``connection`` (tests roll it back)."""
+        self.session.remove()
+        self.factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+
+    def unbind_connection(self) -> None:
+        self.session.remove()
+        self.factory.configure(bind=self.engine, join_transaction_mode="conditional_savepoint")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Commit the scoped session at the end of the block, or roll it back on an error."""
+        session = self.session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

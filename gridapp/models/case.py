@@ -1,0 +1,131 @@
+"""Cases (案卷), their append-only history and their photos."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridapp.models.base import Base
+from gridapp.models.types import Geometry, JSONType, UTCDateTime, utcnow
+
+
+class Case(Base):
+    """A case travelling through a process definition; only ``case_event`` rows change it."""
+
+    __tablename__ = "case"
+    __table_args__ = (
+        UniqueConstraint("reporter_id", "client_id"),
+        Index("ix_case_state_created", "state", "created_at", "id"),
+        Index("ix_case_street_state", "street_code", "state", "id"),
+        Index("ix_case_community_state", "community_code", "state", "id"),
+        Index("ix_case_grid_state", "grid_code", "state", "id"),
+        Index("ix_case_department_state", "department_code", "state", "id"),
+        Index("ix_case_category_created", "category_code", "created_at"),
+        # Open cases with a running clock: what the SLA sweep scans.
+        Index(
+            "ix_case_open_deadline",
+            "deadline",
+            postgresql_where=text("deadline IS NOT NULL"),
+            sqlite_where=text("deadline IS NOT NULL"),
+        ),
+        Index("ix_case_location_gist", "location", postgresql_using="gist").ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    process: Mapped[str] = mapped_column(String(20), default="urban")
+    state: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(20))
+    category_code: Mapped[str] = mapped_column(ForeignKey("category.code"))
+    urgency: Mapped[str] = mapped_column(String(10), default="normal")
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str | None] = mapped_column(String(255))
+    location: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"))
+    lon: Mapped[float]
+    lat: Mapped[float]
+    original_lon: Mapped[float]
+    original_lat: Mapped[float]
+    original_crs: Mapped[str] = mapped_column(String(12))
+    layer: Mapped[str] = mapped_column(String(32), default="urban")
+    grid_code: Mapped[str | None] = mapped_column(String(20))
+    community_code: Mapped[str | None] = mapped_column(String(20))
+    street_code: Mapped[str | None] = mapped_column(String(20))
+    district_code: Mapped[str | None] = mapped_column(String(20))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reporter_contact: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    verifier_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    checker_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    component_id: Mapped[int | None] = mapped_column(ForeignKey("component.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    # The running step: when it started, its deadline, the SLA flag last acted on by the sweep.
+    step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sla_flag: Mapped[str] = mapped_column(String(10), default="ok")
+    rework_count: Mapped[int] = mapped_column(default=0)
+    supervise_count: Mapped[int] = mapped_column(default=0)
+    verification_passed: Mapped[bool | None]
+    score: Mapped[int | None]
+    client_id: Mapped[str | None] = mapped_column(String(80))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaseEvent(Base):
+    """One action on a case (办理记录): append-only and hash-chained per case."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        Index("ix_case_event_actor_created", "actor_id", "created_at"),
+        Index("ix_case_event_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    seq: Mapped[int]
+    action: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    role: Mapped[str | None] = mapped_column(String(20))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str] = mapped_column(String(24))
+    comment: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Attachment(Base):
+    """A photo or file kept as evidence, addressed by its content hash."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_case", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int]
+    storage_key: Mapped[str] = mapped_column(String(255))
+    original_name: Mapped[str | None] = mapped_column(String(255))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    exif_lon: Mapped[float | None]
+    exif_lat: Mapped[float | None]
+    thumbnail_key: Mapped[str | None] = mapped_column(String(255))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_event.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

