@@ -1,0 +1,43 @@
+# gridapp: `make run` serves the demo on the embedded default; `make test` runs everything.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint test-sqlite test-postgres bench openapi services clean
+
+$(STAMP): pyproject.toml mobile-api/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e ./mobile-api
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m gridapp.serve
+
+services:
+	@bash scripts/ensure-test-services.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test-sqlite: $(STAMP)
+	GRIDAPP_TEST_BACKEND=sqlite $(BIN)/pytest -p no:cacheprovider
+
+test-postgres: $(STAMP) services
+	GRIDAPP_TEST_BACKEND=postgres $(BIN)/pytest -p no:cacheprovider
+
+test: $(STAMP) services lint test-sqlite test-postgres
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+openapi: $(STAMP)
+	$(BIN)/python -m gridapp.openapi > mobile-api/openapi.json
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache
