@@ -37,6 +37,13 @@ def authenticate_request() -> User:
     return user
 
 
+def optional_user() -> User | None:
+    """The caller when a bearer token is sent (a bad token is still a 401), else None."""
+    if not request.headers.get("Authorization"):
+        return None
+    return authenticate_request()
+
+
 def login_required(*roles: str) -> Callable[[F], F]:
     """Require a signed-in user, and one of ``roles`` when given."""
 

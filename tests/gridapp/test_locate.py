@@ -207,10 +207,37 @@ def test_coordinates_out_of_range(client, worker, query, field):
     assert field in body["errors"]
 
 
-def test_locate_needs_a_token(client, inside):
+def test_locate_is_public_but_hides_worker_accounts(client, worker, inside):
+    code, lon, lat = inside
+
+    response = client.get(LOCATE, query_string={"lon": lon, "lat": lat})
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["grid"]["code"] == code
+    assert body["grid_workers"], "the public still sees who looks after the grid"
+    for entry in body["grid_workers"]:
+        assert set(entry) == {"display_name"}
+    signed_in = locate(client, worker["headers"], lon=lon, lat=lat).get_json()
+    assert [w["display_name"] for w in signed_in["grid_workers"]] == [
+        w["display_name"] for w in body["grid_workers"]
+    ]
+
+
+def test_locate_rejects_a_bad_token_even_though_it_is_public(client, inside):
     _code, lon, lat = inside
 
-    problem_of(client.get(LOCATE, query_string={"lon": lon, "lat": lat}), 401)
+    response = client.get(
+        LOCATE, query_string={"lon": lon, "lat": lat}, headers={"Authorization": "Bearer nope"}
+    )
+
+    problem_of(response, 401)
+
+
+def test_anonymous_point_outside_is_a_422(client):
+    body = problem_of(client.get(LOCATE, query_string={"lon": 100.0, "lat": 27.2}), 422)
+
+    assert "location" in body["errors"]
 
 
 def test_locate_point_service_without_http(session, inside):
