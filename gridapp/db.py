@@ -6,13 +6,14 @@ once at its boundary, so one use case is one transaction.
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,19 +37,34 @@ def _sqlite_begin(conn: Connection) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the settings each backend needs."""
     if url.startswith("sqlite"):
+        # Pooled: opening a connection and setting its pragmas cost more than a whole insert.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 15, "isolation_level": None},
-            poolclass=NullPool if ":memory:" not in url else None,
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    url = url.replace("postgres://", "postgresql+psycopg://", 1)
-    if url.startswith("postgresql://"):
-        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+    else:
+        url = url.replace("postgres://", "postgresql+psycopg://", 1)
+        if url.startswith("postgresql://"):
+            url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+    _ENGINES.add(engine)
+    return engine
+
+
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_parent_connections() -> None:
+    # A forked child (a gunicorn worker of a preloaded app, an RQ work horse) must not use the
+    # parent's pooled connections; dispose(close=False) drops them without closing the parent's.
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 class Database:

@@ -19,6 +19,7 @@ from gridapp.models import Case, CaseEvent, Notification
 from gridapp.schemas import StrictSchema
 from gridapp.services.calendar import work_calendar
 from gridapp.services.cases import (
+    Acted,
     CaseFilters,
     act_on_case,
     case_history,
@@ -245,9 +246,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise ValidationFailed("Invalid cursor.", errors={"cursor": "Use next_cursor."}) from exc
 
 
-def action_result_json(case: Case) -> dict[str, Any]:
-    """Render a case after an action, with the event the action wrote."""
-    event = latest_event(db.session(), case.id)
+def action_result_json(acted: Acted) -> dict[str, Any]:
+    """Render a case after an action, with the event the action wrote (the latest on a replay)."""
+    case = acted.case
+    event = acted.event or latest_event(db.session(), case.id)
     return {**case_json(case), "event": event_json(event) if event else None}
 
 
@@ -339,10 +341,10 @@ class CaseAction(MethodView):
     def post(self, body: dict[str, Any], case_id: int, action: str) -> Any:
         """Take an action on a case (受理, 立案, 派遣, 处置, 核查, 结案 …)."""
         payload = {k: v for k, v in body.items() if v is not None and v != []}
-        case = act_on_case(
+        acted = act_on_case(
             db.session(), current_user(), case_id, action, payload, request.headers.get("If-Match")
         )
-        return action_result_json(case), 200, etag(case)
+        return action_result_json(acted), 200, etag(acted.case)
 
 
 @blp.route("/cases/<int:case_id>/history")

@@ -57,18 +57,22 @@ def _next_number(session: Session, now: datetime) -> str:
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
     name = f"case:{day}"
     # An UPDATE takes the row lock first, so concurrent reports get distinct numbers.
-    updated = session.execute(
-        update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
+    bump = (
+        update(Counter)
+        .where(Counter.name == name)
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
+        # No Counter is loaded in the session: skip the ORM's search for objects to refresh.
+        .execution_options(synchronize_session=False)
     )
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
+    value = session.scalar(bump)
+    if value is None:  # the first case of the day
         try:
             with session.begin_nested():
                 session.add(Counter(name=name, value=1))
-        except IntegrityError:
-            session.execute(
-                update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
-            )
-    value = session.scalar(select(Counter.value).where(Counter.name == name))
+            value = 1
+        except IntegrityError:  # another process made the row first
+            value = session.scalar(bump)
     return f"{day}{value:06d}"
 
 
@@ -124,11 +128,18 @@ def report_case(
         raise ValidationFailed(
             "Unknown category.", errors={"category": f"No active category {category!r}."}
         )
-    location = locate_point(session, lon, lat, crs, check_seconds=config.grid_index_check_seconds)
+    location = locate_point(
+        session, lon, lat, crs, check_seconds=config.grid_index_check_seconds, with_workers=False
+    )
     claimed = attachments_for_claim(session, reporter, photos, None)
     now = datetime.now(UTC)
     located = location.located
-    component = _nearest_component(session, cat.code, location.lon, location.lat)
+    # Only component classes (部件) have registered objects to link; events (事件) never do.
+    component = (
+        _nearest_component(session, cat.code, location.lon, location.lat)
+        if cat.kind == "component"
+        else None
+    )
     case = Case(
         number="",
         process=cat.process,
@@ -156,6 +167,7 @@ def report_case(
         created_at=now,
         updated_at=now,
     )
+    start_step(case, case.state, cat, work_calendar(session), now)
     try:
         with session.begin_nested():
             case.number = _next_number(session, now)
@@ -167,10 +179,10 @@ def report_case(
         if existing is None:
             raise
         return _replay(existing, fingerprint)
-    start_step(case, case.state, cat, work_calendar(session), now)
     event = append_event(
         session,
         case,
+        first=True,
         action="report",
         actor_id=reporter.id,
         role=reporter.role,
@@ -287,6 +299,14 @@ def _facts(user: User, case: Case, payload: Mapping[str, Any]) -> workflow.Facts
     )
 
 
+@dataclass(frozen=True)
+class Acted:
+    """The case after an action, and the event the action wrote (None for a replayed retry)."""
+
+    case: Case
+    event: CaseEvent | None
+
+
 def act_on_case(
     session: Session,
     user: User,
@@ -296,7 +316,7 @@ def act_on_case(
     if_match: str | None,
     *,
     idempotency_key: str | None = None,
-) -> Case:
+) -> Acted:
     """Take one action of the process on a case; it writes exactly one history event.
 
     A retry carrying the Idempotency-Key of an action already taken answers the case as it is,
@@ -304,7 +324,7 @@ def act_on_case(
     """
     case = get_case(session, user, case_id, lock=True)
     if idempotency_key and _already_taken(session, case.id, user.id, action, idempotency_key):
-        return case
+        return Acted(case, None)
     version = parse_if_match(if_match)
     if version != case.version:
         raise PreconditionFailed(
@@ -358,7 +378,7 @@ def act_on_case(
     for photo in photos:
         photo.case_id, photo.event_id = case.id, event.id
     session.flush()
-    return case
+    return Acted(case, event)
 
 
 def _already_taken(session: Session, case_id: int, actor_id: int, action: str, key: str) -> bool:

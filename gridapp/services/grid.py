@@ -199,8 +199,13 @@ def locate_point(
     *,
     layer: str = DEFAULT_LAYER,
     check_seconds: float = 5.0,
+    with_workers: bool = True,
 ) -> Location:
-    """Convert a point to WGS84 and find its unit grid, ancestors and grid workers."""
+    """Convert a point to WGS84 and find its unit grid, ancestors and grid workers.
+
+    ``with_workers=False`` leaves ``grid_workers`` empty and saves the query (the report path
+    stores only the codes).
+    """
     errors = {}
     if not -180.0 <= lon <= 180.0:
         errors["lon"] = "Longitude must be between -180 and 180."
@@ -210,12 +215,14 @@ def locate_point(
         raise ValidationFailed("The coordinates are out of range.", errors=errors)
     wgs_lon, wgs_lat = geo.to_wgs84(lon, lat, crs)
     located = grid_index(session, layer, check_seconds).locate(wgs_lon, wgs_lat)
-    workers = session.scalars(
-        select(User)
-        .join(UserGrid, UserGrid.user_id == User.id)
-        .where(UserGrid.grid_code == located.grid.code, User.active.is_(True))
-        .order_by(User.id)
-    ).all()
+    workers: Sequence[User] = ()
+    if with_workers:
+        workers = session.scalars(
+            select(User)
+            .join(UserGrid, UserGrid.user_id == User.id)
+            .where(UserGrid.grid_code == located.grid.code, User.active.is_(True))
+            .order_by(User.id)
+        ).all()
     return Location(wgs_lon, wgs_lat, lon, lat, str(geo.CRS(crs)), located, workers)
 
 

@@ -47,14 +47,22 @@ def append_event(
     comment: str | None = None,
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
+    first: bool = False,
 ) -> CaseEvent:
-    """Append one event to a case's chain (the case row is locked by the caller's version bump)."""
-    last = session.execute(
-        select(CaseEvent.seq, CaseEvent.hash)
-        .where(CaseEvent.case_id == case.id)
-        .order_by(CaseEvent.seq.desc())
-        .limit(1)
-    ).first()
+    """Append one event to a case's chain (the case row is locked by the caller's version bump).
+
+    ``first`` says the case was created in this transaction, so its chain starts here.
+    """
+    last = (
+        None
+        if first
+        else session.execute(
+            select(CaseEvent.seq, CaseEvent.hash)
+            .where(CaseEvent.case_id == case.id)
+            .order_by(CaseEvent.seq.desc())
+            .limit(1)
+        ).first()
+    )
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     event = CaseEvent(
         case_id=case.id,

@@ -280,7 +280,7 @@ class MobileCaseAction(MethodView):
 
             raise Conflict(f"A grid_worker can't {action} from the phone.")
         payload = {k: v for k, v in body.items() if v is not None and v != []}
-        case = act_on_case(
+        acted = act_on_case(
             session,
             user,
             case_id,
@@ -289,7 +289,7 @@ class MobileCaseAction(MethodView):
             request.headers.get("If-Match"),
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
-        return action_result_json(case), 200, etag(case)
+        return action_result_json(acted), 200, etag(acted.case)
 
 
 def _encode_sync(moment: datetime, notification_id: int) -> str:
