@@ -15,36 +15,16 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the gunicorn processes and the RQ worker read while one of them writes;
-    # busy_timeout turns a short write lock into a wait instead of an error.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    # A deferred transaction that reads, then writes after another process committed, fails
-    # at once with SQLITE_BUSY_SNAPSHOT (busy_timeout does not apply). Taking the write lock
-    # up front makes concurrent writers wait their turn instead; WAL readers are not blocked.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+from gridapp import db_sqlite
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the settings each backend needs."""
     if url.startswith("sqlite"):
         # Pooled: opening a connection and setting its pragmas cost more than a whole insert.
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 15, "isolation_level": None},
-            **kwargs,
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        engine = create_engine(url, connect_args=db_sqlite.CONNECT_ARGS, **kwargs)
+        event.listen(engine, "connect", db_sqlite.set_pragmas)
+        event.listen(engine, "begin", db_sqlite.begin_immediate)
     else:
         url = url.replace("postgres://", "postgresql+psycopg://", 1)
         if url.startswith("postgresql://"):

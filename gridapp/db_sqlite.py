@@ -1,0 +1,97 @@
+"""SQLite as a multi-process store: WAL, immediate write transactions and a writer queue.
+
+gunicorn's workers, the RQ worker and the CLI share one database file. Each transaction takes
+the write lock up front (``BEGIN IMMEDIATE``): a deferred transaction that reads and then writes
+after another process committed fails at once with SQLITE_BUSY_SNAPSHOT, which busy_timeout
+does not cover. WAL readers are never blocked by it.
+
+SQLite's own busy wait sleeps 1, 2, 5, 10 … ms between tries, much longer than our
+transactions last, so a waiting writer idles while the lock is free. Writers therefore queue
+first on an ``flock`` of a file beside the database: the kernel wakes the next one the moment
+the previous one commits or rolls back. busy_timeout stays as the fallback for programs that
+do not take the queue (the sqlite3 shell, a backup).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Connection
+
+
+class QueuedConnection(sqlite3.Connection):
+    """A pysqlite connection that holds the writer queue from ``BEGIN`` to commit/rollback."""
+
+    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        path = os.fsdecode(database) if isinstance(database, str | bytes | os.PathLike) else ""
+        in_memory = not path or path == ":memory:" or path.startswith("file:")
+        self._queue_fd: int | None = (
+            None if in_memory else os.open(f"{path}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        )
+        self._queued = False
+
+    def begin_immediate(self) -> None:
+        if self._queue_fd is not None and not self._queued:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_EX)
+            self._queued = True
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._leave_queue()
+            raise
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._leave_queue()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._leave_queue()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._queue_fd is not None:
+                os.close(self._queue_fd)  # drops the queue lock too
+                self._queue_fd, self._queued = None, False
+
+    def _leave_queue(self) -> None:
+        if self._queued and self._queue_fd is not None:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+        self._queued = False
+
+
+CONNECT_ARGS: dict[str, Any] = {
+    "check_same_thread": False,
+    "timeout": 15,
+    "isolation_level": None,  # SQLAlchemy's begin event issues BEGIN IMMEDIATE itself
+    "factory": QueuedConnection,
+}
+
+
+def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the gunicorn processes and the RQ worker read while one of them writes;
+    # busy_timeout turns a short write lock into a wait instead of an error.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def begin_immediate(conn: Connection) -> None:
+    dbapi_connection = conn.connection.dbapi_connection
+    if isinstance(dbapi_connection, QueuedConnection):
+        dbapi_connection.begin_immediate()
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
