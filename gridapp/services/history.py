@@ -8,12 +8,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gridapp.models import Case, CaseEvent
 
 GENESIS = "0" * 64
+LAST_EVENT = (
+    select(CaseEvent.seq, CaseEvent.hash)
+    .where(CaseEvent.case_id == bindparam("case_id"))
+    .order_by(CaseEvent.seq.desc())
+    .limit(1)
+)
 
 
 def event_digest(event: CaseEvent) -> str:
@@ -53,16 +59,7 @@ def append_event(
 
     ``first`` says the case was created in this transaction, so its chain starts here.
     """
-    last = (
-        None
-        if first
-        else session.execute(
-            select(CaseEvent.seq, CaseEvent.hash)
-            .where(CaseEvent.case_id == case.id)
-            .order_by(CaseEvent.seq.desc())
-            .limit(1)
-        ).first()
-    )
+    last = None if first else session.execute(LAST_EVENT, {"case_id": case.id}).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     event = CaseEvent(
         case_id=case.id,
