@@ -33,7 +33,7 @@ test-postgres: $(STAMP) services
 
 test: $(STAMP) services lint test-sqlite test-postgres
 
-bench: $(STAMP)
+bench: $(STAMP) services
 	$(BIN)/python -m bench
 
 openapi: $(STAMP)

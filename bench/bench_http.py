@@ -1,6 +1,7 @@
 """Benchmark the write path over HTTP against a hello-world Flask app (DESIGN §10).
 
-Run: python -m bench.bench_http [--requests N] [--concurrency C] [--workers W] [--postgres]
+Run: python -m bench.bench_http [--requests N] [--rounds R] [--concurrency C] [--workers W]
+[--postgres]
 
 Starts two gunicorn servers with the same settings (W sync workers on loopback): a hello-world
 Flask app (``bench.hello_app``) and gridapp's ``wsgi:app`` on a throw-away embedded instance
@@ -12,6 +13,8 @@ Flask app (``bench.hello_app``) and gridapp's ``wsgi:app`` on a throw-away embed
 - action: ``POST /api/v1/cases/{id}/actions/accept`` as ``acceptor``, each on another case
   (the cases reported before, so creating them is outside this timing).
 
+The three run back to back in each of R rounds, with both servers up (an idle sync worker costs
+nothing), so every ratio has a baseline measured next to it; the median round is reported.
 Every response must have the expected status (the exit status is 1 otherwise). Ratios are the
 scenario's requests/s over hello-world's. With ``--postgres`` the gridapp scenarios also run on a
 throw-away PostGIS database and the Redis server (``TEST_DATABASE_URL``, ``TEST_REDIS_URL``).
@@ -30,6 +33,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -473,77 +477,109 @@ def created_cases(result: LoadResult) -> list[tuple[int, int]]:
     return cases
 
 
-def gridapp_scenarios(
-    port: int, args: argparse.Namespace, label: str
-) -> tuple[LoadResult, LoadResult]:
-    """Time reports, then accept actions on the cases those reports created."""
+@dataclass
+class Round:
+    """One round: hello-world, reports and the action, run back to back."""
+
+    hello: LoadResult
+    reports: LoadResult
+    accepts: LoadResult
+
+    @property
+    def reports_ratio(self) -> float:
+        return self.reports.rps / self.hello.rps
+
+    @property
+    def action_ratio(self) -> float:
+        return self.accepts.rps / self.hello.rps
+
+
+def gridapp_rounds(
+    hello_port: int, port: int, args: argparse.Namespace, label: str
+) -> tuple[list[Round], list[LoadResult]]:
+    """Alternate hello-world, reports and accept actions (on the cases just reported).
+
+    Each round measures its own baseline right next to the scenarios, so a machine that slows
+    down or speeds up during the run moves both; the median round is the result.
+    """
     warm = max(2 * args.concurrency, 20)
     worker = sign_in(port, "grid_worker")
     acceptor = sign_in(port, "acceptor", otp=True)
     points = report_points(port, worker)
+    hello_calls = [Call("POST", "/hello", report_body(112.7, 27.2, 0), JSON_HEADERS)]
     # Warm-up: every gunicorn worker loads its grid index and opens its connections.
-    warm_reports = run_load(
-        port,
-        f"{label} reports warm-up",
-        report_calls(worker, points, warm),
-        201,
-        args.concurrency,
-        args.time_limit,
-        keep_bodies=True,
-    )
-    reports = run_load(
-        port,
-        f"{label} reports",
-        report_calls(worker, points, args.requests),
-        201,
-        args.concurrency,
-        args.time_limit,
-        keep_bodies=True,
-    )
-    print(reports.describe(), flush=True)
-    warm_accepts = run_load(
-        port,
-        f"{label} action warm-up",
-        accept_calls(acceptor, created_cases(warm_reports)),
-        200,
-        args.concurrency,
-        args.time_limit,
-    )
-    cases = created_cases(reports)
-    if len(cases) < args.requests:
-        # Make up for failed reports outside the timing, so the action still runs N requests.
-        extra = run_load(
+    warm_ups = [
+        run_load(hello_port, "hello warm-up", hello_calls * warm, 200, args.concurrency, 30),
+        run_load(
             port,
-            f"{label} extra reports",
-            report_calls(worker, points, args.requests - len(cases)),
+            f"{label} reports warm-up",
+            report_calls(worker, points, warm),
+            201,
+            args.concurrency,
+            args.time_limit,
+            keep_bodies=True,
+        ),
+    ]
+    warm_ups.append(
+        run_load(
+            port,
+            f"{label} action warm-up",
+            accept_calls(acceptor, created_cases(warm_ups[1])),
+            200,
+            args.concurrency,
+            args.time_limit,
+        )
+    )
+    rounds = []
+    for n in range(1, args.rounds + 1):
+        hello = run_load(
+            hello_port,
+            f"[{label} {n}] hello-world",
+            hello_calls * args.requests,
+            200,
+            args.concurrency,
+            args.time_limit,
+        )
+        reports = run_load(
+            port,
+            f"[{label} {n}] reports",
+            report_calls(worker, points, args.requests),
             201,
             args.concurrency,
             args.time_limit,
             keep_bodies=True,
         )
-        cases += created_cases(extra)
-    accepts = run_load(
-        port,
-        f"{label} action accept",
-        accept_calls(acceptor, cases),
-        200,
-        args.concurrency,
-        args.time_limit,
-    )
-    print(accepts.describe(), flush=True)
-    for warm_up in (warm_reports, warm_accepts):
-        if warm_up.errors:
-            reports.failures += [f"warm-up: {f}" for f in warm_up.failures]
-    return reports, accepts
+        accepts = run_load(
+            port,
+            f"[{label} {n}] action accept",
+            accept_calls(acceptor, created_cases(reports)),
+            200,
+            args.concurrency,
+            args.time_limit,
+        )
+        for result in (hello, reports, accepts):
+            print(result.describe(), flush=True)
+        rounds.append(Round(hello, reports, accepts))
+    return rounds, warm_ups
 
 
 def verdict(ratio: float, target: float) -> str:
     return "met" if ratio >= target else "NOT met"
 
 
+def summary(label: str, name: str, ratios: list[float], target: float) -> str:
+    ordered = sorted(ratios)
+    median = statistics.median(ordered)
+    return (
+        f"[{label}] {name}: {median:.2f} of hello-world, median of {len(ordered)} rounds "
+        f"({ordered[0]:.2f}–{ordered[-1]:.2f}; target ≥ {target:.2f}, {verdict(median, target)})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1500, help="requests per scenario")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per scenario")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of all three scenarios")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers per server")
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per scenario")
@@ -558,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[LoadResult] = []
     print(
         f"gunicorn: {args.workers} sync workers per server; client: {args.concurrency} threads, "
-        f"{args.requests} requests per scenario, {os.cpu_count()} CPUs"
+        f"{args.requests} requests per scenario, {args.rounds} rounds, {os.cpu_count()} CPUs"
     )
 
     def start(name: str, app: str, env: dict[str, str]) -> Server:
@@ -572,40 +608,30 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         servers.remove(server)
 
+    lines = []
     try:
+        # The idle server costs nothing while the other is measured: sync workers block in accept.
         hello = start("hello", "bench.hello_app:app", {})
-        body = report_body(112.7, 27.2, 0)
-        calls = [Call("POST", "/hello", body, JSON_HEADERS)] * args.requests
-        run_load(hello.port, "hello warm-up", calls[: 2 * args.concurrency], 200, 4, 30)
-        baseline = run_load(
-            hello.port, "hello-world", calls, 200, args.concurrency, args.time_limit
-        )
-        results.append(baseline)
-        print(baseline.describe(), flush=True)
-        stop(hello)
-
         backends: list[tuple[str, Any]] = [("embedded", lambda: embedded_backend(tmp / "sqlite"))]
         if args.postgres:
             backends.append(("postgis", lambda: postgres_backend(tmp / "postgis", run_id)))
-        ratios = []
         for label, backend in backends:
             with backend() as env:
                 server = start(f"gridapp-{label}", "wsgi:app", env)
                 try:
-                    reports, accepts = gridapp_scenarios(server.port, args, label)
+                    rounds, warm_ups = gridapp_rounds(hello.port, server.port, args, label)
                 finally:
                     stop(server)
-            results += [reports, accepts]
-            ratios.append((label, reports.rps / baseline.rps, accepts.rps / baseline.rps))
-        for label, reports_ratio, action_ratio in ratios:
-            print(
-                f"[{label}] reports: {reports_ratio:.2f} of hello-world "
-                f"(target ≥ {REPORTS_TARGET:.2f}, {verdict(reports_ratio, REPORTS_TARGET)})"
+            results += warm_ups
+            for r in rounds:
+                results += [r.hello, r.reports, r.accepts]
+            lines.append(
+                summary(label, "reports", [r.reports_ratio for r in rounds], REPORTS_TARGET)
             )
-            print(
-                f"[{label}] action: {action_ratio:.2f} of hello-world "
-                f"(target ≥ {ACTION_TARGET:.2f}, {verdict(action_ratio, ACTION_TARGET)})"
-            )
+            lines.append(summary(label, "action", [r.action_ratio for r in rounds], ACTION_TARGET))
+        stop(hello)
+        for line in lines:
+            print(line)
     finally:
         for server in list(servers):
             server.stop()
