@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, Response, g, request
 
+from gridapp import db_sqlite
 from gridapp.config import Config
 from gridapp.extensions import api, db, redis
 from gridapp.problems import register_problem_handlers
@@ -83,8 +84,22 @@ def _register_blueprints(app: Flask) -> None:
     mobile_api.register(api)
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _register_transaction_boundary(app: Flask) -> None:
     """Commit once per request when it succeeded; roll back otherwise."""
+
+    @app.before_request
+    def reads_take_no_write_lock() -> None:
+        if request.method in READ_ONLY_METHODS:
+            g.read_only_token = db_sqlite.READ_ONLY.set(True)
+
+    @app.teardown_request
+    def end_read_only(_exc: BaseException | None) -> None:
+        token = g.pop("read_only_token", None)
+        if token is not None:
+            db_sqlite.READ_ONLY.reset(token)
 
     @app.after_request
     def commit(response: Response) -> Response:

@@ -10,6 +10,9 @@ transactions last, so a waiting writer idles while the lock is free. Writers the
 first on an ``flock`` of a file beside the database: the kernel wakes the next one the moment
 the previous one commits or rolls back. busy_timeout stays as the fallback for programs that
 do not take the queue (the sqlite3 shell, a backup).
+
+Requests that only read (GET, HEAD) run in a deferred transaction instead: a WAL snapshot, no
+queue, no write lock, so lists and maps stay fast while phones report.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Connection
@@ -89,9 +93,16 @@ def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Set for the duration of a request that only reads (GET, HEAD): its transaction is deferred,
+# takes neither the queue nor the write lock, and reads a WAL snapshot while writers go on.
+READ_ONLY: ContextVar[bool] = ContextVar("gridapp_sqlite_read_only", default=False)
+
+
 def begin_immediate(conn: Connection) -> None:
     dbapi_connection = conn.connection.dbapi_connection
-    if isinstance(dbapi_connection, QueuedConnection):
+    if READ_ONLY.get():
+        conn.exec_driver_sql("BEGIN")
+    elif isinstance(dbapi_connection, QueuedConnection):
         dbapi_connection.begin_immediate()
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -8,10 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from gridapp.db import make_engine
 from gridapp.db_sqlite import QueuedConnection
+from gridapp.extensions import db
+from gridapp.models import User
+from gridapp.security import issue_access_token
+from tests.conftest import BACKEND
 
 
 def connect(path: Path) -> QueuedConnection:
@@ -111,3 +116,25 @@ def test_engine_sessions_take_the_queue(tmp_path):
         assert not dbapi._queued
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="only SQLite has a database-wide write lock")
+def test_a_read_request_does_not_wait_for_a_writer(app):
+    """GET runs in a deferred transaction: a writer holding the lock does not block it."""
+    config = app.config["GRIDAPP"]
+    with app.app_context(), Session(db.engine) as session:
+        user = session.scalar(select(User).where(User.username == "grid_worker"))
+        token, _expires = issue_access_token(user.id, user.role, config.secret_key, 5)
+        path = db.engine.url.database
+    writer = sqlite3.connect(path, isolation_level=None, timeout=1)  # not queued, like a shell
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        reading = app.test_client().get(
+            "/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}
+        )
+    finally:
+        writer.rollback()
+        writer.close()
+
+    assert reading.status_code == 200, reading.get_json()
+    assert reading.get_json()["username"] == "grid_worker"
