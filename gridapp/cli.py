@@ -177,10 +177,11 @@ jobs_cli = AppGroup("jobs", help="Background jobs.")
 
 @jobs_cli.command("schedule")
 def jobs_schedule() -> None:
-    """Schedule the every-minute SLA sweep (it then keeps rescheduling itself)."""
+    """Schedule the every-minute SLA sweep and the nightly media sweep (both reschedule)."""
+    from gridapp.jobs.housekeeping import schedule_media_sweep
     from gridapp.jobs.sla import schedule_sweep
 
-    click.echo(f"scheduled {schedule_sweep()}")
+    click.echo(f"scheduled {schedule_sweep()} and {schedule_media_sweep()}")
 
 
 @jobs_cli.command("sweep")
@@ -191,6 +192,22 @@ def jobs_sweep() -> None:
     with db.transaction() as session:
         result = sweep_sla(session)
     click.echo(f"scanned {result.scanned}, warned {result.warned}, overdue {result.overdue}")
+
+
+@jobs_cli.command("media-sweep")
+def jobs_media_sweep() -> None:
+    """Run the media sweep now, inline: forget unclaimed photos, remove orphan files."""
+    from gridapp.services.media_sweep import forget_unclaimed, remove_orphan_files
+
+    config = current_app.config["GRIDAPP"]
+    with db.transaction() as session:
+        forgotten = forget_unclaimed(session, config)
+    with db.transaction() as session:
+        files = remove_orphan_files(session, config)
+    click.echo(
+        f"forgot {forgotten} unclaimed photos; removed {files.files} files ({files.bytes} bytes) "
+        f"and {files.stale_uploads} abandoned uploads"
+    )
 
 
 def register_commands(app: Flask) -> None:

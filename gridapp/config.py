@@ -41,6 +41,8 @@ class Config:
     max_failed_logins: int = 5
     lockout_minutes: int = 15
     max_upload_bytes: int = 15 * 1024 * 1024
+    # Photos uploaded but never claimed by a report or an action are forgotten after this.
+    media_unclaimed_days: int = 7
     queue_prefix: str = "gridapp"
     display_timezone: str = "Asia/Shanghai"
     grid_index_check_seconds: float = 5.0
@@ -91,6 +93,7 @@ class Config:
             "access_token_minutes": int(env.get("ACCESS_TOKEN_MINUTES", 15)),
             "refresh_token_days": int(env.get("REFRESH_TOKEN_DAYS", 30)),
             "max_upload_bytes": int(env.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024)),
+            "media_unclaimed_days": int(env.get("MEDIA_UNCLAIMED_DAYS", 7)),
             "queue_prefix": env.get("QUEUE_PREFIX", "gridapp"),
         }
         values.update(overrides)

@@ -13,6 +13,7 @@ from gridapp.config import Config
 from gridapp.jobs import job_context
 from gridapp.models import Attachment
 from gridapp.services.media import storage_path
+from gridapp.services.media_sweep import touch
 
 THUMBNAIL_PX = 320
 THUMBNAIL_QUALITY = 80
@@ -35,7 +36,8 @@ def make_thumbnail(attachment_id: int) -> str | None:
         key = thumbnail_key(attachment.sha256)
         target = storage_path(config, key)
         # Another upload of the same bytes may already have made it; only the row is missing.
-        if not target.exists():
+        # Touching it also tells the media sweep it is wanted again.
+        if not touch(target):
             _render(storage_path(config, attachment.storage_key), target)
         attachment.thumbnail_key = key
         return key

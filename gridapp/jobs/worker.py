@@ -15,6 +15,7 @@ from rq import SimpleWorker
 
 from gridapp.extensions import redis
 from gridapp.jobs import worker_app
+from gridapp.jobs.housekeeping import schedule_media_sweep
 from gridapp.jobs.sla import schedule_sweep
 
 
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     with app.app_context():
         queues = redis.queues()
         schedule_sweep()
+        schedule_media_sweep()
         worker = SimpleWorker(queues, connection=redis.connection)
         worker.work(with_scheduler=True, burst=args.burst)
     return 0

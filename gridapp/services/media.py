@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from gridapp.config import Config
 from gridapp.errors import NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
 from gridapp.models import Attachment, Case, User
+from gridapp.services.media_sweep import touch
 from gridapp.services.outbox import enqueue_after_commit
 from gridapp.services.scope import case_visible
 
@@ -113,7 +114,8 @@ def store_upload(
         facts = inspect_image(tmp_path, declared_content_type)
         key = f"{sha[:2]}/{sha}"
         final = storage_path(config, key)
-        if final.exists():
+        # Reusing a stored copy refreshes its mtime, which tells the media sweep it is wanted.
+        if touch(final):
             tmp_path.unlink()
         else:
             final.parent.mkdir(parents=True, exist_ok=True)
