@@ -29,7 +29,7 @@ BINARY = {"type": "string", "format": "binary"}
 class FileSchema(StrictSchema):
     file = Upload(
         required=True,
-        metadata={"description": "The photo: JPEG, PNG or WebP, checked by its content."},
+        metadata={"description": "The photo: JPEG, PNG, WebP or HEIC, checked by its content."},
     )
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+import pillow_heif
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,8 +42,11 @@ CHUNK_BYTES = 64 * 1024
 # EXIF clocks are the camera's local time; the phones this serves are set to China time.
 EXIF_LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
-# Pillow format → the content type we store and serve. HEIF is only there when a plugin
-# (pillow-heif) registered it; MPO is how Pillow names phone JPEGs with a multi-picture index.
+# iPhones take HEIC by default; pillow-heif teaches Pillow to read it (and its EXIF).
+pillow_heif.register_heif_opener()
+
+# Pillow format → the content type we store and serve. MPO is how Pillow names phone JPEGs
+# with a multi-picture index.
 CONTENT_TYPES: Mapping[str, str] = {
     "JPEG": "image/jpeg",
     "MPO": "image/jpeg",

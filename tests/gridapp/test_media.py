@@ -129,6 +129,30 @@ def test_png_and_webp_are_accepted_by_content(
     assert (body["taken_at"], body["exif_location"]) == (None, None)
 
 
+def test_iphone_heic_keeps_its_exif_and_gets_a_jpeg_thumbnail(
+    client: Any, auth: Any, app: Any
+) -> None:
+    headers = auth("grid_worker")
+    data = photo("HEIF", size=(120, 90), taken="2026:03:14 09:30:00", gps=True)
+
+    response = upload(client, headers, data, name="IMG_0001.HEIC")
+
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["content_type"] == "image/heic"
+    assert (body["width"], body["height"]) == (120, 90)
+    assert datetime.fromisoformat(body["taken_at"]) == datetime(2026, 3, 14, 1, 30, tzinfo=UTC)
+    assert body["exif_location"] == pytest.approx({"lon": TAKEN_LON, "lat": TAKEN_LAT})
+    original = client.get(body["url"], headers=headers)
+    assert original.status_code == 200
+    assert original.mimetype == "image/heic"
+    key = make_thumbnail(body["id"])
+    assert key is not None
+    with Image.open(media_dir(app) / key) as thumb:
+        assert thumb.format == "JPEG"
+        assert thumb.size == (120, 90)
+
+
 def test_mobile_upload_answers_the_same(client: Any, auth: Any) -> None:
     data = photo(gps=True)
 
