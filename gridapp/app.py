@@ -7,14 +7,25 @@ from typing import Any
 
 import swagger_ui_bundle
 from flask import Blueprint, Flask, Response, g, request
+from werkzeug.routing import IntegerConverter, Map
 
 from gridapp import db_sqlite
 from gridapp.config import Config
 from gridapp.extensions import api, db, redis
 from gridapp.problems import register_problem_handlers
+from gridapp.schemas import MAX_ID
 from gridapp.services.outbox import relay_outbox
 
 API_VERSION = "1.0.0"
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` in paths: a row id, 1 to 2**63 - 1."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
@@ -22,6 +33,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     if not isinstance(config, Config):
         config = Config.from_env(**(config or {}))
     app = Flask(__name__, static_folder=None)
+    # Before any route is added: an id past 64 bits matches no route (404), not a database error.
+    app.url_map.converters["int"] = RowIdConverter
     app.config.update(
         GRIDAPP=config,
         SECRET_KEY=config.secret_key,

@@ -5,6 +5,16 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09", "cgcs2000")
+# Row ids are 64-bit signed integers in both databases; a larger number can name nothing.
+MAX_ID = 2**63 - 1
+
+
+def record_id(**kwargs: object) -> fields.Integer:
+    """An id of a stored row (a case, a user, a photo): a positive 64-bit integer."""
+    return fields.Integer(
+        validate=validate.Range(1, MAX_ID, error="Not an id: ids are whole numbers from 1."),
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 class StrictSchema(Schema):

@@ -16,7 +16,7 @@ from gridapp.auth import BEARER, current_user, login_required
 from gridapp.errors import ValidationFailed
 from gridapp.extensions import db
 from gridapp.models import Case, CaseEvent, Notification
-from gridapp.schemas import StrictSchema
+from gridapp.schemas import StrictSchema, record_id
 from gridapp.services.calendar import work_calendar
 from gridapp.services.cases import (
     Acted,
@@ -120,12 +120,12 @@ class CaseListArgs(StrictSchema):
 
 class ActionBodySchema(StrictSchema):
     comment = fields.String(load_default=None, validate=validate.Length(max=2000))
-    photos = fields.List(fields.Integer(), load_default=list)
+    photos = fields.List(record_id(), load_default=list)
     department = fields.String(load_default=None)
     reason = fields.String(load_default=None, validate=validate.Length(max=2000))
-    duplicate_of = fields.Integer(load_default=None)
+    duplicate_of = record_id(load_default=None)
     until = fields.String(load_default=None, metadata={"description": "ISO 8601 with offset."})
-    grid_worker = fields.Integer(load_default=None)
+    grid_worker = record_id(load_default=None)
     confirmed = fields.Boolean(load_default=None)
     passed = fields.Boolean(load_default=None)
     score = fields.Integer(load_default=None)

@@ -32,7 +32,7 @@ from gridapp.errors import ValidationFailed
 from gridapp.extensions import db
 from gridapp.models import Case, Notification
 from gridapp.problems import flatten_messages
-from gridapp.schemas import CRS_NAMES, StrictSchema
+from gridapp.schemas import CRS_NAMES, StrictSchema, record_id
 from gridapp.services.cases import (
     act_on_case,
     find_reported,
@@ -61,7 +61,7 @@ class ReportSchema(StrictSchema):
     description = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     location = fields.Nested(ReportLocationSchema, required=True)
     address = fields.String(load_default=None, validate=validate.Length(max=255))
-    photos = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=9))
+    photos = fields.List(record_id(), load_default=list, validate=validate.Length(max=9))
     client_id = fields.String(
         load_default=None,
         validate=validate.Length(min=1, max=80),
