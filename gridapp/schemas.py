@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09", "cgcs2000")
 # Row ids are 64-bit signed integers in both databases; a larger number can name nothing.
@@ -41,3 +41,21 @@ class AreaRefSchema(StrictSchema):
 class CursorPageArgs(StrictSchema):
     cursor = fields.String(load_default=None, metadata={"description": "From `next_cursor`."})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class ProblemSchema(Schema):
+    """An RFC 9457 problem, the body of every error answer (``application/problem+json``)."""
+
+    class Meta:
+        ordered = True
+        unknown = INCLUDE  # extension members: mfa_required, current_version, locked_until …
+
+    type = fields.String(metadata={"description": "A URI naming the kind of problem."})
+    title = fields.String(metadata={"description": "A short summary of that kind."})
+    status = fields.Integer(metadata={"description": "The HTTP status code."})
+    detail = fields.String(metadata={"description": "What went wrong this time."})
+    instance = fields.String(metadata={"description": "The path that was called."})
+    errors = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "For invalid input: field path → messages."},
+    )

@@ -85,11 +85,35 @@ class Areas(MethodView):
         }
 
 
+GEOJSON = "application/geo+json"
+FEATURE_SCHEMA = {
+    "type": "object",
+    "required": ["type", "id", "geometry", "properties"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"type": "string", "description": "The area code."},
+        "geometry": {"type": "object", "description": "Polygon or MultiPolygon, WGS84 lon/lat."},
+        "properties": {"type": "object", "description": "The area's fields, without bbox."},
+    },
+}
+
+
 @blp.route("/<string:code>")
 class AreaDetail(MethodView):
     @blp.doc(
         security=BEARER,
-        description="`?format=geojson` answers a GeoJSON Feature with the polygon.",
+        description="`?format=geojson` answers a GeoJSON Feature (RFC 7946, "
+        "`application/geo+json`) with the polygon.",
+        # Both bodies of the one 200: this replaces what @blp.response documents.
+        responses={
+            "200": {
+                "description": "The area, or its GeoJSON Feature.",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Area"}},
+                    GEOJSON: {"schema": FEATURE_SCHEMA},
+                },
+            }
+        },
     )
     @blp.arguments(AreaArgs, location="query")
     @blp.response(200, AreaSchema)
@@ -99,7 +123,7 @@ class AreaDetail(MethodView):
         area = get_area(db.session(), code, args["layer"])
         if args["format"] == "geojson":
             # A Response passes @blp.response untouched; AreaSchema would dump the Feature as {}.
-            return jsonify(
+            feature = jsonify(
                 {
                     "type": "Feature",
                     "id": area.code,
@@ -107,4 +131,6 @@ class AreaDetail(MethodView):
                     "properties": {k: v for k, v in area_json(area).items() if k != "bbox"},
                 }
             )
+            feature.mimetype = GEOJSON
+            return feature
         return area_json(area)

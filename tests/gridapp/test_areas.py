@@ -132,6 +132,7 @@ def test_geojson_feature(client, headers):
     response = client.get(f"{AREAS}/{COUNTY}", query_string={"format": "geojson"}, headers=headers)
 
     assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/geo+json"
     feature = response.get_json()
     assert feature["type"] == "Feature"
     assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")

@@ -58,3 +58,19 @@ def test_every_operation_has_a_summary(app):
         if method in {"get", "post", "put", "patch", "delete"} and not operation.get("summary")
     ]
     assert missing == [], "views need a one-line docstring (STYLE 2)"
+
+
+def test_errors_are_documented_as_problem_json(app):
+    """The document says what the app sends: RFC 9457 bodies as application/problem+json."""
+    spec = openapi.document(app)
+    responses = spec["components"]["responses"]
+
+    assert responses, "the error responses the operations refer to"
+    for name, response in responses.items():
+        assert list(response["content"]) == ["application/problem+json"], name
+        assert response["content"]["application/problem+json"]["schema"] == {
+            "$ref": "#/components/schemas/Problem"
+        }
+    problem = spec["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "instance", "errors"} <= set(problem["properties"])
+    assert problem.get("additionalProperties", True) is not False, "extension members allowed"
