@@ -13,7 +13,7 @@ from werkzeug.datastructures import FileStorage
 from gridapp.api import Blueprint
 from gridapp.auth import BEARER, current_user, login_required
 from gridapp.config import Config
-from gridapp.errors import NotFound, PayloadTooLarge
+from gridapp.errors import NotFound, PayloadTooLarge, ValidationFailed
 from gridapp.extensions import db
 from gridapp.models import Attachment
 from gridapp.schemas import StrictSchema
@@ -91,8 +91,18 @@ def refuse_oversized_body() -> None:
         raise PayloadTooLarge(message, errors={"file": message})
 
 
+def reject_unknown_parts(*, form: tuple[str, ...] = (), files: tuple[str, ...] = ()) -> None:
+    """Refuse multipart parts other than those named, as JSON bodies refuse unknown fields."""
+    unknown = sorted((set(request.form) - set(form)) | (set(request.files) - set(files)))
+    if unknown:
+        raise ValidationFailed(
+            "The request has unknown parts.", errors={name: "Unknown field." for name in unknown}
+        )
+
+
 def upload_file(files: dict[str, Any]) -> dict[str, Any]:
     """Store the uploaded ``file`` for the signed-in user and describe it."""
+    reject_unknown_parts(files=("file",))
     upload: FileStorage = files["file"]
     attachment = store_upload(
         db.session(),

@@ -27,6 +27,7 @@ from gridapp.api.cases import (
     etag,
     notification_json,
 )
+from gridapp.api.media import reject_unknown_parts
 from gridapp.auth import BEARER, current_user, login_required
 from gridapp.errors import ValidationFailed
 from gridapp.extensions import db
@@ -133,6 +134,7 @@ def _report_body() -> tuple[dict[str, Any], list[Any]]:
     """Read a report as JSON, or as multipart: a ``data`` JSON field plus ``photos`` files."""
     files: list[Any] = []
     if request.mimetype == "multipart/form-data":
+        reject_unknown_parts(form=("data",), files=("photos",))
         try:
             raw = json.loads(request.form.get("data") or "")
         except ValueError as exc:

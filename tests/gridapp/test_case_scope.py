@@ -187,6 +187,13 @@ def test_multipart_report_with_photos(client, world, session):
         headers=headers,
     )
     assert bad.status_code == 422 and "data" in bad.get_json()["errors"]
+    misspelt = client.post(
+        "/api/v1/mobile/reports",
+        data={"data": json.dumps(data), "photo": [(io.BytesIO(buffer.getvalue()), "a.png")]},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
+    assert misspelt.status_code == 422 and "photo" in misspelt.get_json()["errors"]
 
 
 def test_component_within_30_m_is_linked(client, world, session):

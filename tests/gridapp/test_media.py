@@ -211,6 +211,22 @@ def test_missing_file_is_a_field_error(client: Any, auth: Any) -> None:
     assert "file" in problem_of(response, 422)["errors"]
 
 
+@pytest.mark.parametrize("url", [MEDIA, "/api/v1/mobile/media"])
+def test_unknown_multipart_parts_are_field_errors(client: Any, auth: Any, url: str) -> None:
+    response = client.post(
+        url,
+        data={
+            "file": (io.BytesIO(photo()), "p.jpg"),
+            "caption": "井盖",
+            "extra": (io.BytesIO(b"x"), "x"),
+        },
+        content_type="multipart/form-data",
+        headers=auth("grid_worker"),
+    )
+
+    assert set(problem_of(response, 422)["errors"]) == {"caption", "extra"}
+
+
 def test_upload_needs_sign_in(client: Any) -> None:
     problem_of(upload(client, {}, photo()), 401)
 
