@@ -20,7 +20,7 @@ API_VERSION = "1.0.0"
 
 
 class RowIdConverter(IntegerConverter):
-    """``<int:…>`` in paths: a row id, 1 to 2**63 - 1."""
+    """``<int:…>`` in paths: a row id, 1 to MAX_ID."""
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min", 1)
@@ -33,7 +33,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     if not isinstance(config, Config):
         config = Config.from_env(**(config or {}))
     app = Flask(__name__, static_folder=None)
-    # Before any route is added: an id past 64 bits matches no route (404), not a database error.
+    # Before any route is added: an id past MAX_ID matches no route (404), not a database error.
     app.url_map.converters["int"] = RowIdConverter
     app.config.update(
         GRIDAPP=config,

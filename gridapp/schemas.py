@@ -5,8 +5,9 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, fields, validate
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09", "cgcs2000")
-# Row ids are 64-bit signed integers in both databases; a larger number can name nothing.
-MAX_ID = 2**63 - 1
+# Row ids are INTEGER columns: 32-bit signed on PostgreSQL, the narrower of the two backends.
+# A larger number can name nothing, so it is refused before it reaches the database.
+MAX_ID = 2**31 - 1
 
 
 def record_id(**kwargs: object) -> fields.Integer:

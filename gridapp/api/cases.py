@@ -16,7 +16,7 @@ from gridapp.auth import BEARER, current_user, login_required
 from gridapp.errors import ValidationFailed
 from gridapp.extensions import db
 from gridapp.models import Case, CaseEvent, Notification
-from gridapp.schemas import StrictSchema, record_id
+from gridapp.schemas import MAX_ID, StrictSchema, record_id
 from gridapp.services.calendar import work_calendar
 from gridapp.services.cases import (
     Acted,
@@ -128,7 +128,7 @@ class ActionBodySchema(StrictSchema):
     grid_worker = record_id(load_default=None)
     confirmed = fields.Boolean(load_default=None)
     passed = fields.Boolean(load_default=None)
-    score = fields.Integer(load_default=None)
+    score = fields.Integer(load_default=None, validate=validate.Range(0, 100))
     category = fields.String(load_default=None)
     urgency = fields.String(load_default=None)
 
@@ -178,7 +178,11 @@ class NotificationSchema(StrictSchema):
 
 
 class NotificationArgs(StrictSchema):
-    after = fields.Integer(load_default=None, metadata={"description": "Only ids above this."})
+    after = fields.Integer(
+        load_default=None,
+        validate=validate.Range(0, MAX_ID),
+        metadata={"description": "Only ids above this."},
+    )
     unread = fields.Boolean(load_default=False)
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 

@@ -93,7 +93,8 @@ def refuse_oversized_body() -> None:
 
 def reject_unknown_parts(*, form: tuple[str, ...] = (), files: tuple[str, ...] = ()) -> None:
     """Refuse multipart parts other than those named, as JSON bodies refuse unknown fields."""
-    unknown = sorted((set(request.form) - set(form)) | (set(request.files) - set(files)))
+    names = (set(request.form) - set(form)) | (set(request.files) - set(files))
+    unknown = sorted(name or "(a part without a name)" for name in names)
     if unknown:
         raise ValidationFailed(
             "The request has unknown parts.", errors={name: "Unknown field." for name in unknown}

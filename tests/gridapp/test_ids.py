@@ -1,4 +1,4 @@
-"""Ids past 64 bits name nothing: 404 in a path, a field error in a body, never a 500."""
+"""Ids past the id columns' range name nothing: 404 in a path, a field error in a body."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tests.gridapp.case_helpers import grid_point, report
 from tests.gridapp.conftest import problem_of
 
 HUGE = 2**64 + 7
+JUST_PAST = 2**31  # one past PostgreSQL's INTEGER
 
 
 @pytest.mark.parametrize(
@@ -21,6 +22,7 @@ HUGE = 2**64 + 7
         ("grid_worker", f"/api/v1/mobile/cases/{HUGE}"),
         ("grid_worker", f"/api/v1/media/{HUGE}"),
         ("grid_worker", "/api/v1/cases/0"),
+        ("supervisor", f"/api/v1/cases/{JUST_PAST}"),
     ],
 )
 def test_an_id_too_large_or_zero_in_a_path_is_not_found(client, auth, user, path):
