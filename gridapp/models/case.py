@@ -32,6 +32,13 @@ class Case(Base):
             postgresql_where=text("deadline IS NOT NULL"),
             sqlite_where=text("deadline IS NOT NULL"),
         ),
+        # When each running step reaches 80 % of its time: the sweep reads only the due ones.
+        Index(
+            "ix_case_open_warn_at",
+            "warn_at",
+            postgresql_where=text("warn_at IS NOT NULL"),
+            sqlite_where=text("warn_at IS NOT NULL"),
+        ),
         Index("ix_case_location_gist", "location", postgresql_using="gist").ddl_if(
             dialect="postgresql"
         ),
@@ -69,6 +76,8 @@ class Case(Base):
     # The running step: when it started, its deadline, the SLA flag last acted on by the sweep.
     step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The instant the step has used 80 % of its (working) time; kept by gridapp.services.clock.
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sla_flag: Mapped[str] = mapped_column(String(10), default="ok")
     rework_count: Mapped[int] = mapped_column(default=0)

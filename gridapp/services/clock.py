@@ -1,12 +1,23 @@
-"""The SLA clock of a case's current step, on the stored work calendar."""
+"""The SLA clock of a case's current step, on the stored work calendar.
+
+Whenever a flush writes a case whose step start or deadline changed (a new step, an extension,
+a resume after a pause), ``warn_at`` is recomputed with it: the instant the step reaches 80 %
+of its time. The SLA sweep then reads only cases whose ``warn_at`` or deadline has come.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session, UOWTransaction
 
 import workflow
 from gridapp.models import Case, Category
+from gridapp.services.calendar import work_calendar
+
+WARNING_SHARE = 0.8
 
 
 def step_limit(case: Case, state: str, category: Category | None) -> workflow.TimeLimit | None:
@@ -70,3 +81,42 @@ def case_sla(
         "working_time": working,
         "paused": False,
     }
+
+
+def warning_time(case: Case, calendar: workflow.WorkCalendar) -> datetime | None:
+    """The instant the running step has used 80 % of its time (None without a deadline).
+
+    It is where ``case_sla`` turns to warning: working (or natural, for urgent classes) time
+    from the step's start, 80 % of what lies between the start and the deadline.
+    """
+    if case.deadline is None or case.step_started_at is None:
+        return None
+    working = is_working_clock(case)
+    allowed = workflow.elapsed(case.step_started_at, case.deadline, calendar, working=working)
+    if allowed <= timedelta(0):
+        return case.deadline
+    unit = workflow.TimeUnit.working_minutes if working else workflow.TimeUnit.minutes
+    share = workflow.TimeLimit(allowed.total_seconds() * WARNING_SHARE / 60, unit)
+    return workflow.deadline(case.step_started_at, share, calendar).astimezone(UTC)
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_warn_at(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
+    changed = [
+        obj
+        for obj in (*session.new, *session.dirty)
+        if isinstance(obj, Case) and _clock_changed(obj)
+    ]
+    if not changed:
+        return
+    with session.no_autoflush:
+        calendar = work_calendar(session)
+        for case in changed:
+            case.warn_at = warning_time(case, calendar)
+
+
+def _clock_changed(case: Case) -> bool:
+    state = inspect(case)
+    if state.pending or state.transient:
+        return True
+    return any(state.attrs[name].history.has_changes() for name in ("deadline", "step_started_at"))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from gridapp.models import Case
 from gridapp.services.calendar import work_calendar
-from gridapp.services.clock import case_sla
+from gridapp.services.clock import case_sla, warning_time
 from gridapp.services.history import append_event
 from gridapp.services.notifications import command_center, department_members, notify
 
@@ -35,6 +35,13 @@ def sweep_sla(session: Session, now: datetime | None = None) -> SweepResult:
     """Mark warnings and overdue steps; a second run over the same state changes nothing."""
     now = now or datetime.now(UTC)
     calendar = work_calendar(session)
+    # Only steps whose 80 % mark or deadline has come (or whose mark is not computed yet):
+    # the indexes on warn_at and deadline keep this small however many cases are open.
+    due = or_(
+        Case.warn_at.is_(None),
+        and_(Case.sla_flag == "ok", Case.warn_at <= now),
+        Case.deadline <= now,
+    )
     cases = session.scalars(
         select(Case)
         .where(
@@ -42,11 +49,14 @@ def sweep_sla(session: Session, now: datetime | None = None) -> SweepResult:
             Case.paused_at.is_(None),
             Case.sla_flag != "overdue",
             Case.state.not_in(END_STATES),
+            due,
         )
         .with_for_update(skip_locked=True)
     ).all()
     warned = overdue = 0
     for case in cases:
+        if case.warn_at is None:
+            case.warn_at = warning_time(case, calendar)
         status = case_sla(case, calendar, now)["status"]
         if SEVERITY[status] <= SEVERITY[case.sla_flag]:
             continue

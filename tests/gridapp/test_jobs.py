@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 
 from gridapp.extensions import db, redis
 from gridapp.models import Case, CaseEvent, Notification, OutboxMessage
+from gridapp.services.calendar import work_calendar
+from gridapp.services.clock import case_sla
 from gridapp.services.notifications import notify
 from gridapp.services.outbox import relay_outbox
 from gridapp.services.sla import sweep_sla
@@ -130,3 +132,51 @@ def test_sla_sweep_warns_then_flags_overdue_once(client, auth, session):
         n.kind for n in session.scalars(select(Notification).where(Notification.case_id == case.id))
     }
     assert {"sla_warning", "sla_overdue"} <= kinds
+
+
+def test_a_step_knows_when_it_reaches_eighty_percent(client, auth, session):
+    worker = auth("grid_worker")
+    me = client.get("/api/v1/auth/me", headers=worker).get_json()
+    case_json = report(client, worker, *grid_point(client, worker, me["grids"][0])).get_json()
+    case = session.get(Case, case_json["id"])
+    calendar = work_calendar(session)
+
+    assert case.warn_at is not None, "set with the first step's deadline"
+    assert case.step_started_at <= case.warn_at <= case.deadline
+    # At warn_at the clock says warning; a minute before, it does not.
+    assert case_sla(case, calendar, case.warn_at + timedelta(seconds=1))["status"] == "warning"
+    minute_before = case.warn_at - timedelta(minutes=1)
+    assert case_sla(case, calendar, minute_before)["status"] == "ok"
+
+    # An extension or a resume moves the deadline: the 80 % mark follows at the next flush.
+    now = datetime.now(UTC)
+    case.urgency = "urgent"
+    case.step_started_at = now - timedelta(hours=8)
+    case.deadline = now + timedelta(hours=2)
+    session.flush()
+    assert case.warn_at == now  # 8 of 10 natural hours
+
+
+def test_the_sweep_reads_only_cases_that_are_due(client, auth, session):
+    worker = auth("grid_worker")
+    me = client.get("/api/v1/auth/me", headers=worker).get_json()
+    lon, lat = grid_point(client, worker, me["grids"][0])
+    now = datetime.now(UTC)
+    sweep_sla(session, now)  # whatever else is open and due is handled first
+    fresh = session.get(Case, report(client, worker, lon, lat).get_json()["id"])
+    due = session.get(Case, report(client, worker, lon, lat).get_json()["id"])
+    due.urgency = "urgent"
+    due.step_started_at = now - timedelta(hours=9)
+    due.deadline = now + timedelta(hours=1)
+    unmarked = session.get(Case, report(client, worker, lon, lat).get_json()["id"])
+    session.flush()
+    unmarked.warn_at = None  # as rows migrated from before warn_at existed
+    session.flush()
+
+    result = sweep_sla(session, now)
+
+    assert result.scanned == 2, "the due case and the one without a mark, not the fresh one"
+    assert due.sla_flag == "warning"
+    assert fresh.sla_flag == "ok"
+    assert unmarked.warn_at is not None and unmarked.sla_flag == "ok"
+    assert sweep_sla(session, now).scanned == 0
