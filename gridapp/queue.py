@@ -56,6 +56,11 @@ class RedisProvider:
         self.connection  # noqa: B018 - starts the embedded server
         return f"unix://{self._embedded.socket_file}"
 
+    def job_id(self, name: str) -> str:
+        """A job id unique to this deployment: RQ's job ids share one namespace per Redis,
+        so two deployments (or a test run) with their own QUEUE_PREFIX must not collide."""
+        return f"{self.prefix}-{name}"
+
     def queue(self, name: str = "default") -> Queue:
         return Queue(f"{self.prefix}-{name}", connection=self.connection)
 

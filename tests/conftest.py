@@ -96,6 +96,9 @@ def redis_url(run_id: str) -> Iterator[str | None]:
     prefix = f"test{run_id}"
     for key in conn.scan_iter(match=f"*{prefix}*"):
         conn.delete(key)
+    ours = [q for q in conn.smembers("rq:queues") if prefix.encode() in q]
+    if ours:
+        conn.srem("rq:queues", *ours)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,6 @@ def next_run(now: datetime) -> datetime:
 def schedule_media_sweep(now: datetime | None = None) -> str:
     """Schedule the next nightly sweep; one job id per night dedupes repeated scheduling."""
     at = next_run(now or datetime.now(UTC))
-    job_id = f"media-sweep-{at.astimezone(SHANGHAI):%Y%m%d}"
+    job_id = redis.job_id(f"media-sweep-{at.astimezone(SHANGHAI):%Y%m%d}")
     redis.queue("low").enqueue_at(at, JOB, job_id=job_id, description="media sweep")
     return job_id

@@ -32,6 +32,6 @@ def schedule_sweep(now: datetime | None = None) -> str:
     """Schedule the next sweep at the next whole minute; one job id per minute dedupes it."""
     now = now or datetime.now(UTC)
     at = (now + INTERVAL).replace(second=0, microsecond=0)
-    job_id = f"sla-sweep-{at:%Y%m%d%H%M}"
+    job_id = redis.job_id(f"sla-sweep-{at:%Y%m%d%H%M}")
     redis.queue("default").enqueue_at(at, JOB, job_id=job_id, description="SLA sweep")
     return job_id

@@ -57,7 +57,7 @@ def relay_outbox(session: Session, redis: RedisProvider, *, limit: int = 500) ->
             redis.queue(message.queue).enqueue(
                 message.job,
                 *message.args,
-                job_id=f"outbox-{message.id}",
+                job_id=redis.job_id(f"outbox-{message.id}"),
                 description=f"outbox {message.id}: {message.job}",
             )
         except Exception as exc:  # Redis down: keep the row pending for the next relay

@@ -180,3 +180,17 @@ def test_the_sweep_reads_only_cases_that_are_due(client, auth, session):
     assert fresh.sla_flag == "ok"
     assert unmarked.warn_at is not None and unmarked.sla_flag == "ok"
     assert sweep_sla(session, now).scanned == 0
+
+
+def test_job_ids_carry_the_deployment_prefix(app):
+    """RQ job ids share one namespace per Redis: two deployments' outbox-7 must not collide."""
+    from gridapp.jobs.sla import schedule_sweep
+
+    prefix = app.config["GRIDAPP"].queue_prefix
+    with app.app_context():
+        job_id = schedule_sweep()
+        try:
+            assert job_id.startswith(f"{prefix}-sla-sweep-")
+            assert redis.job_id("outbox-7") == f"{prefix}-outbox-7"
+        finally:
+            redis.queue("default").scheduled_job_registry.remove(job_id, delete_job=True)
