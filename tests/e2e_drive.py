@@ -402,12 +402,8 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=200)
     args = parser.parse_args()
     driver = Driver(http_sender(args.base.rstrip("/")), photo_body=png_multipart)
-    started = time.perf_counter()
     result = driver.run(args.cases)
-    print(
-        f"{result['cases']} cases, {result['checks']} checks passed in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
+    print(f"{result['cases']} cases, {result['checks']} checks passed")
     return 0
 
 

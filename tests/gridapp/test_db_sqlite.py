@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 
 from gridapp.db import make_engine
 from gridapp.db_sqlite import QueuedConnection
-from gridapp.extensions import db
-from gridapp.models import User
-from gridapp.security import issue_access_token
-from tests.conftest import BACKEND
 
 
 def connect(path: Path) -> QueuedConnection:
@@ -29,6 +23,22 @@ def connect(path: Path) -> QueuedConnection:
     )
     assert isinstance(conn, QueuedConnection)
     return conn
+
+
+def wait_until_a_writer_queues_on(lock_file: Path) -> None:
+    """Return once some process or thread waits for the flock of ``lock_file``.
+
+    Linux lists a blocked flock in /proc/locks with "->"; seeing it proves the second writer
+    is inside the queue, so the order asserted below is not an accident of scheduling.
+    """
+    inode = f":{lock_file.stat().st_ino} "
+    pause = threading.Event()
+    for _ in range(2000):
+        locks = Path("/proc/locks").read_text().splitlines()
+        if any("->" in line and inode in line for line in locks):
+            return
+        pause.wait(0.005)
+    raise AssertionError(f"nobody queued on {lock_file}")
 
 
 def second_writer_waits_for(path: Path, end_first: str) -> list[str]:
@@ -53,7 +63,7 @@ def second_writer_waits_for(path: Path, end_first: str) -> list[str]:
 
     thread = threading.Thread(target=other)
     thread.start()
-    time.sleep(0.3)
+    wait_until_a_writer_queues_on(Path(f"{path}.writelock"))
     order.append("first ends")
     getattr(first, end_first)()
     thread.join(timeout=10)
@@ -116,25 +126,3 @@ def test_engine_sessions_take_the_queue(tmp_path):
         assert not dbapi._queued
     finally:
         engine.dispose()
-
-
-@pytest.mark.skipif(BACKEND != "sqlite", reason="only SQLite has a database-wide write lock")
-def test_a_read_request_does_not_wait_for_a_writer(app):
-    """GET runs in a deferred transaction: a writer holding the lock does not block it."""
-    config = app.config["GRIDAPP"]
-    with app.app_context(), Session(db.engine) as session:
-        user = session.scalar(select(User).where(User.username == "grid_worker"))
-        token, _expires = issue_access_token(user.id, user.role, config.secret_key, 5)
-        path = db.engine.url.database
-    writer = sqlite3.connect(path, isolation_level=None, timeout=1)  # not queued, like a shell
-    writer.execute("BEGIN IMMEDIATE")
-    try:
-        reading = app.test_client().get(
-            "/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}
-        )
-    finally:
-        writer.rollback()
-        writer.close()
-
-    assert reading.status_code == 200, reading.get_json()
-    assert reading.get_json()["username"] == "grid_worker"
