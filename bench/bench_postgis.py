@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import secrets
 import shutil
 import sys
@@ -32,8 +31,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 import geo
+from bench.demo_db import seed_demo_county, throwaway_postgis
 
-PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET = 25.0
 LOCATE_SQL = (
     "SELECT code FROM area WHERE layer = 'urban' AND level = 'grid' "
@@ -54,35 +53,6 @@ def best_of(repeats: int, fn: Callable[[], T]) -> tuple[float, T]:
     return best, result
 
 
-def seed(url: str, var_dir: Path) -> list[geo.AreaShape]:
-    """Migrate and seed the demo county at `url`; return the stored urban grid map."""
-    from gridapp import create_app
-    from gridapp.config import Config
-    from gridapp.extensions import db
-    from gridapp.migrate import upgrade
-    from gridapp.seed.demo import seed_demo
-    from gridapp.services.grid import load_area_shapes
-
-    config = Config(
-        database_url=url,
-        redis_url=None,  # nothing here needs Redis: the embedded server is never started
-        var_dir=var_dir,
-        secret_key=secrets.token_urlsafe(32),
-        embedded=False,
-    )
-    app = create_app(config)
-    upgrade(url)
-    try:
-        with app.app_context():
-            with db.transaction() as session:
-                seed_demo(session)
-            return load_area_shapes(db.session())
-    finally:
-        db.session.remove()
-        if db.engine is not None:
-            db.engine.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=5_000, help="random points, one at a time")
@@ -91,29 +61,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import psycopg
-    from sqlalchemy.engine import make_url
 
-    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    name = f"gridapp_bench_{os.getpid()}_{secrets.token_hex(4)}"
+    from gridapp.config import Config
+
     var_dir = Path(tempfile.mkdtemp(prefix="gridapp-bench-postgis-"))
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        start = time.perf_counter()
-        areas = seed(url, var_dir)
-        print(f"demo county: {len(areas)} areas seeded in {time.perf_counter() - start:.1f} s")
-        start = time.perf_counter()
-        index = geo.GridIndex(areas)
-        print(f"index: {len(index)} grids, built in {time.perf_counter() - start:.2f} s")
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("ANALYZE area")
-            return compare(conn, index, areas, args)
+        with throwaway_postgis("postgis") as url:
+            config = Config(
+                database_url=url,
+                redis_url=None,  # nothing here needs Redis: the embedded server never starts
+                var_dir=var_dir,
+                secret_key=secrets.token_urlsafe(32),
+                embedded=False,
+            )
+            start = time.perf_counter()
+            areas = seed_demo_county(config)
+            print(f"demo county: {len(areas)} areas seeded in {time.perf_counter() - start:.1f} s")
+            start = time.perf_counter()
+            index = geo.GridIndex(areas)
+            print(f"index: {len(index)} grids, built in {time.perf_counter() - start:.2f} s")
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("ANALYZE area")
+                return compare(conn, index, areas, args)
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
