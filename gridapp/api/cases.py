@@ -322,19 +322,21 @@ class CaseDetail(MethodView):
         return case_json(case), 200, etag(case)
 
 
+# State-changing calls name the version they saw (DESIGN §6); the phone API uses it too.
+IF_MATCH: dict[str, Any] = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": 'The ETag, e.g. "3".',
+}
+
+
 @blp.route("/cases/<int:case_id>/actions/<string:action>")
 class CaseAction(MethodView):
     @blp.doc(
         security=BEARER,
-        parameters=[
-            {
-                "in": "header",
-                "name": "If-Match",
-                "required": True,
-                "schema": {"type": "string"},
-                "description": 'The ETag, e.g. "3".',
-            }
-        ],
+        parameters=[IF_MATCH],
         description="Actions and states are those of the process (DESIGN §5). A missing "
         "If-Match is 428, a stale one 412, an action not allowed now or for your role 409, a "
         "case outside your scope 404.",

@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, select
 
 from gridapp.api import Blueprint
 from gridapp.api.cases import (
+    IF_MATCH,
     ActionBodySchema,
     ActionResultSchema,
     CaseSchema,
@@ -262,7 +263,7 @@ class MobileCaseAction(MethodView):
     @blp.doc(
         security=BEARER,
         parameters=[
-            {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}},
+            IF_MATCH,
             {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}},
         ],
         description="The grid worker's actions: check_reply, verify_reply, self_handle, evaluate. "
