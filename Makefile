@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml mobile-api/pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m gridapp.serve
+	$(BIN)/python -m gridapp.core.serve
 
 services:
 	@bash scripts/ensure-test-services.sh
@@ -37,7 +37,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench
 
 openapi: $(STAMP)
-	$(BIN)/python -m gridapp.openapi > mobile-api/openapi.json
+	$(BIN)/python -m gridapp.core.openapi > mobile-api/openapi.json
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

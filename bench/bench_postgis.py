@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import psycopg
 
-    from gridapp.config import Config
+    from gridapp.core.config import Config
 
     var_dir = Path(tempfile.mkdtemp(prefix="gridapp-bench-postgis-"))
     try:

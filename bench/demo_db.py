@@ -40,10 +40,10 @@ def seed_demo_county(config: Any) -> list[geo.AreaShape]:
     The engine is released afterwards, so servers started next own the database alone.
     """
     from gridapp import create_app
-    from gridapp.extensions import db
-    from gridapp.migrate import upgrade
+    from gridapp.core.extensions import db
+    from gridapp.core.migrate import upgrade
+    from gridapp.grid.services import load_area_shapes
     from gridapp.seed.demo import seed_demo
-    from gridapp.services.grid import load_area_shapes
 
     app = create_app(config)
     upgrade(config.database_url)
@@ -58,7 +58,7 @@ def seed_demo_county(config: Any) -> list[geo.AreaShape]:
 
 def release_db() -> None:
     """Close the session and every pooled connection of this process."""
-    from gridapp.extensions import db
+    from gridapp.core.extensions import db
 
     db.session.remove()
     if db.engine is not None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from gridapp.db import make_engine
-from gridapp.migrate import include_object
-from gridapp.models import Base
+from gridapp.core.db import make_engine
+from gridapp.core.metadata import load_models
+from gridapp.core.migrate import include_object
 
 config = context.config
 
@@ -15,7 +15,7 @@ config = context.config
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=load_models(),
         include_object=include_object(connection.dialect.name),
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

@@ -67,7 +67,7 @@ def database_url(run_id: str, var_dir: Path) -> Iterator[str]:
     with psycopg.connect(url, autocommit=True) as c:
         c.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     yield url
-    from gridapp.extensions import db
+    from gridapp.core.extensions import db
 
     if db.engine is not None:
         db.engine.dispose()
@@ -103,7 +103,7 @@ def redis_url(run_id: str) -> Iterator[str | None]:
 
 @pytest.fixture(scope="session")
 def config(database_url: str, redis_url: str | None, var_dir: Path, run_id: str) -> Any:
-    from gridapp.config import Config
+    from gridapp.core.config import Config
 
     return Config(
         database_url=database_url,
@@ -121,8 +121,8 @@ def config(database_url: str, redis_url: str | None, var_dir: Path, run_id: str)
 @pytest.fixture(scope="session")
 def app(config: Any) -> Iterator[Any]:
     from gridapp import create_app
-    from gridapp.extensions import db, redis
-    from gridapp.migrate import upgrade
+    from gridapp.core.extensions import db, redis
+    from gridapp.core.migrate import upgrade
     from gridapp.seed.demo import seed_demo
 
     application = create_app(config)
@@ -137,7 +137,7 @@ def app(config: Any) -> Iterator[Any]:
 @pytest.fixture()
 def session(app: Any) -> Iterator[Any]:
     """A session whose work is rolled back after the test (savepoints inside)."""
-    from gridapp.extensions import db
+    from gridapp.core.extensions import db
 
     assert db.engine is not None
     with app.app_context():
@@ -164,15 +164,15 @@ def runner(app: Any, session: Any) -> Any:
 
 
 def _otp() -> str:
+    from gridapp.accounts.totp import totp_now
     from gridapp.seed.demo import DEMO_TOTP_SECRET
-    from gridapp.totp import totp_now
 
     return totp_now(DEMO_TOTP_SECRET)
 
 
 def login(client: Any, username: str) -> dict[str, str]:
     """Sign a demo user in; return the Authorization header."""
-    from gridapp.security import MFA_ROLES
+    from gridapp.core.security import MFA_ROLES
     from gridapp.seed.demo import DEMO_PASSWORD
 
     body: dict[str, Any] = {"username": username, "password": DEMO_PASSWORD}

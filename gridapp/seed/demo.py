@@ -19,10 +19,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import geo
-from gridapp.models import Area, Category, Component, Department, ResponsibilityRule, User
+from gridapp.accounts.models import User
+from gridapp.accounts.services import create_user
+from gridapp.catalogue.models import Category, Component, Department, ResponsibilityRule
+from gridapp.grid.models import Area
+from gridapp.grid.services import import_grid_map, locate_point
 from gridapp.seed.geometry import Cell, ellipse_m, hull_m, partition, seeds_inside
-from gridapp.services.grid import import_grid_map, locate_point
-from gridapp.services.users import create_user
 
 COUNTY = "430423"
 ENCLAVE = "430412"  # 南岳区, inside the county: a hole in its polygon
@@ -310,7 +312,7 @@ def _grids_of(session: Session, community: str) -> list[str]:
 
 
 def seed_users(session: Session) -> list[User]:
-    from gridapp.security import MFA_ROLES
+    from gridapp.core.security import MFA_ROLES
 
     users = []
     for demo in demo_users(session):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import gridapp.models.types
+import gridapp.core.types
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -33,11 +33,11 @@ def upgrade() -> None:
         sa.Column("level", sa.String(length=12), nullable=False),
         sa.Column("parent_code", sa.String(length=20), nullable=True),
         sa.Column("layer", sa.String(length=32), nullable=False),
-        sa.Column("geometry", gridapp.models.types.Geometry("GEOMETRY"), nullable=False),
+        sa.Column("geometry", gridapp.core.types.Geometry("GEOMETRY"), nullable=False),
         sa.Column("area_km2", sa.Double(), nullable=False),
         sa.Column("generated", sa.Boolean(), nullable=False),
-        sa.Column("created_at", gridapp.models.types.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", gridapp.models.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", gridapp.core.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", gridapp.core.types.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "level IN ('district', 'street', 'community', 'grid')", name=op.f("ck_area_level_known")
         ),
@@ -82,7 +82,7 @@ def upgrade() -> None:
         ),
         sa.Column("score", sa.Double(), nullable=True),
         sa.Column("grade", sa.String(length=2), nullable=True),
-        sa.Column("computed_at", gridapp.models.types.UTCDateTime(), nullable=False),
+        sa.Column("computed_at", gridapp.core.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_snapshot")),
         sa.UniqueConstraint(
             "period",
@@ -101,8 +101,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("queue", sa.String(length=20), nullable=False),
-        sa.Column("created_at", gridapp.models.types.UTCDateTime(), nullable=False),
-        sa.Column("enqueued_at", gridapp.models.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", gridapp.core.types.UTCDateTime(), nullable=False),
+        sa.Column("enqueued_at", gridapp.core.types.UTCDateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
@@ -166,8 +166,8 @@ def upgrade() -> None:
         sa.Column("totp_secret", sa.String(length=64), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("failed_logins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", gridapp.models.types.UTCDateTime(), nullable=True),
-        sa.Column("created_at", gridapp.models.types.UTCDateTime(), nullable=False),
+        sa.Column("locked_until", gridapp.core.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", gridapp.core.types.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "role IN ('grid_worker', 'acceptor', 'dispatcher', 'shift_leader', 'handler', 'dept_admin', 'supervisor', 'admin')",
             name=op.f("ck_user_role_known"),
@@ -186,13 +186,13 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=20), nullable=False),
         sa.Column("category_code", sa.String(length=20), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=True),
-        sa.Column("location", gridapp.models.types.Geometry("POINT"), nullable=False),
+        sa.Column("location", gridapp.core.types.Geometry("POINT"), nullable=False),
         sa.Column("lon", sa.Double(), nullable=False),
         sa.Column("lat", sa.Double(), nullable=False),
         sa.Column("grid_code", sa.String(length=20), nullable=True),
         sa.Column("department_code", sa.String(length=40), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("created_at", gridapp.models.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", gridapp.core.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["category_code"], ["category.code"], name=op.f("fk_component_category_code_category")
         ),
@@ -220,11 +220,11 @@ def upgrade() -> None:
         "patrol_point",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("location", gridapp.models.types.Geometry("POINT"), nullable=False),
+        sa.Column("location", gridapp.core.types.Geometry("POINT"), nullable=False),
         sa.Column("lon", sa.Double(), nullable=False),
         sa.Column("lat", sa.Double(), nullable=False),
         sa.Column("accuracy_m", sa.Double(), nullable=True),
-        sa.Column("recorded_at", gridapp.models.types.UTCDateTime(), nullable=False),
+        sa.Column("recorded_at", gridapp.core.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["user.id"], name=op.f("fk_patrol_point_user_id_user")
         ),
@@ -239,10 +239,10 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("family", sa.String(length=64), nullable=False),
-        sa.Column("issued_at", gridapp.models.types.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", gridapp.models.types.UTCDateTime(), nullable=False),
-        sa.Column("used_at", gridapp.models.types.UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", gridapp.models.types.UTCDateTime(), nullable=True),
+        sa.Column("issued_at", gridapp.core.types.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", gridapp.core.types.UTCDateTime(), nullable=False),
+        sa.Column("used_at", gridapp.core.types.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", gridapp.core.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["user.id"], name=op.f("fk_refresh_token_user_id_user")
         ),
@@ -296,7 +296,7 @@ def upgrade() -> None:
         sa.Column("urgency", sa.String(length=10), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("address", sa.String(length=255), nullable=True),
-        sa.Column("location", gridapp.models.types.Geometry("POINT"), nullable=False),
+        sa.Column("location", gridapp.core.types.Geometry("POINT"), nullable=False),
         sa.Column("lon", sa.Double(), nullable=False),
         sa.Column("lat", sa.Double(), nullable=False),
         sa.Column("original_lon", sa.Double(), nullable=False),
@@ -319,9 +319,9 @@ def upgrade() -> None:
         sa.Column("checker_id", sa.Integer(), nullable=True),
         sa.Column("component_id", sa.Integer(), nullable=True),
         sa.Column("duplicate_of_id", sa.Integer(), nullable=True),
-        sa.Column("step_started_at", gridapp.models.types.UTCDateTime(), nullable=True),
-        sa.Column("deadline", gridapp.models.types.UTCDateTime(), nullable=True),
-        sa.Column("paused_at", gridapp.models.types.UTCDateTime(), nullable=True),
+        sa.Column("step_started_at", gridapp.core.types.UTCDateTime(), nullable=True),
+        sa.Column("deadline", gridapp.core.types.UTCDateTime(), nullable=True),
+        sa.Column("paused_at", gridapp.core.types.UTCDateTime(), nullable=True),
         sa.Column("sla_flag", sa.String(length=10), nullable=False),
         sa.Column("rework_count", sa.Integer(), nullable=False),
         sa.Column("supervise_count", sa.Integer(), nullable=False),
@@ -329,9 +329,9 @@ def upgrade() -> None:
         sa.Column("score", sa.Integer(), nullable=True),
         sa.Column("client_id", sa.String(length=80), nullable=True),
         sa.Column("request_hash", sa.String(length=64), nullable=True),
-        sa.Column("created_at", gridapp.models.types.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", gridapp.models.types.UTCDateTime(), nullable=False),
-        sa.Column("closed_at", gridapp.models.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", gridapp.core.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", gridapp.core.types.UTCDateTime(), nullable=False),
+        sa.Column("closed_at", gridapp.core.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["category_code"], ["category.code"], name=op.f("fk_case_category_code_category")
         ),
@@ -399,7 +399,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", gridapp.models.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", gridapp.core.types.UTCDateTime(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
@@ -422,8 +422,8 @@ def upgrade() -> None:
         sa.Column("case_id", sa.Integer(), nullable=True),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("dedupe_key", sa.String(length=120), nullable=True),
-        sa.Column("created_at", gridapp.models.types.UTCDateTime(), nullable=False),
-        sa.Column("read_at", gridapp.models.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", gridapp.core.types.UTCDateTime(), nullable=False),
+        sa.Column("read_at", gridapp.core.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"], ["case.id"], name=op.f("fk_notification_case_id_case")
         ),
@@ -445,14 +445,14 @@ def upgrade() -> None:
         sa.Column("original_name", sa.String(length=255), nullable=True),
         sa.Column("width", sa.Integer(), nullable=True),
         sa.Column("height", sa.Integer(), nullable=True),
-        sa.Column("taken_at", gridapp.models.types.UTCDateTime(), nullable=True),
+        sa.Column("taken_at", gridapp.core.types.UTCDateTime(), nullable=True),
         sa.Column("exif_lon", sa.Double(), nullable=True),
         sa.Column("exif_lat", sa.Double(), nullable=True),
         sa.Column("thumbnail_key", sa.String(length=255), nullable=True),
         sa.Column("uploaded_by", sa.Integer(), nullable=True),
         sa.Column("case_id", sa.Integer(), nullable=True),
         sa.Column("event_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", gridapp.models.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", gridapp.core.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["case.id"], name=op.f("fk_attachment_case_id_case")),
         sa.ForeignKeyConstraint(
             ["event_id"], ["case_event.id"], name=op.f("fk_attachment_event_id_case_event")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gridapp.models.types
+import gridapp.core.types
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -27,7 +27,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("notification") as batch_op:
         batch_op.add_column(
-            sa.Column("delivered_at", gridapp.models.types.UTCDateTime(), nullable=True)
+            sa.Column("delivered_at", gridapp.core.types.UTCDateTime(), nullable=True)
         )
 
 

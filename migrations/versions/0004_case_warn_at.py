@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gridapp.models.types
+import gridapp.core.types
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("case") as batch_op:
-        batch_op.add_column(sa.Column("warn_at", gridapp.models.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("warn_at", gridapp.core.types.UTCDateTime(), nullable=True))
     op.create_index(
         "ix_case_open_warn_at",
         "case",

@@ -16,10 +16,10 @@ from typing import Any
 from PIL import Image
 
 from gridapp import create_app
-from gridapp.extensions import db
-from gridapp.migrate import upgrade
+from gridapp.accounts.totp import totp_now
+from gridapp.core.extensions import db
+from gridapp.core.migrate import upgrade
 from gridapp.seed.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_demo
-from gridapp.totp import totp_now
 
 OUT = Path(__file__).resolve().parent
 HIDE = {"access_token", "refresh_token"}

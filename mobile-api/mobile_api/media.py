@@ -6,9 +6,9 @@ from typing import Any
 
 from flask.views import MethodView
 
-from gridapp.api import Blueprint
-from gridapp.api.media import AttachmentSchema, FileSchema, refuse_oversized_body, upload_file
-from gridapp.auth import BEARER, login_required
+from gridapp.core.blueprint import Blueprint
+from gridapp.core.principal import BEARER, login_required
+from gridapp.media.blueprint import AttachmentSchema, FileSchema, refuse_oversized_body, upload_file
 
 blp = Blueprint(
     "mobile_media", __name__, url_prefix="/api/v1/mobile/media", description="Mobile: photos"

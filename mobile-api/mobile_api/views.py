@@ -14,36 +14,36 @@ from marshmallow import ValidationError as MarshmallowValidationError
 from marshmallow import fields, validate
 from sqlalchemy import and_, or_, select
 
-from gridapp.api import Blueprint
-from gridapp.api.cases import (
+from gridapp.cases.blueprint import (
     IF_MATCH,
     ActionBodySchema,
     ActionResultSchema,
     CaseSchema,
-    NotificationSchema,
     action_result_json,
     case_json,
     decode_cursor,
     encode_cursor,
     etag,
-    notification_json,
 )
-from gridapp.api.media import reject_unknown_parts
-from gridapp.auth import BEARER, current_user, login_required
-from gridapp.errors import ValidationFailed
-from gridapp.extensions import db
-from gridapp.models import Case, Notification
-from gridapp.problems import flatten_messages
-from gridapp.schemas import CRS_NAMES, StrictSchema, record_id
-from gridapp.services.cases import (
+from gridapp.cases.models import Case
+from gridapp.cases.scope import case_scope
+from gridapp.cases.services import (
     act_on_case,
     find_reported,
     get_case,
     report_case,
     request_fingerprint,
 )
-from gridapp.services.media import store_upload
-from gridapp.services.scope import case_scope
+from gridapp.core.blueprint import Blueprint
+from gridapp.core.errors import ValidationFailed
+from gridapp.core.extensions import db
+from gridapp.core.principal import BEARER, current_user, login_required
+from gridapp.core.problems import flatten_messages
+from gridapp.core.schemas import CRS_NAMES, StrictSchema, record_id
+from gridapp.media.blueprint import reject_unknown_parts
+from gridapp.media.services import store_upload
+from gridapp.notifications.blueprint import NotificationSchema, notification_json
+from gridapp.notifications.models import Notification
 
 blp = Blueprint(
     "mobile", __name__, url_prefix="/api/v1/mobile", description="The grid worker's phone"
@@ -279,7 +279,7 @@ class MobileCaseAction(MethodView):
         user = current_user()
         if action not in WORKER_ACTIONS:
             get_case(session, user, case_id)  # out of scope stays 404
-            from gridapp.errors import Conflict
+            from gridapp.core.errors import Conflict
 
             raise Conflict(f"A grid_worker can't {action} from the phone.")
         payload = {k: v for k, v in body.items() if v is not None and v != []}

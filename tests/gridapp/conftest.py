@@ -66,7 +66,8 @@ def fresh_caches() -> Iterator[None]:
     fingerprint (calendar); a test's writes are rolled back, so a version number can come back
     with different contents in the next test.
     """
-    from gridapp.services import calendar, grid
+    from gridapp.calendar import services as calendar
+    from gridapp.grid import services as grid
 
     grid.grid_indexes.clear()
     calendar._cache.clear()

@@ -1,0 +1,133 @@
+"""Sign-in, token refresh, sign-out and who-am-I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from marshmallow import fields
+
+from gridapp.accounts.models import User
+from gridapp.accounts.sessions import (
+    TokenPair,
+    authenticate_user,
+    refresh_tokens,
+    revoke_refresh_token,
+)
+from gridapp.core.blueprint import Blueprint
+from gridapp.core.extensions import db
+from gridapp.core.principal import BEARER, current_user, login_required
+from gridapp.core.schemas import StrictSchema
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens")
+
+
+class LoginSchema(StrictSchema):
+    username = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+    otp = fields.String(load_default=None, metadata={"description": "TOTP code (6 digits)."})
+
+
+class RefreshSchema(StrictSchema):
+    refresh_token = fields.String(required=True)
+
+
+class MeSchema(StrictSchema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    role = fields.String()
+    department = fields.String(allow_none=True)
+    grids = fields.List(fields.String())
+    district = fields.String(allow_none=True)
+
+
+class TokenSchema(StrictSchema):
+    access_token = fields.String()
+    access_expires_at = fields.DateTime()
+    refresh_token = fields.String()
+    refresh_expires_at = fields.DateTime()
+    token_type = fields.String()
+    user = fields.Nested(MeSchema)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "department": user.department_code,
+        "grids": user.grid_codes,
+        "district": user.district_code,
+    }
+
+
+def _tokens_json(pair: TokenPair) -> dict[str, Any]:
+    return {
+        "access_token": pair.access_token,
+        "access_expires_at": pair.access_expires_at,
+        "refresh_token": pair.refresh_token,
+        "refresh_expires_at": pair.refresh_expires_at,
+        "token_type": "Bearer",
+        "user": user_json(pair.user),
+    }
+
+
+@blp.route("/login")
+class Login(MethodView):
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Sign in with username, password and, for command-center roles, a TOTP code."""
+        session = db.session()
+        try:
+            pair = authenticate_user(
+                session,
+                current_app.config["GRIDAPP"],
+                body["username"],
+                body["password"],
+                body.get("otp"),
+            )
+        except Exception:
+            # A failed sign-in still counts against the lockout: keep the counter.
+            session.commit()
+            raise
+        return _tokens_json(pair)
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.arguments(RefreshSchema)
+    @blp.response(200, TokenSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Swap a refresh token for a new pair (the old one stops working)."""
+        session = db.session()
+        try:
+            pair = refresh_tokens(session, current_app.config["GRIDAPP"], body["refresh_token"])
+        except Exception:
+            session.commit()  # a reused token's family revocation must stick
+            raise
+        return _tokens_json(pair)
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(RefreshSchema)
+    @blp.response(204)
+    @login_required()
+    def post(self, body: dict[str, Any]) -> None:
+        """Sign out: the refresh token and its family stop working."""
+        revoke_refresh_token(db.session(), body["refresh_token"], current_user())
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.response(200, MeSchema)
+    @login_required()
+    def get(self) -> dict[str, Any]:
+        """Tell who is signed in: role, department, grids, district."""
+        return user_json(current_user())

@@ -1,0 +1,72 @@
+"""User administration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridapp.accounts.models import ROLES, User, UserGrid
+from gridapp.catalogue.models import Department
+from gridapp.core.errors import Conflict, ValidationFailed
+from gridapp.core.security import hash_password
+from gridapp.grid.models import Area
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    phone: str | None = None,
+    department: str | None = None,
+    district: str | None = None,
+    grids: Iterable[str] = (),
+    totp_secret: str | None = None,
+) -> User:
+    """Create a user with a role and a scope (grids, department, district)."""
+    errors: dict[str, str] = {}
+    if role not in ROLES:
+        errors["role"] = f"Unknown role {role!r}; one of {', '.join(ROLES)}."
+    if len(password) < 8:
+        errors["password"] = "A password has at least 8 characters."
+    if not username or len(username) > 64:
+        errors["username"] = "A username has 1 to 64 characters."
+    if (
+        department is not None
+        and session.scalar(select(Department.id).where(Department.code == department)) is None
+    ):
+        errors["department"] = f"Unknown department {department!r}."
+    if role in {"handler", "dept_admin"} and department is None:
+        errors["department"] = f"A {role} belongs to a department."
+    grid_codes = sorted(set(grids))
+    if grid_codes:
+        known = set(
+            session.scalars(
+                select(Area.code).where(Area.level == "grid", Area.code.in_(grid_codes))
+            )
+        )
+        unknown = [c for c in grid_codes if c not in known]
+        if unknown:
+            errors["grids"] = f"Unknown unit grids: {', '.join(unknown)}."
+    if errors:
+        raise ValidationFailed("The user cannot be created.", errors=errors)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"A user named {username!r} exists already.", errors={"username": "taken"})
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        display_name=display_name or username,
+        phone=phone,
+        department_code=department,
+        district_code=district,
+        totp_secret=totp_secret,
+        grids=[UserGrid(grid_code=code) for code in grid_codes],
+    )
+    session.add(user)
+    session.flush()
+    return user

@@ -1,0 +1,37 @@
+"""The every-minute job: SLA sweep, then the outbox relay for anything a crash left behind."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from gridapp.cases.sla import sweep_sla
+from gridapp.core.extensions import redis
+from gridapp.core.jobs import job_context
+from gridapp.core.outbox import relay_outbox
+
+INTERVAL = timedelta(minutes=1)
+JOB = "gridapp.cases.jobs.sla_sweep"
+
+
+def sla_sweep() -> dict[str, int]:
+    """Sweep the SLA clocks, relay the outbox, and schedule the next run."""
+    with job_context() as session:
+        result = sweep_sla(session)
+    with job_context() as session:
+        relayed = relay_outbox(session, redis)
+    schedule_sweep()
+    return {
+        "scanned": result.scanned,
+        "warned": result.warned,
+        "overdue": result.overdue,
+        "relayed": relayed,
+    }
+
+
+def schedule_sweep(now: datetime | None = None) -> str:
+    """Schedule the next sweep at the next whole minute; one job id per minute dedupes it."""
+    now = now or datetime.now(UTC)
+    at = (now + INTERVAL).replace(second=0, microsecond=0)
+    job_id = redis.job_id(f"sla-sweep-{at:%Y%m%d%H%M}")
+    redis.queue("default").enqueue_at(at, JOB, job_id=job_id, description="SLA sweep")
+    return job_id

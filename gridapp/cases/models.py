@@ -1,0 +1,125 @@
+"""Cases (案卷), their append-only history and the daily case-number counter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridapp.core.models import Base
+from gridapp.core.types import Geometry, JSONType, UTCDateTime, utcnow
+
+
+class Case(Base):
+    """A case travelling through a process definition; only ``case_event`` rows change it."""
+
+    __tablename__ = "case"
+    __table_args__ = (
+        UniqueConstraint("reporter_id", "client_id"),
+        Index("ix_case_state_created", "state", "created_at", "id"),
+        Index("ix_case_street_state", "street_code", "state", "id"),
+        Index("ix_case_community_state", "community_code", "state", "id"),
+        Index("ix_case_grid_state", "grid_code", "state", "id"),
+        Index("ix_case_department_state", "department_code", "state", "id"),
+        Index("ix_case_category_created", "category_code", "created_at"),
+        # Open cases with a running clock: what the SLA sweep scans.
+        Index(
+            "ix_case_open_deadline",
+            "deadline",
+            postgresql_where=text("deadline IS NOT NULL"),
+            sqlite_where=text("deadline IS NOT NULL"),
+        ),
+        # When each running step reaches 80 % of its time: the sweep reads only the due ones.
+        Index(
+            "ix_case_open_warn_at",
+            "warn_at",
+            postgresql_where=text("warn_at IS NOT NULL"),
+            sqlite_where=text("warn_at IS NOT NULL"),
+        ),
+        Index("ix_case_location_gist", "location", postgresql_using="gist").ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    process: Mapped[str] = mapped_column(String(20), default="urban")
+    state: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(20))
+    category_code: Mapped[str] = mapped_column(ForeignKey("category.code"))
+    urgency: Mapped[str] = mapped_column(String(10), default="normal")
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str | None] = mapped_column(String(255))
+    location: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"))
+    lon: Mapped[float]
+    lat: Mapped[float]
+    original_lon: Mapped[float]
+    original_lat: Mapped[float]
+    original_crs: Mapped[str] = mapped_column(String(12))
+    layer: Mapped[str] = mapped_column(String(32), default="urban")
+    grid_code: Mapped[str | None] = mapped_column(String(20))
+    community_code: Mapped[str | None] = mapped_column(String(20))
+    street_code: Mapped[str | None] = mapped_column(String(20))
+    district_code: Mapped[str | None] = mapped_column(String(20))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reporter_contact: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    verifier_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    checker_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    component_id: Mapped[int | None] = mapped_column(ForeignKey("component.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    # The running step: when it started, its deadline, the SLA flag last acted on by the sweep.
+    step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The instant the step has used 80 % of its (working) time; kept by gridapp.cases.clock.
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sla_flag: Mapped[str] = mapped_column(String(10), default="ok")
+    rework_count: Mapped[int] = mapped_column(default=0)
+    supervise_count: Mapped[int] = mapped_column(default=0)
+    verification_passed: Mapped[bool | None]
+    score: Mapped[int | None]
+    client_id: Mapped[str | None] = mapped_column(String(80))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaseEvent(Base):
+    """One action on a case (办理记录): append-only and hash-chained per case."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        Index("ix_case_event_actor_created", "actor_id", "created_at"),
+        Index("ix_case_event_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    seq: Mapped[int]
+    action: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    role: Mapped[str | None] = mapped_column(String(20))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str] = mapped_column(String(24))
+    comment: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Counter(Base):
+    """A named counter, e.g. the daily sequence of public case numbers."""
+
+    __tablename__ = "counter"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)

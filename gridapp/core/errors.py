@@ -1,0 +1,92 @@
+"""The gridapp exception family, mapped to RFC 9457 problem+json in ``gridapp.core.problems``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class GridappError(Exception):
+    """Base of every error the application raises on purpose."""
+
+    status = 400
+    title = "Bad request"
+    type_slug = "bad-request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Mapping[str, Sequence[str] | str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = {k: [v] if isinstance(v, str) else list(v) for k, v in (errors or {}).items()}
+        self.extra = dict(extra or {})
+
+
+class ConfigurationError(GridappError):
+    status = 500
+    title = "Configuration error"
+    type_slug = "configuration"
+
+
+class ValidationFailed(GridappError):
+    status = 422
+    title = "Invalid input"
+    type_slug = "validation"
+
+
+class NotFound(GridappError):
+    status = 404
+    title = "Not found"
+    type_slug = "not-found"
+
+
+class Conflict(GridappError):
+    status = 409
+    title = "Conflict"
+    type_slug = "conflict"
+
+
+class PreconditionFailed(GridappError):
+    status = 412
+    title = "Precondition failed"
+    type_slug = "stale-version"
+
+
+class PreconditionRequired(GridappError):
+    status = 428
+    title = "Precondition required"
+    type_slug = "if-match-required"
+
+
+class AuthenticationFailed(GridappError):
+    status = 401
+    title = "Authentication failed"
+    type_slug = "unauthenticated"
+
+
+class Forbidden(GridappError):
+    status = 403
+    title = "Forbidden"
+    type_slug = "forbidden"
+
+
+class TooManyRequests(GridappError):
+    status = 429
+    title = "Too many requests"
+    type_slug = "too-many-requests"
+
+
+class PayloadTooLarge(GridappError):
+    status = 413
+    title = "Payload too large"
+    type_slug = "payload-too-large"
+
+
+class UnsupportedMedia(GridappError):
+    status = 415
+    title = "Unsupported media type"
+    type_slug = "unsupported-media"

@@ -1,0 +1,136 @@
+"""Areas of the grid map: districts, streets, communities and unit grids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import shapely
+from flask import Response, jsonify
+from flask.views import MethodView
+from marshmallow import fields, validate
+
+from gridapp.core.blueprint import Blueprint
+from gridapp.core.extensions import db
+from gridapp.core.principal import BEARER, login_required
+from gridapp.core.schemas import StrictSchema
+from gridapp.grid.models import AREA_LEVELS, Area
+from gridapp.grid.services import DEFAULT_LAYER, get_area, list_areas
+
+blp = Blueprint("areas", __name__, url_prefix="/api/v1/areas", description="The grid map")
+
+
+class AreaListArgs(StrictSchema):
+    level = fields.String(load_default=None, validate=validate.OneOf(AREA_LEVELS))
+    parent = fields.String(load_default=None)
+    layer = fields.String(load_default=DEFAULT_LAYER)
+    cursor = fields.String(load_default=None, metadata={"description": "From `next_cursor`."})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class AreaArgs(StrictSchema):
+    layer = fields.String(load_default=DEFAULT_LAYER)
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "geojson")))
+
+
+class AreaSchema(StrictSchema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    parent = fields.String(allow_none=True)
+    layer = fields.String()
+    area_km2 = fields.Float()
+    generated = fields.Boolean(metadata={"description": "Polygon generated, not surveyed."})
+    bbox = fields.List(fields.Float())
+
+
+class AreaPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(AreaSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+def area_json(area: Area) -> dict[str, Any]:
+    return {
+        "code": area.code,
+        "name": area.name,
+        "level": area.level,
+        "parent": area.parent_code,
+        "layer": area.layer,
+        "area_km2": round(area.area_km2, 6),
+        "generated": area.generated,
+        "bbox": [round(v, 7) for v in area.geometry.bounds],
+    }
+
+
+@blp.route("")
+class Areas(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(AreaListArgs, location="query")
+    @blp.response(200, AreaPageSchema)
+    @login_required()
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List areas by level and parent, in code order."""
+        limit = args["limit"]
+        rows = list_areas(
+            db.session(),
+            level=args["level"],
+            parent=args["parent"],
+            layer=args["layer"],
+            after=args["cursor"],
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        return {
+            "items": [area_json(a) for a in page],
+            "next_cursor": page[-1].code if len(rows) > limit else None,
+        }
+
+
+GEOJSON = "application/geo+json"
+FEATURE_SCHEMA = {
+    "type": "object",
+    "required": ["type", "id", "geometry", "properties"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"type": "string", "description": "The area code."},
+        "geometry": {"type": "object", "description": "Polygon or MultiPolygon, WGS84 lon/lat."},
+        "properties": {"type": "object", "description": "The area's fields, without bbox."},
+    },
+}
+
+
+@blp.route("/<string:code>")
+class AreaDetail(MethodView):
+    @blp.doc(
+        security=BEARER,
+        description="`?format=geojson` answers a GeoJSON Feature (RFC 7946, "
+        "`application/geo+json`) with the polygon.",
+        # Both bodies of the one 200: this replaces what @blp.response documents.
+        responses={
+            "200": {
+                "description": "The area, or its GeoJSON Feature.",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Area"}},
+                    GEOJSON: {"schema": FEATURE_SCHEMA},
+                },
+            }
+        },
+    )
+    @blp.arguments(AreaArgs, location="query")
+    @blp.response(200, AreaSchema)
+    @login_required()
+    def get(self, args: dict[str, Any], code: str) -> dict[str, Any] | Response:
+        """Show one area; as a GeoJSON Feature with ``?format=geojson``."""
+        area = get_area(db.session(), code, args["layer"])
+        if args["format"] == "geojson":
+            # A Response passes @blp.response untouched; AreaSchema would dump the Feature as {}.
+            feature = jsonify(
+                {
+                    "type": "Feature",
+                    "id": area.code,
+                    "geometry": shapely.geometry.mapping(area.geometry),
+                    "properties": {k: v for k, v in area_json(area).items() if k != "bbox"},
+                }
+            )
+            feature.mimetype = GEOJSON
+            return feature
+        return area_json(area)

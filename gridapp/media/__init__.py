@@ -1,0 +1,1 @@
+"""Media: photos kept as evidence, their storage, EXIF, thumbnails and the nightly sweep."""

@@ -1,1 +1,0 @@
-"""Use cases as verb_noun functions: explicit arguments, they flush, the caller commits."""

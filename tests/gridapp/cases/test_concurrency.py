@@ -1,0 +1,68 @@
+"""Two concurrent retries of one report make one case (committed transactions, real threads)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gridapp.accounts.models import User, UserGrid
+from gridapp.cases.models import Case, CaseEvent
+from gridapp.cases.services import report_case
+from gridapp.core.extensions import db
+from gridapp.grid.models import Area
+
+
+def test_concurrent_retries_make_one_case(app: Any) -> None:
+    config = app.config["GRIDAPP"]
+    with app.app_context(), Session(db.engine) as setup:
+        worker = setup.scalar(select(User).where(User.username == "grid_worker"))
+        grid = setup.scalar(select(UserGrid.grid_code).where(UserGrid.user_id == worker.id))
+        point = setup.scalar(select(Area).where(Area.code == grid)).geometry.representative_point()
+        worker_id = worker.id
+    barrier = threading.Barrier(4)
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            # Wait before the transaction begins: on SQLite a transaction holds the write lock.
+            barrier.wait(timeout=30)
+            with app.app_context(), Session(db.engine, expire_on_commit=False) as session:
+                reported = report_case(
+                    session,
+                    config,
+                    session.get(User, worker_id),
+                    category="SJ0102",
+                    description="race",
+                    lon=point.x,
+                    lat=point.y,
+                    client_id="concurrent-key-1",
+                    fingerprint="f",
+                )
+                session.commit()
+                results.append((reported.case.id, reported.created))
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert not errors, errors
+        assert len(results) == 4
+        assert len({case_id for case_id, _ in results}) == 1
+        assert sum(created for _, created in results) == 1
+        with app.app_context(), Session(db.engine) as check:
+            rows = check.scalars(select(Case.id).where(Case.client_id == "concurrent-key-1")).all()
+            assert len(rows) == 1
+    finally:
+        with app.app_context(), Session(db.engine) as cleanup:
+            ids = cleanup.scalars(select(Case.id).where(Case.client_id == "concurrent-key-1")).all()
+            cleanup.execute(delete(CaseEvent).where(CaseEvent.case_id.in_(ids)))
+            cleanup.execute(delete(Case).where(Case.id.in_(ids)))
+            cleanup.commit()
