@@ -7,7 +7,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
+
+from gridapp.core.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -28,6 +31,45 @@ def upgrade(url: str, revision: str = "head", connection: Connection | None = No
 
 def downgrade(url: str, revision: str, connection: Connection | None = None) -> None:
     command.downgrade(alembic_config(url, connection), revision)
+
+
+# PostgreSQL's SQLSTATE for "permission denied".
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def ensure_postgis(connection: Connection) -> None:
+    """Create the PostGIS extension unless the database has it (PostgreSQL only)."""
+    if connection.dialect.name != "postgresql":
+        return
+    major = int(connection.scalar(text("SHOW server_version_num")) or 0) // 10000
+    ensure_extension(connection, "postgis", f"postgresql-{major}-postgis-3")
+
+
+def ensure_extension(connection: Connection, name: str, debian_package: str) -> None:
+    """Create extension ``name`` unless present; say what an administrator must do if we cannot."""
+    if connection.scalar(text("SELECT 1 FROM pg_extension WHERE extname = :n"), {"n": name}):
+        return
+    database, role = connection.execute(text("SELECT current_database(), current_user")).one()
+    # Missing files on the server and a role that lacks the privilege have different remedies.
+    available = text("SELECT 1 FROM pg_available_extensions WHERE name = :n")
+    if not connection.scalar(available, {"n": name}):
+        raise ConfigurationError(
+            f"The PostgreSQL server has no {name} extension to create in database "
+            f'"{database}": install it on the server as root (on Debian `apt-get install '
+            f"{debian_package}`), then run the migrations again."
+        )
+    # Try rather than predict: managed services let non-superusers create allow-listed extensions.
+    try:
+        with connection.begin_nested():
+            connection.execute(text(f'CREATE EXTENSION IF NOT EXISTS "{name}"'))
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        raise ConfigurationError(
+            f'Database "{database}" has no {name} extension and role "{role}" may not create '
+            f"it: a superuser must run `CREATE EXTENSION {name};` in that database (e.g. "
+            f"`psql -d {database} -c 'CREATE EXTENSION {name};'`), then run the migrations again."
+        ) from None
 
 
 IncludeObject = Callable[[object, str | None, str, bool, object], bool]

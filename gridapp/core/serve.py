@@ -15,6 +15,7 @@ from types import FrameType
 
 from gridapp.core.app import create_app
 from gridapp.core.config import Config
+from gridapp.core.errors import GridappError
 from gridapp.core.extensions import db, redis
 from gridapp.core.migrate import upgrade
 
@@ -25,7 +26,11 @@ WORKERS = os.environ.get("WEB_CONCURRENCY", "2")
 def main() -> int:
     config = Config.from_env()
     app = create_app(config)
-    upgrade(config.database_url)
+    try:
+        upgrade(config.database_url)
+    except GridappError as exc:
+        print(exc.detail, file=sys.stderr, flush=True)
+        return 1
     with app.app_context():
         from gridapp.seed.demo import (
             ATTRIBUTION,

@@ -12,6 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import gridapp.core.types
+from gridapp.core.migrate import ensure_postgis
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -25,6 +26,8 @@ def _is_postgis() -> bool:
 
 
 def upgrade() -> None:
+    # The geometry type below needs PostGIS; without it the role is told what to ask for.
+    ensure_postgis(op.get_bind())
     op.create_table(
         "area",
         sa.Column("id", sa.Integer(), nullable=False),
