@@ -13,6 +13,10 @@ import sys
 import time
 from types import FrameType
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridapp.accounts.models import User
 from gridapp.core.app import create_app
 from gridapp.core.config import Config
 from gridapp.core.errors import GridappError
@@ -21,6 +25,19 @@ from gridapp.core.migrate import upgrade
 
 BIND = os.environ.get("GRIDAPP_BIND", "127.0.0.1:5000")
 WORKERS = os.environ.get("WEB_CONCURRENCY", "2")
+
+
+def first_admin_hint(config: Config, session: Session) -> str | None:
+    """Say how to create the first admin when an instance outside demo mode has no users."""
+    if config.demo or session.scalar(select(User.id).limit(1)) is not None:
+        return None
+    # The flask beside this interpreter, so the hint names the right virtualenv.
+    flask = os.path.join(os.path.relpath(os.path.dirname(sys.executable)), "flask")
+    return (
+        f"No users yet: create the first admin with `{flask} user create admin --role admin "
+        "--totp` (in this server's environment; it asks for a password and prints the TOTP "
+        "secret)."
+    )
 
 
 def main() -> int:
@@ -55,6 +72,9 @@ def main() -> int:
             )
             for line in describe_demo_users(db.session()):
                 print(line, flush=True)
+        hint = first_admin_hint(config, db.session())
+        if hint is not None:
+            print(hint, flush=True)
         redis_url = redis.socket_url
     env = dict(os.environ)
     if config.redis_url is None:
