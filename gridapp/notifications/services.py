@@ -9,10 +9,13 @@ from sqlalchemy.orm import Session
 
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case
+from gridapp.catalogue.models import Category
 from gridapp.core.errors import NotFound
 from gridapp.core.outbox import enqueue_after_commit
 from gridapp.core.types import utcnow
 from gridapp.notifications.models import Notification
+
+NEW_REPORT = "new_report"
 
 
 def notify(
@@ -42,6 +45,29 @@ def notify(
         enqueue_after_commit(session, "gridapp.notifications.jobs.deliver_notification", [note.id])
         made.append(note)
     return made
+
+
+def notify_new_report(session: Session, case: Case) -> list[Notification]:
+    """Tell the acceptors of the case's district that a report waits for review (待受理)."""
+    # A county-wide acceptor (no district) reviews every report; a case outside any district
+    # reaches only those, never every district's desk.
+    recipients = session.scalars(
+        select(User.id).where(
+            User.role == "acceptor",
+            User.active.is_(True),
+            (User.district_code == case.district_code) | User.district_code.is_(None),
+        )
+    ).all()
+    category = session.scalar(select(Category.name).where(Category.code == case.category_code))
+    return notify(
+        session,
+        recipients,
+        kind=NEW_REPORT,
+        case=case,
+        message=f"New report {case.number}: {category or case.category_code}.",
+        # A second call for the same case (a retried intake or job) tells nobody twice.
+        dedupe_key=f"{NEW_REPORT}:{case.id}",
+    )
 
 
 def list_notifications(
