@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case
+from gridapp.catalogue.models import Category
+from gridapp.core.errors import NotFound
 from gridapp.core.outbox import enqueue_after_commit
+from gridapp.core.types import utcnow
 from gridapp.notifications.models import Notification
+
+NEW_REPORT = "new_report"
 
 
 def notify(
@@ -40,6 +45,90 @@ def notify(
         enqueue_after_commit(session, "gridapp.notifications.jobs.deliver_notification", [note.id])
         made.append(note)
     return made
+
+
+def notify_new_report(session: Session, case: Case) -> list[Notification]:
+    """Tell the acceptors of the case's district that a report waits for review (待受理)."""
+    # A county-wide acceptor (no district) reviews every report; a case outside any district
+    # reaches only those, never every district's desk.
+    recipients = session.scalars(
+        select(User.id).where(
+            User.role == "acceptor",
+            User.active.is_(True),
+            (User.district_code == case.district_code) | User.district_code.is_(None),
+        )
+    ).all()
+    category = session.scalar(select(Category.name).where(Category.code == case.category_code))
+    return notify(
+        session,
+        recipients,
+        kind=NEW_REPORT,
+        case=case,
+        message=f"New report {case.number}: {category or case.category_code}.",
+        # A second call for the same case (a retried intake or job) tells nobody twice.
+        dedupe_key=f"{NEW_REPORT}:{case.id}",
+    )
+
+
+def list_notifications(
+    session: Session,
+    user: User,
+    *,
+    after: int | None = None,
+    unread: bool = False,
+    limit: int = 100,
+) -> list[Notification]:
+    """List the user's notifications, oldest first, after an id and/or unread only."""
+    query = (
+        select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(Notification.id > after)
+    if unread:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query))
+
+
+def read_notification(session: Session, user: User, notification_id: int) -> Notification:
+    """Mark one of the user's notifications read; a second call keeps the first read time."""
+    note = session.scalar(
+        select(Notification).where(
+            Notification.id == notification_id, Notification.user_id == user.id
+        )
+    )
+    # Another user's notification is as unknown as a missing one: its id reveals nothing.
+    if note is None:
+        raise NotFound(f"You have no notification {notification_id}.")
+    if note.read_at is None:
+        # Conditional, so a concurrent read that committed first keeps its time.
+        session.execute(
+            update(Notification)
+            .where(Notification.id == note.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(note)
+    return note
+
+
+def read_notifications(session: Session, user: User, *, ids: Sequence[int] | None = None) -> int:
+    """Mark the user's notifications read (those in ``ids``, or all); return how many changed.
+
+    Ids of other users' notifications and ones already read are skipped, not errors: the
+    answer counts only what this call marked.
+    """
+    query = (
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    if ids is not None:
+        query = query.where(Notification.id.in_(set(ids)))
+    result = session.execute(query)
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def department_members(session: Session, department: str | None) -> list[int]:
