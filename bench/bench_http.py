@@ -261,7 +261,7 @@ def embedded_backend(var_dir: Path) -> Iterator[dict[str, str]]:
     from gridapp.core.extensions import redis
 
     secret = secrets.token_urlsafe(32)
-    url = f"sqlite:///{var_dir / 'gridapp.core.db'}"
+    url = f"sqlite:///{var_dir / 'gridapp.db'}"
     config = Config(
         database_url=url, redis_url=None, var_dir=var_dir, secret_key=secret, embedded=True
     )

@@ -64,7 +64,7 @@ class Config:
         database_url = (
             overrides.pop("database_url", None)
             or env.get("DATABASE_URL")
-            or (f"sqlite:///{var_dir / 'gridapp.core.db'}")
+            or (f"sqlite:///{var_dir / 'gridapp.db'}")
         )
         redis_url = overrides.pop("redis_url", None) or env.get("REDIS_URL") or None
         embedded = database_url.startswith("sqlite") and redis_url is None

@@ -71,7 +71,7 @@ def test_embedded_default_makes_and_keeps_a_secret(tmp_path):
     assert first.demo is True
     assert first.redis_url is None
     assert first.embedded_redis is True
-    assert first.database_url == f"sqlite:///{tmp_path / 'gridapp.core.db'}"
+    assert first.database_url == f"sqlite:///{tmp_path / 'gridapp.db'}"
     assert len(first.secret_key) >= 32
     assert first.secret_key == second.secret_key
     secret_file = tmp_path / "secret_key"
