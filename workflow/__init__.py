@@ -4,6 +4,7 @@ Pure: stdlib, `chinese_calendar` and `zoneinfo` only; no Flask, no SQL.
 """
 
 from workflow.calendar import (
+    LOCAL_ZONE,
     CalendarEntry,
     EntryKind,
     WorkCalendar,
@@ -22,6 +23,7 @@ from workflow.engine import (
     parse_role,
     parse_state,
     select,
+    waiting_for,
 )
 from workflow.errors import (
     CalendarError,
@@ -49,10 +51,11 @@ from workflow.evaluation import (
 )
 from workflow.model import (
     ACTION_LABELS,
+    CLOCK_EFFECTS,
     ROLE_LABELS,
     STATE_LABELS,
     Action,
-    ClockEffect,
+    Effect,
     Facts,
     FieldKind,
     Guard,
@@ -69,7 +72,9 @@ from workflow.sla import SlaState, SlaStatus, TimeLimit, TimeUnit, deadline, ela
 
 __all__ = [
     "ACTION_LABELS",
+    "CLOCK_EFFECTS",
     "HOTLINE_12345",
+    "LOCAL_ZONE",
     "PROCESSES",
     "ROLE_LABELS",
     "SOCIAL_GOVERNANCE",
@@ -79,7 +84,7 @@ __all__ = [
     "CalendarEntry",
     "CalendarError",
     "CaseRecord",
-    "ClockEffect",
+    "Effect",
     "EntryKind",
     "Evaluation",
     "EventRecord",
@@ -129,5 +134,6 @@ __all__ = [
     "select",
     "shift_leader_indicators",
     "sla_status",
+    "waiting_for",
     "weighted_score",
 ]

@@ -26,6 +26,8 @@ DEFAULT_WORK_PERIODS: tuple[tuple[time, time], ...] = (
     (time(14, 30), time(18, 0)),
 )
 DEFAULT_TZ = "Asia/Shanghai"
+# The one time zone cases are shown, numbered and counted in (DESIGN §6: stored UTC).
+LOCAL_ZONE = ZoneInfo(DEFAULT_TZ)
 
 # `chinese_calendar` names holidays in English only; the console shows Chinese.
 HOLIDAY_NAMES: Mapping[str, str] = MappingProxyType(

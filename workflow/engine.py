@@ -62,6 +62,54 @@ def _article(role: Role) -> str:
     return "An" if role.value[0] in "aeiou" else "A"
 
 
+def waiting_for(definition: ProcessDefinition, state: State | str) -> tuple[dict[str, Any], ...]:
+    """Return who may move a case on from a state: role, relation and actions, in table order.
+
+    督办 (`supervise`) is left out: it reminds, it does not move the case on.
+    """
+    current = parse_state(state)
+    groups: dict[tuple[Role, Relation | None], list[Action]] = {}
+    for row in definition.transitions_from(current):
+        if row.target is None:
+            continue
+        for permit in row.permits:
+            groups.setdefault((permit.role, permit.relation), []).append(row.action)
+    return tuple(
+        {
+            "role": role.value,
+            "relation": relation.value if relation else None,
+            "actions": [action.value for action in actions],
+        }
+        for (role, relation), actions in groups.items()
+    )
+
+
+def _waiting_sentence(definition: ProcessDefinition, state: State) -> str:
+    if state in definition.ends:
+        return f"{state.value} is an end: nothing more happens"
+    parts = []
+    for who in waiting_for(definition, state):
+        role = who["role"].replace("_", " ")
+        relation = who["relation"]
+        bound = f" ({_RELATION_WORDS[Relation(relation)]})" if relation else ""
+        actions = who["actions"]
+        verbs = actions[0] if len(actions) == 1 else ", ".join(actions[:-1]) + " or " + actions[-1]
+        parts.append(f"the {role}{bound} to {verbs}")
+    return "waiting for " + "; ".join(parts) if parts else "nobody can move it on"
+
+
+def _refuse(
+    definition: ProcessDefinition, state: State, action: Action, role: Role | None, why: str
+) -> TransitionNotAllowed:
+    return TransitionNotAllowed(
+        state,
+        action,
+        role,
+        f"{why}: {_waiting_sentence(definition, state)}",
+        waiting_for(definition, state),
+    )
+
+
 def select(
     definition: ProcessDefinition,
     state: State | str,
@@ -84,11 +132,10 @@ def select(
         raise UnknownState(current.value)
     row = definition.transition(current, verb)
     if row is None:
-        raise TransitionNotAllowed(
-            current, verb, who, f"Can't {verb.value} when in {current.value}"
-        )
+        raise _refuse(definition, current, verb, who, f"Can't {verb.value} when in {current.value}")
     if not row.permits_role(who):
-        raise TransitionNotAllowed(
+        raise _refuse(
+            definition,
             current,
             verb,
             who,
@@ -97,7 +144,8 @@ def select(
     known = facts if facts is not None else Facts()
     relation = row.relation_for(who)
     if relation is not None and known.relations is not None and relation not in known.relations:
-        raise TransitionNotAllowed(
+        raise _refuse(
+            definition,
             current,
             verb,
             who,
@@ -106,7 +154,9 @@ def select(
     if row.guard is not None:
         refusal = row.guard(known)
         if refusal is not None:
-            raise TransitionNotAllowed(current, verb, who, refusal)
+            raise TransitionNotAllowed(
+                current, verb, who, refusal, waiting_for(definition, current)
+            )
     return row
 
 
@@ -199,8 +249,8 @@ def check_payload(
         raise UnknownAction(verb.value)
     row = definition.transition(current, verb)
     if row is None:
-        raise TransitionNotAllowed(
-            current, verb, None, f"Can't {verb.value} when in {current.value}"
+        raise _refuse(
+            definition, current, verb, None, f"Can't {verb.value} when in {current.value}"
         )
     problems: dict[str, str] = {}
     for need in row.requirements:

@@ -36,11 +36,20 @@ class UnknownRole(WorkflowError):
 class TransitionNotAllowed(WorkflowError):
     """Signal an action the state, the role, the actor or a guard does not allow now."""
 
-    def __init__(self, state: str, action: str, role: str | None, message: str) -> None:
+    def __init__(
+        self,
+        state: str,
+        action: str,
+        role: str | None,
+        message: str,
+        waiting_for: tuple[Mapping[str, object], ...] = (),
+    ) -> None:
         self.state = state
         self.action = action
         self.role = role
         self.message = message
+        # Who may act in this state now: [{"role", "relation", "actions"}], for clients.
+        self.waiting_for = waiting_for
         super().__init__(message)
 
 

@@ -3,13 +3,14 @@
 A process is a frozen table of `Transition` rows. Each row says, for one (state, action):
 the next state, who may take it (`Permit`: a role, optionally bound by a `Relation` to the
 case such as "the reporter"), what the payload needs (`Requirement`, `min_photos`), what it
-does to the SLA clock (`ClockEffect`) and an optional `Guard` over the case's `Facts`.
+does (`Effect`s, exactly one of them to the step clock) and an optional `Guard` over the
+case's `Facts`. The application implements each effect once and applies nothing else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
@@ -29,6 +30,7 @@ class Role(StrEnum):
     dept_admin = "dept_admin"  # 部门管理员
     supervisor = "supervisor"  # 领导 / 考核
     admin = "admin"  # 系统管理员
+    hotline_operator = "hotline_operator"  # 12345 话务员
     # Sources without a user account of the staff kind.
     citizen = "citizen"  # 市民 (Open311)
     hotline = "hotline"  # 12345 热线
@@ -45,6 +47,7 @@ ROLE_LABELS: Mapping[Role, str] = MappingProxyType(
         Role.dept_admin: "部门管理员",
         Role.supervisor: "领导",
         Role.admin: "系统管理员",
+        Role.hotline_operator: "12345话务员",
         Role.citizen: "市民",
         Role.hotline: "12345热线",
         Role.sensor: "物联感知",
@@ -186,18 +189,53 @@ class Relation(StrEnum):
     holding_center = "holding_center"  # staff of the level's centre now holding the case
 
 
-class ClockEffect(StrEnum):
-    """Tell the service what an action does to the case's handling clock (处置时限).
+class Effect(StrEnum):
+    """Name what an action does to a case besides moving its state (DESIGN §5).
 
-    Step clocks need no effect: each state's own limit runs from the moment it is entered.
+    The first six are the step clock's: every transition has exactly one of them (the
+    definition fills in the usual one where a row names none). The application implements
+    each effect once (`gridapp.cases.effects`).
     """
 
-    start_handling = "start_handling"  # dispatch: the handling limit starts
-    pause = "pause"  # suspension approved: the clock stops counting (挂账)
-    resume = "resume"  # back from suspension: it counts again
-    extend = "extend"  # extension approved: the deadline moves to the approved `until`
-    stop = "stop"  # handled or taken back: the handling clock stops
-    restart_handling = "restart_handling"  # rework: a fresh handling limit starts
+    # The step clock (时限)
+    start_clock = "start_clock"  # the target step's own limit runs from now
+    keep_clock = "keep_clock"  # the running step's deadline stays (requests, denials, 督办)
+    pause_clock = "pause_clock"  # suspension approved: the clock stops counting (挂账)
+    resume_clock = "resume_clock"  # back from suspension: the working time left runs again
+    extend_clock = "extend_clock"  # extension approved: the deadline moves to `until`
+    stop_clock = "stop_clock"  # an end: no clock runs
+    # What the case records
+    record_reason = "record_reason"  # the reason given (不予立案, 回退, 作废 …)
+    link_duplicate = "link_duplicate"  # merge: the case duplicates another open one
+    assign_checker = "assign_checker"  # an on-site check (核实) goes to a grid worker
+    record_check = "record_check"  # the check confirmed the report or not
+    set_category = "set_category"  # filing may correct the category and urgency
+    set_department = "set_department"  # the department, by responsibility rule when omitted
+    clear_department = "clear_department"  # a return: no department holds the case
+    record_extension_request = "record_extension_request"  # the asked-for deadline and why
+    record_handler = "record_handler"  # who reported the case handled
+    assign_verifier = "assign_verifier"  # verification (核查) goes to a grid worker
+    record_verification = "record_verification"  # the verification passed or not
+    record_satisfaction = "record_satisfaction"  # the call-back's satisfied (回访)
+    count_rework = "count_rework"  # rework count + 1, verification forgotten
+    count_supervision = "count_supervision"  # supervision count + 1 (督办)
+    record_closure = "record_closure"  # when the case closed
+    record_score = "record_score"  # the evaluation's score (评价)
+    # Who is told
+    notify_next_actor = "notify_next_actor"  # whoever may act in the state now reached
+    notify_reporter = "notify_reporter"  # the reporter learns the outcome
+
+
+CLOCK_EFFECTS = frozenset(
+    {
+        Effect.start_clock,
+        Effect.keep_clock,
+        Effect.pause_clock,
+        Effect.resume_clock,
+        Effect.extend_clock,
+        Effect.stop_clock,
+    }
+)
 
 
 class FieldKind(StrEnum):
@@ -265,9 +303,14 @@ class Transition:
     permits: tuple[Permit, ...]
     requirements: tuple[Requirement, ...] = ()
     min_photos: int = 0
-    clock: ClockEffect | None = None
+    effects: tuple[Effect, ...] = ()
     guard: Guard | None = field(default=None, compare=False)
     note: str = ""
+
+    @property
+    def clock(self) -> Effect:
+        """Return what the transition does to the step clock (filled in by the definition)."""
+        return next(effect for effect in self.effects if effect in CLOCK_EFFECTS)
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -286,6 +329,10 @@ class Transition:
                 return permit.relation
         return None
 
+    def relation_for_any(self, relation: Relation) -> bool:
+        """Return whether any permit is bound by a relation."""
+        return any(permit.relation is relation for permit in self.permits)
+
     def permits_role(self, role: Role) -> bool:
         """Return whether a role appears among the permits."""
         return any(permit.role is role for permit in self.permits)
@@ -297,6 +344,10 @@ class ProcessDefinition:
 
     `time_limits` are the default step limits of states; the handling limit normally comes
     from the case's category and the definition's entry for `handling` is the fallback.
+    `levels` names, for states held by a level's centre (`Relation.holding_center`), the level
+    of the grid hierarchy whose centre holds the case (`community`, `street`, `district`).
+    A row that names no clock effect gets the usual one: none when the state stays (督办),
+    `stop_clock` into an end, `start_clock` into any other state.
     """
 
     code: str
@@ -307,9 +358,14 @@ class ProcessDefinition:
     time_limits: Mapping[State, TimeLimit] = field(
         default_factory=lambda: MappingProxyType({}), hash=False
     )
+    levels: Mapping[State, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_limits", MappingProxyType(dict(self.time_limits)))
+        object.__setattr__(self, "levels", MappingProxyType(dict(self.levels)))
+        object.__setattr__(
+            self, "transitions", tuple(self._with_clock(row) for row in self.transitions)
+        )
         seen: set[tuple[State, Action]] = set()
         for row in self.transitions:
             key = (row.source, row.action)
@@ -325,6 +381,23 @@ class ProcessDefinition:
         stray = set(self.time_limits) - set(self.states)
         if stray:
             raise WorkflowError(f"{self.code}: time limits for unknown states {sorted(stray)}")
+        for row in self.transitions:
+            if row.relation_for_any(Relation.holding_center) and row.source not in self.levels:
+                raise WorkflowError(f"{self.code}: no level holds {row.source}")
+
+    def _with_clock(self, row: Transition) -> Transition:
+        clocks = [effect for effect in row.effects if effect in CLOCK_EFFECTS]
+        if len(clocks) > 1:
+            raise WorkflowError(f"{self.code}: {row.action} from {row.source} has two clocks")
+        if clocks:
+            return row
+        if row.target is None:
+            usual = Effect.keep_clock
+        elif row.target in self.ends:
+            usual = Effect.stop_clock
+        else:
+            usual = Effect.start_clock
+        return replace(row, effects=(usual, *row.effects))
 
     @cached_property
     def _index(self) -> Mapping[tuple[State, Action], Transition]:

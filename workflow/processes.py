@@ -29,7 +29,7 @@ from types import MappingProxyType
 
 from workflow.model import (
     Action,
-    ClockEffect,
+    Effect,
     Facts,
     FieldKind,
     Permit,
@@ -42,7 +42,7 @@ from workflow.model import (
 )
 from workflow.sla import TimeLimit, TimeUnit
 
-A, S, R, K = Action, State, Role, FieldKind
+A, S, R, K, E = Action, State, Role, FieldKind, Effect
 REPORTER, CHECKER, VERIFIER = (
     Relation.reporter,
     Relation.assigned_checker,
@@ -114,7 +114,14 @@ SUPERVISORS = _by(R.shift_leader, R.supervisor)
 def _supervision(states: Iterable[State], ends: frozenset[State]) -> tuple[Transition, ...]:
     """Return 督办 rows for every state but the ends: a counted reminder, no change of state."""
     return tuple(
-        Transition(state, A.supervise, None, SUPERVISORS, _may(("comment", K.text)))
+        Transition(
+            state,
+            A.supervise,
+            None,
+            SUPERVISORS,
+            _may(("comment", K.text)),
+            effects=(E.count_supervision, E.notify_next_actor),
+        )
         for state in dict.fromkeys(states)
         if state not in ends
     )
@@ -143,16 +150,25 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.checking,
         _by(R.acceptor),
         _may(("grid_worker", K.ident)),
+        effects=(E.assign_checker, E.notify_next_actor),
         guard=not_from_grid_worker,
         note="for citizen, hotline and sensor reports",
     ),
-    Transition(S.reported, A.reject, S.void, _by(R.acceptor), _needs(("reason", K.text))),
+    Transition(
+        S.reported,
+        A.reject,
+        S.void,
+        _by(R.acceptor),
+        _needs(("reason", K.text)),
+        effects=(E.record_reason,),
+    ),
     Transition(
         S.reported,
         A.merge,
         S.void,
         _by(R.acceptor),
         _needs(("duplicate_of", K.ident)),
+        effects=(E.link_duplicate,),
         guard=names_a_duplicate,
     ),
     Transition(
@@ -161,6 +177,7 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.closed,
         _by(R.grid_worker, relation=REPORTER),
         min_photos=1,
+        effects=(E.record_closure,),
         note="small issues fixed on the spot",
     ),
     Transition(
@@ -169,6 +186,7 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.reported,
         _by(R.grid_worker, relation=CHECKER),
         _needs(("confirmed", K.flag)),
+        effects=(E.record_check,),
     ),
     Transition(
         S.accepted,
@@ -176,26 +194,41 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.filed,
         _by(R.shift_leader),
         _may(("category", K.code), ("urgency", K.code)),
+        effects=(E.set_category,),
         note="sets the time limits from the category and urgency",
     ),
-    Transition(S.accepted, A.reject, S.void, _by(R.shift_leader), _needs(("reason", K.text))),
+    Transition(
+        S.accepted,
+        A.reject,
+        S.void,
+        _by(R.shift_leader),
+        _needs(("reason", K.text)),
+        effects=(E.record_reason,),
+    ),
     Transition(
         S.filed,
         A.dispatch,
         S.handling,
         _by(R.dispatcher),
         _may(("department", K.code)),
-        clock=ClockEffect.start_handling,
+        effects=(E.set_department, E.notify_next_actor),
         note="department omitted: the responsibility rules decide",
     ),
-    Transition(S.filed, A.void, S.void, _by(R.shift_leader), _may(("reason", K.text))),
+    Transition(
+        S.filed,
+        A.void,
+        S.void,
+        _by(R.shift_leader),
+        _may(("reason", K.text)),
+        effects=(E.record_reason,),
+    ),
     Transition(
         S.handling,
         A.feedback,
         S.handled,
         _by(R.handler, relation=MEMBER),
         min_photos=1,
-        clock=ClockEffect.stop,
+        effects=(E.record_handler,),
     ),
     Transition(
         S.handling,
@@ -203,6 +236,7 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.return_requested,
         _by(R.handler, relation=MEMBER),
         _needs(("reason", K.text)),
+        effects=(E.keep_clock, E.record_reason),
     ),
     Transition(
         S.handling,
@@ -210,6 +244,7 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.extension_requested,
         _by(R.handler, relation=MEMBER),
         _needs(("until", K.moment), ("reason", K.text)),
+        effects=(E.keep_clock, E.record_extension_request),
     ),
     Transition(
         S.handling,
@@ -217,37 +252,61 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.suspension_requested,
         _by(R.handler, relation=MEMBER),
         _may(("reason", K.text)),
+        effects=(E.keep_clock, E.record_reason),
     ),
     Transition(
-        S.return_requested, A.approve_return, S.filed, _by(R.dispatcher), clock=ClockEffect.stop
+        S.return_requested,
+        A.approve_return,
+        S.filed,
+        _by(R.dispatcher),
+        effects=(E.clear_department,),
     ),
-    Transition(S.return_requested, A.deny_return, S.handling, _by(R.dispatcher)),
+    Transition(
+        S.return_requested,
+        A.deny_return,
+        S.handling,
+        _by(R.dispatcher),
+        _may(("reason", K.text)),
+        effects=(E.keep_clock, E.record_reason),
+    ),
     Transition(
         S.extension_requested,
         A.approve_extension,
         S.handling,
         _by(R.dispatcher, R.shift_leader),
         _may(("until", K.moment)),
-        clock=ClockEffect.extend,
+        effects=(E.extend_clock,),
         note="until omitted: the requested one",
     ),
     Transition(
-        S.extension_requested, A.deny_extension, S.handling, _by(R.dispatcher, R.shift_leader)
+        S.extension_requested,
+        A.deny_extension,
+        S.handling,
+        _by(R.dispatcher, R.shift_leader),
+        _may(("reason", K.text)),
+        effects=(E.keep_clock, E.record_reason),
     ),
     Transition(
         S.suspension_requested,
         A.approve_suspension,
         S.suspended,
         _by(R.shift_leader),
-        clock=ClockEffect.pause,
+        effects=(E.pause_clock,),
     ),
-    Transition(S.suspension_requested, A.deny_suspension, S.handling, _by(R.shift_leader)),
+    Transition(
+        S.suspension_requested,
+        A.deny_suspension,
+        S.handling,
+        _by(R.shift_leader),
+        _may(("reason", K.text)),
+        effects=(E.keep_clock, E.record_reason),
+    ),
     Transition(
         S.suspended,
         A.resume,
         S.handling,
         _by(R.dispatcher, R.shift_leader),
-        clock=ClockEffect.resume,
+        effects=(E.resume_clock,),
     ),
     Transition(
         S.handled,
@@ -255,6 +314,7 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.verifying,
         _by(R.acceptor),
         _needs(("grid_worker", K.ident)),
+        effects=(E.assign_verifier, E.notify_next_actor),
     ),
     Transition(
         S.verifying,
@@ -262,15 +322,23 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.verified,
         _by(R.grid_worker, relation=VERIFIER),
         _needs(("passed", K.flag)),
+        effects=(E.record_verification,),
     ),
-    Transition(S.verified, A.close, S.closed, _by(R.shift_leader), guard=verification_passed),
+    Transition(
+        S.verified,
+        A.close,
+        S.closed,
+        _by(R.shift_leader),
+        effects=(E.record_closure, E.notify_reporter),
+        guard=verification_passed,
+    ),
     Transition(
         S.verified,
         A.rework,
         S.handling,
         _by(R.shift_leader),
         _may(("reason", K.text)),
-        clock=ClockEffect.restart_handling,
+        effects=(E.count_rework, E.record_reason, E.notify_next_actor),
         note="rework count + 1",
     ),
     Transition(
@@ -281,6 +349,7 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         # reported through: one permit per reporting role, bound to the case.
         _by(R.supervisor) + _by(R.grid_worker, R.citizen, R.hotline, relation=REPORTER),
         _needs(("score", K.score)),
+        effects=(E.record_score,),
     ),
 )
 
@@ -328,6 +397,7 @@ _SOCIAL_ROWS: tuple[Transition, ...] = (
         S.closed,
         _by(R.grid_worker, relation=REPORTER),
         min_photos=1,
+        effects=(E.record_closure,),
         note="自处置",
     ),
     Transition(
@@ -336,6 +406,7 @@ _SOCIAL_ROWS: tuple[Transition, ...] = (
         S.community_handling,
         _by(R.grid_worker, relation=REPORTER),
         _needs(("reason", K.text)),
+        effects=(E.record_reason, E.notify_next_actor),
     ),
     Transition(
         S.reported,
@@ -343,13 +414,19 @@ _SOCIAL_ROWS: tuple[Transition, ...] = (
         S.void,
         _by(R.dispatcher, relation=CENTER),
         _needs(("reason", K.text)),
+        effects=(E.record_reason,),
     ),
     *(
         row
         for level, above in _LEVELS
         for row in (
             Transition(
-                level, A.feedback, S.handled, _by(R.dispatcher, relation=CENTER), min_photos=1
+                level,
+                A.feedback,
+                S.handled,
+                _by(R.dispatcher, relation=CENTER),
+                min_photos=1,
+                effects=(E.record_handler, E.notify_next_actor),
             ),
             *(
                 ()
@@ -361,6 +438,7 @@ _SOCIAL_ROWS: tuple[Transition, ...] = (
                         above,
                         _by(R.dispatcher, relation=CENTER),
                         _needs(("reason", K.text)),
+                        effects=(E.record_reason, E.notify_next_actor),
                     ),
                 )
             ),
@@ -370,6 +448,7 @@ _SOCIAL_ROWS: tuple[Transition, ...] = (
                 S.void,
                 _by(R.dispatcher, relation=CENTER),
                 _needs(("reason", K.text)),
+                effects=(E.record_reason,),
             ),
         )
     ),
@@ -378,6 +457,7 @@ _SOCIAL_ROWS: tuple[Transition, ...] = (
         A.close,
         S.closed,
         _by(R.shift_leader) + _by(R.grid_worker, relation=REPORTER),
+        effects=(E.record_closure,),
     ),
     Transition(
         S.handled,
@@ -385,6 +465,7 @@ _SOCIAL_ROWS: tuple[Transition, ...] = (
         S.community_handling,
         _by(R.shift_leader) + _by(R.grid_worker, relation=REPORTER),
         _needs(("reason", K.text)),
+        effects=(E.count_rework, E.record_reason, E.notify_next_actor),
     ),
 )
 
@@ -403,23 +484,43 @@ SOCIAL_GOVERNANCE = ProcessDefinition(
             S.handled: _days(1),
         }
     ),
+    # Which level's governance centre holds the case in each state (属地优先: the community
+    # first, then whoever it was escalated to).
+    levels=MappingProxyType(
+        {
+            S.reported: "community",
+            S.community_handling: "community",
+            S.street_handling: "street",
+            S.county_handling: "district",
+        }
+    ),
 )
 
 
 HOTLINE_ENDS = frozenset({S.closed, S.void})
 
 # 12345 hotline (政务服务便民热线): accept, dispatch, handle, reply to the citizen, call back
-# for satisfaction; a question answered on the call is replied to at once (直接答复).
+# for satisfaction; a question answered on the call is replied to at once (直接答复). The
+# hotline's operators (话务员) take the calls, reply and call back; acceptors may stand in.
+HOTLINE_DESK = _by(R.acceptor, R.hotline_operator)
 _HOTLINE_ROWS: tuple[Transition, ...] = (
-    Transition(S.reported, A.accept, S.filed, _by(R.acceptor)),
-    Transition(S.reported, A.reply, S.replied, _by(R.acceptor), _needs(("comment", K.text))),
-    Transition(S.reported, A.reject, S.void, _by(R.acceptor), _needs(("reason", K.text))),
+    Transition(S.reported, A.accept, S.filed, HOTLINE_DESK),
+    Transition(S.reported, A.reply, S.replied, HOTLINE_DESK, _needs(("comment", K.text))),
+    Transition(
+        S.reported,
+        A.reject,
+        S.void,
+        HOTLINE_DESK,
+        _needs(("reason", K.text)),
+        effects=(E.record_reason,),
+    ),
     Transition(
         S.reported,
         A.merge,
         S.void,
-        _by(R.acceptor),
+        HOTLINE_DESK,
         _needs(("duplicate_of", K.ident)),
+        effects=(E.link_duplicate,),
         guard=names_a_duplicate,
     ),
     Transition(
@@ -428,16 +529,23 @@ _HOTLINE_ROWS: tuple[Transition, ...] = (
         S.handling,
         _by(R.dispatcher),
         _may(("department", K.code)),
-        clock=ClockEffect.start_handling,
+        effects=(E.set_department, E.notify_next_actor),
     ),
-    Transition(S.filed, A.void, S.void, _by(R.shift_leader), _may(("reason", K.text))),
+    Transition(
+        S.filed,
+        A.void,
+        S.void,
+        _by(R.shift_leader),
+        _may(("reason", K.text)),
+        effects=(E.record_reason,),
+    ),
     Transition(
         S.handling,
         A.feedback,
         S.handled,
         _by(R.handler, relation=MEMBER),
         _needs(("comment", K.text)),
-        clock=ClockEffect.stop,
+        effects=(E.record_handler,),
     ),
     Transition(
         S.handling,
@@ -445,6 +553,7 @@ _HOTLINE_ROWS: tuple[Transition, ...] = (
         S.return_requested,
         _by(R.handler, relation=MEMBER),
         _needs(("reason", K.text)),
+        effects=(E.keep_clock, E.record_reason),
     ),
     Transition(
         S.handling,
@@ -452,46 +561,71 @@ _HOTLINE_ROWS: tuple[Transition, ...] = (
         S.extension_requested,
         _by(R.handler, relation=MEMBER),
         _needs(("until", K.moment), ("reason", K.text)),
+        effects=(E.keep_clock, E.record_extension_request),
     ),
     Transition(
-        S.return_requested, A.approve_return, S.filed, _by(R.dispatcher), clock=ClockEffect.stop
+        S.return_requested,
+        A.approve_return,
+        S.filed,
+        _by(R.dispatcher),
+        effects=(E.clear_department,),
     ),
-    Transition(S.return_requested, A.deny_return, S.handling, _by(R.dispatcher)),
+    Transition(
+        S.return_requested,
+        A.deny_return,
+        S.handling,
+        _by(R.dispatcher),
+        _may(("reason", K.text)),
+        effects=(E.keep_clock, E.record_reason),
+    ),
     Transition(
         S.extension_requested,
         A.approve_extension,
         S.handling,
         _by(R.dispatcher, R.shift_leader),
         _may(("until", K.moment)),
-        clock=ClockEffect.extend,
+        effects=(E.extend_clock,),
     ),
     Transition(
-        S.extension_requested, A.deny_extension, S.handling, _by(R.dispatcher, R.shift_leader)
+        S.extension_requested,
+        A.deny_extension,
+        S.handling,
+        _by(R.dispatcher, R.shift_leader),
+        _may(("reason", K.text)),
+        effects=(E.keep_clock, E.record_reason),
     ),
-    Transition(S.handled, A.reply, S.replied, _by(R.acceptor), _needs(("comment", K.text))),
+    Transition(S.handled, A.reply, S.replied, HOTLINE_DESK, _needs(("comment", K.text))),
     Transition(
         S.handled,
         A.rework,
         S.handling,
         _by(R.dispatcher),
         _may(("reason", K.text)),
-        clock=ClockEffect.restart_handling,
+        effects=(E.count_rework, E.record_reason, E.notify_next_actor),
     ),
     Transition(
         S.replied,
         A.call_back,
         S.called_back,
-        _by(R.acceptor),
+        HOTLINE_DESK,
         _needs(("satisfied", K.flag)) + _may(("score", K.score)),
+        effects=(E.record_satisfaction, E.record_score),
     ),
-    Transition(S.called_back, A.close, S.closed, _by(R.shift_leader), guard=citizen_satisfied),
+    Transition(
+        S.called_back,
+        A.close,
+        S.closed,
+        _by(R.shift_leader),
+        effects=(E.record_closure, E.notify_reporter),
+        guard=citizen_satisfied,
+    ),
     Transition(
         S.called_back,
         A.rework,
         S.handling,
         _by(R.shift_leader),
         _may(("reason", K.text)),
-        clock=ClockEffect.restart_handling,
+        effects=(E.count_rework, E.record_reason, E.notify_next_actor),
         note="不满意重办",
     ),
 )

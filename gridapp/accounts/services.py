@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import workflow
 from gridapp.accounts.models import ROLES, User, UserGrid
 from gridapp.catalogue.models import Department
 from gridapp.core.errors import Conflict, ValidationFailed
@@ -70,3 +71,37 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+DEPARTMENT_ROLES = (workflow.Role.handler.value, workflow.Role.dept_admin.value)
+
+
+def department_members(session: Session, department: str | None) -> list[int]:
+    """Return the active handlers and department admins of a department."""
+    if department is None:
+        return []
+    return list(
+        session.scalars(
+            select(User.id).where(
+                User.department_code == department,
+                User.role.in_(DEPARTMENT_ROLES),
+                User.active.is_(True),
+            )
+        )
+    )
+
+
+def command_center(
+    session: Session, area: str | None, roles: Iterable[str], *, exact: bool = False
+) -> list[int]:
+    """Return active staff of these roles responsible for an area.
+
+    Staff with no area cover everything; ``exact`` asks for the centre of that very area
+    (a community's or a street's governance centre), not those above it.
+    """
+    query = select(User.id).where(User.role.in_(list(roles)), User.active.is_(True))
+    if exact:
+        query = query.where(User.district_code == area)
+    elif area is not None:
+        query = query.where((User.district_code == area) | User.district_code.is_(None))
+    return list(session.scalars(query))

@@ -1,12 +1,17 @@
-"""The SLA clock of a case's current step, on the stored work calendar.
+"""The step clock of a case (时限), on the stored work calendar; `workflow.sla` does the counting.
 
-Whenever a flush writes a case whose step start or deadline changed (a new step, an extension,
-a resume after a pause), ``warn_at`` is recomputed with it: the instant the step reaches 80 %
-of its time. The SLA sweep then reads only cases whose ``warn_at`` or deadline has come.
+A case stores where its running step stands: when it started, its deadline (moved by an
+approved extension), the pauses (挂账) it had and the one still open. Everything else (used
+share, warning, overdue) is computed from those and the calendar, never stored as a countdown.
+
+Whenever a flush writes a case whose step start, deadline or pauses changed, ``warn_at`` is
+recomputed with it: the instant the step reaches the warning share of its time. The SLA sweep
+then reads only cases whose ``warn_at`` or deadline has come.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,8 +22,6 @@ import workflow
 from gridapp.calendar.services import work_calendar
 from gridapp.cases.models import Case
 from gridapp.catalogue.models import Category
-
-WARNING_SHARE = 0.8
 
 
 def step_limit(case: Case, state: str, category: Category | None) -> workflow.TimeLimit | None:
@@ -33,6 +36,17 @@ def step_limit(case: Case, state: str, category: Category | None) -> workflow.Ti
     return definition.time_limits.get(workflow.State(state))
 
 
+def is_working_clock(case: Case) -> bool:
+    """Say whether the case's clock counts working time; urgent classes count every hour."""
+    return case.urgency != "urgent"
+
+
+def _unit(case: Case) -> workflow.TimeUnit:
+    return (
+        workflow.TimeUnit.working_minutes if is_working_clock(case) else workflow.TimeUnit.minutes
+    )
+
+
 def start_step(
     case: Case,
     state: str,
@@ -40,65 +54,128 @@ def start_step(
     calendar: workflow.WorkCalendar,
     now: datetime,
 ) -> None:
-    """Start the clock of the step the case enters; an end state or a pause has none."""
+    """Start the clock of the step the case enters; a state without a limit has none."""
     case.step_started_at = now
-    case.sla_flag = "ok"
+    case.step_pauses = []
+    case.paused_at = None
+    case.sla_flag = workflow.SlaState.ok.value
     limit = step_limit(case, state, category)
     case.deadline = (
         None if limit is None else workflow.deadline(now, limit, calendar).astimezone(UTC)
     )
 
 
-def is_working_clock(case: Case) -> bool:
-    # Urgent classes count natural hours, day and night (DESIGN §5).
-    return case.urgency != "urgent"
+def stop_step(case: Case) -> None:
+    """Stop the clock: the case reached an end."""
+    case.step_started_at, case.deadline, case.paused_at = None, None, None
+    case.step_pauses = []
+
+
+def pause_step(case: Case, now: datetime) -> None:
+    """Stop the clock counting (挂账) until the step resumes."""
+    case.paused_at = now
+
+
+def resume_step(case: Case, calendar: workflow.WorkCalendar, now: datetime) -> timedelta:
+    """Count again after a pause: the deadline moves by the counted time the pause took.
+
+    Working time, as everywhere: a pause over a weekend moves a working-day deadline by the
+    working hours it covered, not by the 48 wall-clock hours. Returns the counted time paused.
+    """
+    paused_at = case.paused_at
+    if paused_at is None:
+        return timedelta(0)
+    pauses = [*_closed_pauses(case), (paused_at, now)]
+    case.step_pauses = [[a.isoformat(), b.isoformat()] for a, b in pauses]
+    case.paused_at = None
+    working = is_working_clock(case)
+    counted = workflow.elapsed(paused_at, now, calendar, working=working)
+    if case.deadline is not None and case.step_started_at is not None:
+        # The working time that was left when the pause began, counted again from now.
+        left = workflow.elapsed(paused_at, case.deadline, calendar, working=working)
+        if left > timedelta(0):
+            limit = workflow.TimeLimit(left.total_seconds() / 60, _unit(case))
+            case.deadline = workflow.deadline(now, limit, calendar).astimezone(UTC)
+        else:
+            case.deadline = now
+    return counted
+
+
+def extend_step(case: Case, until: datetime) -> None:
+    """Move the deadline to an approved ``until`` (延期); the step's start stays."""
+    case.deadline = until
+    case.sla_flag = workflow.SlaState.ok.value
+
+
+def _closed_pauses(case: Case) -> list[tuple[datetime, datetime]]:
+    return [
+        (datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in case.step_pauses or []
+    ]
+
+
+def _pauses(case: Case) -> Sequence[workflow.sla.Pause]:
+    pauses: list[workflow.sla.Pause] = list(_closed_pauses(case))
+    if case.paused_at is not None:
+        pauses.append((case.paused_at, None))
+    return pauses
+
+
+def sla_status(
+    case: Case, calendar: workflow.WorkCalendar, now: datetime
+) -> workflow.SlaStatus | None:
+    """Return the running step's clock (`workflow.sla_status`), or None when none runs."""
+    if case.deadline is None or case.step_started_at is None:
+        return None
+    return workflow.sla_status(
+        case.step_started_at,
+        workflow.TimeLimit(0, _unit(case)),
+        now,
+        calendar,
+        pauses=_pauses(case),
+        extended_deadline=case.deadline,
+    )
 
 
 def case_sla(
     case: Case, calendar: workflow.WorkCalendar, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Say where the current step's clock stands: ok, warning (≥ 80 %) or overdue."""
-    now = now or datetime.now(UTC)
-    if case.deadline is None or case.step_started_at is None:
+    """Say where the current step's clock stands: ok, warning or overdue (the case's `sla`)."""
+    status = sla_status(case, calendar, now or datetime.now(UTC))
+    if status is None:
         return {
-            "status": "ok",
+            "status": workflow.SlaState.ok.value,
             "deadline": None,
             "used": None,
             "paused": case.paused_at is not None,
         }
-    working = is_working_clock(case)
-    allowed = workflow.elapsed(case.step_started_at, case.deadline, calendar, working=working)
-    spent = workflow.elapsed(case.step_started_at, now, calendar, working=working)
-    used = (
-        spent / allowed if allowed.total_seconds() > 0 else (1.0 if now >= case.deadline else 0.0)
-    )
-    status = "overdue" if used >= 1.0 else "warning" if used >= 0.8 else "ok"
     return {
-        "status": status,
-        "deadline": case.deadline,
-        "used": round(used, 4),
-        "working_seconds_used": int(spent.total_seconds()),
-        "working_seconds_allowed": int(allowed.total_seconds()),
-        "working_time": working,
-        "paused": False,
+        "status": status.status.value,
+        "deadline": status.deadline.astimezone(UTC).isoformat(),
+        "used": round(status.used, 4),
+        "working_seconds_used": int(status.elapsed.total_seconds()),
+        "working_seconds_allowed": int(status.limit.total_seconds()),
+        "working_time": is_working_clock(case),
+        "paused": status.paused,
     }
 
 
 def warning_time(case: Case, calendar: workflow.WorkCalendar) -> datetime | None:
-    """The instant the running step has used 80 % of its time (None without a deadline).
+    """Return the instant the running step has used the warning share of its time.
 
-    It is where ``case_sla`` turns to warning: working (or natural, for urgent classes) time
-    from the step's start, 80 % of what lies between the start and the deadline.
+    It is where `workflow.sla_status` turns to warning: counted time from the step's start,
+    the warning share of what lies between the start and the deadline, pauses left out.
     """
     if case.deadline is None or case.step_started_at is None:
         return None
     working = is_working_clock(case)
-    allowed = workflow.elapsed(case.step_started_at, case.deadline, calendar, working=working)
+    pauses = _closed_pauses(case)
+    allowed = workflow.elapsed(
+        case.step_started_at, case.deadline, calendar, working=working, pauses=pauses
+    )
     if allowed <= timedelta(0):
         return case.deadline
-    unit = workflow.TimeUnit.working_minutes if working else workflow.TimeUnit.minutes
-    share = workflow.TimeLimit(allowed.total_seconds() * WARNING_SHARE / 60, unit)
-    return workflow.deadline(case.step_started_at, share, calendar).astimezone(UTC)
+    share = workflow.TimeLimit(allowed.total_seconds() * workflow.sla.WARNING_AT / 60, _unit(case))
+    return workflow.deadline(case.step_started_at, share, calendar, pauses=pauses).astimezone(UTC)
 
 
 @event.listens_for(Session, "before_flush")
@@ -120,4 +197,7 @@ def _clock_changed(case: Case) -> bool:
     state = inspect(case)
     if state.pending or state.transient:
         return True
-    return any(state.attrs[name].history.has_changes() for name in ("deadline", "step_started_at"))
+    return any(
+        state.attrs[name].history.has_changes()
+        for name in ("deadline", "step_started_at", "step_pauses")
+    )

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridapp.core.models import Base
 from gridapp.core.types import Geometry, JSONType, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from gridapp.accounts.models import User
+    from gridapp.catalogue.models import Category, Department
 
 
 class Case(Base):
@@ -54,12 +58,13 @@ class Case(Base):
     urgency: Mapped[str] = mapped_column(String(10), default="normal")
     description: Mapped[str] = mapped_column(Text, default="")
     address: Mapped[str | None] = mapped_column(String(255))
-    location: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"))
-    lon: Mapped[float]
-    lat: Mapped[float]
-    original_lon: Mapped[float]
-    original_lat: Mapped[float]
-    original_crs: Mapped[str] = mapped_column(String(12))
+    # A call to the hotline may name an address only: such a case has no point (yet).
+    location: Mapped[BaseGeometry | None] = mapped_column(Geometry("POINT"))
+    lon: Mapped[float | None]
+    lat: Mapped[float | None]
+    original_lon: Mapped[float | None]
+    original_lat: Mapped[float | None]
+    original_crs: Mapped[str | None] = mapped_column(String(12))
     layer: Mapped[str] = mapped_column(String(32), default="urban")
     grid_code: Mapped[str | None] = mapped_column(String(20))
     community_code: Mapped[str | None] = mapped_column(String(20))
@@ -78,17 +83,36 @@ class Case(Base):
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The instant the step has used 80 % of its (working) time; kept by gridapp.cases.clock.
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The open pause (挂账) of the running step, and the step's earlier ones as ISO pairs: the
+    # clock leaves both out of the counted time (gridapp.cases.clock).
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    step_pauses: Mapped[list[list[str]]] = mapped_column(
+        JSONType, default=list, server_default=text("'[]'")
+    )
     sla_flag: Mapped[str] = mapped_column(String(10), default="ok")
     rework_count: Mapped[int] = mapped_column(default=0)
     supervise_count: Mapped[int] = mapped_column(default=0)
     verification_passed: Mapped[bool | None]
+    # The latest on-site check's answer (核实) and the latest call-back's (回访): guards read them.
+    check_confirmed: Mapped[bool | None]
+    satisfied: Mapped[bool | None]
     score: Mapped[int | None]
     client_id: Mapped[str | None] = mapped_column(String(80))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # What the codes and ids name, for a case as JSON (loaded when read, never joined into
+    # the write path's locking SELECT).
+    category: Mapped[Category] = relationship(lazy="select", viewonly=True)
+    department: Mapped[Department | None] = relationship(lazy="select", viewonly=True)
+    reporter: Mapped[User | None] = relationship(
+        foreign_keys=[reporter_id], lazy="select", viewonly=True
+    )
+    handler: Mapped[User | None] = relationship(
+        foreign_keys=[handler_id], lazy="select", viewonly=True
+    )
 
 
 class CaseEvent(Base):

@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+import workflow
+from gridapp.accounts.services import command_center
 from gridapp.calendar.services import work_calendar
-from gridapp.cases.clock import case_sla, warning_time
-from gridapp.cases.history import append_event
+from gridapp.cases.actions import apply_transition
+from gridapp.cases.clock import sla_status, warning_time
+from gridapp.cases.effects import next_actors
 from gridapp.cases.models import Case
-from gridapp.notifications.services import command_center, department_members, notify
+from gridapp.notifications.services import notify
 
-SEVERITY = {"ok": 0, "warning": 1, "overdue": 2}
-END_STATES = ("closed", "void", "evaluated")
+S = workflow.SlaState
+SEVERITY = {S.ok: 0, S.warning: 1, S.overdue: 2}
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,8 @@ class SweepResult:
 
 
 def _who_acts(session: Session, case: Case) -> list[int]:
-    if case.state in {"handling"}:
-        return department_members(session, case.department_code)
-    return command_center(session, case.district_code, ("acceptor", "dispatcher", "shift_leader"))
+    definition = workflow.PROCESSES[case.process]
+    return next_actors(session, case, definition, workflow.State(case.state))
 
 
 def sweep_sla(session: Session, now: datetime | None = None) -> SweepResult:
@@ -39,7 +41,7 @@ def sweep_sla(session: Session, now: datetime | None = None) -> SweepResult:
     # the indexes on warn_at and deadline keep this small however many cases are open.
     due = or_(
         Case.warn_at.is_(None),
-        and_(Case.sla_flag == "ok", Case.warn_at <= now),
+        and_(Case.sla_flag == S.ok, Case.warn_at <= now),
         Case.deadline <= now,
     )
     cases = session.scalars(
@@ -47,8 +49,7 @@ def sweep_sla(session: Session, now: datetime | None = None) -> SweepResult:
         .where(
             Case.deadline.is_not(None),
             Case.paused_at.is_(None),
-            Case.sla_flag != "overdue",
-            Case.state.not_in(END_STATES),
+            Case.sla_flag != S.overdue,
             due,
         )
         .with_for_update(skip_locked=True)
@@ -57,12 +58,13 @@ def sweep_sla(session: Session, now: datetime | None = None) -> SweepResult:
     for case in cases:
         if case.warn_at is None:
             case.warn_at = warning_time(case, calendar)
-        status = case_sla(case, calendar, now)["status"]
-        if SEVERITY[status] <= SEVERITY[case.sla_flag]:
+        clock = sla_status(case, calendar, now)
+        if clock is None or SEVERITY[clock.status] <= SEVERITY[S(case.sla_flag)]:
             continue
-        case.sla_flag = status
+        status = clock.status
+        case.sla_flag = status.value
         step = case.step_started_at.isoformat() if case.step_started_at else "none"
-        if status == "warning":
+        if status is S.warning:
             warned += 1
             notify(
                 session,
@@ -74,33 +76,28 @@ def sweep_sla(session: Session, now: datetime | None = None) -> SweepResult:
             )
             continue
         overdue += 1
-        leaders = command_center(session, case.district_code, ("shift_leader",))
+        leaders = command_center(session, case.district_code, (workflow.Role.shift_leader,))
         notify(
             session,
-            [*leaders, *_who_acts(session, case)],
+            leaders,
             kind="sla_overdue",
             case=case,
             message=f"Case {case.number} is overdue in {case.state}: supervise (督办).",
             dedupe_key=f"sla:{case.id}:{step}:overdue",
         )
-        # The reminder is a supervise event like a person's, so it counts in the evaluation.
-        case.supervise_count += 1
-        case.version += 1
-        case.updated_at = now
-        append_event(
-            session,
-            case,
-            action="supervise",
-            actor_id=None,
-            role="system",
-            from_state=case.state,
-            to_state=case.state,
-            comment="overdue: automatic supervision (超时自动督办)",
-            data={
-                "reason": "overdue",
-                "deadline": case.deadline.isoformat() if case.deadline else None,
-            },
-            at=now,
+        # The reminder is the process's own supervise row, taken by the system, so it counts
+        # in the evaluation and tells whoever must act, like a person's 督办.
+        row = workflow.PROCESSES[case.process].transition(
+            workflow.State(case.state), workflow.Action.supervise
         )
+        if row is not None:
+            apply_transition(
+                session,
+                case,
+                row,
+                actor=None,
+                payload={"comment": "overdue: automatic supervision (超时自动督办)"},
+                now=now,
+            )
     session.flush()
     return SweepResult(len(cases), warned, overdue)

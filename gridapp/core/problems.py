@@ -118,7 +118,9 @@ def _from_unknown_crs(exc: geo.UnknownCRS) -> Response:
 
 
 def _from_transition(exc: workflow.TransitionNotAllowed) -> Response:
-    return problem(409, "Action not allowed", str(exc), slug="transition-not-allowed")
+    # Who may move the case on now, so a client can say "waiting for the dispatcher".
+    extra = {"state": str(exc.state), "waiting_for": [dict(who) for who in exc.waiting_for]}
+    return problem(409, "Action not allowed", str(exc), slug="transition-not-allowed", extra=extra)
 
 
 def _from_missing(exc: workflow.MissingRequirement) -> Response:

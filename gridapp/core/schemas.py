@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields, validate
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09", "cgcs2000")
 # Row ids are INTEGER columns: 32-bit signed on PostgreSQL, the narrower of the two backends.
@@ -16,6 +19,17 @@ def record_id(**kwargs: object) -> fields.Integer:
         validate=validate.Range(1, MAX_ID, error="Not an id: ids are whole numbers from 1."),
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO 8601 time with offset, read as UTC; one that UTC cannot hold is a field error."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("Not a time UTC can hold (year 1 to 9999).") from exc
 
 
 class StrictSchema(Schema):

@@ -12,6 +12,7 @@ from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.schemas import MAX_ID, StrictSchema, record_id
 from gridapp.notifications.models import Notification
+from gridapp.notifications.schemas import NotificationSchema
 from gridapp.notifications.services import (
     list_notifications,
     read_notification,
@@ -24,17 +25,6 @@ blp = Blueprint(
 
 # The most ids one call may name: as many as one page of the list holds.
 MAX_READ_IDS = 500
-
-
-class NotificationSchema(StrictSchema):
-    id = fields.Integer()
-    kind = fields.String()
-    case = fields.Integer(allow_none=True)
-    message = fields.String()
-    created_at = fields.DateTime()
-    read_at = fields.DateTime(
-        allow_none=True, metadata={"description": "When you first marked it read; null if unread."}
-    )
 
 
 class NotificationArgs(StrictSchema):
@@ -74,17 +64,6 @@ class ReadResultSchema(StrictSchema):
     )
 
 
-def notification_json(n: Notification) -> dict[str, Any]:
-    return {
-        "id": n.id,
-        "kind": n.kind,
-        "case": n.case_id,
-        "message": n.message,
-        "created_at": n.created_at,
-        "read_at": n.read_at,
-    }
-
-
 @blp.route("/notifications")
 class Notifications(MethodView):
     @blp.doc(
@@ -95,7 +74,7 @@ class Notifications(MethodView):
     @blp.arguments(NotificationArgs, location="query")
     @blp.response(200, NotificationSchema(many=True))
     @login_required()
-    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+    def get(self, args: dict[str, Any]) -> list[Notification]:
         """List your notifications, oldest first."""
         notes = list_notifications(
             db.session(),
@@ -104,7 +83,7 @@ class Notifications(MethodView):
             unread=args["unread"],
             limit=args["limit"],
         )
-        return [notification_json(n) for n in notes]
+        return notes
 
 
 @blp.route("/notifications/<int:notification_id>/read")
@@ -116,10 +95,9 @@ class NotificationRead(MethodView):
     )
     @blp.response(200, NotificationSchema)
     @login_required()
-    def post(self, notification_id: int) -> dict[str, Any]:
+    def post(self, notification_id: int) -> Notification:
         """Mark one of your notifications read."""
-        note = read_notification(db.session(), current_user(), notification_id)
-        return notification_json(note)
+        return read_notification(db.session(), current_user(), notification_id)
 
 
 @blp.route("/notifications/read")

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case
 from gridapp.catalogue.models import Category
@@ -53,7 +54,7 @@ def notify_new_report(session: Session, case: Case) -> list[Notification]:
     # reaches only those, never every district's desk.
     recipients = session.scalars(
         select(User.id).where(
-            User.role == "acceptor",
+            User.role == workflow.Role.acceptor,
             User.active.is_(True),
             (User.district_code == case.district_code) | User.district_code.is_(None),
         )
@@ -129,24 +130,3 @@ def read_notifications(session: Session, user: User, *, ids: Sequence[int] | Non
         query = query.where(Notification.id.in_(set(ids)))
     result = session.execute(query)
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def department_members(session: Session, department: str | None) -> list[int]:
-    if department is None:
-        return []
-    return list(
-        session.scalars(
-            select(User.id).where(
-                User.department_code == department,
-                User.role.in_(("handler", "dept_admin")),
-                User.active.is_(True),
-            )
-        )
-    )
-
-
-def command_center(session: Session, district: str | None, roles: tuple[str, ...]) -> list[int]:
-    query = select(User.id).where(User.role.in_(roles), User.active.is_(True))
-    if district is not None:
-        query = query.where((User.district_code == district) | User.district_code.is_(None))
-    return list(session.scalars(query))

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import geo
+import workflow
 from gridapp.accounts.models import User
 from gridapp.accounts.services import create_user
 from gridapp.catalogue.models import Category, Component, Department, ResponsibilityRule
@@ -194,33 +195,54 @@ def seed_township_governments(session: Session) -> dict[str, str]:
     return codes
 
 
+# Which process a class runs (each category belongs to one): the social-governance classes
+# (majors 90–97, by practice) the social process, the 12345 request types the hotline's.
+SOCIAL_MAJOR_FROM = "90"
+CATEGORY_FILES = (
+    ("categories.csv", None),
+    ("hotline_categories.csv", workflow.HOTLINE_12345.code),
+)
+HOTLINE_PREFIX = "RX"  # 热线
+URBAN = workflow.URBAN_MANAGEMENT.code
+
+
+def _process_of(row: dict[str, str], fixed: str | None) -> str:
+    if fixed is not None:
+        return fixed
+    if row["major_code"] >= SOCIAL_MAJOR_FROM:
+        return workflow.SOCIAL_GOVERNANCE.code
+    return URBAN
+
+
 def seed_categories(session: Session, departments: dict[str, str]) -> int:
-    """Load the GB/T 30428.2-2013 layout classes (and the practice-based social classes)."""
+    """Load the GB/T 30428.2-2013 layout classes, the social classes and the hotline's types."""
     count = 0
-    for row in _rows("categories.csv"):
-        kind = row["kind"]
-        key = (kind, row["urgency"])
-        if row["time_limit"]:
-            limit = {"amount": float(row["time_limit"]), "unit": row["time_unit"]}
-        else:
-            limit = DEFAULT_HANDLING_LIMITS[key]
-        social = row["major_code"] >= "90"
-        session.add(
-            Category(
-                code=f"{KIND_PREFIX[kind]}{row['major_code']}{row['minor_code']}",
-                name=row["minor_name"],
-                kind=kind,
-                standard="practice" if social else STANDARD_2013,
-                major_code=row["major_code"],
-                major_name=row["major_name"],
-                minor_code=row["minor_code"],
-                department_code=departments[row["default_department"]],
-                urgency=row["urgency"],
-                time_limits={"handling": limit},
-                process="urban",
+    for name, fixed in CATEGORY_FILES:
+        for row in _rows(name):
+            kind = row["kind"]
+            key = (kind, row["urgency"])
+            if row["time_limit"]:
+                limit = {"amount": float(row["time_limit"]), "unit": row["time_unit"]}
+            else:
+                limit = DEFAULT_HANDLING_LIMITS[key]
+            process = _process_of(row, fixed)
+            prefix = HOTLINE_PREFIX if fixed == workflow.HOTLINE_12345.code else KIND_PREFIX[kind]
+            session.add(
+                Category(
+                    code=f"{prefix}{row['major_code']}{row['minor_code']}",
+                    name=row["minor_name"],
+                    kind=kind,
+                    standard=STANDARD_2013 if process == URBAN else "practice",
+                    major_code=row["major_code"],
+                    major_name=row["major_name"],
+                    minor_code=row["minor_code"],
+                    department_code=departments[row["default_department"]],
+                    urgency=row["urgency"],
+                    time_limits={"handling": limit},
+                    process=process,
+                )
             )
-        )
-        count += 1
+            count += 1
     session.flush()
     return count
 

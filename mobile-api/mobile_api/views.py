@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -12,38 +11,31 @@ from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import ValidationError as MarshmallowValidationError
 from marshmallow import fields, validate
-from sqlalchemy import and_, or_, select
 
-from gridapp.cases.blueprint import (
-    IF_MATCH,
-    ActionBodySchema,
-    ActionResultSchema,
-    CaseSchema,
-    action_result_json,
-    case_json,
-    decode_cursor,
-    encode_cursor,
-    etag,
-)
 from gridapp.cases.models import Case
-from gridapp.cases.scope import case_scope
+from gridapp.cases.schemas import ActionBodySchema, ActionResultSchema, CaseSchema
 from gridapp.cases.services import (
     act_on_case,
+    cases_changed_since,
     find_reported,
     get_case,
+    open_tasks,
     report_case,
     request_fingerprint,
+    task_kind,
+    worker_tasks,
 )
-from gridapp.core.blueprint import Blueprint
-from gridapp.core.errors import ValidationFailed
+from gridapp.core.blueprint import IF_MATCH, Blueprint
+from gridapp.core.errors import Conflict, ValidationFailed
 from gridapp.core.extensions import db
+from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.problems import flatten_messages
 from gridapp.core.schemas import CRS_NAMES, StrictSchema, record_id
-from gridapp.media.blueprint import reject_unknown_parts
 from gridapp.media.services import store_upload
-from gridapp.notifications.blueprint import NotificationSchema, notification_json
-from gridapp.notifications.models import Notification
+from gridapp.media.upload import reject_unknown_parts
+from gridapp.notifications.schemas import NotificationSchema
+from gridapp.notifications.services import list_notifications
 
 blp = Blueprint(
     "mobile", __name__, url_prefix="/api/v1/mobile", description="The grid worker's phone"
@@ -97,16 +89,12 @@ class SyncSchema(StrictSchema):
     notifications = fields.List(fields.Nested(NotificationSchema))
 
 
-def _task_condition(user_id: int) -> Any:
-    return or_(
-        and_(Case.state == "checking", Case.checker_id == user_id),
-        and_(Case.state == "verifying", Case.verifier_id == user_id),
-        and_(Case.state == "closed", Case.reporter_id == user_id),
-    )
+def etag(case: Case) -> dict[str, str]:
+    return {"ETag": f'"{case.version}"'}
 
 
-def _task_kind(case: Case) -> str:
-    return {"checking": "check", "verifying": "verify", "closed": "evaluate"}[case.state]
+def _task(case: Case) -> dict[str, Any]:
+    return {"kind": task_kind(case), "case": case}
 
 
 REPORT_BODY = {
@@ -214,7 +202,7 @@ class Reports(MethodView):
             client_id=key,
             fingerprint=fingerprint,
         )
-        return case_json(reported.case), 201, etag(reported.case)
+        return reported.case, 201, etag(reported.case)
 
 
 def _sha256(stream: Any) -> str:
@@ -233,18 +221,10 @@ class Tasks(MethodView):
     @login_required("grid_worker")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List what waits for you: checks, verifications, your closed reports to rate."""
-        user = current_user()
-        limit = args["limit"]
-        query = select(Case).where(_task_condition(user.id)).order_by(Case.id.desc())
-        before = decode_cursor(args["cursor"])
-        if before is not None:
-            query = query.where(Case.id < before)
-        rows = list(db.session().scalars(query.limit(limit + 1)))
-        page = rows[:limit]
-        return {
-            "items": [{"kind": _task_kind(c), "case": case_json(c)} for c in page],
-            "next_cursor": encode_cursor(page[-1].id) if len(rows) > limit else None,
-        }
+        cases, next_cursor = worker_tasks(
+            db.session(), current_user(), cursor=args["cursor"], limit=args["limit"]
+        )
+        return {"items": [_task(c) for c in cases], "next_cursor": next_cursor}
 
 
 @blp.route("/cases/<int:case_id>")
@@ -255,7 +235,7 @@ class MobileCase(MethodView):
     def get(self, case_id: int) -> Any:
         """Show a case in your scope."""
         case = get_case(db.session(), current_user(), case_id)
-        return case_json(case), 200, etag(case)
+        return case, 200, etag(case)
 
 
 @blp.route("/cases/<int:case_id>/actions/<string:action>")
@@ -279,8 +259,6 @@ class MobileCaseAction(MethodView):
         user = current_user()
         if action not in WORKER_ACTIONS:
             get_case(session, user, case_id)  # out of scope stays 404
-            from gridapp.core.errors import Conflict
-
             raise Conflict(f"A grid_worker can't {action} from the phone.")
         payload = {k: v for k, v in body.items() if v is not None and v != []}
         acted = act_on_case(
@@ -292,22 +270,7 @@ class MobileCaseAction(MethodView):
             request.headers.get("If-Match"),
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
-        return action_result_json(acted), 200, etag(acted.case)
-
-
-def _encode_sync(moment: datetime, notification_id: int) -> str:
-    raw = json.dumps({"t": moment.isoformat(), "n": notification_id})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_sync(cursor: str | None) -> tuple[datetime | None, int]:
-    if not cursor:
-        return None, 0
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(raw["t"]), int(raw["n"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValidationFailed("Invalid sync cursor.", errors={"since": "Use `cursor`."}) from exc
+        return acted, 200, etag(acted.case)
 
 
 @blp.route("/sync")
@@ -320,33 +283,17 @@ class Sync(MethodView):
         """Catch up after being offline: changed cases, open tasks, new notifications."""
         session = db.session()
         user = current_user()
-        since, after_note = _decode_sync(args["since"])
-        now = datetime.now(UTC)
-        query = select(Case).where(case_scope(user)).order_by(Case.updated_at, Case.id)
-        if since is not None:
-            query = query.where(Case.updated_at >= since)
-        cases = list(session.scalars(query.limit(1000)))
-        tasks = list(
-            session.scalars(
-                select(Case).where(_task_condition(user.id)).order_by(Case.id.desc()).limit(200)
-            )
-        )
-        notes = list(
-            session.scalars(
-                select(Notification)
-                .where(Notification.user_id == user.id, Notification.id > after_note)
-                .order_by(Notification.id)
-                .limit(500)
-            )
-        )
-        # The watermark is the last case seen (or now); `>=` on it re-sends at most the
-        # boundary rows, which the app deduplicates by id and version.
-        watermark = cases[-1].updated_at if len(cases) == 1000 else now
+        since, after_note = None, 0
+        sent = decode_cursor(args["since"], 2, field="since")
+        if sent is not None:
+            since, after_note = cursor_datetime(sent[0], "since"), cursor_int(sent[1], "since")
+        cases, watermark = cases_changed_since(session, user, since, datetime.now(UTC))
+        notes = list_notifications(session, user, after=after_note, limit=500)
         return {
-            "cursor": _encode_sync(watermark, notes[-1].id if notes else after_note),
-            "cases": [case_json(c) for c in cases],
-            "tasks": [{"kind": _task_kind(c), "case": case_json(c)} for c in tasks],
-            "notifications": [notification_json(n) for n in notes],
+            "cursor": encode_cursor(watermark, notes[-1].id if notes else after_note),
+            "cases": cases,
+            "tasks": [_task(c) for c in open_tasks(session, user)],
+            "notifications": notes,
         }
 
 

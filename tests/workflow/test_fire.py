@@ -9,13 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workflow import (
+    CLOCK_EFFECTS,
     HOTLINE_12345,
     PROCESSES,
     SOCIAL_GOVERNANCE,
     STATE_LABELS,
     URBAN_MANAGEMENT,
     Action,
-    ClockEffect,
+    Effect,
     Facts,
     Permit,
     ProcessDefinition,
@@ -112,10 +113,10 @@ def _article(role: str) -> str:
 def test_every_triple_matches_the_design(state: str, action: str, role: str) -> None:
     row = EXPECTED[state].get(action)
     if row is None:
-        with pytest.raises(TransitionNotAllowed, match=f"^Can't {action} when in {state}$"):
+        with pytest.raises(TransitionNotAllowed, match=f"^Can't {action} when in {state}: "):
             fire(URBAN_MANAGEMENT, state, action, role, ALL_CLEAR)
     elif role not in row[1]:
-        sentence = f"^{_article(role)} {role} can't {action} when in {state}$"
+        sentence = f"^{_article(role)} {role} can't {action} when in {state}: "
         with pytest.raises(TransitionNotAllowed, match=sentence):
             fire(URBAN_MANAGEMENT, state, action, role, ALL_CLEAR)
     else:
@@ -134,7 +135,7 @@ def test_the_definition_has_exactly_the_designed_states_and_actions() -> None:
 def test_the_sentence_and_attributes_of_a_refusal() -> None:
     with pytest.raises(TransitionNotAllowed) as caught:
         fire(URBAN_MANAGEMENT, "reported", "dispatch", "dispatcher")
-    assert str(caught.value) == "Can't dispatch when in reported"
+    assert str(caught.value).startswith("Can't dispatch when in reported: waiting for")
     assert (caught.value.state, caught.value.action, caught.value.role) == (
         State.reported,
         Action.dispatch,
@@ -142,7 +143,10 @@ def test_the_sentence_and_attributes_of_a_refusal() -> None:
     )
     with pytest.raises(TransitionNotAllowed) as caught:
         fire(URBAN_MANAGEMENT, "filed", "dispatch", "grid_worker")
-    assert str(caught.value) == "A grid_worker can't dispatch when in filed"
+    assert str(caught.value) == (
+        "A grid_worker can't dispatch when in filed: waiting for the dispatcher to dispatch; "
+        "the shift leader to void"
+    )
     assert isinstance(caught.value, WorkflowError)
 
 
@@ -219,7 +223,7 @@ def test_relations_bind_the_actor(state: str, action: str, role: str, relation: 
     # Relations unknown (None): the service checks them itself.
     assert fire(URBAN_MANAGEMENT, state, action, role, Facts(relations=None)) == row.target
     others = frozenset(Relation) - {relation}
-    with pytest.raises(TransitionNotAllowed, match=f"^Only .* can {action} when in {state}$"):
+    with pytest.raises(TransitionNotAllowed, match=f"^Only .* can {action} when in {state}: "):
         fire(URBAN_MANAGEMENT, state, action, role, Facts(relations=others))
     assert (
         fire(URBAN_MANAGEMENT, state, action, role, Facts(relations=frozenset({relation})))
@@ -238,19 +242,58 @@ def test_the_supervisor_evaluates_any_case_the_reporter_only_their_own() -> None
         fire(URBAN_MANAGEMENT, "closed", "evaluate", "citizen", nobody)
 
 
-def test_rows_carry_clock_effects() -> None:
-    effects = {
-        (row.source, row.action): row.clock for row in URBAN_MANAGEMENT.transitions if row.clock
+def test_every_row_has_exactly_one_clock_effect() -> None:
+    for definition in PROCESSES.values():
+        for row in definition.transitions:
+            clocks = [effect for effect in row.effects if effect in CLOCK_EFFECTS]
+            assert len(clocks) == 1, (definition.code, row.source, row.action)
+
+
+def test_urban_clock_effects_are_the_ones_design_names() -> None:
+    unusual = {
+        (row.source, row.action): row.clock
+        for row in URBAN_MANAGEMENT.transitions
+        if row.clock not in (Effect.start_clock, Effect.stop_clock)
+        and row.action is not Action.supervise
     }
-    assert effects == {
-        (State.filed, Action.dispatch): ClockEffect.start_handling,
-        (State.handling, Action.feedback): ClockEffect.stop,
-        (State.return_requested, Action.approve_return): ClockEffect.stop,
-        (State.extension_requested, Action.approve_extension): ClockEffect.extend,
-        (State.suspension_requested, Action.approve_suspension): ClockEffect.pause,
-        (State.suspended, Action.resume): ClockEffect.resume,
-        (State.verified, Action.rework): ClockEffect.restart_handling,
+    assert unusual == {
+        (State.handling, Action.request_return): Effect.keep_clock,
+        (State.handling, Action.request_extension): Effect.keep_clock,
+        (State.handling, Action.request_suspension): Effect.keep_clock,
+        (State.return_requested, Action.deny_return): Effect.keep_clock,
+        (State.extension_requested, Action.approve_extension): Effect.extend_clock,
+        (State.extension_requested, Action.deny_extension): Effect.keep_clock,
+        (State.suspension_requested, Action.approve_suspension): Effect.pause_clock,
+        (State.suspension_requested, Action.deny_suspension): Effect.keep_clock,
+        (State.suspended, Action.resume): Effect.resume_clock,
     }
+    ends = {row.action for row in URBAN_MANAGEMENT.transitions if row.clock is Effect.stop_clock}
+    assert ends == {Action.reject, Action.merge, Action.void, Action.evaluate}
+
+
+def test_two_clock_effects_on_one_row_are_refused() -> None:
+    row = Transition(
+        State.reported,
+        Action.accept,
+        State.accepted,
+        (Permit(Role.acceptor),),
+        effects=(Effect.start_clock, Effect.pause_clock),
+    )
+    with pytest.raises(WorkflowError, match="two clocks"):
+        ProcessDefinition("x", "x", State.reported, frozenset({State.accepted}), (row,))
+
+
+def test_a_refusal_says_who_is_waited_on() -> None:
+    with pytest.raises(TransitionNotAllowed) as caught:
+        fire(URBAN_MANAGEMENT, "reported", "dispatch", "dispatcher")
+    assert "waiting for the acceptor to accept" in caught.value.message
+    assert caught.value.waiting_for[0] == {
+        "role": "acceptor",
+        "relation": None,
+        "actions": ["accept", "request_check", "reject", "merge"],
+    }
+    with pytest.raises(TransitionNotAllowed, match="waiting for the dispatcher to dispatch"):
+        fire(URBAN_MANAGEMENT, "filed", "feedback", "handler")
 
 
 def test_actions_for_a_role_and_allowed_actions() -> None:
@@ -355,7 +398,7 @@ def test_social_events_escalate_level_by_level() -> None:
     assert state is State.street_handling
     state = fire(p, state, "escalate", "dispatcher", clear)
     assert state is State.county_handling
-    with pytest.raises(TransitionNotAllowed, match=r"^Can't escalate when in county_handling$"):
+    with pytest.raises(TransitionNotAllowed, match=r"^Can.t escalate when in county_handling: "):
         fire(p, state, "escalate", "dispatcher", clear)
     state = fire(p, state, "feedback", "dispatcher", clear)
     assert state is State.handled

@@ -85,9 +85,9 @@ def test_happy_path_to_evaluation(client, people, worker_point):
     ).get_json()
     assert chain["intact"] is True and chain["events"] == 9
     notes = client.get("/api/v1/notifications", headers=people["grid_worker"]).get_json()
-    assert {"verification_assigned", "closed"} <= {n["kind"] for n in notes}
+    assert {"assign_verification", "close"} <= {n["kind"] for n in notes}
     notes = client.get("/api/v1/notifications", headers=people["handler2"]).get_json()
-    assert "dispatched" in {n["kind"] for n in notes}
+    assert "dispatch" in {n["kind"] for n in notes}
 
 
 def test_side_paths_return_extension_suspension_rework(client, people, worker_point):
@@ -162,7 +162,16 @@ def test_preconditions_and_scope(client, people, worker_point):
         headers={**people["dispatcher"], "If-Match": '"1"'},
     )
     assert response.status_code == 409
-    assert response.get_json()["detail"] == "Can't dispatch when in reported"
+    refusal = response.get_json()
+    assert refusal["detail"].startswith(
+        "Can't dispatch when in reported: waiting for the acceptor to accept"
+    )
+    assert refusal["state"] == "reported"
+    assert refusal["waiting_for"][0] == {
+        "role": "acceptor",
+        "relation": None,
+        "actions": ["accept", "request_check", "reject", "merge"],
+    }
     # Out of scope: another grid's worker and a department the case was not sent to.
     assert (
         client.get(f"/api/v1/cases/{case['id']}", headers=people["grid_worker2"]).status_code == 404

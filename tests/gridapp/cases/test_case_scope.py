@@ -125,7 +125,7 @@ def test_every_role_acts_in_scope_and_not_outside(client, world, role):
             headers={**headers, "If-Match": f'"{case["version"]}"'},
         )
         assert response.status_code == 409
-        assert response.get_json()["detail"].endswith("accept when in handling")
+        assert "accept when in handling: waiting for the handler" in response.get_json()["detail"]
         supervise = client.post(
             f"/api/v1/cases/{case['id']}/actions/supervise",
             json={},

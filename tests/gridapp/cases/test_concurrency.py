@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gridapp.accounts.models import User, UserGrid
 from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.services import report_case
 from gridapp.core.extensions import db
+from gridapp.core.models import OutboxMessage
 from gridapp.grid.models import Area
+from gridapp.notifications.models import Notification
 
 
 def test_concurrent_retries_make_one_case(app: Any) -> None:
@@ -22,6 +24,7 @@ def test_concurrent_retries_make_one_case(app: Any) -> None:
         grid = setup.scalar(select(UserGrid.grid_code).where(UserGrid.user_id == worker.id))
         point = setup.scalar(select(Area).where(Area.code == grid)).geometry.representative_point()
         worker_id = worker.id
+        outbox_before = setup.scalar(select(func.coalesce(func.max(OutboxMessage.id), 0)))
     barrier = threading.Barrier(4)
     results: list[tuple[int, bool]] = []
     errors: list[BaseException] = []
@@ -63,6 +66,9 @@ def test_concurrent_retries_make_one_case(app: Any) -> None:
     finally:
         with app.app_context(), Session(db.engine) as cleanup:
             ids = cleanup.scalars(select(Case.id).where(Case.client_id == "concurrent-key-1")).all()
+            # The report told the acceptors: its notifications and their delivery jobs go too.
+            cleanup.execute(delete(OutboxMessage).where(OutboxMessage.id > outbox_before))
+            cleanup.execute(delete(Notification).where(Notification.case_id.in_(ids)))
             cleanup.execute(delete(CaseEvent).where(CaseEvent.case_id.in_(ids)))
             cleanup.execute(delete(Case).where(Case.id.in_(ids)))
             cleanup.commit()

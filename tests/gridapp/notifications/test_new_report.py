@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import delete, select
 
 from gridapp.accounts.models import User
@@ -95,7 +94,6 @@ def test_the_acceptor_lists_it_as_unread(client, session):
     assert [n for n in notes if n["kind"] == "new_report" and n["case"] == case.id]
 
 
-@pytest.mark.xfail(reason="wired by the cases intake", strict=True)
 def test_reporting_through_the_phone_tells_the_acceptor(client, session):
     case = reported_case(client)
     acceptor = login_headers(client, "acceptor")

@@ -1,0 +1,226 @@
+"""Acting on a case: `workflow.select` decides, the row's effects change the case, one event.
+
+`act_on_case` is the only way a case changes after intake: it checks the version, asks the
+process definition whether this user may take this action now (role, relation to the case,
+guard), checks the payload, then applies exactly the effects the definition's row names
+(`gridapp.cases.effects`) and appends one history event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+import workflow
+from gridapp.accounts.models import User
+from gridapp.cases.effects import CLOCK, RECORDING, TELLING, ActionContext, holding_area
+from gridapp.cases.history import append_event, latest_event
+from gridapp.cases.models import Case, CaseEvent
+from gridapp.cases.queries import get_case
+from gridapp.catalogue.services import find_category
+from gridapp.core.errors import NotFound, PreconditionFailed, PreconditionRequired
+from gridapp.media.services import attachments_for_claim
+
+R = workflow.Relation
+# Who the history names for what nobody did by hand (the SLA sweep's automatic 督办).
+SYSTEM_ROLE = "system"
+# The desk roles whose members sit in a centre (指挥中心 / 综治中心) at one level.
+CENTER_ROLES = frozenset(
+    {workflow.Role.acceptor, workflow.Role.dispatcher, workflow.Role.shift_leader}
+)
+
+
+def relations(user: User, case: Case) -> frozenset[workflow.Relation]:
+    """Return the user's relations to the case that the process's permits may ask for."""
+    found = set()
+    if case.reporter_id == user.id:
+        found.add(R.reporter)
+    if case.verifier_id == user.id:
+        found.add(R.assigned_verifier)
+    if case.checker_id == user.id:
+        found.add(R.assigned_checker)
+    if user.department_code is not None and case.department_code == user.department_code:
+        found.add(R.department_member)
+    if user.role in CENTER_ROLES:
+        definition = workflow.PROCESSES[case.process]
+        area = holding_area(case, definition, workflow.State(case.state))
+        # Staff act for the level holding the case: a community centre's staff in
+        # community_handling, the street's once it was escalated (层级上报).
+        if area is not None and user.district_code == area:
+            found.add(R.holding_center)
+    return frozenset(found)
+
+
+def facts(user: User, case: Case, payload: dict[str, Any] | None = None) -> workflow.Facts:
+    """Return what the guards and relation checks know about the case and its actor."""
+    return workflow.Facts(
+        source=case.source,
+        verification_passed=case.verification_passed,
+        check_confirmed=case.check_confirmed,
+        satisfied=case.satisfied,
+        case_id=case.id,
+        duplicate_of=(payload or {}).get("duplicate_of"),
+        rework_count=case.rework_count,
+        relations=relations(user, case),
+    )
+
+
+def available_actions(user: User, case: Case) -> list[workflow.Transition]:
+    """Return the rows this user may take on the case now (the case's ``actions``).
+
+    Guards that read the payload (a merge's target) are judged when the payload comes.
+    """
+    definition = workflow.PROCESSES[case.process]
+    known = facts(user, case, {"duplicate_of": -1})
+    rows = []
+    for row in definition.transitions_from(workflow.State(case.state)):
+        try:
+            workflow.select(definition, case.state, row.action, user.role, known)
+        except (workflow.TransitionNotAllowed, workflow.UnknownRole):
+            continue
+        rows.append(row)
+    return rows
+
+
+@dataclass(frozen=True)
+class Acted:
+    """The case after an action and the event the action wrote (a replay: the latest one).
+
+    It reads as the case it wraps, so the case's schema serializes it with its event.
+    """
+
+    case: Case
+    event: CaseEvent | None
+    replayed: bool = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.case, name)
+
+
+def parse_if_match(header: str | None) -> int:
+    """Read a case version from ``If-Match: "<version>"``."""
+    if header is None:
+        raise PreconditionRequired(
+            "State-changing calls need If-Match with the case's ETag (its version)."
+        )
+    tag = header.strip()
+    if tag.startswith("W/"):
+        tag = tag[2:]
+    tag = tag.strip('"')
+    if not tag.isdigit():
+        raise PreconditionFailed(f"If-Match {header!r} is not a case version.")
+    return int(tag)
+
+
+def act_on_case(
+    session: Session,
+    user: User,
+    case_id: int,
+    action: str,
+    payload: dict[str, Any],
+    if_match: str | None,
+    *,
+    idempotency_key: str | None = None,
+) -> Acted:
+    """Take one action of the process on a case; it writes exactly one history event.
+
+    A retry carrying the Idempotency-Key of an action already taken answers the case as it is,
+    without a second event (a phone that lost the first answer must not see a 412).
+    """
+    case = get_case(session, user, case_id, lock=True)
+    if idempotency_key and _already_taken(session, case.id, user.id, action, idempotency_key):
+        return Acted(case, latest_event(session, case.id), replayed=True)
+    version = parse_if_match(if_match)
+    if version != case.version:
+        raise PreconditionFailed(
+            f"The case changed (version {case.version}, you sent {version}); reload it.",
+            extra={"current_version": case.version},
+        )
+    definition = workflow.PROCESSES[case.process]
+    try:
+        row = workflow.select(definition, case.state, action, user.role, facts(user, case, payload))
+    except workflow.UnknownAction as exc:
+        raise NotFound(f"No action {action!r} in the {case.process} process.") from exc
+    workflow.check_payload(definition, case.state, action, payload)
+    photos = attachments_for_claim(
+        session, user, [int(p) for p in payload.get("photos") or []], case
+    )
+    event = apply_transition(
+        session,
+        case,
+        row,
+        actor=user,
+        payload=payload,
+        photo_ids=[p.id for p in photos],
+        idempotency_key=idempotency_key,
+    )
+    for photo in photos:
+        photo.case_id, photo.event_id = case.id, event.id
+    session.flush()
+    return Acted(case, event)
+
+
+def apply_transition(
+    session: Session,
+    case: Case,
+    row: workflow.Transition,
+    *,
+    actor: User | None,
+    payload: Mapping[str, Any],
+    photo_ids: Sequence[int] = (),
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> CaseEvent:
+    """Apply a selected row's effects and state, and append its event (the only way a case
+    changes). ``actor`` None is the system (the SLA sweep's automatic 督办).
+    """
+    category = find_category(session, case.category_code)
+    assert category is not None  # a foreign key
+    now = now or datetime.now(UTC)
+    ctx = ActionContext(session, actor, case, row, payload, now, category)
+    from_state = case.state
+    for effect in row.effects:
+        if effect in RECORDING:
+            RECORDING[effect](ctx)
+    case.state = (row.target or row.source).value
+    CLOCK[row.clock](ctx)
+    for effect in row.effects:
+        if effect in TELLING:
+            TELLING[effect](ctx)
+    case.version += 1
+    case.updated_at = now
+    if photo_ids:
+        ctx.data["photos"] = list(photo_ids)
+    if idempotency_key:
+        ctx.data["idempotency_key"] = idempotency_key
+    return append_event(
+        session,
+        case,
+        action=row.action.value,
+        actor_id=actor.id if actor else None,
+        role=actor.role if actor else SYSTEM_ROLE,
+        from_state=from_state,
+        to_state=case.state,
+        comment=payload.get("comment"),
+        data=ctx.data,
+        at=now,
+    )
+
+
+EVENTS_OF_ACTOR = select(CaseEvent.data).where(
+    CaseEvent.case_id == bindparam("case_id"),
+    CaseEvent.actor_id == bindparam("actor_id"),
+    CaseEvent.action == bindparam("action"),
+)
+
+
+def _already_taken(session: Session, case_id: int, actor_id: int, action: str, key: str) -> bool:
+    datas = session.scalars(
+        EVENTS_OF_ACTOR, {"case_id": case_id, "actor_id": actor_id, "action": action}
+    )
+    return any((data or {}).get("idempotency_key") == key for data in datas)

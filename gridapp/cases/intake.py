@@ -1,0 +1,262 @@
+"""Intake (上报 / 受理登记): every channel's last step. A case starts in its process's first state.
+
+The category decides the process (`Category.process`); the point decides the unit grid. A
+phone report carries an idempotency key so that a retry answers the case the first try made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from shapely.geometry import Point
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import workflow
+from gridapp.accounts.models import User
+from gridapp.calendar.services import work_calendar
+from gridapp.cases.clock import start_step
+from gridapp.cases.history import append_event
+from gridapp.cases.models import Case, Counter
+from gridapp.catalogue.models import Category
+from gridapp.catalogue.services import find_category, nearest_component
+from gridapp.core.config import Config
+from gridapp.core.errors import ValidationFailed
+from gridapp.grid.services import Location, locate_point
+from gridapp.media.services import attachments_for_claim
+from gridapp.notifications.services import notify_new_report
+
+# Core on the table: the ORM-enabled UPDATE costs several times more, and no Counter object is
+# ever loaded that it would have to refresh. Built once: building costs more than running.
+_COUNTER = cast(Table, Counter.__table__)
+BUMP_COUNTER = (
+    update(_COUNTER)
+    .where(_COUNTER.c.name == bindparam("counter_name"))
+    .values(value=_COUNTER.c.value + 1)
+    .returning(_COUNTER.c.value)
+)
+CASE_BY_CLIENT_ID = select(Case).where(
+    Case.reporter_id == bindparam("reporter_id"), Case.client_id == bindparam("client_id")
+)
+
+
+def request_fingerprint(body: Mapping[str, Any]) -> str:
+    """Hash a request body, so a retry with the same key but another body is caught."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _next_number(session: Session, now: datetime) -> str:
+    day = now.astimezone(workflow.LOCAL_ZONE).strftime("%Y%m%d")
+    name = f"case:{day}"
+    # An UPDATE takes the row lock first, so concurrent reports get distinct numbers.
+    value = session.scalar(BUMP_COUNTER, {"counter_name": name})
+    if value is None:  # the first case of the day
+        try:
+            with session.begin_nested():
+                session.add(Counter(name=name, value=1))
+            value = 1
+        except IntegrityError:  # another process made the row first
+            value = session.scalar(BUMP_COUNTER, {"counter_name": name})
+    return f"{day}{value:06d}"
+
+
+@dataclass(frozen=True)
+class Reported:
+    case: Case
+    created: bool
+
+
+def _category(session: Session, code: str) -> Category:
+    category = find_category(session, code)
+    if category is None or not category.active:
+        raise ValidationFailed(
+            "Unknown category.", errors={"category": f"No active category {code!r}."}
+        )
+    return category
+
+
+def _placed(case: Case, location: Location, lon: float, lat: float) -> None:
+    located = location.located
+    case.location = Point(location.lon, location.lat)
+    case.lon, case.lat = location.lon, location.lat
+    case.original_lon, case.original_lat, case.original_crs = lon, lat, location.crs
+    case.grid_code = located.grid.code
+    case.community_code = located.community.code if located.community else None
+    case.street_code = located.street.code if located.street else None
+    case.district_code = located.district.code if located.district else None
+
+
+def _open(
+    session: Session,
+    case: Case,
+    category: Category,
+    reporter: User,
+    now: datetime,
+    data: dict[str, Any],
+    photos: Sequence[Any] = (),
+) -> Case:
+    """Number the case, start its first step's clock, write its first event, tell the desk."""
+    definition = workflow.PROCESSES[category.process]
+    case.process, case.state = definition.code, definition.initial.value
+    case.version, case.created_at, case.updated_at = 1, now, now
+    start_step(case, case.state, category, work_calendar(session), now)
+    with session.begin_nested():
+        case.number = _next_number(session, now)
+        session.add(case)
+        session.flush()
+    event = append_event(
+        session,
+        case,
+        first=True,
+        action="report",
+        actor_id=reporter.id,
+        role=reporter.role,
+        from_state=None,
+        to_state=case.state,
+        data=data,
+        at=now,
+    )
+    for attachment in photos:
+        attachment.case_id, attachment.event_id = case.id, event.id
+    # The acceptors of its district learn of the new case (待受理).
+    notify_new_report(session, case)
+    session.flush()
+    return case
+
+
+def report_case(
+    session: Session,
+    config: Config,
+    reporter: User,
+    *,
+    category: str,
+    description: str,
+    lon: float,
+    lat: float,
+    crs: str = "wgs84",
+    address: str | None = None,
+    photos: Sequence[int] = (),
+    client_id: str | None = None,
+    fingerprint: str | None = None,
+    source: str = workflow.Role.grid_worker.value,
+) -> Reported:
+    """Report a case from the field (上报): locate it, link a component, start its first step.
+
+    With a client id (or Idempotency-Key) a retry answers the case made by the first try.
+    """
+    if client_id:
+        existing = find_reported(session, reporter.id, client_id)
+        if existing is not None:
+            return _replay(existing, fingerprint)
+    cat = _category(session, category)
+    location = locate_point(
+        session, lon, lat, crs, check_seconds=config.grid_index_check_seconds, with_workers=False
+    )
+    claimed = attachments_for_claim(session, reporter, photos, None)
+    now = datetime.now(UTC)
+    # Only component classes (部件) have registered objects to link; events (事件) never do.
+    component = (
+        nearest_component(session, cat.code, location.lon, location.lat)
+        if cat.kind == "component"
+        else None
+    )
+    case = Case(
+        number="",
+        source=source,
+        category_code=cat.code,
+        urgency=cat.urgency,
+        description=description,
+        address=address,
+        reporter_id=reporter.id,
+        component_id=component.id if component else None,
+        client_id=client_id,
+        request_hash=fingerprint,
+    )
+    _placed(case, location, lon, lat)
+    data = {
+        "photos": [a.id for a in claimed],
+        "component": component.code if component else None,
+        "location": {"lon": location.lon, "lat": location.lat},
+        "original_location": {"lon": lon, "lat": lat, "crs": location.crs},
+    }
+    try:
+        _open(session, case, cat, reporter, now, data, claimed)
+    except IntegrityError:
+        # A concurrent retry with the same client id won the race: answer its case.
+        existing = find_reported(session, reporter.id, client_id) if client_id else None
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint)
+    return Reported(case, True)
+
+
+def take_case(
+    session: Session,
+    config: Config,
+    taker: User,
+    *,
+    category: str,
+    description: str,
+    source: str,
+    location: Mapping[str, Any] | None = None,
+    address: str | None = None,
+    caller: Mapping[str, str] | None = None,
+) -> Case:
+    """Register a case at the desk (受理登记): a call, a visitor, an inspection.
+
+    The category decides the process. Without a point the case is the taker's district's
+    until someone places it; the caller's details are kept for the command centre only.
+    """
+    cat = _category(session, category)
+    if location is None and not address:
+        raise ValidationFailed(
+            "Say where the problem is.", errors={"location": "Give a location or an address."}
+        )
+    now = datetime.now(UTC)
+    case = Case(
+        number="",
+        source=source,
+        category_code=cat.code,
+        urgency=cat.urgency,
+        description=description,
+        address=address,
+        reporter_id=taker.id,
+        reporter_contact=dict(caller or {}),
+    )
+    data: dict[str, Any] = {"source": source}
+    if location is not None:
+        lon, lat, crs = location["lon"], location["lat"], location.get("crs", "wgs84")
+        found = locate_point(
+            session,
+            lon,
+            lat,
+            crs,
+            check_seconds=config.grid_index_check_seconds,
+            with_workers=False,
+        )
+        _placed(case, found, lon, lat)
+        data["location"] = {"lon": found.lon, "lat": found.lat}
+    else:
+        case.district_code = taker.district_code
+    return _open(session, case, cat, taker, now, data)
+
+
+def find_reported(session: Session, reporter_id: int, client_id: str) -> Case | None:
+    """Return the case a reporter already made with this idempotency key, if any."""
+    return session.scalar(CASE_BY_CLIENT_ID, {"reporter_id": reporter_id, "client_id": client_id})
+
+
+def _replay(case: Case, fingerprint: str | None) -> Reported:
+    if fingerprint and case.request_hash and fingerprint != case.request_hash:
+        raise ValidationFailed(
+            "This idempotency key was used for a different report.",
+            errors={"client_id": "Reused with a different body; use a new key for a new report."},
+        )
+    return Reported(case, False)

@@ -1,0 +1,240 @@
+"""The case's schemas: the only serializer of a case, an action's body, a history event.
+
+Views return model objects; these schemas turn them into JSON. A case's ``sla`` and
+``actions`` depend on the moment and on who asks, so they are computed for the caller of the
+request being answered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import fields, validate
+
+import workflow
+from gridapp.calendar.services import work_calendar
+from gridapp.cases.actions import available_actions
+from gridapp.cases.clock import case_sla
+from gridapp.cases.models import Case
+from gridapp.core.extensions import db
+from gridapp.core.principal import current_user
+from gridapp.core.schemas import PointWithCrsSchema, StrictSchema, record_id
+
+STATE_NAMES = [state.value for state in workflow.State]
+ACTION_NAMES = [action.value for action in workflow.Action]
+SOURCES = ("grid_worker", "citizen", "hotline", "sensor", "inspection", "walk_in")
+DESK_ROLES = frozenset(
+    {
+        workflow.Role.acceptor,
+        workflow.Role.dispatcher,
+        workflow.Role.shift_leader,
+        workflow.Role.hotline_operator,
+        workflow.Role.supervisor,
+        workflow.Role.admin,
+    }
+)
+
+
+class LonLatSchema(StrictSchema):
+    lon = fields.Float()
+    lat = fields.Float()
+
+
+class OriginalLocationSchema(LonLatSchema):
+    crs = fields.String()
+
+
+class ActionFieldSchema(StrictSchema):
+    name = fields.String()
+    required = fields.Boolean()
+
+
+class AvailableActionSchema(StrictSchema):
+    name = fields.String(validate=validate.OneOf(ACTION_NAMES))
+    label = fields.String(metadata={"description": "Chinese label (受理, 派遣 …)."})
+    fields_ = fields.List(fields.Nested(ActionFieldSchema), data_key="fields")
+
+
+class CallerSchema(StrictSchema):
+    name = fields.String(load_default=None, validate=validate.Length(max=60))
+    phone = fields.String(load_default=None, validate=validate.Length(max=40))
+
+
+def action_fields(row: workflow.Transition) -> list[dict[str, Any]]:
+    """Return the fields an action takes: its requirements, then photos and comment."""
+    found = [{"name": need.field, "required": need.required} for need in row.requirements]
+    names = {need.field for need in row.requirements}
+    if "photos" not in names:
+        found.append({"name": "photos", "required": row.min_photos > 0})
+    if "comment" not in names:
+        found.append({"name": "comment", "required": False})
+    return found
+
+
+def describe_action(row: workflow.Transition) -> dict[str, Any]:
+    """Return one action as a client shows it: name, Chinese label, fields."""
+    return {
+        "name": row.action.value,
+        "label": workflow.ACTION_LABELS[row.action],
+        "fields_": action_fields(row),
+    }
+
+
+class CaseSchema(StrictSchema):
+    """A case (案卷) as the desk and the phone see it (DESIGN §9)."""
+
+    id = fields.Integer()
+    number = fields.String(metadata={"description": "Public number: YYYYMMDD + sequence."})
+    process = fields.String(validate=validate.OneOf(list(workflow.PROCESSES)))
+    state = fields.String(validate=validate.OneOf(STATE_NAMES))
+    state_label = fields.Method("_state_label")
+    version = fields.Integer()
+    category = fields.String(attribute="category_code")
+    category_name = fields.Function(lambda case: case.category.name)
+    urgency = fields.String()
+    source = fields.String()
+    description = fields.String()
+    address = fields.String(allow_none=True)
+    location = fields.Method("_location", allow_none=True)
+    original_location = fields.Method("_original_location", allow_none=True)
+    grid_code = fields.String(allow_none=True)
+    community_code = fields.String(allow_none=True)
+    street_code = fields.String(allow_none=True)
+    district_code = fields.String(allow_none=True)
+    department = fields.String(attribute="department_code", allow_none=True)
+    department_name = fields.Function(
+        lambda case: case.department.name if case.department else None, allow_none=True
+    )
+    reporter = fields.Integer(attribute="reporter_id", allow_none=True)
+    reporter_name = fields.Function(
+        lambda case: case.reporter.display_name if case.reporter else None, allow_none=True
+    )
+    caller = fields.Method(
+        "_caller",
+        allow_none=True,
+        metadata={"description": "Who called (desk intake): command-center roles only."},
+    )
+    handler = fields.Integer(attribute="handler_id", allow_none=True)
+    handler_name = fields.Function(
+        lambda case: case.handler.display_name if case.handler else None, allow_none=True
+    )
+    verifier = fields.Integer(attribute="verifier_id", allow_none=True)
+    checker = fields.Integer(attribute="checker_id", allow_none=True)
+    component = fields.Integer(attribute="component_id", allow_none=True)
+    duplicate_of = fields.Integer(attribute="duplicate_of_id", allow_none=True)
+    deadline = fields.DateTime(allow_none=True)
+    sla = fields.Method(
+        "_sla",
+        metadata={"description": "The running step's clock: status ok, warning or overdue."},
+    )
+    actions = fields.Method(
+        "_actions",
+        metadata={"description": "What you may do on this case now, with each action's fields."},
+    )
+    rework_count = fields.Integer()
+    supervise_count = fields.Integer()
+    verification_passed = fields.Boolean(allow_none=True)
+    score = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+    def _state_label(self, case: Case) -> str:
+        return workflow.STATE_LABELS[workflow.State(case.state)]
+
+    def _location(self, case: Case) -> dict[str, float] | None:
+        if case.lon is None or case.lat is None:
+            return None
+        return {"lon": round(case.lon, 8), "lat": round(case.lat, 8)}
+
+    def _original_location(self, case: Case) -> dict[str, Any] | None:
+        if case.original_lon is None:
+            return None
+        return {"lon": case.original_lon, "lat": case.original_lat, "crs": case.original_crs}
+
+    def _caller(self, case: Case) -> dict[str, Any] | None:
+        if not case.reporter_contact or current_user().role not in DESK_ROLES:
+            return None
+        return dict(case.reporter_contact)
+
+    def _sla(self, case: Case) -> dict[str, Any]:
+        return case_sla(case, work_calendar(db.session()))
+
+    def _actions(self, case: Case) -> list[dict[str, Any]]:
+        return [
+            AvailableActionSchema().dump(describe_action(row))
+            for row in available_actions(current_user(), case)
+        ]
+
+
+class CasePageSchema(StrictSchema):
+    items = fields.List(fields.Nested(CaseSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ActionBodySchema(StrictSchema):
+    """The body of every action; which fields an action needs is in the case's ``actions``."""
+
+    comment = fields.String(load_default=None, validate=validate.Length(max=2000))
+    photos = fields.List(record_id(), load_default=list)
+    department = fields.String(load_default=None)
+    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+    duplicate_of = record_id(load_default=None)
+    until = fields.String(load_default=None, metadata={"description": "ISO 8601 with offset."})
+    grid_worker = record_id(load_default=None)
+    confirmed = fields.Boolean(load_default=None)
+    passed = fields.Boolean(load_default=None)
+    satisfied = fields.Boolean(load_default=None)
+    score = fields.Integer(load_default=None, validate=validate.Range(0, 100))
+    category = fields.String(load_default=None)
+    urgency = fields.String(load_default=None, validate=validate.OneOf(("normal", "urgent")))
+
+
+class EventSchema(StrictSchema):
+    seq = fields.Integer()
+    action = fields.String()
+    actor = fields.Integer(attribute="actor_id", allow_none=True)
+    role = fields.String(allow_none=True)
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String()
+    comment = fields.String(allow_none=True)
+    data = fields.Dict()
+    attachments = fields.Function(lambda event: list((event.data or {}).get("photos") or []))
+    created_at = fields.DateTime()
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class ActionResultSchema(CaseSchema):
+    """The case after an action (`gridapp.cases.actions.Acted`), with the event it wrote."""
+
+    event = fields.Nested(
+        EventSchema,
+        metadata={"description": "The event this action wrote (for dispatch: the rule used)."},
+    )
+
+
+class HistorySchema(StrictSchema):
+    case = fields.Integer()
+    events = fields.List(fields.Nested(EventSchema))
+
+
+class ChainSchema(StrictSchema):
+    case = fields.Integer()
+    intact = fields.Boolean()
+    events = fields.Integer()
+    first_broken_seq = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class DeskIntakeSchema(StrictSchema):
+    """A case taken at the desk (受理登记): a call to the hotline, a visitor, an inspection."""
+
+    category = fields.String(required=True, metadata={"description": "Category code."})
+    description = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    source = fields.String(
+        required=True, validate=validate.OneOf([s for s in SOURCES if s != "grid_worker"])
+    )
+    location = fields.Nested(PointWithCrsSchema, load_default=None)
+    address = fields.String(load_default=None, validate=validate.Length(max=255))
+    caller = fields.Nested(CallerSchema, load_default=None)
