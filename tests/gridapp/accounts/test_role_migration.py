@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from sqlalchemy import Engine, exc, text
 
 from gridapp.core import migrate
 from gridapp.core.db import make_engine
-from tests.conftest import BACKEND, PG_ADMIN_URL
+from tests.gridapp.throwaway import throwaway_database
 
 USER = (
     'INSERT INTO "user" (id, username, display_name, password_hash, role, active, '
@@ -25,25 +24,8 @@ TOKEN = (
 
 @pytest.fixture()
 def url(tmp_path: Path) -> Iterator[str]:
-    """An empty database of the backend under test, dropped afterwards."""
-    if BACKEND == "sqlite":
-        yield f"sqlite:///{tmp_path / 'roles.db'}"
-        return
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    name = f"gridapp_roles_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        database = make_url(admin).set(database=name).render_as_string(hide_password=False)
-        with psycopg.connect(database, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    with throwaway_database(tmp_path, "roles") as database:
         yield database
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture()
