@@ -16,6 +16,7 @@ ROLES = (
     "dispatcher",
     "shift_leader",
     "handler",
+    "hotline_operator",
     "dept_admin",
     "supervisor",
     "admin",

@@ -19,8 +19,11 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-password")
 ACCESS_AUDIENCE = "gridapp"
 ALGORITHM = "HS256"
-# Roles at the command center, supervisors and admins sign in with a second factor (DESIGN §8).
-MFA_ROLES = frozenset({"acceptor", "dispatcher", "shift_leader", "supervisor", "admin"})
+# Roles at the command center and the hotline desk, supervisors and admins sign in with a second
+# factor (DESIGN §8).
+MFA_ROLES = frozenset(
+    {"acceptor", "dispatcher", "shift_leader", "hotline_operator", "supervisor", "admin"}
+)
 
 
 def hash_password(password: str) -> str:

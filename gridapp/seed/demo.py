@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 
 import geo
 import workflow
-from gridapp.accounts.models import User
-from gridapp.accounts.services import create_user
+from gridapp.accounts.models import User, UserGrid
 from gridapp.catalogue.models import Category, Component, Department, ResponsibilityRule
 from gridapp.grid.models import Area
 from gridapp.grid.services import import_grid_map, locate_point
@@ -286,7 +285,7 @@ class DemoUser:
 
 
 def demo_users(session: Session) -> list[DemoUser]:
-    """The demo users of DESIGN §9, with grids in two different urban communities."""
+    """The demo users of DESIGN §9, then one handler per department a rule can choose."""
     communities = list(
         session.scalars(
             select(Area.code)
@@ -309,7 +308,7 @@ def demo_users(session: Session) -> list[DemoUser]:
     ]
     first = _grids_of(session, gridded[0])
     second = _grids_of(session, gridded[1])
-    return [
+    named = [
         DemoUser("grid_worker", "grid_worker", grids=tuple(first), district=COUNTY),
         DemoUser("grid_worker2", "grid_worker", grids=tuple(second), district=COUNTY),
         DemoUser("acceptor", "acceptor", district=COUNTY),
@@ -320,7 +319,24 @@ def demo_users(session: Session) -> list[DemoUser]:
         DemoUser("dept_admin", "dept_admin", department="urban-enforcement", district=COUNTY),
         DemoUser("supervisor", "supervisor", district=COUNTY),
         DemoUser("admin", "admin", district=COUNTY),
+        DemoUser("hotline_operator", "hotline_operator", district=COUNTY),
     ]
+    # A case dispatched by the rules must reach someone who can take it: every department a
+    # rule or a category default names gets a handler, unless a named handler covers it.
+    covered = {u.department for u in named if u.role == "handler"}
+    return named + [
+        DemoUser(f"handler-{code}", "handler", department=code, district=COUNTY)
+        for code in responsible_departments(session)
+        if code not in covered
+    ]
+
+
+def responsible_departments(session: Session) -> list[str]:
+    """Return the departments a responsibility rule or a category default can choose."""
+    chosen = select(ResponsibilityRule.department_code).union(
+        select(Category.department_code).where(Category.department_code.is_not(None))
+    )
+    return sorted(session.scalars(chosen))
 
 
 def _grids_of(session: Session, community: str) -> list[str]:
@@ -334,23 +350,27 @@ def _grids_of(session: Session, community: str) -> list[str]:
 
 
 def seed_users(session: Session) -> list[User]:
-    from gridapp.core.security import MFA_ROLES
+    """Create the demo users, all with the demo password."""
+    from gridapp.core.security import MFA_ROLES, hash_password
 
-    users = []
-    for demo in demo_users(session):
-        users.append(
-            create_user(
-                session,
-                username=demo.username,
-                password=DEMO_PASSWORD,
-                role=demo.role,
-                display_name=f"演示 {demo.username}",
-                department=demo.department,
-                district=demo.district,
-                grids=demo.grids,
-                totp_secret=DEMO_TOTP_SECRET if demo.role in MFA_ROLES else None,
-            )
+    # One argon2 hash for the one published password: hashing it afresh for each of some fifty
+    # users would cost most of a second apiece, on every `make run` and test run.
+    password_hash = hash_password(DEMO_PASSWORD)
+    users = [
+        User(
+            username=demo.username,
+            password_hash=password_hash,
+            role=demo.role,
+            display_name=f"演示 {demo.username}",
+            department_code=demo.department,
+            district_code=demo.district,
+            totp_secret=DEMO_TOTP_SECRET if demo.role in MFA_ROLES else None,
+            grids=[UserGrid(grid_code=code) for code in sorted(demo.grids)],
         )
+        for demo in demo_users(session)
+    ]
+    session.add_all(users)
+    session.flush()
     return users
 
 

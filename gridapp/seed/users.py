@@ -7,12 +7,19 @@ from sqlalchemy.orm import Session
 
 from gridapp.accounts.models import User
 from gridapp.catalogue.models import Department
+from gridapp.grid.models import Area
 
 
 def describe_demo_users(session: Session) -> list[str]:
-    lines = []
+    """Return one line per user: username, role and scope (grids, department or district)."""
     departments = {d.code: d.name for d in session.scalars(select(Department))}
-    for user in session.scalars(select(User).order_by(User.id)):
+    districts = {
+        a.code: a.name for a in session.scalars(select(Area).where(Area.level == "district"))
+    }
+    users = list(session.scalars(select(User).order_by(User.id)))
+    width = max((len(u.username) for u in users), default=0)
+    lines = []
+    for user in users:
         scope = []
         if user.grid_codes:
             codes = user.grid_codes
@@ -22,6 +29,6 @@ def describe_demo_users(session: Session) -> list[str]:
                 f"department {user.department_code} ({departments.get(user.department_code, '')})"
             )
         if user.district_code and not scope:
-            scope.append(f"district {user.district_code}")
-        lines.append(f"  {user.username:<13} {user.role:<13} {'; '.join(scope)}")
+            scope.append(f"district {user.district_code} ({districts.get(user.district_code, '')})")
+        lines.append(f"  {user.username:<{width}} {user.role:<16} {'; '.join(scope)}")
     return lines

@@ -1,0 +1,1 @@
+"""The demo county: who can take each case, and the README walk."""
