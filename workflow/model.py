@@ -37,6 +37,19 @@ class Role(StrEnum):
     sensor = "sensor"  # 物联感知
 
 
+# The roles people sign in with (accounts); citizen, hotline and sensor are sources only.
+STAFF_ROLES: tuple[Role, ...] = (
+    Role.grid_worker,
+    Role.acceptor,
+    Role.dispatcher,
+    Role.shift_leader,
+    Role.handler,
+    Role.hotline_operator,
+    Role.dept_admin,
+    Role.supervisor,
+    Role.admin,
+)
+
 ROLE_LABELS: Mapping[Role, str] = MappingProxyType(
     {
         Role.grid_worker: "网格员",

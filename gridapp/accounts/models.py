@@ -7,20 +7,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+import workflow
 from gridapp.core.models import Base
 from gridapp.core.types import UTCDateTime, utcnow
 
-ROLES = (
-    "grid_worker",
-    "acceptor",
-    "dispatcher",
-    "shift_leader",
-    "handler",
-    "hotline_operator",
-    "dept_admin",
-    "supervisor",
-    "admin",
-)
+ROLES = tuple(role.value for role in workflow.STAFF_ROLES)
 
 
 class User(Base):

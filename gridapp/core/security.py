@@ -9,6 +9,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+import workflow
 from gridapp.accounts.totp import verify_totp
 from gridapp.core.errors import AuthenticationFailed
 
@@ -21,8 +22,9 @@ ACCESS_AUDIENCE = "gridapp"
 ALGORITHM = "HS256"
 # Roles at the command center and the hotline desk, supervisors and admins sign in with a second
 # factor (DESIGN §8).
+_R = workflow.Role
 MFA_ROLES = frozenset(
-    {"acceptor", "dispatcher", "shift_leader", "hotline_operator", "supervisor", "admin"}
+    {_R.acceptor, _R.dispatcher, _R.shift_leader, _R.hotline_operator, _R.supervisor, _R.admin}
 )
 
 

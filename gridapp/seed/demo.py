@@ -29,6 +29,7 @@ from gridapp.seed.geometry import Cell, ellipse_m, hull_m, partition, seeds_insi
 COUNTY = "430423"
 ENCLAVE = "430412"  # 南岳区, inside the county: a hole in its polygon
 COUNTY_SEAT = "430423100"  # 开云镇
+STREET_CODE_LENGTH = 9  # GB/T 30428.1: county 6 + street 3
 URBAN_CORE_RADIUS_M = 1_500.0
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
@@ -320,6 +321,10 @@ def demo_users(session: Session) -> list[DemoUser]:
         DemoUser("supervisor", "supervisor", district=COUNTY),
         DemoUser("admin", "admin", district=COUNTY),
         DemoUser("hotline_operator", "hotline_operator", district=COUNTY),
+        # The governance centres (综治中心) of grid_worker's community and street, which hold
+        # social-governance events level by level (the county's dispatcher holds the last one).
+        DemoUser("community_center", "dispatcher", district=gridded[0]),
+        DemoUser("street_center", "dispatcher", district=gridded[0][:STREET_CODE_LENGTH]),
     ]
     # A case dispatched by the rules must reach someone who can take it: every department a
     # rule or a category default names gets a handler, unless a named handler covers it.

@@ -14,7 +14,16 @@ import pytest
 PROBLEM_JSON = "application/problem+json"
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
-MFA_USERS = ("acceptor", "dispatcher", "shift_leader", "supervisor", "admin")
+MFA_USERS = (
+    "acceptor",
+    "dispatcher",
+    "shift_leader",
+    "supervisor",
+    "admin",
+    "hotline_operator",
+    "community_center",
+    "street_center",
+)
 
 
 def totp_code(secret: str, at: float | None = None, digits: int = 6) -> str:
