@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint test-sqlite test-postgres bench openapi services clean
+.PHONY: run test lint test-sqlite test-postgres bench openapi docs services clean
 
 $(STAMP): pyproject.toml mobile-api/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: $(STAMP) services
 
 openapi: $(STAMP)
 	$(BIN)/python -m gridapp.core.openapi > mobile-api/openapi.json
+
+docs: $(STAMP)
+	$(BIN)/python -m workflow.docs > docs/processes.md
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

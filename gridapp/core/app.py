@@ -82,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     # Imported here, not at module level, so importing gridapp never drags the views in (no cycles).
     from gridapp.accounts import blueprint as accounts
     from gridapp.cases import blueprint as cases
+    from gridapp.cases import processes_blueprint as processes
     from gridapp.catalogue import blueprint as catalogue
     from gridapp.core import health
     from gridapp.grid import areas_blueprint as areas
@@ -89,7 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.media import blueprint as media
     from gridapp.notifications import blueprint as notifications
 
-    for module in (accounts, grid, areas, catalogue, cases, notifications, media):
+    for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media):
         api.register_blueprint(module.blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(
