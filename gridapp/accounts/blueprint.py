@@ -15,9 +15,9 @@ from gridapp.accounts.sessions import (
     refresh_tokens,
     revoke_refresh_token,
 )
-from gridapp.core.blueprint import Blueprint
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, current_user, login_required
+from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import StrictSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens")

@@ -30,9 +30,9 @@ from gridapp.cases.services import (
     take_case,
     verify_chain,
 )
-from gridapp.core.blueprint import IF_MATCH, Blueprint
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, current_user, login_required
+from gridapp.core.rest import IF_MATCH, Blueprint
 from gridapp.core.schemas import StrictSchema, UtcDateTime
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="Cases (案卷)")

@@ -8,9 +8,9 @@ from flask.views import MethodView
 
 import workflow
 from gridapp.cases.process_schemas import ProcessSchema, describe_process
-from gridapp.core.blueprint import Blueprint
 from gridapp.core.errors import NotFound
 from gridapp.core.principal import BEARER, login_required
+from gridapp.core.rest import Blueprint
 
 blp = Blueprint(
     "processes", __name__, url_prefix="/api/v1", description="Process definitions (流程定义)"

@@ -9,9 +9,9 @@ from marshmallow import fields, validate
 from sqlalchemy import select
 
 from gridapp.catalogue.models import Category, Department
-from gridapp.core.blueprint import Blueprint
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, login_required
+from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import StrictSchema
 
 blp = Blueprint("catalogue", __name__, url_prefix="/api/v1", description="Categories, departments")

@@ -9,9 +9,9 @@ from flask import Response, jsonify
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from gridapp.core.blueprint import Blueprint
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, login_required
+from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import StrictSchema
 from gridapp.grid.models import AREA_LEVELS, Area
 from gridapp.grid.services import DEFAULT_LAYER, get_area, list_areas

@@ -8,9 +8,9 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields
 
-from gridapp.core.blueprint import Blueprint
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, optional_user
+from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import AreaRefSchema, PointSchema, PointWithCrsSchema, StrictSchema
 from gridapp.grid.services import Location, locate_point
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Response, current_app, send_file
 from flask.views import MethodView
 
-from gridapp.core.blueprint import Blueprint
 from gridapp.core.config import Config
 from gridapp.core.errors import NotFound
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, current_user, login_required
+from gridapp.core.rest import Blueprint
 from gridapp.media.models import Attachment
 from gridapp.media.services import get_attachment_for, storage_path
 from gridapp.media.upload import BINARY, AttachmentSchema, mount_upload

@@ -10,10 +10,10 @@ from flask_smorest.fields import Upload as UploadField
 from marshmallow import fields
 from werkzeug.datastructures import FileStorage
 
-from gridapp.core.blueprint import Blueprint
 from gridapp.core.errors import PayloadTooLarge, ValidationFailed
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, current_user, login_required
+from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import StrictSchema
 from gridapp.media.models import Attachment
 from gridapp.media.services import store_upload

@@ -7,9 +7,9 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from gridapp.core.blueprint import Blueprint
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, current_user, login_required
+from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import MAX_ID, StrictSchema, record_id
 from gridapp.notifications.models import Notification
 from gridapp.notifications.schemas import NotificationSchema

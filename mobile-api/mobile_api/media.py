@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gridapp.core.blueprint import Blueprint
+from gridapp.core.rest import Blueprint
 from gridapp.media.upload import mount_upload
 
 blp = Blueprint(

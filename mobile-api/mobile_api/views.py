@@ -25,12 +25,12 @@ from gridapp.cases.services import (
     task_kind,
     worker_tasks,
 )
-from gridapp.core.blueprint import IF_MATCH, Blueprint
 from gridapp.core.errors import Conflict, ValidationFailed
 from gridapp.core.extensions import db
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.problems import flatten_messages
+from gridapp.core.rest import IF_MATCH, Blueprint
 from gridapp.core.schemas import CRS_NAMES, StrictSchema, record_id
 from gridapp.media.services import store_upload
 from gridapp.media.upload import reject_unknown_parts

@@ -1,4 +1,4 @@
-"""HTTP views of the command center, departments and admins, one module per resource."""
+"""The REST base: flask-smorest's blueprint with the strict parser, shared parameters."""
 
 from __future__ import annotations
 
