@@ -13,7 +13,6 @@ from types import MappingProxyType
 from workflow.model import (
     ACTION_LABELS,
     ROLE_LABELS,
-    STATE_LABELS,
     Permit,
     ProcessDefinition,
     Requirement,
@@ -76,12 +75,14 @@ def _intro() -> str:
 
 
 def _process(definition: ProcessDefinition) -> str:
-    ends = ", ".join(_state(state) for state in definition.states if state in definition.ends)
+    ends = ", ".join(
+        _state(definition, state) for state in definition.states if state in definition.ends
+    )
     return "\n".join(
         (
             f"## {definition.name} (`{definition.code}`)",
             "",
-            f"开始 starts: {_state(definition.initial)}; 终态 ends: {ends}.",
+            f"开始 starts: {_state(definition, definition.initial)}; 终态 ends: {ends}.",
             "",
             f"### {definition.name}: 状态 states",
             "",
@@ -104,7 +105,7 @@ def _states_table(definition: ProcessDefinition) -> str:
             limit = "终态 end"
         else:
             limit = _limit(definition.time_limits.get(state))
-        cells = [f"`{state.value}`", STATE_LABELS[state], limit]
+        cells = [f"`{state.value}`", definition.state_label(state), limit]
         if leveled:
             level = definition.levels.get(state)
             cells.append(f"`{level}`" if level else _NONE)
@@ -129,7 +130,7 @@ def _transitions_table(definition: ProcessDefinition) -> str:
             f"`{row.source.value}`",
             f"`{row.action.value}`",
             ACTION_LABELS[row.action],
-            _state(row.target) if row.target is not None else "不变 stays",
+            _state(definition, row.target) if row.target is not None else "不变 stays",
             "; ".join(_permit(permit) for permit in row.permits),
             _needs(row.requirements, row.min_photos),
             ", ".join(f"`{effect.value}`" for effect in row.effects),
@@ -141,8 +142,8 @@ def _transitions_table(definition: ProcessDefinition) -> str:
     return _table(header, rows)
 
 
-def _state(state: State) -> str:
-    return f"`{state.value}` {STATE_LABELS[state]}"
+def _state(definition: ProcessDefinition, state: State) -> str:
+    return f"`{state.value}` {definition.state_label(state)}"
 
 
 def _limit(limit: TimeLimit | None) -> str:

@@ -372,10 +372,14 @@ class ProcessDefinition:
         default_factory=lambda: MappingProxyType({}), hash=False
     )
     levels: Mapping[State, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    # Where a state means something else in this process than `STATE_LABELS` says (the
+    # hotline's `handled` waits for a reply, not for verification).
+    labels: Mapping[State, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_limits", MappingProxyType(dict(self.time_limits)))
         object.__setattr__(self, "levels", MappingProxyType(dict(self.levels)))
+        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
         object.__setattr__(
             self, "transitions", tuple(self._with_clock(row) for row in self.transitions)
         )
@@ -397,6 +401,10 @@ class ProcessDefinition:
         for row in self.transitions:
             if row.relation_for_any(Relation.holding_center) and row.source not in self.levels:
                 raise WorkflowError(f"{self.code}: no level holds {row.source}")
+
+    def state_label(self, state: State) -> str:
+        """Return the Chinese label of a state in this process."""
+        return self.labels.get(state) or STATE_LABELS[state]
 
     def _with_clock(self, row: Transition) -> Transition:
         clocks = [effect for effect in row.effects if effect in CLOCK_EFFECTS]

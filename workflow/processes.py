@@ -484,6 +484,12 @@ SOCIAL_GOVERNANCE = ProcessDefinition(
             S.handled: _days(1),
         }
     ),
+    labels=MappingProxyType(
+        {
+            S.reported: "待处置",  # the grid worker fixes it on the spot or escalates it
+            S.handled: "待确认",  # the reporter confirms the result on site
+        }
+    ),
     # Which level's governance centre holds the case in each state (属地优先: the community
     # first, then whoever it was escalated to).
     levels=MappingProxyType(
@@ -646,6 +652,12 @@ HOTLINE_12345 = ProcessDefinition(
             S.handled: _days(1),
             S.replied: _days(2),
             S.called_back: _days(1),
+        }
+    ),
+    labels=MappingProxyType(
+        {
+            S.filed: "待派单",
+            S.handled: "待答复",  # the department handled it: the citizen is told
         }
     ),
 )

@@ -104,7 +104,7 @@ def describe_process(definition: workflow.ProcessDefinition) -> dict[str, Any]:
         "states": [
             {
                 "code": state,
-                "label": workflow.STATE_LABELS[state],
+                "label": definition.state_label(state),
                 "time_limit": definition.time_limits.get(state),
                 "level": definition.levels.get(state),
             }

@@ -140,7 +140,7 @@ class CaseSchema(StrictSchema):
     closed_at = fields.DateTime(allow_none=True)
 
     def _state_label(self, case: Case) -> str:
-        return workflow.STATE_LABELS[workflow.State(case.state)]
+        return workflow.PROCESSES[case.process].state_label(workflow.State(case.state))
 
     def _location(self, case: Case) -> dict[str, float] | None:
         if case.lon is None or case.lat is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from workflow import PROCESSES, STATE_LABELS, URBAN_MANAGEMENT, Action, State
+from workflow import PROCESSES, URBAN_MANAGEMENT, Action, State
 from workflow.docs import REGENERATE, guard_sentence, render_processes_markdown, rows_by_state
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "processes.md"
@@ -38,7 +38,7 @@ def test_every_process_state_and_action_is_documented():
     for definition in PROCESSES.values():
         assert f"## {definition.name} (`{definition.code}`)" in text
         for state in definition.states:
-            assert f"| `{state.value}` | {STATE_LABELS[state]} |" in text
+            assert f"| `{state.value}` | {definition.state_label(state)} |" in text
         for row in definition.transitions:
             assert f"| `{row.source.value}` | `{row.action.value}` |" in text
 
