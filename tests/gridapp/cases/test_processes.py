@@ -29,7 +29,7 @@ def test_shows_one_process_with_labels_limits_and_levels(client, auth):
     states = {s["code"]: s for s in social["states"]}
     assert states["reported"] == {
         "code": "reported",
-        "label": "待受理",
+        "label": "待处置",  # the social process names its own label
         "time_limit": {"amount": 2, "unit": "working_hours"},
         "level": "community",
     }
