@@ -148,7 +148,11 @@ class CaseDetail(MethodView):
         return case, 200, etag(case)
 
 
-@blp.route("/cases/<int:case_id>/actions/<string:action>")
+# The action names of every process, as an enum in the OpenAPI document (DESIGN §9).
+ACTION_SEGMENT = "any(" + ", ".join(action.value for action in workflow.Action) + ")"
+
+
+@blp.route(f"/cases/<int:case_id>/actions/<{ACTION_SEGMENT}:action>")
 class CaseAction(MethodView):
     @blp.doc(
         security=BEARER,
