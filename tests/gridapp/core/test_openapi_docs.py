@@ -1,8 +1,18 @@
-"""The served document explains itself: every operation has a summary and a description."""
+"""The served document explains itself: every operation described, worked examples in place."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+from openapi_schema_validator import (
+    OAS30ReadValidator,
+    OAS30WriteValidator,
+    oas30_format_checker,
+)
+
+from gridapp.core import openapi
+from gridapp.core.openapi_examples import with_examples
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -39,6 +49,17 @@ def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def examples_of(media: dict[str, Any]) -> list[Any]:
+    if "example" in media:
+        return [media["example"]]
+    return [named["value"] for named in media.get("examples", {}).values()]
+
+
+def test_the_served_document_is_the_generated_one(app, client):
+    """/openapi.json and `make openapi` (mobile-api/openapi.json) carry the same examples."""
+    assert served(client) == openapi.document(app)
+
+
 def test_every_operation_has_a_summary_and_a_description(client):
     ops = operations(served(client))
 
@@ -48,3 +69,76 @@ def test_every_operation_has_a_summary_and_a_description(client):
     assert sorted(no_description - KNOWN_UNDESCRIBED) == [], (
         "say who may call, what the errors mean and how to page: @blp.doc(description=...)"
     )
+
+
+def test_every_example_validates_against_its_schema(client):
+    """Request examples as a client sends them, answers as the server writes them."""
+    document = served(client)
+    checked = 0
+
+    for key, operation in operations(document).items():
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None:
+            for value in examples_of(body):
+                validate(OAS30WriteValidator, body["schema"], value, document, f"{key} request")
+                checked += 1
+        for status, response in operation["responses"].items():
+            for content_type, media in response.get("content", {}).items():
+                for value in examples_of(media):
+                    where = f"{key} {status} {content_type}"
+                    validate(OAS30ReadValidator, media["schema"], value, document, where)
+                    checked += 1
+    assert checked, "the document carries examples"
+
+
+def validate(cls: Any, schema: dict[str, Any], value: Any, document: dict[str, Any], where: str):
+    # The schema is resolved inside the document, so "#/components/..." references work.
+    rooted = {"allOf": [schema], "components": document["components"]}
+    errors = sorted(cls(rooted, format_checker=oas30_format_checker).iter_errors(value), key=str)
+    assert not errors, f"{where}: {errors[0].message} at {list(errors[0].absolute_path)}"
+
+
+SPEC = {
+    "paths": {
+        "/things/{id}": {
+            "post": {
+                "requestBody": {"content": {"application/json": {"example": {"old": 1}}}},
+                "responses": {"200": {"content": {"application/json": {}}}},
+            }
+        }
+    }
+}
+
+
+def test_one_recorded_example_is_the_media_types_example():
+    example = {"request": {"a": 1}, "status": 200, "response": {"b": 2}}
+    recorded = {"POST /things/{id}": {"default": example}}
+
+    spec = with_examples(SPEC, recorded)
+
+    operation = spec["paths"]["/things/{id}"]["post"]
+    assert operation["requestBody"]["content"]["application/json"] == {"example": {"a": 1}}
+    assert operation["responses"]["200"]["content"]["application/json"] == {"example": {"b": 2}}
+
+
+def test_several_recorded_examples_are_named_and_the_input_is_left_alone():
+    before = copy.deepcopy(SPEC)
+    recorded = {
+        "POST /things/{id}": {
+            "open": {"summary": "open it", "request": {}, "status": 200, "response": {"s": "o"}},
+            "shut": {"summary": "shut it", "request": {"why": "x"}, "status": 200, "response": {}},
+        },
+        "GET /nowhere": {"default": {"status": 200, "response": {}}},
+    }
+
+    spec = with_examples(SPEC, recorded)
+
+    media = spec["paths"]["/things/{id}"]["post"]["requestBody"]["content"]["application/json"]
+    assert media == {
+        "examples": {
+            "open": {"summary": "open it", "value": {}},
+            "shut": {"summary": "shut it", "value": {"why": "x"}},
+        }
+    }
+    assert before == SPEC
+    assert "/nowhere" not in spec["paths"]
