@@ -12,9 +12,11 @@ from openapi_schema_validator import (
 )
 
 from gridapp.core import openapi
-from gridapp.core.openapi_examples import with_examples
+from gridapp.core.openapi_examples import load_examples, with_examples
 
 METHODS = {"get", "post", "put", "patch", "delete"}
+ACTION_OPERATION = "POST /api/v1/cases/{case_id}/actions/{action}"
+MOBILE_ACTION_OPERATION = "POST /api/v1/mobile/cases/{case_id}/actions/{action}"
 
 # Operations of modules other than accounts, catalogue, areas, media and health that have no
 # description yet: to fix in gridapp/cases/blueprint.py, mobile-api/mobile_api/views.py and
@@ -31,6 +33,28 @@ KNOWN_UNDESCRIBED = frozenset(
         "POST /api/v1/mobile/media",
     }
 )
+
+# What a phone app or a desk tool needs an example of first (the issue's list).
+MUST_HAVE_EXAMPLES = {
+    "POST /api/v1/auth/login",
+    "GET /api/v1/auth/me",
+    "GET /api/v1/grid/locate",
+    "POST /api/v1/mobile/reports",
+    "POST /api/v1/media",
+    "POST /api/v1/mobile/media",
+    "GET /api/v1/cases",
+    "GET /api/v1/cases/{case_id}",
+    "POST /api/v1/cases",
+    "GET /api/v1/cases/{case_id}/history",
+    "GET /api/v1/notifications",
+    "POST /api/v1/notifications/read",
+    "POST /api/v1/notifications/{notification_id}/read",
+    ACTION_OPERATION,
+    MOBILE_ACTION_OPERATION,
+}
+# The walk's actions: the desk's through the desk operation, the grid worker's through the phone's.
+DESK_ACTIONS = {"accept", "file", "dispatch", "feedback", "assign_verification", "close"}
+PHONE_ACTIONS = {"verify_reply", "evaluate"}
 
 
 def served(client: Any) -> dict[str, Any]:
@@ -71,6 +95,34 @@ def test_every_operation_has_a_summary_and_a_description(client):
     )
 
 
+def test_every_recorded_operation_carries_its_examples(client):
+    ops = operations(served(client))
+
+    for key, named in load_examples().items():
+        assert key in ops, f"examples.json names {key}, which the document lacks"
+        operation = ops[key]
+        requests = [ex["request"] for ex in named.values() if "request" in ex]
+        if requests:
+            media = operation["requestBody"]["content"]["application/json"]
+            assert examples_of(media) == requests, key
+        for ex in named.values():
+            if "response" not in ex:
+                continue
+            response = operation["responses"][str(ex["status"])]
+            media = response["content"][ex.get("content_type", "application/json")]
+            assert ex["response"] in examples_of(media), key
+
+
+def test_the_examples_cover_what_integrators_need():
+    recorded = load_examples()
+
+    assert MUST_HAVE_EXAMPLES - set(recorded) == set()
+    assert set(recorded[ACTION_OPERATION]) >= DESK_ACTIONS
+    assert set(recorded[MOBILE_ACTION_OPERATION]) >= PHONE_ACTIONS
+    for key in MUST_HAVE_EXAMPLES:
+        assert any("response" in ex for ex in recorded[key].values()), key
+
+
 def test_every_example_validates_against_its_schema(client):
     """Request examples as a client sends them, answers as the server writes them."""
     document = served(client)
@@ -88,7 +140,7 @@ def test_every_example_validates_against_its_schema(client):
                     where = f"{key} {status} {content_type}"
                     validate(OAS30ReadValidator, media["schema"], value, document, where)
                     checked += 1
-    assert checked, "the document carries examples"
+    assert checked >= len(load_examples())
 
 
 def validate(cls: Any, schema: dict[str, Any], value: Any, document: dict[str, Any], where: str):
