@@ -77,6 +77,14 @@ def _tokens_json(pair: TokenPair) -> dict[str, Any]:
 
 @blp.route("/login")
 class Login(MethodView):
+    @blp.doc(
+        description="Anyone may call. Acceptors, dispatchers, shift leaders, hotline "
+        "operators, supervisors and admins also send `otp`, the current TOTP code; without it, "
+        "or with a wrong one, the answer is a 401 with `mfa_required: true` and no token. A "
+        "wrong username or password is a 401; repeated failures lock the account for a while "
+        "(401 with `locked_until`). Send the `access_token` as `Authorization: Bearer …` (it "
+        "lasts minutes); keep the `refresh_token` for POST /api/v1/auth/refresh.",
+    )
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +107,12 @@ class Login(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
+    @blp.doc(
+        description="Anyone holding a refresh token may call; no access token is needed. Each "
+        "refresh token works once: an unknown, expired or revoked one is a 401, and a used one "
+        "is a 401 that also revokes every token of its sign-in (someone copied it), so the "
+        "user signs in again.",
+    )
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokenSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +128,12 @@ class Refresh(MethodView):
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Any signed-in user, with the refresh token of their own sign-in; another "
+        "user's token or an unknown one changes nothing (still 204). The access token keeps "
+        "working until it expires: forget it on the device.",
+    )
     @blp.arguments(RefreshSchema)
     @blp.response(204)
     @login_required()
@@ -125,7 +144,12 @@ class Logout(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Any signed-in user; 401 without a valid access token. `department` is "
+        "set for handlers and department admins, `grids` (unit grid codes) for grid workers, "
+        "`district` for the roles scoped to one.",
+    )
     @blp.response(200, MeSchema)
     @login_required()
     def get(self) -> dict[str, Any]:

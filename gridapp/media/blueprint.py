@@ -32,7 +32,12 @@ mount_upload(blp)
 
 @blp.route("/<int:attachment_id>")
 class MediaItem(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Your own uploads, and the photos of the cases you may see. Anything else "
+        "is a 404, the same as a missing id. `thumbnail_url` is null until the thumbnail is "
+        "made.",
+    )
     @blp.response(200, AttachmentSchema)
     @login_required()
     def get(self, attachment_id: int) -> Attachment:
@@ -42,7 +47,11 @@ class MediaItem(MethodView):
 
 @blp.route("/<int:attachment_id>/content")
 class MediaContent(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Who may see the photo (GET /api/v1/media/{attachment_id}); else 404. The "
+        "ETag is the file's SHA-256: send it as If-None-Match for a 304. Private caching only.",
+    )
     @blp.response(200, BINARY, content_type="image/*")
     @login_required()
     def get(self, attachment_id: int) -> Response:
@@ -58,7 +67,11 @@ class MediaContent(MethodView):
 
 @blp.route("/<int:attachment_id>/thumbnail")
 class MediaThumbnail(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Who may see the photo; else 404. A 404 also while the thumbnail is being "
+        "made, shortly after the upload: retry, or wait for `thumbnail_url`.",
+    )
     @blp.response(200, BINARY, content_type="image/jpeg")
     @login_required()
     def get(self, attachment_id: int) -> Response:
