@@ -139,7 +139,12 @@ class Cases(MethodView):
 
 @blp.route("/cases/<int:case_id>")
 class CaseDetail(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="`actions` lists what you may do on it now, with each action's fields; "
+        "`sla` says where the running step's clock stands. The ETag is the version to send as "
+        "If-Match with an action. A case outside your scope is 404, as is a missing one.",
+    )
     @blp.response(200, CaseSchema)
     @login_required()
     def get(self, case_id: int) -> Any:
@@ -176,7 +181,11 @@ class CaseAction(MethodView):
 
 @blp.route("/cases/<int:case_id>/history")
 class CaseHistory(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Oldest first: the report, then one event per action (the SLA sweep's "
+        "automatic 督办 has role `system`), each with the hash of the one before it.",
+    )
     @blp.response(200, HistorySchema)
     @login_required()
     def get(self, case_id: int) -> dict[str, Any]:
@@ -187,7 +196,11 @@ class CaseHistory(MethodView):
 
 @blp.route("/cases/<int:case_id>/history/verify")
 class CaseHistoryVerify(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="`intact` false names the first event whose stored hash no longer matches "
+        "its content or its predecessor: the history was changed outside the application.",
+    )
     @blp.response(200, ChainSchema)
     @login_required()
     def get(self, case_id: int) -> dict[str, Any]:

@@ -98,7 +98,12 @@ def mount_upload(blp: Blueprint) -> None:
 
     @blp.route("")
     class Upload(MethodView):
-        @blp.doc(security=BEARER)
+        @blp.doc(
+            security=BEARER,
+            description="JPEG, PNG, WebP or HEIC, checked by content, up to the configured "
+            "size (413 above it, 415 for another kind). The same file twice is stored once. "
+            "A photo no report or action claims within MEDIA_UNCLAIMED_DAYS is forgotten.",
+        )
         @blp.arguments(FileSchema, location="files")
         @blp.response(201, AttachmentSchema)
         @login_required()

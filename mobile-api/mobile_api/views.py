@@ -215,7 +215,11 @@ def _sha256(stream: Any) -> str:
 
 @blp.route("/tasks")
 class Tasks(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Newest first: checks (核实) and verifications (核查) sent to you, and your "
+        "reports closed and waiting for your rating. Page with `next_cursor`.",
+    )
     @blp.arguments(TaskArgs, location="query")
     @blp.response(200, TaskPageSchema)
     @login_required("grid_worker")
@@ -229,7 +233,11 @@ class Tasks(MethodView):
 
 @blp.route("/cases/<int:case_id>")
 class MobileCase(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="A case in your grids, or one you reported or must check or verify; "
+        "`actions` says what you may do on it now. Anything else is 404.",
+    )
     @blp.response(200, CaseSchema)
     @login_required("grid_worker")
     def get(self, case_id: int) -> Any:
@@ -275,7 +283,12 @@ class MobileCaseAction(MethodView):
 
 @blp.route("/sync")
 class Sync(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="One call after being offline: the cases in your scope changed since "
+        "`since` (the `cursor` of the last answer; omit it the first time), your open tasks and new "
+        "notifications. Cases on the boundary may come twice: keep the higher version.",
+    )
     @blp.arguments(SyncArgs, location="query")
     @blp.response(200, SyncSchema)
     @login_required("grid_worker")
