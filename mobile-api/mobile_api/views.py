@@ -286,7 +286,8 @@ class Sync(MethodView):
     @blp.doc(
         security=BEARER,
         description="One call after being offline: the cases in your scope changed since "
-        "`since` (the `cursor` of the last answer; omit it the first time), your open tasks and new "
+        "`since` (the `cursor` of the last answer; omit it the first time), your open tasks and "
+        "new "
         "notifications. Cases on the boundary may come twice: keep the higher version.",
     )
     @blp.arguments(SyncArgs, location="query")
