@@ -88,5 +88,9 @@ class ProblemSchema(Schema):
     instance = fields.String(metadata={"description": "The path that was called."})
     errors = fields.Dict(
         keys=fields.String(),
-        metadata={"description": "For invalid input: field path → messages."},
+        values=fields.List(fields.String()),
+        metadata={
+            "description": "For invalid input (every 422): dotted field path (`location.lon`, "
+            "`photos.0`; `_schema` for the body as a whole) → messages."
+        },
     )
