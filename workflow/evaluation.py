@@ -12,6 +12,9 @@ Weights are configuration: pass a mapping with any of the documented keys (missi
 `on_time` on an event is the caller's: whether the action came within the deadline of the
 step it concludes, from the SLA clock. Events whose `on_time` is None are not counted in
 on-time rates.
+
+Nothing calls this module yet: the evaluation domain (the issue "Supervision: evaluation you can
+explain …") is its caller to be.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from gridapp.core.jobs import job_context
 from gridapp.core.outbox import relay_outbox
 
 INTERVAL = timedelta(minutes=1)
-JOB = "gridapp.cases.jobs.sla_sweep"
 
 
 def sla_sweep() -> dict[str, int]:
@@ -33,5 +32,4 @@ def schedule_sweep(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     at = (now + INTERVAL).replace(second=0, microsecond=0)
     job_id = redis.job_id(f"sla-sweep-{at:%Y%m%d%H%M}")
-    redis.queue("default").enqueue_at(at, JOB, job_id=job_id, description="SLA sweep")
-    return job_id
+    return redis.schedule(sla_sweep, at, queue="default", job_id=job_id, description="SLA sweep")

@@ -4,6 +4,9 @@ A service calls ``enqueue_after_commit`` inside its transaction; the row commits
 with the case. After a commit the relay pushes pending rows to RQ; a crash between commit and
 enqueue leaves the row pending, and the next relay run (every request commit and the worker's
 periodic sweep) sends it. Jobs are idempotent, so a row enqueued twice does no harm.
+
+A job is given as its function; the row stores the function's import path, which is also what
+RQ stores in Redis, so rows written by an older release keep working.
 """
 
 from __future__ import annotations
@@ -17,16 +20,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gridapp.core.models import OutboxMessage
-from gridapp.core.queue import RedisProvider
+from gridapp.core.queue import Job, RedisProvider, job_path
 
 log = logging.getLogger(__name__)
 
 
 def enqueue_after_commit(
-    session: Session, job: str, args: Sequence[Any] = (), *, queue: str = "default"
+    session: Session, job: Job, args: Sequence[Any] = (), *, queue: str = "default"
 ) -> OutboxMessage:
     """Write a job to the outbox; it is sent to RQ only once the transaction commits."""
-    message = OutboxMessage(job=job, args=list(args), queue=queue)
+    message = OutboxMessage(job=job_path(job), args=list(args), queue=queue)
     session.add(message)
     session.info["outbox_pending"] = True
     session.flush()
@@ -54,6 +57,9 @@ def relay_outbox(session: Session, redis: RedisProvider, *, limit: int = 500) ->
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             continue
         try:
+            # The stored path, not the imported function: RQ keeps only the path anyway, and a
+            # row naming a job that no longer exists then fails in the worker's failed-job
+            # registry instead of blocking every row behind it here.
             redis.queue(message.queue).enqueue(
                 message.job,
                 *message.args,

@@ -1,7 +1,10 @@
 """Every error as RFC 9457 problem+json, mapped in one place.
 
 Clients get ``type``, ``title``, ``status``, ``detail`` and, for invalid input, ``errors``: field
-path → messages, so a phone can put each message beside its field.
+path → messages, so a phone can put each message beside its field. Whatever raised it
+(marshmallow, webargs, a service's ``ValidationFailed``, a workflow requirement), ``errors`` has
+one shape: a flat object from a dotted path (``location.lon``, ``photos.0``) to a list of strings,
+and every 422 has it.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ def problem(
     detail: str | None = None,
     *,
     slug: str | None = None,
-    errors: Mapping[str, list[str]] | None = None,
+    errors: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """Build a problem+json response."""
+    """Build a problem+json response; ``errors`` may be nested or hold bare strings."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (slug or title.lower().replace(" ", "-")),
         "title": title,
@@ -40,8 +43,13 @@ def problem(
     if detail:
         body["detail"] = detail
     body["instance"] = request.path if request else None
-    if errors:
-        body["errors"] = dict(errors)
+    field_errors = flatten_messages(errors) if errors else {}
+    if status == 422 and not field_errors:
+        # A client reads a 422 by its fields; with none to blame, blame the whole body, as
+        # marshmallow does for a schema-level error.
+        field_errors = {"_schema": [detail or title]}
+    if field_errors:
+        body["errors"] = field_errors
     if extra:
         body.update(extra)
     response = Response(
@@ -53,35 +61,43 @@ def problem(
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Turn marshmallow's nested messages into ``{"location.lon": ["…"]}``."""
+    """Turn nested messages into ``{"location.lon": ["…"], "photos.0": ["…"]}``.
+
+    Marshmallow nests by field name and list index; services write ``{"field": "message"}``.
+    Either way each path gets a list of strings; a message with no path is the body's
+    (``_schema``), and a path met twice keeps every message.
+    """
     flat: dict[str, list[str]] = {}
+    _collect(messages, prefix, flat)
+    return flat
+
+
+def _collect(messages: Any, path: str, flat: dict[str, list[str]]) -> None:
     if isinstance(messages, Mapping):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            flat.update(flatten_messages(value, path))
-    elif isinstance(messages, list | tuple) and all(isinstance(m, str) for m in messages):
-        flat[prefix or "_schema"] = [str(m) for m in messages]
+            _collect(value, f"{path}.{key}" if path else str(key), flat)
     elif isinstance(messages, list | tuple):
         for i, value in enumerate(messages):
-            flat.update(flatten_messages(value, f"{prefix}.{i}" if prefix else str(i)))
-    else:
-        flat[prefix or "_schema"] = [str(messages)]
-    return flat
+            if isinstance(value, Mapping | list | tuple):
+                _collect(value, f"{path}.{i}" if path else str(i), flat)
+            else:
+                _collect(value, path, flat)
+    elif messages is not None:
+        flat.setdefault(path or "_schema", []).append(str(messages))
 
 
 def _from_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
-    errors: dict[str, list[str]] = {}
     data = getattr(exc, "data", None) or {}
     messages = data.get("messages") if isinstance(data, Mapping) else None
-    if messages:
-        # flask-smorest nests messages under the request location (json, query, files …).
+    errors: dict[str, list[str]] = {}
+    if isinstance(messages, Mapping):
+        # flask-smorest nests messages under the request location (json, query, files …):
+        # the client named the field, not where it went, so the location is dropped.
         for location, fields in messages.items():
-            errors.update(
-                flatten_messages(fields)
-                if location in _LOCATIONS
-                else flatten_messages({location: fields})
-            )
+            _collect(fields if location in _LOCATIONS else {location: fields}, "", errors)
+    elif messages:
+        errors = flatten_messages(messages)
     detail = exc.description if status != 422 else "The request has invalid fields."
     headers = {}
     if status == 405 and exc.get_response().headers.get("Allow"):
@@ -129,7 +145,7 @@ def _from_missing(exc: workflow.MissingRequirement) -> Response:
         "Invalid input",
         str(exc),
         slug="validation",
-        errors={k: [v] for k, v in exc.fields.items()},
+        errors=exc.fields,
     )
 
 

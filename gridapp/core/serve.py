@@ -51,7 +51,6 @@ def main() -> int:
     with app.app_context():
         from gridapp.seed.demo import (
             ATTRIBUTION,
-            DEMO_OPEN311_KEY,
             DEMO_PASSWORD,
             DEMO_TOTP_SECRET,
             is_seeded,
@@ -67,7 +66,7 @@ def main() -> int:
         if config.demo:
             print(
                 f"demo users (password {DEMO_PASSWORD}; TOTP secret {DEMO_TOTP_SECRET} for "
-                f"command-center, supervisor and admin roles; Open311 key {DEMO_OPEN311_KEY}):",
+                "command-center, supervisor and admin roles):",
                 flush=True,
             )
             for line in describe_demo_users(db.session()):

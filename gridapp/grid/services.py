@@ -224,7 +224,7 @@ def locate_point(
             .where(UserGrid.grid_code == located.grid.code, User.active.is_(True))
             .order_by(User.id)
         ).all()
-    return Location(wgs_lon, wgs_lat, lon, lat, str(geo.CRS(crs)), located, workers)
+    return Location(wgs_lon, wgs_lat, lon, lat, str(geo.parse_crs(crs)), located, workers)
 
 
 def list_areas(

@@ -11,7 +11,6 @@ from gridapp.core.extensions import redis
 from gridapp.core.jobs import job_context
 from gridapp.media.sweep import forget_unclaimed, remove_orphan_files
 
-JOB = "gridapp.media.housekeeping.media_sweep"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AT = time(3, 0)
 
@@ -45,5 +44,4 @@ def schedule_media_sweep(now: datetime | None = None) -> str:
     """Schedule the next nightly sweep; one job id per night dedupes repeated scheduling."""
     at = next_run(now or datetime.now(UTC))
     job_id = redis.job_id(f"media-sweep-{at.astimezone(SHANGHAI):%Y%m%d}")
-    redis.queue("low").enqueue_at(at, JOB, job_id=job_id, description="media sweep")
-    return job_id
+    return redis.schedule(media_sweep, at, queue="low", job_id=job_id, description="media sweep")

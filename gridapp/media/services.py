@@ -38,7 +38,6 @@ from gridapp.media.sweep import touch
 
 log = logging.getLogger(__name__)
 
-THUMBNAIL_JOB = "gridapp.media.jobs.make_thumbnail"
 MAX_PHOTOS = 9
 CHUNK_BYTES = 64 * 1024
 # EXIF clocks are the camera's local time; the phones this serves are set to China time.
@@ -145,7 +144,10 @@ def store_upload(
     )
     session.add(attachment)
     session.flush()
-    enqueue_after_commit(session, THUMBNAIL_JOB, [attachment.id])
+    # Imported here: gridapp.media.jobs imports this module (storage_path).
+    from gridapp.media.jobs import make_thumbnail
+
+    enqueue_after_commit(session, make_thumbnail, [attachment.id])
     return attachment
 
 

@@ -14,6 +14,7 @@ from gridapp.catalogue.models import Category
 from gridapp.core.errors import NotFound
 from gridapp.core.outbox import enqueue_after_commit
 from gridapp.core.types import utcnow
+from gridapp.notifications.jobs import deliver_notification
 from gridapp.notifications.models import Notification
 
 NEW_REPORT = "new_report"
@@ -43,7 +44,7 @@ def notify(
         )
         session.add(note)
         session.flush()
-        enqueue_after_commit(session, "gridapp.notifications.jobs.deliver_notification", [note.id])
+        enqueue_after_commit(session, deliver_notification, [note.id])
         made.append(note)
     return made
 

@@ -36,12 +36,12 @@ def seed_demo_command(if_empty: bool) -> None:
 def seed_users_command() -> None:
     """Print the demo users, their grids and departments."""
     from gridapp.core.security import MFA_ROLES
-    from gridapp.seed.demo import DEMO_OPEN311_KEY, DEMO_PASSWORD, DEMO_TOTP_SECRET
+    from gridapp.seed.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
     from gridapp.seed.users import describe_demo_users
 
     for line in describe_demo_users(db.session()):
         click.echo(line)
     click.echo(
         f"password for every demo user: {DEMO_PASSWORD}; TOTP secret for "
-        f"{', '.join(sorted(MFA_ROLES))}: {DEMO_TOTP_SECRET}; Open311 key: {DEMO_OPEN311_KEY}"
+        f"{', '.join(sorted(MFA_ROLES))}: {DEMO_TOTP_SECRET}"
     )

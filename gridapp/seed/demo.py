@@ -33,6 +33,7 @@ STREET_CODE_LENGTH = 9  # GB/T 30428.1: county 6 + street 3
 URBAN_CORE_RADIUS_M = 1_500.0
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+# Not used or printed yet: the Open311 channel issue gives the demo integrator this API key.
 DEMO_OPEN311_KEY = "demo-open311-key"
 ATTRIBUTION = "Place names and codes: Vonng/adcode (CC BY 4.0); polygons generated, not surveyed."
 

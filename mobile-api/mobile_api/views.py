@@ -31,7 +31,7 @@ from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, 
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.problems import flatten_messages
 from gridapp.core.rest import IF_MATCH, Blueprint
-from gridapp.core.schemas import CRS_NAMES, StrictSchema, record_id
+from gridapp.core.schemas import CrsField, StrictSchema, record_id
 from gridapp.media.services import store_upload
 from gridapp.media.upload import reject_unknown_parts
 from gridapp.notifications.schemas import NotificationSchema
@@ -47,7 +47,7 @@ WORKER_ACTIONS = frozenset({"check_reply", "verify_reply", "self_handle", "evalu
 class ReportLocationSchema(StrictSchema):
     lon = fields.Float(required=True, validate=validate.Range(-180, 180))
     lat = fields.Float(required=True, validate=validate.Range(-90, 90))
-    crs = fields.String(load_default="wgs84", validate=validate.OneOf(CRS_NAMES))
+    crs = CrsField()
 
 
 class ReportSchema(StrictSchema):

@@ -16,6 +16,7 @@ from geo import (
     gcj02_to_wgs84,
     haversine_m,
     out_of_china,
+    parse_crs,
     to_wgs84,
     to_wgs84_many,
     wgs84_to_bd09,
@@ -117,3 +118,21 @@ def test_vectorised_conversion_matches_scalar(crs):
         want = to_wgs84(float(lon), float(lat), crs)
         assert math.isclose(got_lon, want[0], abs_tol=1e-9)
         assert math.isclose(got_lat, want[1], abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["GCJ02", "Gcj02", "gcj02", " gcj02\n"])
+def test_crs_names_are_case_insensitive(name):
+    assert parse_crs(name) is CRS.gcj02
+    assert to_wgs84(*SHANGHAI_GCJ, name) == to_wgs84(*SHANGHAI_GCJ, "gcj02")
+    many = to_wgs84_many([SHANGHAI_GCJ[0]], [SHANGHAI_GCJ[1]], name)
+    assert (many[0][0], many[1][0]) == pytest.approx(to_wgs84(*SHANGHAI_GCJ, "gcj02"))
+
+
+@pytest.mark.parametrize(("name", "crs"), [("WGS84", CRS.wgs84), ("BD09", CRS.bd09)])
+def test_every_crs_reads_in_capitals(name, crs):
+    assert parse_crs(name) is crs
+
+
+def test_an_unknown_name_in_capitals_is_still_unknown():
+    with pytest.raises(UnknownCRS):
+        parse_crs("EPSG3857")

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from typing import Any
 
+import pytest
+from werkzeug.exceptions import UnprocessableEntity
+
+import workflow
+from gridapp.core.errors import ValidationFailed
+from gridapp.core.problems import problem
+from tests.gridapp.case_helpers import grid_point, report
 from tests.gridapp.conftest import problem_of
 
 
@@ -80,3 +88,123 @@ def test_problem_bodies_never_leak_a_traceback(client):
     ).get_data(as_text=True)
 
     assert "Traceback" not in text
+
+
+# Every 422 has one shape: ``errors`` maps a dotted field path to a list of strings.
+
+
+def assert_field_errors(body: dict[str, Any], *paths: str) -> None:
+    """Assert the one shape: a flat object from dotted paths to non-empty lists of strings."""
+    errors = body["errors"]
+    assert isinstance(errors, dict), errors
+    for path, messages in errors.items():
+        assert isinstance(path, str), path
+        assert isinstance(messages, list) and messages, (path, messages)
+        assert all(isinstance(m, str) and m for m in messages), (path, messages)
+    assert set(paths) <= set(errors), (paths, errors)
+
+
+def _worker_case(client: Any, auth: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    headers = auth("grid_worker")
+    grid = client.get("/api/v1/auth/me", headers=headers).get_json()["grids"][0]
+    response = report(client, headers, *grid_point(client, headers, grid))
+    assert response.status_code == 201, response.get_json()
+    return headers, response.get_json()
+
+
+def test_a_bad_query_argument_is_a_list_under_its_name(client):
+    response = client.get("/api/v1/grid/locate", query_string={"lon": "east", "lat": 27.2})
+
+    body = problem_of(response, 422)
+    assert_field_errors(body, "lon")
+    assert "query" not in body["errors"], "the request location is not part of the path"
+
+
+def test_a_bad_nested_json_field_has_a_dotted_path(client, auth):
+    body = {
+        "category": "SJ0102",
+        "description": "x",
+        "location": {"lon": "east", "lat": 27.2},
+        "photos": [1, "one"],
+    }
+
+    response = client.post("/api/v1/mobile/reports", json=body, headers=auth("grid_worker"))
+
+    problem = problem_of(response, 422)
+    assert_field_errors(problem, "location.lon", "photos.1")
+    assert "location" not in problem["errors"] and "json" not in problem["errors"]
+
+
+def test_a_service_error_given_as_a_string_becomes_a_list(client, auth):
+    """Services write ``ValidationFailed(errors={"category": "…"})``; clients get a list."""
+    headers = auth("grid_worker")
+    grid = client.get("/api/v1/auth/me", headers=headers).get_json()["grids"][0]
+
+    response = report(client, headers, *grid_point(client, headers, grid), category="ZZ9999")
+
+    body = problem_of(response, 422)
+    assert_field_errors(body, "category")
+    assert body["errors"]["category"] == ["No active category 'ZZ9999'."]
+
+
+def test_a_missing_workflow_requirement_is_a_list_under_its_field(client, auth):
+    headers, case = _worker_case(client, auth)
+
+    response = client.post(
+        f"/api/v1/mobile/cases/{case['id']}/actions/self_handle",
+        json={},
+        headers={**headers, "If-Match": f'"{case["version"]}"'},
+    )
+
+    body = problem_of(response, 422)
+    assert body["type"].endswith("/validation")
+    assert_field_errors(body, "photos")
+
+
+def test_a_missing_requirement_raised_anywhere_has_the_same_shape(app):
+    exc = workflow.MissingRequirement("feedback", {"photos": "At least one photo."})
+
+    with app.test_request_context("/api/v1/cases/1/actions/feedback"):
+        response = app.handle_user_exception(exc)
+
+    assert response.status_code == 422
+    assert json.loads(response.get_data())["errors"] == {"photos": ["At least one photo."]}
+
+
+@pytest.mark.parametrize(
+    ("errors", "expected"),
+    [
+        ({"x": "msg"}, {"x": ["msg"]}),
+        ({"x": ["a", "b"]}, {"x": ["a", "b"]}),
+        ({"location": {"lon": "bad"}}, {"location.lon": ["bad"]}),
+        ({"photos": {0: ["gone"], 2: "yours?"}}, {"photos.0": ["gone"], "photos.2": ["yours?"]}),
+        (
+            {"photos": [{"id": "gone"}, "too many"]},
+            {"photos.0.id": ["gone"], "photos": ["too many"]},
+        ),
+        ({"_schema": ["whole body"]}, {"_schema": ["whole body"]}),
+    ],
+    ids=["string", "list", "nested", "indexed", "list of objects", "schema"],
+)
+def test_problem_flattens_any_shape_of_field_errors(app, errors, expected):
+    with app.test_request_context("/"):
+        body = json.loads(problem(422, "Invalid input", "x", errors=errors).get_data())
+
+    assert body["errors"] == expected
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ValidationFailed("The request body must be a JSON object."),
+        UnprocessableEntity(),
+    ],
+    ids=["ValidationFailed without fields", "bare 422"],
+)
+def test_a_422_without_fields_still_carries_errors(app, exc):
+    with app.test_request_context("/"):
+        response = app.handle_user_exception(exc)
+
+    body = json.loads(response.get_data())
+    assert response.status_code == 422
+    assert_field_errors(body, "_schema")

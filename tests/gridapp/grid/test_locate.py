@@ -306,3 +306,34 @@ def test_unknown_query_parameter_is_refused(client, auth):
     )
     assert response.status_code == 422
     assert "cs" in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize("crs", ["GCJ02", "Gcj02", " gcj02 "])
+def test_crs_names_are_case_insensitive(client, worker, inside, crs):
+    code, lon, lat = inside
+    gcj_lon, gcj_lat = geo.wgs84_to_gcj02(lon, lat)
+
+    response = locate(client, worker["headers"], lon=gcj_lon, lat=gcj_lat, crs=crs)
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["grid"]["code"] == code
+    assert geo.haversine_m(lon, lat, body["location"]["lon"], body["location"]["lat"]) < 0.5
+    assert body["original_location"]["crs"] == "gcj02", "stored under its one lower-case name"
+
+
+def test_upper_case_wgs84_is_wgs84(client, worker, inside):
+    code, lon, lat = inside
+
+    body = locate(client, worker["headers"], lon=lon, lat=lat, crs="WGS84").get_json()
+
+    assert body["grid"]["code"] == code
+    assert body["original_location"]["crs"] == "wgs84"
+
+
+def test_an_unknown_crs_in_capitals_is_still_unknown(client, worker, inside):
+    _code, lon, lat = inside
+
+    body = problem_of(locate(client, worker["headers"], lon=lon, lat=lat, crs="EPSG3857"), 422)
+
+    assert list(body["errors"]) == ["crs"]

@@ -24,10 +24,10 @@ from gridapp.catalogue.models import Category
 from gridapp.core.errors import NotFound, PayloadTooLarge, ValidationFailed
 from gridapp.core.extensions import db
 from gridapp.core.models import OutboxMessage
+from gridapp.core.queue import job_path
 from gridapp.media.jobs import make_thumbnail
 from gridapp.media.models import Attachment
 from gridapp.media.services import (
-    THUMBNAIL_JOB,
     attachments_for_claim,
     get_attachment_for,
     store_upload,
@@ -327,7 +327,9 @@ def test_a_case_photo_is_visible_to_whoever_sees_the_case(client: Any, auth: Any
 def test_upload_queues_a_thumbnail_job_with_only_the_id(client: Any, auth: Any) -> None:
     created = upload(client, auth("grid_worker"), photo()).get_json()
 
-    jobs = db.session().scalars(select(OutboxMessage).where(OutboxMessage.job == THUMBNAIL_JOB))
+    jobs = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.job == job_path(make_thumbnail))
+    )
 
     assert [m.args for m in jobs if m.args == [created["id"]]] == [[created["id"]]]
 
