@@ -33,6 +33,7 @@ def user_create(
     from gridapp.accounts.services import create_user
     from gridapp.accounts.totp import new_secret
     from gridapp.core.errors import GridappError
+    from gridapp.core.problems import flatten_messages
 
     secret = new_secret() if totp else None
     try:
@@ -49,7 +50,8 @@ def user_create(
                 totp_secret=secret,
             )
     except GridappError as exc:
-        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+        fields = flatten_messages(exc.errors)
+        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
         raise click.ClickException(f"{exc.detail} {details}".strip()) from exc
     click.echo(f"created user {user.username} (id {user.id}, {user.role})")
     if secret:

@@ -35,15 +35,6 @@ DESK_ROLES = frozenset(
 )
 
 
-class LonLatSchema(StrictSchema):
-    lon = fields.Float()
-    lat = fields.Float()
-
-
-class OriginalLocationSchema(LonLatSchema):
-    crs = fields.String()
-
-
 class ActionFieldSchema(StrictSchema):
     name = fields.String()
     required = fields.Boolean()

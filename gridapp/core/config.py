@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,7 @@ class Config:
     # Photos uploaded but never claimed by a report or an action are forgotten after this.
     media_unclaimed_days: int = 7
     queue_prefix: str = "gridapp"
-    display_timezone: str = "Asia/Shanghai"
     grid_index_check_seconds: float = 5.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def media_dir(self) -> Path:

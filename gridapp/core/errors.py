@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -17,12 +17,13 @@ class GridappError(Exception):
         self,
         detail: str,
         *,
-        errors: Mapping[str, Sequence[str] | str] | None = None,
+        errors: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.errors = {k: [v] if isinstance(v, str) else list(v) for k, v in (errors or {}).items()}
+        # Kept as given (strings, lists or nested fields): problem() flattens them in one place.
+        self.errors: dict[str, Any] = dict(errors or {})
         self.extra = dict(extra or {})
 
 
@@ -74,6 +75,7 @@ class Forbidden(GridappError):
     type_slug = "forbidden"
 
 
+# Raised by the rate limit of Open311 integrator keys (the channels issue); nothing else yet.
 class TooManyRequests(GridappError):
     status = 429
     title = "Too many requests"

@@ -69,11 +69,6 @@ class AreaRefSchema(StrictSchema):
     name = fields.String()
 
 
-class CursorPageArgs(StrictSchema):
-    cursor = fields.String(load_default=None, metadata={"description": "From `next_cursor`."})
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-
-
 class ProblemSchema(Schema):
     """An RFC 9457 problem, the body of every error answer (``application/problem+json``)."""
 

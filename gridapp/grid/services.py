@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import geo
@@ -252,10 +252,3 @@ def get_area(session: Session, code: str, layer: str = DEFAULT_LAYER) -> Area:
     if area is None:
         raise NotFound(f"No area with code {code!r} in layer {layer!r}.")
     return area
-
-
-def count_areas(session: Session, layer: str = DEFAULT_LAYER) -> dict[str, int]:
-    rows = session.execute(
-        select(Area.level, func.count()).where(Area.layer == layer).group_by(Area.level)
-    )
-    return {level: int(n) for level, n in rows}

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+import workflow
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import job_context
 from gridapp.media.sweep import forget_unclaimed, remove_orphan_files
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 AT = time(3, 0)
 
 
@@ -33,15 +32,15 @@ def media_sweep() -> dict[str, int]:
 
 def next_run(now: datetime) -> datetime:
     """The next 03:00 in Asia/Shanghai after ``now``, in UTC."""
-    local = now.astimezone(SHANGHAI)
-    at = datetime.combine(local.date(), AT, tzinfo=SHANGHAI)
+    local = now.astimezone(workflow.LOCAL_ZONE)
+    at = datetime.combine(local.date(), AT, tzinfo=workflow.LOCAL_ZONE)
     if at <= local:
-        at = datetime.combine(local.date() + timedelta(days=1), AT, tzinfo=SHANGHAI)
+        at = datetime.combine(local.date() + timedelta(days=1), AT, tzinfo=workflow.LOCAL_ZONE)
     return at.astimezone(UTC)
 
 
 def schedule_media_sweep(now: datetime | None = None) -> str:
     """Schedule the next nightly sweep; one job id per night dedupes repeated scheduling."""
     at = next_run(now or datetime.now(UTC))
-    job_id = redis.job_id(f"media-sweep-{at.astimezone(SHANGHAI):%Y%m%d}")
+    job_id = redis.job_id(f"media-sweep-{at.astimezone(workflow.LOCAL_ZONE):%Y%m%d}")
     return redis.schedule(media_sweep, at, queue="low", job_id=job_id, description="media sweep")

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case
 from gridapp.cases.scope import case_visible
@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 MAX_PHOTOS = 9
 CHUNK_BYTES = 64 * 1024
 # EXIF clocks are the camera's local time; the phones this serves are set to China time.
-EXIF_LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+# A camera's EXIF time without an offset is wall-clock time where the county is.
+EXIF_LOCAL_ZONE = workflow.LOCAL_ZONE
 
 # iPhones take HEIC by default; pillow-heif teaches Pillow to read it (and its EXIF).
 pillow_heif.register_heif_opener()

@@ -30,11 +30,6 @@ class FileSchema(StrictSchema):
     )
 
 
-class ExifLocationSchema(StrictSchema):
-    lon = fields.Float()
-    lat = fields.Float()
-
-
 class AttachmentSchema(StrictSchema):
     id = fields.Integer(metadata={"description": "Refer to it as one of a report's `photos`."})
     sha256 = fields.String()
