@@ -48,6 +48,18 @@ class CrsField(fields.String):
         return super()._deserialize(value, attr, data, **kwargs).strip().lower()
 
 
+class RoundedFloat(fields.Float):
+    """A number shown to so many decimals (a map's bbox, an area in km²)."""
+
+    def __init__(self, places: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.places = places
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> float | None:
+        number = super()._serialize(value, attr, obj, **kwargs)
+        return None if number is None else round(float(number), self.places)
+
+
 class StrictSchema(Schema):
     """Unknown fields are errors, so a misspelt field never passes silently."""
 

@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, login_required
 from gridapp.core.rest import Blueprint
-from gridapp.core.schemas import StrictSchema
+from gridapp.core.schemas import RoundedFloat, StrictSchema
 from gridapp.grid.models import AREA_LEVELS, Area
 from gridapp.grid.services import DEFAULT_LAYER, get_area, list_areas
 
@@ -35,30 +35,21 @@ class AreaArgs(StrictSchema):
 class AreaSchema(StrictSchema):
     code = fields.String()
     name = fields.String()
-    level = fields.String()
-    parent = fields.String(allow_none=True)
+    level = fields.String(validate=validate.OneOf(AREA_LEVELS))
+    parent = fields.String(attribute="parent_code", allow_none=True)
     layer = fields.String()
-    area_km2 = fields.Float()
+    area_km2 = RoundedFloat(places=6)
     generated = fields.Boolean(metadata={"description": "Polygon generated, not surveyed."})
-    bbox = fields.List(fields.Float())
+    bbox = fields.List(
+        RoundedFloat(places=7),
+        attribute="geometry.bounds",
+        metadata={"description": "[west, south, east, north], WGS84."},
+    )
 
 
 class AreaPageSchema(StrictSchema):
     items = fields.List(fields.Nested(AreaSchema))
     next_cursor = fields.String(allow_none=True)
-
-
-def area_json(area: Area) -> dict[str, Any]:
-    return {
-        "code": area.code,
-        "name": area.name,
-        "level": area.level,
-        "parent": area.parent_code,
-        "layer": area.layer,
-        "area_km2": round(area.area_km2, 6),
-        "generated": area.generated,
-        "bbox": [round(v, 7) for v in area.geometry.bounds],
-    }
 
 
 @blp.route("")
@@ -75,20 +66,15 @@ class Areas(MethodView):
     @login_required()
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List areas by level and parent, in code order."""
-        limit = args["limit"]
-        rows = list_areas(
+        items, next_cursor = list_areas(
             db.session(),
             level=args["level"],
             parent=args["parent"],
             layer=args["layer"],
-            after=args["cursor"],
-            limit=limit + 1,
+            cursor=args["cursor"],
+            limit=args["limit"],
         )
-        page = rows[:limit]
-        return {
-            "items": [area_json(a) for a in page],
-            "next_cursor": page[-1].code if len(rows) > limit else None,
-        }
+        return {"items": items, "next_cursor": next_cursor}
 
 
 GEOJSON = "application/geo+json"
@@ -125,7 +111,7 @@ class AreaDetail(MethodView):
     @blp.arguments(AreaArgs, location="query")
     @blp.response(200, AreaSchema)
     @login_required()
-    def get(self, args: dict[str, Any], code: str) -> dict[str, Any] | Response:
+    def get(self, args: dict[str, Any], code: str) -> Area | Response:
         """Show one area; as a GeoJSON Feature with ``?format=geojson``."""
         area = get_area(db.session(), code, args["layer"])
         if args["format"] == "geojson":
@@ -135,9 +121,9 @@ class AreaDetail(MethodView):
                     "type": "Feature",
                     "id": area.code,
                     "geometry": shapely.geometry.mapping(area.geometry),
-                    "properties": {k: v for k, v in area_json(area).items() if k != "bbox"},
+                    "properties": AreaSchema(exclude=("bbox",)).dump(area),
                 }
             )
             feature.mimetype = GEOJSON
             return feature
-        return area_json(area)
+        return area

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 import geo
 from gridapp.accounts.models import User, UserGrid
 from gridapp.core.errors import NotFound, ValidationFailed
+from gridapp.core.pagination import decode_cursor, paginate
 from gridapp.grid.models import Area, Setting
 
 DEFAULT_LAYER = "urban"
@@ -191,6 +192,16 @@ class Location:
     located: geo.Located
     grid_workers: Sequence[User]
 
+    @property
+    def point(self) -> dict[str, float]:
+        """Return the WGS84 point, to the 8 decimals (about 1 mm) a GPS fix deserves."""
+        return {"lon": round(self.lon, 8), "lat": round(self.lat, 8)}
+
+    @property
+    def original_point(self) -> dict[str, Any]:
+        """Return the point as it was sent, with its coordinate system."""
+        return {"lon": self.original_lon, "lat": self.original_lat, "crs": self.crs}
+
 
 def locate_point(
     session: Session,
@@ -233,18 +244,19 @@ def list_areas(
     level: str | None = None,
     parent: str | None = None,
     layer: str = DEFAULT_LAYER,
-    after: str | None = None,
+    cursor: str | None = None,
     limit: int = 100,
-) -> list[Area]:
-    """List areas by level and parent, in code order (cursor = the last code seen)."""
-    query = select(Area).where(Area.layer == layer).order_by(Area.code).limit(limit)
+) -> tuple[list[Area], str | None]:
+    """List areas by level and parent, in code order, a page at a time."""
+    query = select(Area).where(Area.layer == layer).order_by(Area.code).limit(limit + 1)
     if level:
         query = query.where(Area.level == level)
     if parent:
         query = query.where(Area.parent_code == parent)
-    if after:
-        query = query.where(Area.code > after)
-    return list(session.scalars(query))
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        query = query.where(Area.code > str(after[0]))
+    return paginate(list(session.scalars(query)), limit, lambda area: (area.code,))
 
 
 def get_area(session: Session, code: str, layer: str = DEFAULT_LAYER) -> Area:
