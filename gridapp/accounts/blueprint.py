@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from marshmallow import fields
+from marshmallow import fields, validate
 
-from gridapp.accounts.models import User
+from gridapp.accounts.models import ROLES, User
 from gridapp.accounts.sessions import (
     TokenPair,
     authenticate_user,
@@ -37,10 +37,10 @@ class MeSchema(StrictSchema):
     id = fields.Integer()
     username = fields.String()
     display_name = fields.String()
-    role = fields.String()
-    department = fields.String(allow_none=True)
-    grids = fields.List(fields.String())
-    district = fields.String(allow_none=True)
+    role = fields.String(validate=validate.OneOf(ROLES))
+    department = fields.String(attribute="department_code", allow_none=True)
+    grids = fields.List(fields.String(), attribute="grid_codes")
+    district = fields.String(attribute="district_code", allow_none=True)
 
 
 class TokenSchema(StrictSchema):
@@ -48,31 +48,8 @@ class TokenSchema(StrictSchema):
     access_expires_at = fields.DateTime()
     refresh_token = fields.String()
     refresh_expires_at = fields.DateTime()
-    token_type = fields.String()
+    token_type = fields.String(dump_default="Bearer")
     user = fields.Nested(MeSchema)
-
-
-def user_json(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name,
-        "role": user.role,
-        "department": user.department_code,
-        "grids": user.grid_codes,
-        "district": user.district_code,
-    }
-
-
-def _tokens_json(pair: TokenPair) -> dict[str, Any]:
-    return {
-        "access_token": pair.access_token,
-        "access_expires_at": pair.access_expires_at,
-        "refresh_token": pair.refresh_token,
-        "refresh_expires_at": pair.refresh_expires_at,
-        "token_type": "Bearer",
-        "user": user_json(pair.user),
-    }
 
 
 @blp.route("/login")
@@ -87,7 +64,7 @@ class Login(MethodView):
     )
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> TokenPair:
         """Sign in with username, password and, for command-center roles, a TOTP code."""
         session = db.session()
         try:
@@ -102,7 +79,7 @@ class Login(MethodView):
             # A failed sign-in still counts against the lockout: keep the counter.
             session.commit()
             raise
-        return _tokens_json(pair)
+        return pair
 
 
 @blp.route("/refresh")
@@ -115,7 +92,7 @@ class Refresh(MethodView):
     )
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokenSchema)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> TokenPair:
         """Swap a refresh token for a new pair (the old one stops working)."""
         session = db.session()
         try:
@@ -123,7 +100,7 @@ class Refresh(MethodView):
         except Exception:
             session.commit()  # a reused token's family revocation must stick
             raise
-        return _tokens_json(pair)
+        return pair
 
 
 @blp.route("/logout")
@@ -152,6 +129,6 @@ class Me(MethodView):
     )
     @blp.response(200, MeSchema)
     @login_required()
-    def get(self) -> dict[str, Any]:
+    def get(self) -> User:
         """Tell who is signed in: role, department, grids, district."""
-        return user_json(current_user())
+        return current_user()

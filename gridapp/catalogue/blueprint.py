@@ -29,7 +29,7 @@ class CategorySchema(StrictSchema):
     major_code = fields.String()
     major_name = fields.String()
     minor_code = fields.String()
-    department = fields.String(allow_none=True)
+    department = fields.String(attribute="department_code", allow_none=True)
     urgency = fields.String()
     process = fields.String()
     time_limits = fields.Dict()
@@ -38,22 +38,6 @@ class CategorySchema(StrictSchema):
 class DepartmentSchema(StrictSchema):
     code = fields.String()
     name = fields.String()
-
-
-def category_json(c: Category) -> dict[str, Any]:
-    return {
-        "code": c.code,
-        "name": c.name,
-        "kind": c.kind,
-        "standard": c.standard,
-        "major_code": c.major_code,
-        "major_name": c.major_name,
-        "minor_code": c.minor_code,
-        "department": c.department_code,
-        "urgency": c.urgency,
-        "process": c.process,
-        "time_limits": c.time_limits,
-    }
 
 
 @blp.route("/categories")
@@ -67,12 +51,12 @@ class Categories(MethodView):
     @blp.arguments(CategoryArgs, location="query")
     @blp.response(200, CategorySchema(many=True))
     @login_required()
-    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+    def get(self, args: dict[str, Any]) -> list[Category]:
         """List the active case categories (部件 and 事件)."""
         query = select(Category).where(Category.active.is_(True)).order_by(Category.code)
         if args["kind"]:
             query = query.where(Category.kind == args["kind"])
-        return [category_json(c) for c in db.session().scalars(query)]
+        return list(db.session().scalars(query))
 
 
 @blp.route("/departments")
@@ -84,9 +68,10 @@ class Departments(MethodView):
     )
     @blp.response(200, DepartmentSchema(many=True))
     @login_required()
-    def get(self) -> list[dict[str, Any]]:
+    def get(self) -> list[Department]:
         """List the departments that handle cases."""
-        rows = db.session().scalars(
-            select(Department).where(Department.active.is_(True)).order_by(Department.code)
+        return list(
+            db.session().scalars(
+                select(Department).where(Department.active.is_(True)).order_by(Department.code)
+            )
         )
-        return [{"code": d.code, "name": d.name} for d in rows]
