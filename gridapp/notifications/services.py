@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case
-from gridapp.catalogue.models import Category
 from gridapp.core.errors import NotFound
 from gridapp.core.outbox import enqueue_after_commit
 from gridapp.core.types import utcnow
@@ -28,8 +27,13 @@ def notify(
     case: Case | None,
     message: str,
     dedupe_key: str | None = None,
+    push: bool = True,
 ) -> list[Notification]:
-    """Write one notification per user and a delivery job for each (after commit)."""
+    """Write one notification per user and a delivery job for each (after commit).
+
+    ``push`` False writes no job: for desk staff, whose console lists their notifications and
+    who have no phone to push to; it keeps the report path to one transaction and no relay.
+    """
     made = []
     for user_id in sorted(set(user_ids)):
         key = f"{dedupe_key}:{user_id}" if dedupe_key else None
@@ -43,8 +47,9 @@ def notify(
             dedupe_key=key,
         )
         session.add(note)
-        session.flush()
-        enqueue_after_commit(session, deliver_notification, [note.id])
+        if push:
+            session.flush()
+            enqueue_after_commit(session, deliver_notification, [note.id])
         made.append(note)
     return made
 
@@ -60,15 +65,16 @@ def notify_new_report(session: Session, case: Case) -> list[Notification]:
             (User.district_code == case.district_code) | User.district_code.is_(None),
         )
     ).all()
-    category = session.scalar(select(Category.name).where(Category.code == case.category_code))
     return notify(
         session,
         recipients,
         kind=NEW_REPORT,
         case=case,
-        message=f"New report {case.number}: {category or case.category_code}.",
+        # The case's category is in the session already (intake loaded it): no query.
+        message=f"New report {case.number}: {case.category.name}.",
         # A second call for the same case (a retried intake or job) tells nobody twice.
         dedupe_key=f"{NEW_REPORT}:{case.id}",
+        push=False,
     )
 
 
