@@ -41,7 +41,7 @@ def create_user(
         and session.scalar(select(Department.id).where(Department.code == department)) is None
     ):
         errors["department"] = f"Unknown department {department!r}."
-    if role in {"handler", "dept_admin"} and department is None:
+    if role in DEPARTMENT_ROLES and department is None:
         errors["department"] = f"A {role} belongs to a department."
     grid_codes = sorted(set(grids))
     if grid_codes:

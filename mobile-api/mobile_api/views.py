@@ -12,6 +12,7 @@ from flask.views import MethodView
 from marshmallow import ValidationError as MarshmallowValidationError
 from marshmallow import fields, validate
 
+import workflow
 from gridapp.cases.models import Case
 from gridapp.cases.schemas import ActionBodySchema, ActionResultSchema, CaseSchema
 from gridapp.cases.services import (
@@ -41,7 +42,14 @@ blp = Blueprint(
     "mobile", __name__, url_prefix="/api/v1/mobile", description="The grid worker's phone"
 )
 
-WORKER_ACTIONS = frozenset({"check_reply", "verify_reply", "self_handle", "evaluate"})
+GRID_WORKER = workflow.Role.grid_worker.value
+# The actions a grid worker takes from the phone: whatever any process lets the role take.
+WORKER_ACTIONS = frozenset(
+    row.action.value
+    for definition in workflow.PROCESSES.values()
+    for row in definition.transitions
+    if row.permits_role(workflow.Role.grid_worker)
+)
 
 
 class ReportLocationSchema(StrictSchema):
@@ -165,7 +173,7 @@ class Reports(MethodView):
         "is a 422.",
     )
     @blp.response(201, CaseSchema)
-    @login_required("grid_worker")
+    @login_required(GRID_WORKER)
     def post(self) -> Any:
         """Report a case from the field (上报) with location, category and photos."""
         body, files = _report_body()
@@ -222,7 +230,7 @@ class Tasks(MethodView):
     )
     @blp.arguments(TaskArgs, location="query")
     @blp.response(200, TaskPageSchema)
-    @login_required("grid_worker")
+    @login_required(GRID_WORKER)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List what waits for you: checks, verifications, your closed reports to rate."""
         cases, next_cursor = worker_tasks(
@@ -239,7 +247,7 @@ class MobileCase(MethodView):
         "`actions` says what you may do on it now. Anything else is 404.",
     )
     @blp.response(200, CaseSchema)
-    @login_required("grid_worker")
+    @login_required(GRID_WORKER)
     def get(self, case_id: int) -> Any:
         """Show a case in your scope."""
         case = get_case(db.session(), current_user(), case_id)
@@ -254,13 +262,15 @@ class MobileCaseAction(MethodView):
             IF_MATCH,
             {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}},
         ],
-        description="The grid worker's actions: check_reply, verify_reply, self_handle, evaluate. "
-        "A retry with the Idempotency-Key of an action already taken answers the case as it is "
+        description="The grid worker's actions in any process (check_reply, verify_reply, "
+        "self_handle, evaluate; for social-governance events also escalate, close and rework; "
+        "the case's `actions` says which apply now). A retry with the Idempotency-Key of an "
+        "action already taken answers the case as it is "
         "(no second event, no 412).",
     )
     @blp.arguments(ActionBodySchema)
     @blp.response(200, ActionResultSchema)
-    @login_required("grid_worker")
+    @login_required(GRID_WORKER)
     def post(self, body: dict[str, Any], case_id: int, action: str) -> Any:
         """Reply to a check or verification, or close a small issue fixed on the spot."""
         session = db.session()
@@ -292,7 +302,7 @@ class Sync(MethodView):
     )
     @blp.arguments(SyncArgs, location="query")
     @blp.response(200, SyncSchema)
-    @login_required("grid_worker")
+    @login_required(GRID_WORKER)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Catch up after being offline: changed cases, open tasks, new notifications."""
         session = db.session()
