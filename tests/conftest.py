@@ -3,7 +3,9 @@
 ``GRIDAPP_TEST_BACKEND`` picks the backend (``make test`` runs both). A run creates its own
 database (and its own Redis key prefix) and drops it at the end; it never touches anything else.
 The schema is built by running the migrations, so they are tested too; the demo county is
-seeded once, and each test runs in a transaction rolled back at its end.
+seeded once, and each test runs in a transaction rolled back at its end. The test client asks
+for English (``Accept-Language: en``), so tests read the msgids; Chinese, the default, is tested
+in ``tests/gridapp/core/test_i18n.py``.
 """
 
 from __future__ import annotations
@@ -22,10 +24,32 @@ BACKEND = os.environ.get("GRIDAPP_TEST_BACKEND", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 APP_TESTS = ("tests/gridapp", "tests/mobile_api", "tests/test_")
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "gridapp" / "translations"
 
 
 def pytest_report_header() -> str:
     return f"gridapp backend: {BACKEND}"
+
+
+def compile_catalogues() -> None:
+    """Compile a message catalogue whose .mo is missing or older than its .po (as `make` does)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=po.parent.parent.name)
+        partial = mo.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as target:
+            write_mo(target, catalog)
+        partial.replace(mo)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    compile_catalogues()
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +179,10 @@ def session(app: Any) -> Iterator[Any]:
 
 @pytest.fixture()
 def client(app: Any, session: Any) -> Any:
-    return app.test_client()
+    """A test client that reads English (a request may still send its own Accept-Language)."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return test_client
 
 
 @pytest.fixture()

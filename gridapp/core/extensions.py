@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http
 
+from flask_babel import Babel
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
@@ -34,6 +35,7 @@ class ProblemApi(Api):  # type: ignore[misc]
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
+babel = Babel()
 db = Database()
 redis = RedisProvider()
 api = ProblemApi()
