@@ -11,6 +11,7 @@ import workflow
 from gridapp.accounts.models import ROLES, User, UserGrid
 from gridapp.catalogue.models import Department
 from gridapp.core.errors import Conflict, ValidationFailed
+from gridapp.core.i18n import _
 from gridapp.core.security import hash_password
 from gridapp.grid.models import Area
 
@@ -31,18 +32,20 @@ def create_user(
     """Create a user with a role and a scope (grids, department, district)."""
     errors: dict[str, str] = {}
     if role not in ROLES:
-        errors["role"] = f"Unknown role {role!r}; one of {', '.join(ROLES)}."
+        errors["role"] = _(
+            "Unknown role %(role)r; one of %(roles)s.", role=role, roles=", ".join(ROLES)
+        )
     if len(password) < 8:
-        errors["password"] = "A password has at least 8 characters."
+        errors["password"] = _("A password has at least 8 characters.")
     if not username or len(username) > 64:
-        errors["username"] = "A username has 1 to 64 characters."
+        errors["username"] = _("A username has 1 to 64 characters.")
     if (
         department is not None
         and session.scalar(select(Department.id).where(Department.code == department)) is None
     ):
-        errors["department"] = f"Unknown department {department!r}."
+        errors["department"] = _("Unknown department %(code)r.", code=department)
     if role in DEPARTMENT_ROLES and department is None:
-        errors["department"] = f"A {role} belongs to a department."
+        errors["department"] = _("A %(role)s belongs to a department.", role=role)
     grid_codes = sorted(set(grids))
     if grid_codes:
         known = set(
@@ -52,11 +55,14 @@ def create_user(
         )
         unknown = [c for c in grid_codes if c not in known]
         if unknown:
-            errors["grids"] = f"Unknown unit grids: {', '.join(unknown)}."
+            errors["grids"] = _("Unknown unit grids: %(codes)s.", codes=", ".join(unknown))
     if errors:
-        raise ValidationFailed("The user cannot be created.", errors=errors)
+        raise ValidationFailed(_("The user cannot be created."), errors=errors)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"A user named {username!r} exists already.", errors={"username": "taken"})
+        raise Conflict(
+            _("A user named %(name)r exists already.", name=username),
+            errors={"username": _("taken")},
+        )
     user = User(
         username=username,
         password_hash=hash_password(password),

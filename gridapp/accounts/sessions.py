@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from gridapp.accounts.models import RefreshToken, User
 from gridapp.core.config import Config
 from gridapp.core.errors import AuthenticationFailed
+from gridapp.core.i18n import _
 from gridapp.core.security import (
     MFA_ROLES,
     hash_password,
@@ -40,21 +41,22 @@ def authenticate_user(
     user = session.scalar(select(User).where(User.username == username))
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not user.active:
-        raise AuthenticationFailed("Wrong username or password.")
+        raise AuthenticationFailed(_("Wrong username or password."))
     if user.locked_until is not None and user.locked_until > now:
         raise AuthenticationFailed(
-            "Too many failed sign-ins; the account is locked for a while.",
+            _("Too many failed sign-ins; the account is locked for a while."),
             extra={"locked_until": user.locked_until.isoformat()},
         )
     if not password_ok:
         _count_failure(user, config, now)
-        raise AuthenticationFailed("Wrong username or password.")
+        raise AuthenticationFailed(_("Wrong username or password."))
     if user.role in MFA_ROLES and user.totp_secret and not verify_totp(user.totp_secret, otp):
         if otp:
             _count_failure(user, config, now)
         raise AuthenticationFailed(
-            "This role signs in with a one-time code (TOTP)"
-            + ("; the code is wrong." if otp else "; send it as 'otp'."),
+            _("This role signs in with a one-time code (TOTP); the code is wrong.")
+            if otp
+            else _("This role signs in with a one-time code (TOTP); send it as 'otp'."),
             extra={"mfa_required": True},
         )
     user.failed_logins = 0
@@ -69,13 +71,13 @@ def refresh_tokens(session: Session, config: Config, refresh_token: str) -> Toke
     now = datetime.now(UTC)
     token = session.get(RefreshToken, _token_id(refresh_token), with_for_update=True)
     if token is None or token.revoked_at is not None or token.expires_at <= now:
-        raise AuthenticationFailed("The refresh token is not valid; sign in again.")
+        raise AuthenticationFailed(_("The refresh token is not valid; sign in again."))
     if token.used_at is not None:
         _revoke_family(session, token.family, now)
-        raise AuthenticationFailed("The refresh token was already used; sign in again.")
+        raise AuthenticationFailed(_("The refresh token was already used; sign in again."))
     user = session.get(User, token.user_id)
     if user is None or not user.active:
-        raise AuthenticationFailed("The refresh token is not valid; sign in again.")
+        raise AuthenticationFailed(_("The refresh token is not valid; sign in again."))
     token.used_at = now
     return _issue(session, config, user, family=token.family)
 

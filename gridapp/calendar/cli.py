@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 import workflow
 from gridapp.core.extensions import db
 
-calendar_cli = AppGroup("calendar", help="The work calendar (工作日历).")
+calendar_cli = AppGroup("calendar", help="The work calendar.")
 
 
 @calendar_cli.command("import")

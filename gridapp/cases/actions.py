@@ -24,6 +24,7 @@ from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.queries import get_case
 from gridapp.catalogue.services import find_category
 from gridapp.core.errors import NotFound, PreconditionFailed, PreconditionRequired
+from gridapp.core.i18n import _
 from gridapp.media.services import attachments_for_claim
 
 R = workflow.Relation
@@ -106,14 +107,14 @@ def parse_if_match(header: str | None) -> int:
     """Read a case version from ``If-Match: "<version>"``."""
     if header is None:
         raise PreconditionRequired(
-            "State-changing calls need If-Match with the case's ETag (its version)."
+            _("State-changing calls need If-Match with the case's ETag (its version).")
         )
     tag = header.strip()
     if tag.startswith("W/"):
         tag = tag[2:]
     tag = tag.strip('"')
     if not tag.isdigit():
-        raise PreconditionFailed(f"If-Match {header!r} is not a case version.")
+        raise PreconditionFailed(_("If-Match %(header)r is not a case version.", header=header))
     return int(tag)
 
 
@@ -138,14 +139,24 @@ def act_on_case(
     version = parse_if_match(if_match)
     if version != case.version:
         raise PreconditionFailed(
-            f"The case changed (version {case.version}, you sent {version}); reload it.",
+            _(
+                "The case changed (version %(current)s, you sent %(sent)s); reload it.",
+                current=case.version,
+                sent=version,
+            ),
             extra={"current_version": case.version},
         )
     definition = workflow.PROCESSES[case.process]
     try:
         row = workflow.select(definition, case.state, action, user.role, facts(user, case, payload))
     except workflow.UnknownAction as exc:
-        raise NotFound(f"No action {action!r} in the {case.process} process.") from exc
+        raise NotFound(
+            _(
+                "No action %(action)r in the %(process)s process.",
+                action=action,
+                process=case.process,
+            )
+        ) from exc
     workflow.check_payload(definition, case.state, action, payload)
     photos = attachments_for_claim(
         session, user, [int(p) for p in payload.get("photos") or []], case

@@ -35,7 +35,7 @@ from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import IF_MATCH, Blueprint
 from gridapp.core.schemas import StrictSchema, UtcDateTime
 
-blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="Cases (案卷)")
+blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="Cases")
 
 DESK_INTAKE_ROLES = (workflow.Role.acceptor.value, workflow.Role.hotline_operator.value)
 

@@ -31,6 +31,7 @@ from gridapp.catalogue.services import (
     responsible_department,
 )
 from gridapp.core.errors import Conflict, ValidationFailed
+from gridapp.core.i18n import _, action_label, state_label, stored_language
 from gridapp.notifications.services import notify
 
 E = workflow.Effect
@@ -71,8 +72,8 @@ def link_duplicate(ctx: ActionContext) -> None:
     visible = ctx.user is not None and target is not None and case_visible(ctx.user, target)
     if target is None or not visible or target.state == workflow.State.void:
         raise ValidationFailed(
-            "Unknown case to merge into.",
-            errors={"duplicate_of": f"No open case {target_id} in your scope."},
+            _("Unknown case to merge into."),
+            errors={"duplicate_of": _("No open case %(id)s in your scope.", id=target_id)},
         )
     ctx.case.duplicate_of_id = target_id
     ctx.data["duplicate_of"] = target_id
@@ -84,8 +85,8 @@ def assign_checker(ctx: ActionContext) -> None:
         workers = _grid_workers(ctx.session, ctx.case.grid_code)
         if not workers:
             raise ValidationFailed(
-                "Nobody is assigned to this grid.",
-                errors={"grid_worker": "Name the grid worker who should check."},
+                _("Nobody is assigned to this grid."),
+                errors={"grid_worker": _("Name the grid worker who should check.")},
             )
         worker_id = workers[0]
     _require_grid_worker(ctx.session, int(worker_id))
@@ -105,12 +106,18 @@ def set_category(ctx: ActionContext) -> None:
         category = find_category(ctx.session, code)
         if category is None:
             raise ValidationFailed(
-                "Unknown category.", errors={"category": f"No category {code!r}."}
+                _("Unknown category."), errors={"category": _("No category %(code)r.", code=code)}
             )
         if category.process != ctx.case.process:
             raise ValidationFailed(
-                "That category runs another process.",
-                errors={"category": f"{code} belongs to the {category.process} process."},
+                _("That category runs another process."),
+                errors={
+                    "category": _(
+                        "%(code)s belongs to the %(process)s process.",
+                        code=code,
+                        process=category.process,
+                    )
+                },
             )
         ctx.case.category_code, ctx.case.urgency = category.code, category.urgency
         ctx.category = category
@@ -118,7 +125,7 @@ def set_category(ctx: ActionContext) -> None:
     urgency = ctx.payload.get("urgency")
     if urgency:
         if urgency not in URGENCIES:
-            raise ValidationFailed("Unknown urgency.", errors={"urgency": "normal or urgent"})
+            raise ValidationFailed(_("Unknown urgency."), errors={"urgency": _("normal or urgent")})
         ctx.case.urgency = urgency
         ctx.data["urgency"] = urgency
 
@@ -132,7 +139,8 @@ def set_department(ctx: ActionContext) -> None:
     if code:
         if find_department(ctx.session, code) is None:
             raise ValidationFailed(
-                "Unknown department.", errors={"department": f"No department {code!r}."}
+                _("Unknown department."),
+                errors={"department": _("No department %(code)r.", code=code)},
             )
         ctx.data["rule"] = None
     else:
@@ -143,8 +151,8 @@ def set_department(ctx: ActionContext) -> None:
         )
         if rule is None:
             raise ValidationFailed(
-                "No responsibility rule covers this case.",
-                errors={"department": "Name the department: no rule covers this category here."},
+                _("No responsibility rule covers this case."),
+                errors={"department": _("Name the department: no rule covers this category here.")},
             )
         code = rule.department_code
         ctx.data["rule"] = {
@@ -156,8 +164,11 @@ def set_department(ctx: ActionContext) -> None:
     if not active_members(ctx.session, code):
         # A case sent where nobody can open it would wait unseen until it is overdue.
         raise Conflict(
-            f"Nobody in department {code} can handle cases (no active handler): add one, or "
-            "dispatch to another department.",
+            _(
+                "Nobody in department %(code)s can handle cases (no active handler): add one, "
+                "or dispatch to another department.",
+                code=code,
+            ),
             extra={"department": code},
         )
     case.department_code, case.handler_id = code, None
@@ -172,7 +183,7 @@ def clear_department(ctx: ActionContext) -> None:
 def record_extension_request(ctx: ActionContext) -> None:
     until = _moment(ctx.payload["until"], "until")
     if until <= ctx.now:
-        raise ValidationFailed("The new deadline is in the past.", errors={"until": "future"})
+        raise ValidationFailed(_("The new deadline is in the past."), errors={"until": _("future")})
     ctx.data.update(until=until.isoformat(), reason=ctx.payload.get("reason"))
 
 
@@ -243,7 +254,7 @@ def extend_clock(ctx: ActionContext) -> None:
     requested = _last_event_data(ctx.session, ctx.case.id, workflow.Action.request_extension)
     until = _moment(ctx.payload.get("until") or requested.get("until"), "until")
     if until <= ctx.now:
-        raise ValidationFailed("The new deadline is in the past.", errors={"until": "future"})
+        raise ValidationFailed(_("The new deadline is in the past."), errors={"until": _("future")})
     ctx.data["until"] = until.isoformat()
     ctx.data["previous_deadline"] = ctx.case.deadline.isoformat() if ctx.case.deadline else None
     extend_step(ctx.case, until)
@@ -260,28 +271,32 @@ def notify_next_actor(ctx: ActionContext) -> None:
     """Tell whoever may move the case on from the state it is in now (督办 included)."""
     state = workflow.State(ctx.case.state)
     recipients = set(next_actors(ctx.session, ctx.case, ctx.definition, state)) - _actor(ctx)
-    notify(
-        ctx.session,
-        recipients,
-        kind=ctx.row.action.value,
-        case=ctx.case,
-        message=(
-            f"案卷 {ctx.case.number}：{workflow.ACTION_LABELS[ctx.row.action]}，"
-            f"当前{workflow.STATE_LABELS[state]}，请办理。"
-        ),
-    )
+    with stored_language():
+        message = _(
+            "Case %(number)s: %(action)s; now %(state)s, please act on it.",
+            number=ctx.case.number,
+            action=action_label(ctx.row.action),
+            state=state_label(state, ctx.definition),
+        )
+    notify(ctx.session, recipients, kind=ctx.row.action.value, case=ctx.case, message=message)
 
 
 def notify_reporter(ctx: ActionContext) -> None:
     if ctx.case.reporter_id is None or ctx.case.reporter_id in _actor(ctx):
         return
     state = workflow.State(ctx.case.state)
+    with stored_language():
+        message = _(
+            "The case %(number)s you reported: %(state)s.",
+            number=ctx.case.number,
+            state=state_label(state, ctx.definition),
+        )
     notify(
         ctx.session,
         [ctx.case.reporter_id],
         kind=ctx.row.action.value,
         case=ctx.case,
-        message=f"您上报的案卷 {ctx.case.number} {workflow.STATE_LABELS[state]}。",
+        message=message,
     )
 
 
@@ -375,9 +390,11 @@ def _moment(value: Any, name: str) -> datetime:
         try:
             moment = datetime.fromisoformat(str(value))
         except ValueError as exc:
-            raise ValidationFailed("Invalid time.", errors={name: "ISO 8601 with offset"}) from exc
+            raise ValidationFailed(
+                _("Invalid time."), errors={name: _("ISO 8601 with offset")}
+            ) from exc
     if moment.tzinfo is None:
-        raise ValidationFailed("Time without offset.", errors={name: "Give a UTC offset."})
+        raise ValidationFailed(_("Time without offset."), errors={name: _("Give a UTC offset.")})
     return moment.astimezone(UTC)
 
 
@@ -408,5 +425,6 @@ def _require_grid_worker(session: Session, user_id: int) -> None:
     user = session.get(User, user_id)
     if user is None or user.role != workflow.Role.grid_worker or not user.active:
         raise ValidationFailed(
-            "Not a grid worker.", errors={"grid_worker": f"No grid worker {user_id}."}
+            _("Not a grid worker."),
+            errors={"grid_worker": _("No grid worker %(id)s.", id=user_id)},
         )

@@ -1,14 +1,17 @@
-"""Request examples for the case API's OpenAPI document (the worked examples' bodies)."""
+"""Request examples for the case API's OpenAPI document (the worked examples' bodies).
+
+Their texts are what a Chinese user types, so they live with the demo data
+(``gridapp/data/openapi_examples.json``).
+"""
 
 from __future__ import annotations
 
+import json
+from importlib.resources import files
 from typing import Any
 
-DESK_INTAKE: dict[str, Any] = {
-    "category": "RX8004",
-    "description": "市民来电：小区门口路灯不亮已三天",
-    "source": "hotline",
-    "address": "开云镇建设路12号",
-    "caller": {"name": "张先生", "phone": "13800000000"},
-}
-DISPATCH_BODY: dict[str, Any] = {"department": "urban-enforcement", "comment": "请尽快处置"}
+_EXAMPLES: dict[str, dict[str, Any]] = json.loads(
+    files("gridapp.data").joinpath("openapi_examples.json").read_text(encoding="utf-8")
+)
+DESK_INTAKE: dict[str, Any] = _EXAMPLES["desk_intake"]
+DISPATCH_BODY: dict[str, Any] = _EXAMPLES["dispatch"]

@@ -28,6 +28,7 @@ from gridapp.catalogue.models import Category
 from gridapp.catalogue.services import find_category, nearest_component
 from gridapp.core.config import Config
 from gridapp.core.errors import ValidationFailed
+from gridapp.core.i18n import _
 from gridapp.grid.services import Location, locate_point
 from gridapp.media.services import attachments_for_claim
 from gridapp.notifications.services import notify_new_report
@@ -77,7 +78,8 @@ def _category(session: Session, code: str) -> Category:
     category = find_category(session, code)
     if category is None or not category.active:
         raise ValidationFailed(
-            "Unknown category.", errors={"category": f"No active category {code!r}."}
+            _("Unknown category."),
+            errors={"category": _("No active category %(code)r.", code=code)},
         )
     return category
 
@@ -217,7 +219,8 @@ def take_case(
     cat = _category(session, category)
     if location is None and not address:
         raise ValidationFailed(
-            "Say where the problem is.", errors={"location": "Give a location or an address."}
+            _("Say where the problem is."),
+            errors={"location": _("Give a location or an address.")},
         )
     now = datetime.now(UTC)
     case = Case(
@@ -256,7 +259,9 @@ def find_reported(session: Session, reporter_id: int, client_id: str) -> Case | 
 def _replay(case: Case, fingerprint: str | None) -> Reported:
     if fingerprint and case.request_hash and fingerprint != case.request_hash:
         raise ValidationFailed(
-            "This idempotency key was used for a different report.",
-            errors={"client_id": "Reused with a different body; use a new key for a new report."},
+            _("This idempotency key was used for a different report."),
+            errors={
+                "client_id": _("Reused with a different body; use a new key for a new report.")
+            },
         )
     return Reported(case, False)

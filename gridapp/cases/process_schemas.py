@@ -8,6 +8,7 @@ from marshmallow import fields
 
 import workflow
 from gridapp.cases.schemas import ActionFieldSchema, action_fields
+from gridapp.core.i18n import LABEL_DESCRIPTION, action_label, role_label, state_label
 from gridapp.core.schemas import StrictSchema
 from workflow.docs import guard_sentence, rows_by_state
 
@@ -23,13 +24,13 @@ class TimeLimitSchema(StrictSchema):
 
 class ProcessStateSchema(StrictSchema):
     code = _state_field()
-    label = fields.String(metadata={"description": "Chinese label (待受理, 处置中 …)."})
+    label = fields.String(metadata={"description": LABEL_DESCRIPTION})
     time_limit = fields.Nested(
         TimeLimitSchema,
         allow_none=True,
         metadata={
             "description": "The step's default limit; a case's category may set its own "
-            "handling limit. Null: no clock runs (ends, 挂账)."
+            "handling limit. Null: no clock runs (ends, suspended)."
         },
     )
     level = fields.String(
@@ -43,7 +44,7 @@ class ProcessStateSchema(StrictSchema):
 
 class PermitSchema(StrictSchema):
     role = fields.Enum(workflow.Role, by_value=fields.String)
-    role_label = fields.String(metadata={"description": "Chinese label (受理员, 派遣员 …)."})
+    role_label = fields.String(metadata={"description": LABEL_DESCRIPTION})
     relation = fields.Enum(
         workflow.Relation,
         by_value=fields.String,
@@ -55,9 +56,9 @@ class PermitSchema(StrictSchema):
 class ProcessActionSchema(StrictSchema):
     from_ = _state_field(data_key="from")
     name = fields.Enum(workflow.Action, by_value=fields.String)
-    label = fields.String(metadata={"description": "Chinese label (受理, 派遣 …)."})
+    label = fields.String(metadata={"description": LABEL_DESCRIPTION})
     to = _state_field(
-        allow_none=True, metadata={"description": "The next state; null: it stays (督办)."}
+        allow_none=True, metadata={"description": "The next state; null: it stays (supervise)."}
     )
     who = fields.List(
         fields.Nested(PermitSchema),
@@ -104,7 +105,7 @@ def describe_process(definition: workflow.ProcessDefinition) -> dict[str, Any]:
         "states": [
             {
                 "code": state,
-                "label": definition.state_label(state),
+                "label": state_label(state, definition),
                 "time_limit": definition.time_limits.get(state),
                 "level": definition.levels.get(state),
             }
@@ -118,12 +119,12 @@ def _describe_row(row: workflow.Transition) -> dict[str, Any]:
     return {
         "from_": row.source,
         "name": row.action,
-        "label": workflow.ACTION_LABELS[row.action],
+        "label": action_label(row.action),
         "to": row.target,
         "who": [
             {
                 "role": permit.role,
-                "role_label": workflow.ROLE_LABELS[permit.role],
+                "role_label": role_label(permit.role),
                 "relation": permit.relation,
             }
             for permit in row.permits

@@ -9,19 +9,18 @@ from flask.views import MethodView
 import workflow
 from gridapp.cases.process_schemas import ProcessSchema, describe_process
 from gridapp.core.errors import NotFound
+from gridapp.core.i18n import _
 from gridapp.core.principal import BEARER, login_required
 from gridapp.core.rest import Blueprint
 
-blp = Blueprint(
-    "processes", __name__, url_prefix="/api/v1", description="Process definitions (流程定义)"
-)
+blp = Blueprint("processes", __name__, url_prefix="/api/v1", description="Process definitions")
 
 
 @blp.route("/processes")
 class Processes(MethodView):
     @blp.doc(
         security=BEARER,
-        description="The same tables the workflow runs on: each state with its Chinese label, "
+        description="The same tables the workflow runs on: each state with its label, "
         "time limit and (social process) holding level; each action with its next state, who "
         "may take it, its fields (as in a case's `actions`), effects and condition.",
     )
@@ -46,6 +45,10 @@ class ProcessDetail(MethodView):
         definition = workflow.PROCESSES.get(code)
         if definition is None:
             raise NotFound(
-                f"No process {code!r}: the processes are {', '.join(workflow.PROCESSES)}."
+                _(
+                    "No process %(code)r: the processes are %(processes)s.",
+                    code=code,
+                    processes=", ".join(workflow.PROCESSES),
+                )
             )
         return describe_process(definition)

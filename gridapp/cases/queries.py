@@ -16,6 +16,7 @@ from gridapp.accounts.models import User
 from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.scope import case_scope, case_visible
 from gridapp.core.errors import NotFound
+from gridapp.core.i18n import _
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, paginate
 
 CASE_BY_ID = select(Case).where(Case.id == bindparam("case_id"))
@@ -26,7 +27,7 @@ def get_case(session: Session, user: User, case_id: int, *, lock: bool = False) 
     """Return a case the user may see; anything else is 404 (its existence stays hidden)."""
     case = session.scalar(CASE_BY_ID_FOR_UPDATE if lock else CASE_BY_ID, {"case_id": case_id})
     if case is None or not case_visible(user, case):
-        raise NotFound(f"No case {case_id}.")
+        raise NotFound(_("No case %(id)s.", id=case_id))
     return case
 
 

@@ -17,6 +17,7 @@ from gridapp.cases.actions import available_actions
 from gridapp.cases.clock import case_sla
 from gridapp.cases.models import Case
 from gridapp.core.extensions import db
+from gridapp.core.i18n import LABEL_DESCRIPTION, action_label, state_label
 from gridapp.core.principal import current_user
 from gridapp.core.schemas import PointWithCrsSchema, StrictSchema, record_id
 
@@ -42,7 +43,7 @@ class ActionFieldSchema(StrictSchema):
 
 class AvailableActionSchema(StrictSchema):
     name = fields.String(validate=validate.OneOf(ACTION_NAMES))
-    label = fields.String(metadata={"description": "Chinese label (受理, 派遣 …)."})
+    label = fields.String(metadata={"description": LABEL_DESCRIPTION})
     fields_ = fields.List(fields.Nested(ActionFieldSchema), data_key="fields")
 
 
@@ -63,10 +64,10 @@ def action_fields(row: workflow.Transition) -> list[dict[str, Any]]:
 
 
 def describe_action(row: workflow.Transition) -> dict[str, Any]:
-    """Return one action as a client shows it: name, Chinese label, fields."""
+    """Return one action as a client shows it: name, label, fields."""
     return {
         "name": row.action.value,
-        "label": workflow.ACTION_LABELS[row.action],
+        "label": action_label(row.action),
         "fields_": action_fields(row),
     }
 
@@ -131,7 +132,7 @@ class CaseSchema(StrictSchema):
     closed_at = fields.DateTime(allow_none=True)
 
     def _state_label(self, case: Case) -> str:
-        return workflow.PROCESSES[case.process].state_label(workflow.State(case.state))
+        return state_label(case.state, workflow.PROCESSES[case.process])
 
     def _location(self, case: Case) -> dict[str, float] | None:
         if case.lon is None or case.lat is None:

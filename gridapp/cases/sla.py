@@ -15,6 +15,7 @@ from gridapp.cases.actions import apply_transition
 from gridapp.cases.clock import sla_status, warning_time
 from gridapp.cases.effects import next_actors
 from gridapp.cases.models import Case
+from gridapp.core.i18n import _, state_label, stored_language
 from gridapp.notifications.services import notify
 
 S = workflow.SlaState
@@ -66,23 +67,36 @@ def sweep_sla(session: Session, now: datetime | None = None) -> SweepResult:
         step = case.step_started_at.isoformat() if case.step_started_at else "none"
         if status is S.warning:
             warned += 1
+            with stored_language():
+                message = _(
+                    "Case %(number)s has used 80 %% of its time in %(state)s.",
+                    number=case.number,
+                    state=state_label(case.state, workflow.PROCESSES[case.process]),
+                )
             notify(
                 session,
                 _who_acts(session, case),
                 kind="sla_warning",
                 case=case,
-                message=f"Case {case.number} has used 80 % of its time in {case.state}.",
+                message=message,
                 dedupe_key=f"sla:{case.id}:{step}:warning",
             )
             continue
         overdue += 1
         leaders = command_center(session, case.district_code, (workflow.Role.shift_leader,))
+        with stored_language():
+            message = _(
+                "Case %(number)s is overdue in %(state)s: supervise.",
+                number=case.number,
+                state=state_label(case.state, workflow.PROCESSES[case.process]),
+            )
+            comment = _("overdue: automatic supervision")
         notify(
             session,
             leaders,
             kind="sla_overdue",
             case=case,
-            message=f"Case {case.number} is overdue in {case.state}: supervise (督办).",
+            message=message,
             dedupe_key=f"sla:{case.id}:{step}:overdue",
         )
         # The reminder is the process's own supervise row, taken by the system, so it counts
@@ -96,7 +110,7 @@ def sweep_sla(session: Session, now: datetime | None = None) -> SweepResult:
                 case,
                 row,
                 actor=None,
-                payload={"comment": "overdue: automatic supervision (超时自动督办)"},
+                payload={"comment": comment},
                 now=now,
             )
     session.flush()

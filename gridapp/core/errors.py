@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gridapp.core.i18n import N_
+
 
 class GridappError(Exception):
-    """Base of every error the application raises on purpose."""
+    """Base of every error the application raises on purpose.
+
+    ``detail`` and the ``errors`` messages are in the reader's language (made with gettext);
+    ``title`` is the English one, translated when the problem is answered.
+    """
 
     status = 400
-    title = "Bad request"
+    title = N_("Bad request")
     type_slug = "bad-request"
 
     def __init__(
@@ -29,66 +35,66 @@ class GridappError(Exception):
 
 class ConfigurationError(GridappError):
     status = 500
-    title = "Configuration error"
+    title = N_("Configuration error")
     type_slug = "configuration"
 
 
 class ValidationFailed(GridappError):
     status = 422
-    title = "Invalid input"
+    title = N_("Invalid input")
     type_slug = "validation"
 
 
 class NotFound(GridappError):
     status = 404
-    title = "Not found"
+    title = N_("Not found")
     type_slug = "not-found"
 
 
 class Conflict(GridappError):
     status = 409
-    title = "Conflict"
+    title = N_("Conflict")
     type_slug = "conflict"
 
 
 class PreconditionFailed(GridappError):
     status = 412
-    title = "Precondition failed"
+    title = N_("Precondition failed")
     type_slug = "stale-version"
 
 
 class PreconditionRequired(GridappError):
     status = 428
-    title = "Precondition required"
+    title = N_("Precondition required")
     type_slug = "if-match-required"
 
 
 class AuthenticationFailed(GridappError):
     status = 401
-    title = "Authentication failed"
+    title = N_("Authentication failed")
     type_slug = "unauthenticated"
 
 
 class Forbidden(GridappError):
     status = 403
-    title = "Forbidden"
+    title = N_("Forbidden")
     type_slug = "forbidden"
 
 
 # Raised by the rate limit of Open311 integrator keys (the channels issue); nothing else yet.
 class TooManyRequests(GridappError):
     status = 429
-    title = "Too many requests"
+    title = N_("Too many requests")
     type_slug = "too-many-requests"
 
 
 class PayloadTooLarge(GridappError):
     status = 413
-    title = "Payload too large"
+    title = N_("Payload too large")
     type_slug = "payload-too-large"
 
 
 class UnsupportedMedia(GridappError):
     status = 415
-    title = "Unsupported media type"
+    title = N_("Unsupported media type")
     type_slug = "unsupported-media"

@@ -87,10 +87,14 @@ def _humanised(value: str) -> str:
     return value.replace("_", " ")
 
 
-def state_label(state: workflow.State | str) -> str:
-    """Return a state's label: the definitions' Chinese one, or the value in English."""
+def state_label(
+    state: workflow.State | str, definition: workflow.ProcessDefinition | None = None
+) -> str:
+    """Return a state's label: the (process's) definition's Chinese one, or the value in English."""
     state = workflow.State(state)
-    return workflow.STATE_LABELS[state] if reads_chinese() else _humanised(state.value)
+    if not reads_chinese():
+        return _humanised(state.value)
+    return definition.state_label(state) if definition else workflow.STATE_LABELS[state]
 
 
 def action_label(action: workflow.Action | str) -> str:

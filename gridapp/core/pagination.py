@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from gridapp.core.errors import ValidationFailed
+from gridapp.core.i18n import _
 
 T = TypeVar("T")
 
@@ -31,9 +32,9 @@ def decode_cursor(cursor: str | None, size: int, field: str = "cursor") -> list[
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("Invalid cursor.", errors={field: "Use next_cursor."}) from exc
+        raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")}) from exc
     if not isinstance(values, list) or len(values) != size:
-        raise ValidationFailed("Invalid cursor.", errors={field: "Use next_cursor."})
+        raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")})
     return values
 
 
@@ -44,13 +45,13 @@ def cursor_datetime(value: Any, field: str = "cursor") -> datetime | None:
     try:
         return datetime.fromisoformat(str(value))
     except ValueError as exc:
-        raise ValidationFailed("Invalid cursor.", errors={field: "Use next_cursor."}) from exc
+        raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")}) from exc
 
 
 def cursor_int(value: Any, field: str = "cursor") -> int:
     """Read a row id a cursor carries."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationFailed("Invalid cursor.", errors={field: "Use next_cursor."})
+        raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")})
     return value
 
 

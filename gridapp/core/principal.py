@@ -11,6 +11,7 @@ from flask import current_app, g, request
 from gridapp.accounts.models import User
 from gridapp.core.errors import AuthenticationFailed, Forbidden
 from gridapp.core.extensions import db
+from gridapp.core.i18n import _, role_label
 from gridapp.core.security import decode_access_token
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -20,19 +21,19 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 def current_user() -> User:
     user = g.get("user")
     if user is None:
-        raise AuthenticationFailed("Sign in first: send 'Authorization: Bearer <access token>'.")
+        raise AuthenticationFailed(_("Sign in first: send 'Authorization: Bearer <access token>'."))
     return cast(User, user)
 
 
 def authenticate_request() -> User:
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _blank, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise AuthenticationFailed("Sign in first: send 'Authorization: Bearer <access token>'.")
+        raise AuthenticationFailed(_("Sign in first: send 'Authorization: Bearer <access token>'."))
     claims = decode_access_token(token.strip(), current_app.config["GRIDAPP"].secret_key)
     user = db.session.get(User, int(claims["sub"]))
     if user is None or not user.active:
-        raise AuthenticationFailed("The access token is not valid.")
+        raise AuthenticationFailed(_("The access token is not valid."))
     g.user = user
     return user
 
@@ -52,7 +53,10 @@ def login_required(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = authenticate_request()
             if roles and user.role not in roles:
-                raise Forbidden(f"A {user.role} can't do this.")
+                role = role_label(user.role)
+                if role[0] in "aeiou":
+                    raise Forbidden(_("An %(role)s can't do this.", role=role))
+                raise Forbidden(_("A %(role)s can't do this.", role=role))
             return view(*args, **kwargs)
 
         return cast(F, wrapper)

@@ -19,6 +19,8 @@ from werkzeug.exceptions import HTTPException
 import geo
 import workflow
 from gridapp.core.errors import GridappError
+from gridapp.core.i18n import N_, gettext, join_clauses, translate_message
+from gridapp.core.refusals import refusal_detail, requirement_messages
 
 PROBLEM_TYPE_BASE = "https://gridapp.dev/problems/"
 log = logging.getLogger(__name__)
@@ -34,10 +36,13 @@ def problem(
     extra: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """Build a problem+json response; ``errors`` may be nested or hold bare strings."""
+    """Build a problem+json response; ``errors`` may be nested or hold bare strings.
+
+    ``title`` is the English one (a msgid), shown translated; so are the messages.
+    """
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (slug or title.lower().replace(" ", "-")),
-        "title": title,
+        "title": gettext(title),
         "status": status,
     }
     if detail:
@@ -47,7 +52,7 @@ def problem(
     if status == 422 and not field_errors:
         # A client reads a 422 by its fields; with none to blame, blame the whole body, as
         # marshmallow does for a schema-level error.
-        field_errors = {"_schema": [detail or title]}
+        field_errors = {"_schema": [detail or gettext(title)]}
     if field_errors:
         body["errors"] = field_errors
     if extra:
@@ -83,7 +88,7 @@ def _collect(messages: Any, path: str, flat: dict[str, list[str]]) -> None:
             else:
                 _collect(value, path, flat)
     elif messages is not None:
-        flat.setdefault(path or "_schema", []).append(str(messages))
+        flat.setdefault(path or "_schema", []).append(translate_message(str(messages)))
 
 
 def _from_http_exception(exc: HTTPException) -> Response:
@@ -98,7 +103,9 @@ def _from_http_exception(exc: HTTPException) -> Response:
             _collect(fields if location in _LOCATIONS else {location: fields}, "", errors)
     elif messages:
         errors = flatten_messages(messages)
-    detail = exc.description if status != 422 else "The request has invalid fields."
+    detail = translate_message(exc.description or "")
+    if status == 422:
+        detail = gettext("The request has invalid fields.")
     headers = {}
     if status == 405 and exc.get_response().headers.get("Allow"):
         headers["Allow"] = exc.get_response().headers["Allow"]
@@ -120,38 +127,70 @@ def _from_gridapp_error(exc: GridappError) -> Response:
 
 
 def _from_outside(exc: geo.PointOutsideGrids) -> Response:
+    detail = gettext(
+        "Point (%(lon)s, %(lat)s) is outside the jurisdiction", lon=exc.lon, lat=exc.lat
+    )
     return problem(
         422,
-        "Outside the jurisdiction",
-        str(exc),
+        N_("Outside the jurisdiction"),
+        detail,
         slug="outside-jurisdiction",
-        errors={"location": [str(exc)]},
+        errors={"location": [detail]},
     )
 
 
 def _from_unknown_crs(exc: geo.UnknownCRS) -> Response:
-    return problem(422, "Invalid input", str(exc), slug="validation", errors={"crs": [str(exc)]})
+    detail = translate_message(str(exc))
+    return problem(422, N_("Invalid input"), detail, slug="validation", errors={"crs": [detail]})
 
 
 def _from_transition(exc: workflow.TransitionNotAllowed) -> Response:
     # Who may move the case on now, so a client can say "waiting for the dispatcher".
     extra = {"state": str(exc.state), "waiting_for": [dict(who) for who in exc.waiting_for]}
-    return problem(409, "Action not allowed", str(exc), slug="transition-not-allowed", extra=extra)
+    return problem(
+        409,
+        N_("Action not allowed"),
+        refusal_detail(exc),
+        slug="transition-not-allowed",
+        extra=extra,
+    )
 
 
 def _from_missing(exc: workflow.MissingRequirement) -> Response:
+    messages = requirement_messages(exc)
     return problem(
         422,
-        "Invalid input",
-        str(exc),
+        N_("Invalid input"),
+        join_clauses(messages.values()),
         slug="validation",
-        errors=exc.fields,
+        errors=messages,
     )
 
 
 def _from_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    return problem(500, "Internal server error", "The server could not complete the request.")
+    return problem(
+        500, N_("Internal server error"), gettext("The server could not complete the request.")
+    )
+
+
+# Werkzeug's titles and descriptions of the HTTP errors clients meet (msgids = its texts).
+HTTP_TEXTS = (
+    N_("Bad Request"),
+    N_("The browser (or proxy) sent a request that this server could not understand."),
+    N_("Not Found"),
+    N_(
+        "The requested URL was not found on the server. If you entered the URL manually please "
+        "check your spelling and try again."
+    ),
+    N_("Method Not Allowed"),
+    N_("The method is not allowed for the requested URL."),
+    N_("Request Entity Too Large"),
+    N_("The data value transmitted exceeds the capacity limit."),
+    N_("Unsupported Media Type"),
+    N_("The server does not support the media type transmitted in the request."),
+    N_("Unprocessable Entity"),
+)
 
 
 def register_problem_handlers(app: Flask) -> None:

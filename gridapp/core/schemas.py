@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 import geo
+from gridapp.core.i18n import N_
 
 CRS_NAMES = tuple(crs.value for crs in geo.CRS)
 # Row ids are INTEGER columns: 32-bit signed on PostgreSQL, the narrower of the two backends.
@@ -18,7 +19,7 @@ MAX_ID = 2**31 - 1
 def record_id(**kwargs: object) -> fields.Integer:
     """An id of a stored row (a case, a user, a photo): a positive 64-bit integer."""
     return fields.Integer(
-        validate=validate.Range(1, MAX_ID, error="Not an id: ids are whole numbers from 1."),
+        validate=validate.Range(1, MAX_ID, error=N_("Not an id: ids are whole numbers from 1.")),
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -31,7 +32,7 @@ class UtcDateTime(fields.AwareDateTime):
         try:
             return moment.astimezone(UTC)
         except OverflowError as exc:
-            raise ValidationError("Not a time UTC can hold (year 1 to 9999).") from exc
+            raise ValidationError(N_("Not a time UTC can hold (year 1 to 9999).")) from exc
 
 
 class CrsField(fields.String):

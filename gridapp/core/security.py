@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 import workflow
 from gridapp.accounts.totp import verify_totp
 from gridapp.core.errors import AuthenticationFailed
+from gridapp.core.i18n import _
 
 __all__ = ["verify_totp"]
 
@@ -64,9 +65,9 @@ def decode_access_token(token: str, secret: str) -> dict[str, Any]:
             token, secret, algorithms=[ALGORITHM], audience=ACCESS_AUDIENCE
         )
     except jwt.ExpiredSignatureError as exc:
-        raise AuthenticationFailed("The access token has expired; refresh it.") from exc
+        raise AuthenticationFailed(_("The access token has expired; refresh it.")) from exc
     except jwt.InvalidTokenError as exc:
-        raise AuthenticationFailed("The access token is not valid.") from exc
+        raise AuthenticationFailed(_("The access token is not valid.")) from exc
     if claims.get("typ") != "access":
-        raise AuthenticationFailed("The access token is not valid.")
+        raise AuthenticationFailed(_("The access token is not valid."))
     return claims

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 import geo
 from gridapp.accounts.models import User, UserGrid
 from gridapp.core.errors import NotFound, ValidationFailed
+from gridapp.core.i18n import _
 from gridapp.core.pagination import decode_cursor, paginate
 from gridapp.grid.models import Area, Setting
 
@@ -220,11 +221,11 @@ def locate_point(
     """
     errors = {}
     if not -180.0 <= lon <= 180.0:
-        errors["lon"] = "Longitude must be between -180 and 180."
+        errors["lon"] = _("Longitude must be between -180 and 180.")
     if not -90.0 <= lat <= 90.0:
-        errors["lat"] = "Latitude must be between -90 and 90."
+        errors["lat"] = _("Latitude must be between -90 and 90.")
     if errors:
-        raise ValidationFailed("The coordinates are out of range.", errors=errors)
+        raise ValidationFailed(_("The coordinates are out of range."), errors=errors)
     wgs_lon, wgs_lat = geo.to_wgs84(lon, lat, crs)
     located = grid_index(session, layer, check_seconds).locate(wgs_lon, wgs_lat)
     workers: Sequence[User] = ()
@@ -262,5 +263,5 @@ def list_areas(
 def get_area(session: Session, code: str, layer: str = DEFAULT_LAYER) -> Area:
     area = session.scalar(select(Area).where(Area.layer == layer, Area.code == code))
     if area is None:
-        raise NotFound(f"No area with code {code!r} in layer {layer!r}.")
+        raise NotFound(_("No area with code %(code)r in layer %(layer)r.", code=code, layer=layer))
     return area

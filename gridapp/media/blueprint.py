@@ -8,19 +8,20 @@ from flask.views import MethodView
 from gridapp.core.config import Config
 from gridapp.core.errors import NotFound
 from gridapp.core.extensions import db
+from gridapp.core.i18n import _
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import Blueprint
 from gridapp.media.models import Attachment
 from gridapp.media.services import get_attachment_for, storage_path
 from gridapp.media.upload import BINARY, AttachmentSchema, mount_upload
 
-blp = Blueprint("media", __name__, url_prefix="/api/v1/media", description="Photos (取证照片)")
+blp = Blueprint("media", __name__, url_prefix="/api/v1/media", description="Photos")
 
 
 def _send_stored(config: Config, key: str, content_type: str, etag: str) -> Response:
     path = storage_path(config, key)
     if not path.is_file():
-        raise NotFound("The file is not available.")
+        raise NotFound(_("The file is not available."))
     response = send_file(path, mimetype=content_type, conditional=True, etag=etag)
     # Photos are personal evidence: browsers may keep them, shared caches may not.
     response.headers["Cache-Control"] = "private, max-age=86400"
@@ -78,7 +79,7 @@ class MediaThumbnail(MethodView):
         """Download the photo's thumbnail (at most 320 px, JPEG)."""
         attachment = get_attachment_for(db.session(), current_user(), attachment_id)
         if not attachment.thumbnail_key:
-            raise NotFound("The thumbnail is not made yet; try again shortly.")
+            raise NotFound(_("The thumbnail is not made yet; try again shortly."))
         return _send_stored(
             current_app.config["GRIDAPP"],
             attachment.thumbnail_key,

@@ -32,6 +32,7 @@ from gridapp.cases.models import Case
 from gridapp.cases.scope import case_visible
 from gridapp.core.config import Config
 from gridapp.core.errors import NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
+from gridapp.core.i18n import _
 from gridapp.core.outbox import enqueue_after_commit
 from gridapp.media.models import Attachment
 from gridapp.media.sweep import touch
@@ -116,7 +117,9 @@ def store_upload(
             out.flush()
             os.fsync(out.fileno())
         if size == 0:
-            raise ValidationFailed("The file is empty.", errors={"file": "The file is empty."})
+            raise ValidationFailed(
+                _("The file is empty."), errors={"file": _("The file is empty.")}
+            )
         facts = inspect_image(tmp_path, declared_content_type)
         key = f"{sha[:2]}/{sha}"
         final = storage_path(config, key)
@@ -167,7 +170,11 @@ def _copy_limited(stream: IO[bytes], out: IO[bytes], limit: int) -> tuple[str, i
 
 
 def _too_large_message(limit: int) -> str:
-    return f"The file is larger than the limit of {limit / (1024 * 1024):.1f} MB ({limit} bytes)."
+    return _(
+        "The file is larger than the limit of %(megabytes).1f MB (%(bytes)s bytes).",
+        megabytes=limit / (1024 * 1024),
+        bytes=limit,
+    )
 
 
 def _clean_name(filename: str | None) -> str | None:
@@ -182,8 +189,17 @@ def inspect_image(path: Path, declared_content_type: str | None = None) -> Image
     """Identify and fully decode an image; refuse anything but an intact accepted photo."""
     formats = accepted_formats()
     accepted = ", ".join(accepted_content_types())
-    declared = f" (sent as {declared_content_type})" if declared_content_type else ""
-    not_accepted = f"The file is not an accepted image{declared}. Accepted types: {accepted}."
+    if declared_content_type:
+        not_accepted = _(
+            "The file is not an accepted image (sent as %(declared)s). Accepted types: "
+            "%(accepted)s.",
+            declared=declared_content_type,
+            accepted=accepted,
+        )
+    else:
+        not_accepted = _(
+            "The file is not an accepted image. Accepted types: %(accepted)s.", accepted=accepted
+        )
     try:
         # Only our formats' parsers ever see the bytes (no EPS/Ghostscript, no exotic codecs).
         # verify() checks structure (PNG CRCs) but leaves the image unusable, so reopen.
@@ -201,16 +217,18 @@ def inspect_image(path: Path, declared_content_type: str | None = None) -> Image
             # Read after load(): a PNG's eXIf chunk may follow the pixel data.
             orientation, taken_at, lon, lat = _exif_facts(image)
     except Image.DecompressionBombError as exc:
-        message = (
-            f"The image has too many pixels (more than {Image.MAX_IMAGE_PIXELS}); "
-            "send a photo of normal size."
+        message = _(
+            "The image has too many pixels (more than %(pixels)s); send a photo of normal size.",
+            pixels=Image.MAX_IMAGE_PIXELS,
         )
         raise ValidationFailed(message, errors={"file": message}) from exc
     except UnidentifiedImageError as exc:
         raise UnsupportedMedia(not_accepted, errors={"file": not_accepted}) from exc
     except _DECODE_ERRORS as exc:
         # Pillow reports cut-off or corrupt data with different exceptions depending on the codec.
-        message = f"The image is damaged or incomplete and can't be decoded ({exc})."
+        message = _(
+            "The image is damaged or incomplete and can't be decoded (%(error)s).", error=exc
+        )
         raise UnsupportedMedia(message, errors={"file": message}) from exc
     if fmt not in CONTENT_TYPES:
         raise UnsupportedMedia(not_accepted, errors={"file": not_accepted})
@@ -331,7 +349,7 @@ def get_attachment_for(session: Session, user: User, attachment_id: int) -> Atta
             if case is not None and case_visible(user, case):
                 return attachment
     # The same answer for "missing" and "not yours", so ids can't be probed.
-    raise NotFound(f"There is no media {attachment_id}.")
+    raise NotFound(_("There is no media %(id)s.", id=attachment_id))
 
 
 def attachments_for_claim(
@@ -342,7 +360,8 @@ def attachments_for_claim(
         return []
     if len(ids) > MAX_PHOTOS:
         raise ValidationFailed(
-            "Too many photos.", errors={"photos": f"At most {MAX_PHOTOS} photos at once."}
+            _("Too many photos."),
+            errors={"photos": _("At most %(max)s photos at once.", max=MAX_PHOTOS)},
         )
     rows = {a.id: a for a in session.scalars(select(Attachment).where(Attachment.id.in_(ids)))}
     bad: list[str] = []
@@ -354,7 +373,7 @@ def attachments_for_claim(
             bad.append(str(photo_id))
     if bad:
         raise ValidationFailed(
-            "Some photos can't be used.",
-            errors={"photos": f"Unknown or not yours to attach: {', '.join(bad)}."},
+            _("Some photos can't be used."),
+            errors={"photos": _("Unknown or not yours to attach: %(ids)s.", ids=", ".join(bad))},
         )
     return [rows[i] for i in ids]

@@ -12,6 +12,7 @@ from werkzeug.datastructures import FileStorage
 
 from gridapp.core.errors import PayloadTooLarge, ValidationFailed
 from gridapp.core.extensions import db
+from gridapp.core.i18n import _
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import StrictSchema
@@ -70,17 +71,18 @@ def refuse_oversized_body() -> None:
         return
     limit = current_app.config["GRIDAPP"].max_upload_bytes
     if request.content_length > limit + MULTIPART_OVERHEAD_BYTES:
-        message = f"The upload is larger than the limit of {limit} bytes."
+        message = _("The upload is larger than the limit of %(limit)s bytes.", limit=limit)
         raise PayloadTooLarge(message, errors={"file": message})
 
 
 def reject_unknown_parts(*, form: tuple[str, ...] = (), files: tuple[str, ...] = ()) -> None:
     """Refuse multipart parts other than those named, as JSON bodies refuse unknown fields."""
     names = (set(request.form) - set(form)) | (set(request.files) - set(files))
-    unknown = sorted(name or "(a part without a name)" for name in names)
+    unknown = sorted(name or _("(a part without a name)") for name in names)
     if unknown:
         raise ValidationFailed(
-            "The request has unknown parts.", errors={name: "Unknown field." for name in unknown}
+            _("The request has unknown parts."),
+            errors={name: _("Unknown field.") for name in unknown},
         )
 
 

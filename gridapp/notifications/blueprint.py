@@ -8,6 +8,7 @@ from flask.views import MethodView
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from gridapp.core.extensions import db
+from gridapp.core.i18n import N_
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import MAX_ID, StrictSchema, record_id
@@ -19,9 +20,7 @@ from gridapp.notifications.services import (
     read_notifications,
 )
 
-blp = Blueprint(
-    "notifications", __name__, url_prefix="/api/v1", description="Notifications (消息提醒)"
-)
+blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Notifications")
 
 # The most ids one call may name: as many as one page of the list holds.
 MAX_READ_IDS = 500
@@ -51,11 +50,11 @@ class ReadBodySchema(StrictSchema):
     def one_selection(self, data: dict[str, Any], **kwargs: Any) -> None:
         """Require exactly one of ``ids`` and ``all: true``."""
         if "ids" in data and "every" in data:
-            raise ValidationError("Send either ids or all, not both.", "all")
+            raise ValidationError(N_("Send either ids or all, not both."), "all")
         if "ids" not in data and not data.get("every"):
             # `{"all": false}` selects nothing: say so on the field that was sent.
             field = "all" if "every" in data else "ids"
-            raise ValidationError('Send the ids to mark, or "all": true.', field)
+            raise ValidationError(N_('Send the ids to mark, or "all": true.'), field)
 
 
 class ReadResultSchema(StrictSchema):

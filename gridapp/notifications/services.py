@@ -11,6 +11,7 @@ import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case
 from gridapp.core.errors import NotFound
+from gridapp.core.i18n import _, stored_language
 from gridapp.core.outbox import enqueue_after_commit
 from gridapp.core.types import utcnow
 from gridapp.notifications.jobs import deliver_notification
@@ -33,6 +34,8 @@ def notify(
 
     ``push`` False writes no job: for desk staff, whose console lists their notifications and
     who have no phone to push to; it keeps the report path to one transaction and no relay.
+    ``message`` is stored as it is: callers make it in the default language, Chinese
+    (``gridapp.core.i18n.stored_language``), since its readers' language is not known then.
     """
     made = []
     for user_id in sorted(set(user_ids)):
@@ -65,13 +68,19 @@ def notify_new_report(session: Session, case: Case) -> list[Notification]:
             (User.district_code == case.district_code) | User.district_code.is_(None),
         )
     ).all()
+    with stored_language():
+        # The case's category is in the session already (intake loaded it): no query.
+        message = _(
+            "New report %(number)s: %(category)s.",
+            number=case.number,
+            category=case.category.name,
+        )
     return notify(
         session,
         recipients,
         kind=NEW_REPORT,
         case=case,
-        # The case's category is in the session already (intake loaded it): no query.
-        message=f"New report {case.number}: {case.category.name}.",
+        message=message,
         # A second call for the same case (a retried intake or job) tells nobody twice.
         dedupe_key=f"{NEW_REPORT}:{case.id}",
         push=False,
@@ -109,7 +118,7 @@ def read_notification(session: Session, user: User, notification_id: int) -> Not
     )
     # Another user's notification is as unknown as a missing one: its id reveals nothing.
     if note is None:
-        raise NotFound(f"You have no notification {notification_id}.")
+        raise NotFound(_("You have no notification %(id)s.", id=notification_id))
     if note.read_at is None:
         # Conditional, so a concurrent read that committed first keeps its time.
         session.execute(

@@ -8,6 +8,8 @@ import workflow
 from tests.gridapp.case_helpers import grid_point, report
 from tests.gridapp.conftest import problem_of
 
+CHINESE = {"Accept-Language": "zh-CN"}  # labels are the definitions' in Chinese
+
 
 def test_lists_every_process_in_definition_order(client, auth):
     response = client.get("/api/v1/processes", headers=auth("grid_worker"))
@@ -22,7 +24,7 @@ def test_lists_every_process_in_definition_order(client, auth):
 
 
 def test_shows_one_process_with_labels_limits_and_levels(client, auth):
-    response = client.get("/api/v1/processes/social", headers=auth("handler"))
+    response = client.get("/api/v1/processes/social", headers={**auth("handler"), **CHINESE})
 
     assert response.status_code == 200
     social = response.get_json()
@@ -48,7 +50,9 @@ def test_shows_one_process_with_labels_limits_and_levels(client, auth):
 
 
 def test_an_action_says_its_effects_guard_note_and_photos(client, auth):
-    urban = client.get("/api/v1/processes/urban", headers=auth("grid_worker")).get_json()
+    urban = client.get(
+        "/api/v1/processes/urban", headers={**auth("grid_worker"), **CHINESE}
+    ).get_json()
     actions = {(a["from"], a["name"]): a for a in urban["actions"]}
 
     close = actions["verified", "close"]
