@@ -22,6 +22,7 @@ from gridapp.core.i18n import (
     ngettext,
     role_label,
     state_label,
+    translate_message,
 )
 
 R = workflow.Relation
@@ -170,10 +171,16 @@ def _min_photos(action: str) -> int | None:
 
 
 def requirement_message(action: str, field: str, sentence: str) -> str:
-    """Say what an action's payload lacks in ``field``, in the reader's language."""
+    """Say what an action's payload lacks in ``field``, in the reader's language.
+
+    The workflow's own sentences (``feedback needs at least one photo``) are made again; any
+    other is translated as it is, when the catalogue has it.
+    """
+    if sentence == PHOTOS_NOT_A_LIST:
+        return gettext(PHOTOS_NOT_A_LIST)
+    if not sentence.startswith(f"{action} needs "):
+        return translate_message(sentence)
     if field == "photos":
-        if sentence == PHOTOS_NOT_A_LIST:
-            return gettext(PHOTOS_NOT_A_LIST)
         count = _min_photos(action)
         if count is not None:
             return ngettext(
