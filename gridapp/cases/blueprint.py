@@ -184,7 +184,7 @@ class CaseHistory(MethodView):
     @blp.doc(
         security=BEARER,
         description="Oldest first: the report, then one event per action (the SLA sweep's "
-        "automatic 督办 has role `system`), each with the hash of the one before it.",
+        "automatic `supervise` has role `system`), each with the hash of the one before it.",
     )
     @blp.response(200, HistorySchema)
     @login_required()

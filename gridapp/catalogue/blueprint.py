@@ -45,8 +45,8 @@ class Categories(MethodView):
     @blp.doc(
         security=BEARER,
         description="Any signed-in user. One answer, no paging, in code order; `kind` keeps "
-        "components (部件) or events (事件). A category names its default department, its "
-        "urgency, the process it runs and each step's time limit.",
+        "components (`component`) or events (`event`). A category names its default "
+        "department, its urgency, the process it runs and each step's time limit.",
     )
     @blp.arguments(CategoryArgs, location="query")
     @blp.response(200, CategorySchema(many=True))
