@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint test-sqlite test-postgres bench openapi docs messages services clean
+.PHONY: run test lint test-sqlite test-postgres bench openapi docs messages translations services clean
 
 $(STAMP): pyproject.toml mobile-api/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,11 @@ $(STAMP): pyproject.toml mobile-api/pyproject.toml
 	$(BIN)/pybabel compile --statistics -d gridapp/translations
 	@touch $(STAMP)
 
-run: $(STAMP)
+# The catalogues change more often than the dependencies: compiled on every run (under a second).
+translations: $(STAMP)
+	@$(BIN)/pybabel compile --statistics -d gridapp/translations
+
+run: $(STAMP) translations
 	$(BIN)/python -m gridapp.core.serve
 
 services:
@@ -32,7 +36,7 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP) services
 	GRIDAPP_TEST_BACKEND=postgres $(BIN)/pytest -p no:cacheprovider
 
-test: $(STAMP) services lint test-sqlite test-postgres
+test: $(STAMP) translations services lint test-sqlite test-postgres
 
 bench: $(STAMP) services
 	$(BIN)/python -m bench
