@@ -28,6 +28,7 @@ from workflow.engine import (
 from workflow.errors import (
     CalendarError,
     MissingRequirement,
+    Refusal,
     TransitionNotAllowed,
     UnknownAction,
     UnknownRole,
@@ -97,6 +98,7 @@ __all__ = [
     "Permit",
     "ProcessDefinition",
     "Ratio",
+    "Refusal",
     "Relation",
     "Requirement",
     "Role",

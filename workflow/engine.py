@@ -9,6 +9,7 @@ from typing import Any
 
 from workflow.errors import (
     MissingRequirement,
+    Refusal,
     TransitionNotAllowed,
     UnknownAction,
     UnknownRole,
@@ -99,7 +100,13 @@ def _waiting_sentence(definition: ProcessDefinition, state: State) -> str:
 
 
 def _refuse(
-    definition: ProcessDefinition, state: State, action: Action, role: Role | None, why: str
+    definition: ProcessDefinition,
+    state: State,
+    action: Action,
+    role: Role | None,
+    why: str,
+    reason: Refusal,
+    relation: Relation | None = None,
 ) -> TransitionNotAllowed:
     return TransitionNotAllowed(
         state,
@@ -107,6 +114,9 @@ def _refuse(
         role,
         f"{why}: {_waiting_sentence(definition, state)}",
         waiting_for(definition, state),
+        reason=reason,
+        relation=relation.value if relation else None,
+        process=definition.code,
     )
 
 
@@ -132,30 +142,22 @@ def select(
         raise UnknownState(current.value)
     row = definition.transition(current, verb)
     if row is None:
-        raise _refuse(definition, current, verb, who, f"Can't {verb.value} when in {current.value}")
+        why = f"Can't {verb.value} when in {current.value}"
+        raise _refuse(definition, current, verb, who, why, Refusal.state)
     if not row.permits_role(who):
-        raise _refuse(
-            definition,
-            current,
-            verb,
-            who,
-            f"{_article(who)} {who.value} can't {verb.value} when in {current.value}",
-        )
+        why = f"{_article(who)} {who.value} can't {verb.value} when in {current.value}"
+        raise _refuse(definition, current, verb, who, why, Refusal.role)
     known = facts if facts is not None else Facts()
     relation = row.relation_for(who)
     if relation is not None and known.relations is not None and relation not in known.relations:
-        raise _refuse(
-            definition,
-            current,
-            verb,
-            who,
-            f"Only {_RELATION_WORDS[relation]} can {verb.value} when in {current.value}",
-        )
+        why = f"Only {_RELATION_WORDS[relation]} can {verb.value} when in {current.value}"
+        raise _refuse(definition, current, verb, who, why, Refusal.relation, relation)
     if row.guard is not None:
         refusal = row.guard(known)
         if refusal is not None:
+            waiting = waiting_for(definition, current)
             raise TransitionNotAllowed(
-                current, verb, who, refusal, waiting_for(definition, current)
+                current, verb, who, refusal, waiting, process=definition.code
             )
     return row
 
@@ -249,9 +251,8 @@ def check_payload(
         raise UnknownAction(verb.value)
     row = definition.transition(current, verb)
     if row is None:
-        raise _refuse(
-            definition, current, verb, None, f"Can't {verb.value} when in {current.value}"
-        )
+        why = f"Can't {verb.value} when in {current.value}"
+        raise _refuse(definition, current, verb, None, why, Refusal.state)
     problems: dict[str, str] = {}
     for need in row.requirements:
         value = payload.get(need.field)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 
 
 class WorkflowError(Exception):
@@ -33,6 +34,15 @@ class UnknownRole(WorkflowError):
         super().__init__(f"Unknown role {role!r}")
 
 
+class Refusal(StrEnum):
+    """Say which check refused a transition, so a caller can word it in its own language."""
+
+    state = "state"  # the state does not take the action
+    role = "role"  # the role may not take it
+    relation = "relation"  # the role may, but only bound to the case (the reporter …)
+    guard = "guard"  # a guard over the case's facts refused; `message` is its sentence
+
+
 class TransitionNotAllowed(WorkflowError):
     """Signal an action the state, the role, the actor or a guard does not allow now."""
 
@@ -43,11 +53,18 @@ class TransitionNotAllowed(WorkflowError):
         role: str | None,
         message: str,
         waiting_for: tuple[Mapping[str, object], ...] = (),
+        *,
+        reason: Refusal = Refusal.guard,
+        relation: str | None = None,
+        process: str | None = None,
     ) -> None:
         self.state = state
         self.action = action
         self.role = role
         self.message = message
+        self.reason = reason
+        self.relation = relation  # the relation asked for, when `reason` is relation
+        self.process = process  # the refusing definition's code
         # Who may act in this state now: [{"role", "relation", "actions"}], for clients.
         self.waiting_for = waiting_for
         super().__init__(message)

@@ -1,9 +1,9 @@
 """The workflow's refusals in the reader's language, composed from their structured parts.
 
 The workflow library speaks English and knows no Babel; a ``TransitionNotAllowed`` carries the
-state, the action, the role and who the case waits for, and a ``MissingRequirement`` the fields
-it lacks. The sentences are made again here from those parts, with translatable templates and
-the definitions' labels.
+process, state, action, role, which check refused (``reason``) and who the case waits for, and a
+``MissingRequirement`` the fields it lacks. The sentences are made again here from those
+parts, with translatable templates and the definitions' labels.
 """
 
 from __future__ import annotations
@@ -62,53 +62,25 @@ REQUIREMENT_SENTENCES: Mapping[workflow.FieldKind, str] = MappingProxyType(
 PHOTOS_NOT_A_LIST = N_("photos must be a list of media ids")
 
 
-def _article(role: workflow.Role) -> str:
-    return "An" if role.value[0] in "aeiou" else "A"
-
-
-def _relation_of(exc: workflow.TransitionNotAllowed) -> workflow.Relation | None:
-    waiting: tuple[Mapping[str, Any], ...] = exc.waiting_for
-    for who in waiting:
-        if who["role"] == exc.role and exc.action in who["actions"] and who["relation"]:
-            return workflow.Relation(who["relation"])
-    return None
-
-
 def _process_of(exc: workflow.TransitionNotAllowed) -> workflow.ProcessDefinition | None:
-    """Return the process that refused, when its state and whom it waits for tell it apart.
-
-    A state's label may differ by process (the hotline's ``handled`` waits for a reply).
-    """
-    state = workflow.State(exc.state)
-    found = [
-        definition
-        for definition in workflow.PROCESSES.values()
-        if state in definition.states
-        and workflow.waiting_for(definition, state) == tuple(exc.waiting_for)
-    ]
-    labels = {definition.state_label(state) for definition in found}
-    return found[0] if len(labels) == 1 else None
+    return workflow.PROCESSES.get(exc.process) if exc.process else None
 
 
 def _why(exc: workflow.TransitionNotAllowed) -> str | None:
-    """Return why the action was refused, or None for a guard's refusal."""
+    """Return why the action was refused, or None for a guard's refusal (its own sentence)."""
     state, action = workflow.State(exc.state), workflow.Action(exc.action)
     words = {"action": action_label(action), "state": state_label(state, _process_of(exc))}
-    # The workflow says which check refused in the first words of its sentence.
-    when = f"{action.value} when in {state.value}: "
-    if exc.message.startswith(f"Can't {when}"):
+    reason = exc.reason
+    if reason is workflow.Refusal.state:
         return gettext("Can't %(action)s when in %(state)s", **words)
-    if exc.role is not None:
-        role = workflow.Role(exc.role)
-        if exc.message.startswith(f"{_article(role)} {role.value} can't {when}"):
-            words["role"] = role_label(role)
-            if role_label(role)[0] in "aeiou":
-                return gettext("An %(role)s can't %(action)s when in %(state)s", **words)
-            return gettext("A %(role)s can't %(action)s when in %(state)s", **words)
-        relation = _relation_of(exc)
-        if exc.message.startswith("Only ") and f" can {when}" in exc.message and relation:
-            words["relation"] = gettext(RELATION_LABELS[relation])
-            return gettext("Only %(relation)s can %(action)s when in %(state)s", **words)
+    if reason is workflow.Refusal.role and exc.role is not None:
+        words["role"] = role_label(workflow.Role(exc.role))
+        if words["role"][0] in "aeiou":
+            return gettext("An %(role)s can't %(action)s when in %(state)s", **words)
+        return gettext("A %(role)s can't %(action)s when in %(state)s", **words)
+    if reason is workflow.Refusal.relation and exc.relation is not None:
+        words["relation"] = gettext(RELATION_LABELS[workflow.Relation(exc.relation)])
+        return gettext("Only %(relation)s can %(action)s when in %(state)s", **words)
     return None
 
 

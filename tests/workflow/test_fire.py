@@ -427,3 +427,27 @@ def test_hotline_replies_and_calls_back() -> None:
     assert fire(p, state, "close", "shift_leader", Facts(satisfied=True)) is State.closed
     # A question answered on the call goes straight to the call-back.
     assert fire(p, "reported", "reply", "acceptor") is State.replied
+
+
+def test_a_refusal_names_the_check_that_refused() -> None:
+    from workflow import Refusal
+
+    cases = [
+        (("reported", "dispatch", "dispatcher", None), Refusal.state, None),
+        (("filed", "dispatch", "grid_worker", None), Refusal.role, None),
+        (
+            ("closed", "evaluate", "citizen", Facts(relations=frozenset())),
+            Refusal.relation,
+            "reporter",
+        ),
+        (
+            ("verified", "close", "shift_leader", Facts(verification_passed=False)),
+            Refusal.guard,
+            None,
+        ),
+    ]
+    for (state, action, role, facts), reason, relation in cases:
+        with pytest.raises(TransitionNotAllowed) as caught:
+            fire(URBAN_MANAGEMENT, state, action, role, facts)
+        assert (caught.value.reason, caught.value.relation) == (reason, relation)
+        assert caught.value.process == "urban"
