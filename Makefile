@@ -52,7 +52,7 @@ docs: $(STAMP)
 messages: $(STAMP)
 	@mkdir -p build
 	$(BIN)/pybabel extract -F babel.cfg --project=gridapp --add-location=file --sort-by-file \
-		-w 100 -o build/messages.pot gridapp
+		-w 100 -o build/messages.pot gridapp mobile-api/mobile_api
 	$(BIN)/pybabel update -i build/messages.pot -d gridapp/translations -w 100 \
 		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
 	$(BIN)/pybabel compile --statistics -d gridapp/translations

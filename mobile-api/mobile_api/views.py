@@ -28,6 +28,7 @@ from gridapp.cases.services import (
 )
 from gridapp.core.errors import Conflict, ValidationFailed
 from gridapp.core.extensions import db
+from gridapp.core.i18n import _, action_label
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.problems import flatten_messages
@@ -136,21 +137,24 @@ def _report_body() -> tuple[dict[str, Any], list[Any]]:
             raw = json.loads(request.form.get("data") or "")
         except ValueError as exc:
             raise ValidationFailed(
-                "The report is missing.", errors={"data": "A JSON report in the `data` field."}
+                _("The report is missing."),
+                errors={"data": _("A JSON report in the `data` field.")},
             ) from exc
         files = [f for f in request.files.getlist("photos") if f.filename]
     else:
         raw = request.get_json(silent=True)
     if not isinstance(raw, dict):
-        raise ValidationFailed("The request body must be a JSON object.")
+        raise ValidationFailed(_("The request body must be a JSON object."))
     try:
         body: dict[str, Any] = ReportSchema().load(raw)
     except MarshmallowValidationError as exc:
         raise ValidationFailed(
-            "The request has invalid fields.", errors=flatten_messages(exc.messages)
+            _("The request has invalid fields."), errors=flatten_messages(exc.messages)
         ) from exc
     if len(body["photos"]) + len(files) > 9:
-        raise ValidationFailed("Too many photos.", errors={"photos": "At most 9 photos."})
+        raise ValidationFailed(
+            _("Too many photos."), errors={"photos": _("At most %(count)s photos.", count=9)}
+        )
     return body, files
 
 
@@ -180,8 +184,8 @@ class Reports(MethodView):
         header_key = request.headers.get("Idempotency-Key")
         if body.get("client_id") and header_key and body["client_id"] != header_key:
             raise ValidationFailed(
-                "Two different idempotency keys.",
-                errors={"client_id": "Differs from the Idempotency-Key header."},
+                _("Two different idempotency keys."),
+                errors={"client_id": _("Differs from the Idempotency-Key header.")},
             )
         key = header_key or body.get("client_id")
         session = db.session()
@@ -277,7 +281,9 @@ class MobileCaseAction(MethodView):
         user = current_user()
         if action not in WORKER_ACTIONS:
             get_case(session, user, case_id)  # out of scope stays 404
-            raise Conflict(f"A grid_worker can't {action} from the phone.")
+            raise Conflict(
+                _("A grid worker can't %(action)s from the phone.", action=action_label(action))
+            )
         payload = {k: v for k, v in body.items() if v is not None and v != []}
         acted = act_on_case(
             session,

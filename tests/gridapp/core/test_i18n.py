@@ -31,15 +31,17 @@ CJK_ALLOWED = ("seed", "data")
 
 
 def extracted_msgids() -> set[tuple[str | None, str]]:
-    """Extract (context, msgid) as ``make messages`` does (babel.cfg over gridapp/)."""
+    """Extract (context, msgid) as ``make messages`` does (babel.cfg over gridapp/ and the
+    phone API)."""
     with (ROOT / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)  # type: ignore[no-untyped-call]
     found = set()
-    for _file, _line, message, _comments, context in extract_from_dir(
-        str(GRIDAPP), method_map, options_map
-    ):
-        msgid = message if isinstance(message, str) else message[0]
-        found.add((context, msgid))
+    for folder in (GRIDAPP, ROOT / "mobile-api" / "mobile_api"):
+        for _file, _line, message, _comments, context in extract_from_dir(
+            str(folder), method_map, options_map
+        ):
+            msgid = message if isinstance(message, str) else message[0]
+            found.add((context, msgid))
     return found
 
 
