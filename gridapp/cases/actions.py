@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 import workflow
 from gridapp.accounts.models import User
@@ -198,6 +199,8 @@ def apply_transition(
     for effect in row.effects:
         if effect in RECORDING:
             RECORDING[effect](ctx)
+    # In hand already (filing may have changed it): the case's JSON names it without a query.
+    set_committed_value(case, "category", ctx.category)
     case.state = (row.target or row.source).value
     CLOCK[row.clock](ctx)
     for effect in row.effects:

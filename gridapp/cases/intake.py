@@ -17,6 +17,7 @@ from shapely.geometry import Point
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 import workflow
 from gridapp.accounts.models import User
@@ -107,6 +108,9 @@ def _open(
     """Number the case, start its first step's clock, write its first event, tell the desk."""
     definition = workflow.PROCESSES[category.process]
     case.process, case.state = definition.code, definition.initial.value
+    # In hand already: the case's JSON names them without another query.
+    set_committed_value(case, "category", category)
+    set_committed_value(case, "reporter", reporter)
     case.version, case.created_at, case.updated_at = 1, now, now
     start_step(case, case.state, category, work_calendar(session), now)
     with session.begin_nested():

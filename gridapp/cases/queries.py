@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 import workflow
 from gridapp.accounts.models import User
@@ -20,6 +20,14 @@ from gridapp.core.i18n import _
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, paginate
 
 CASE_BY_ID = select(Case).where(Case.id == bindparam("case_id"))
+# A list shows each case's category, department, reporter and handler by name: one query per
+# relation for the whole page, not one per case.
+NAMED = (
+    selectinload(Case.category),
+    selectinload(Case.department),
+    selectinload(Case.reporter),
+    selectinload(Case.handler),
+)
 CASE_BY_ID_FOR_UPDATE = CASE_BY_ID.with_for_update()
 
 
@@ -143,7 +151,13 @@ def list_cases(
     if column.key in NULLABLE:
         first = first.nulls_last()
     order = [first] if column is Case.id else [first, Case.id.desc() if descending else Case.id]
-    query = select(Case).where(case_scope(user), *conditions).order_by(*order).limit(limit + 1)
+    query = (
+        select(Case)
+        .where(case_scope(user), *conditions)
+        .order_by(*order)
+        .limit(limit + 1)
+        .options(*NAMED)
+    )
     rows = list(session.scalars(query))
     return paginate(rows, limit, lambda case: (getattr(case, column.key), case.id))
 
@@ -188,7 +202,7 @@ def worker_tasks(
     session: Session, user: User, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[list[Case], str | None]:
     """List what waits for a grid worker, newest first: checks, verifications, ratings."""
-    query = select(Case).where(_task_condition(user)).order_by(Case.id.desc())
+    query = select(Case).where(_task_condition(user)).order_by(Case.id.desc()).options(*NAMED)
     after = decode_cursor(cursor, 1)
     if after is not None:
         query = query.where(Case.id < cursor_int(after[0]))
@@ -210,12 +224,18 @@ def cases_changed_since(
     query = select(Case).where(case_scope(user)).order_by(Case.updated_at, Case.id)
     if since is not None:
         query = query.where(Case.updated_at >= since)
-    cases = list(session.scalars(query.limit(SYNC_BATCH)))
+    cases = list(session.scalars(query.limit(SYNC_BATCH).options(*NAMED)))
     watermark = cases[-1].updated_at if len(cases) == SYNC_BATCH else now
     return cases, watermark
 
 
 def open_tasks(session: Session, user: User, limit: int = 200) -> list[Case]:
     """Return a grid worker's open tasks, newest first (for a phone's sync)."""
-    query = select(Case).where(_task_condition(user)).order_by(Case.id.desc()).limit(limit)
+    query = (
+        select(Case)
+        .where(_task_condition(user))
+        .order_by(Case.id.desc())
+        .limit(limit)
+        .options(*NAMED)
+    )
     return list(session.scalars(query))
