@@ -25,7 +25,6 @@ from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.scope import case_visible
 from gridapp.catalogue.models import Category
 from gridapp.catalogue.services import (
-    active_members,
     find_category,
     find_department,
     responsible_department,
@@ -161,7 +160,7 @@ def set_department(ctx: ActionContext) -> None:
             "area": rule.area_code,
             "note": rule.note,
         }
-    if not active_members(ctx.session, code):
+    if not department_members(ctx.session, code):
         # A case sent where nobody can open it would wait unseen until it is overdue.
         raise Conflict(
             _(

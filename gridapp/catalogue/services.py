@@ -9,7 +9,6 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 import geo
-from gridapp.accounts.services import department_members
 from gridapp.catalogue.models import Category, Component, Department, ResponsibilityRule
 
 COMPONENT_RADIUS_M = 30.0
@@ -25,11 +24,6 @@ def find_category(session: Session, code: str) -> Category | None:
 def find_department(session: Session, code: str) -> Department | None:
     """Return the department with this code, or None."""
     return session.scalar(select(Department).where(Department.code == code))
-
-
-def active_members(session: Session, department: str) -> list[int]:
-    """Return the active people of a department who can take its cases."""
-    return department_members(session, department)
 
 
 def responsible_department(

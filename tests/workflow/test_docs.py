@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
+from tests.drift import assert_no_drift
 from workflow import PROCESSES, URBAN_MANAGEMENT, Action, State
 from workflow.docs import REGENERATE, guard_sentence, render_processes_markdown, rows_by_state
 
@@ -18,18 +18,12 @@ def test_checked_in_document_matches_the_definitions():
 
     generated = render_processes_markdown()
 
-    if generated != checked_in:
-        diff = "".join(
-            list(
-                difflib.unified_diff(
-                    checked_in.splitlines(keepends=True),
-                    generated.splitlines(keepends=True),
-                    "docs/processes.md (checked in)",
-                    "generated from workflow/processes.py",
-                )
-            )[:60]
-        )
-        raise AssertionError(f"{HINT}\n{diff}")
+    assert_no_drift(
+        checked_in,
+        generated,
+        ("docs/processes.md (checked in)", "generated from workflow/processes.py"),
+        HINT,
+    )
 
 
 def test_every_process_state_and_action_is_documented():

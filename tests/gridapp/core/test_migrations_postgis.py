@@ -18,6 +18,8 @@ from gridapp.core.db import make_engine
 from gridapp.core.errors import ConfigurationError
 from tests.conftest import BACKEND, PG_ADMIN_URL
 
+# These pin what 0001 does on PostgreSQL (create PostGIS or say who must); SQLite has no
+# extension to create. make test runs the suite on both backends, so they run every time.
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="PostGIS is PostgreSQL's")
 
 ADMIN = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 
 from openapi_spec_validator import validate
 
 from gridapp.core import openapi
+from tests.drift import assert_no_drift
 
 HINT = "mobile-api/openapi.json is out of date: run `make openapi` and commit the result."
 
@@ -18,18 +18,12 @@ def test_checked_in_document_matches_the_code(app):
 
     generated = openapi.render(openapi.document(app))
 
-    if generated != checked_in:
-        diff = "".join(
-            list(
-                difflib.unified_diff(
-                    checked_in.splitlines(keepends=True),
-                    generated.splitlines(keepends=True),
-                    "mobile-api/openapi.json (checked in)",
-                    "generated from the code",
-                )
-            )[:60]
-        )
-        raise AssertionError(f"{HINT}\n{diff}")
+    assert_no_drift(
+        checked_in,
+        generated,
+        ("mobile-api/openapi.json (checked in)", "generated from the code"),
+        HINT,
+    )
 
 
 def test_checked_in_document_is_valid_openapi():
