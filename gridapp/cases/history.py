@@ -110,3 +110,39 @@ def verify_chain(session: Session, case_id: int) -> ChainReport:
             return ChainReport(False, len(events), event.seq, "content does not match its hash")
         prev = event.hash
     return ChainReport(True, len(events), None, None)
+
+
+@dataclass(frozen=True)
+class HistoryReport:
+    cases: int
+    events: int
+    broken: list[tuple[int, ChainReport]]
+
+
+def verify_every_chain(session: Session) -> HistoryReport:
+    """Recompute every case's chain in one pass over the history (``flask audit verify``)."""
+    broken: list[tuple[int, ChainReport]] = []
+    cases = events = 0
+    current: int | None = None
+    prev, expected_seq, failed = GENESIS, 1, False
+    rows = session.scalars(select(CaseEvent).order_by(CaseEvent.case_id, CaseEvent.seq))
+    for event in rows.yield_per(2000):
+        events += 1
+        if event.case_id != current:
+            current, prev, expected_seq, failed = event.case_id, GENESIS, 1, False
+            cases += 1
+        if failed:
+            continue
+        reason = None
+        if event.seq != expected_seq:
+            reason = f"event {expected_seq} is missing"
+        elif event.prev_hash != prev:
+            reason = "link to the previous event broken"
+        elif event_digest(event) != event.hash:
+            reason = "content does not match its hash"
+        if reason is not None:
+            broken.append((event.case_id, ChainReport(False, 0, event.seq, reason)))
+            failed = True
+            continue
+        prev, expected_seq = event.hash, expected_seq + 1
+    return HistoryReport(cases, events, broken)

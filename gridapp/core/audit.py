@@ -157,3 +157,25 @@ def verify_audit_chain(session: Session) -> AuditChainReport:
             return AuditChainReport(False, count, entry.id, "content does not match its hash")
         prev = entry.hash
     return AuditChainReport(True, count, None, None)
+
+
+# PostgreSQL: the app's role may not DELETE audit rows; pruning goes through this function
+# (migration 0016), which itself refuses to delete anything younger than the legal minimum.
+PRUNE_FUNCTION = text("SELECT gridapp_prune_audit(:cutoff)")
+
+
+def prune_audit(session: Session, retention_days: int, now: datetime | None = None) -> int:
+    """Delete audit entries older than ``retention_days`` (never fewer than 180); the case
+    history is never pruned. The oldest kept entry then anchors the chain."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from gridapp.core.config import MIN_AUDIT_RETENTION_DAYS
+
+    days = max(retention_days, MIN_AUDIT_RETENTION_DAYS)
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    if session.get_bind().dialect.name == "postgresql":
+        return int(session.scalar(PRUNE_FUNCTION, {"cutoff": cutoff}) or 0)
+    result = session.execute(delete(AuditEntry).where(AuditEntry.at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

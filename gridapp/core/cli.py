@@ -10,6 +10,7 @@ from gridapp.core import migrate
 
 db_cli = AppGroup("db", help="Schema migrations (Alembic).")
 jobs_cli = AppGroup("jobs", help="Background jobs.")
+audit_cli = AppGroup("audit", help="The audit trail and the case history's hash chains.")
 
 
 def _url() -> str:
@@ -34,11 +35,49 @@ def db_downgrade(revision: str) -> None:
 
 @jobs_cli.command("schedule")
 def jobs_schedule() -> None:
-    """Schedule the every-minute SLA sweep and the nightly media sweep (both reschedule)."""
+    """Schedule the every-minute SLA sweep and the nightly sweeps (each reschedules itself)."""
     from gridapp.cases.jobs import schedule_sweep
+    from gridapp.core.audit_jobs import schedule_audit_prune
     from gridapp.media.housekeeping import schedule_media_sweep
 
-    click.echo(f"scheduled {schedule_sweep()} and {schedule_media_sweep()}")
+    names = (schedule_sweep(), schedule_media_sweep(), schedule_audit_prune())
+    click.echo("scheduled " + ", ".join(names))
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain and every case's history chain; name the first broken link."""
+    from gridapp.cases.services import verify_every_chain
+    from gridapp.core.audit import verify_audit_chain
+    from gridapp.core.extensions import db
+
+    with db.transaction() as session:
+        audit = verify_audit_chain(session)
+        cases = verify_every_chain(session)
+    broken = False
+    if audit.intact:
+        click.echo(f"audit trail: {audit.entries} entries, chain intact")
+    else:
+        broken = True
+        click.echo(f"audit trail: broken at entry {audit.first_broken_id}: {audit.reason}")
+    click.echo(f"case history: {cases.cases} cases, {cases.events} events checked")
+    for case_id, report in cases.broken:
+        broken = True
+        click.echo(f"case {case_id}: broken at event {report.first_broken_seq}: {report.reason}")
+    if broken:
+        raise SystemExit(1)
+
+
+@audit_cli.command("prune")
+def audit_prune() -> None:
+    """Delete audit entries older than AUDIT_RETENTION_DAYS (at least 180) now."""
+    from gridapp.core.audit import prune_audit
+    from gridapp.core.extensions import db
+
+    days = current_app.config["GRIDAPP"].audit_retention_days
+    with db.transaction() as session:
+        pruned = prune_audit(session, days)
+    click.echo(f"pruned {pruned} audit entries older than {days} days")
 
 
 def register_commands(app: Flask) -> None:
@@ -52,5 +91,5 @@ def register_commands(app: Flask) -> None:
 
     cases_cli.register(jobs_cli)
     media_cli.register(jobs_cli)
-    for group in (db_cli, grid_cli, user_cli, seed_cli, calendar_cli, jobs_cli):
+    for group in (db_cli, grid_cli, user_cli, seed_cli, calendar_cli, jobs_cli, audit_cli):
         app.cli.add_command(group)

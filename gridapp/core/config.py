@@ -23,6 +23,9 @@ def _var_dir(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("GRIDAPP_VAR_DIR", PROJECT_ROOT / "var")).resolve()
 
 
+MIN_AUDIT_RETENTION_DAYS = 180
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of one gridapp instance."""
@@ -45,6 +48,11 @@ class Config:
     media_unclaimed_days: int = 7
     queue_prefix: str = "gridapp"
     grid_index_check_seconds: float = 5.0
+    # The audit trail is kept at least this long (网络安全法 art. 21: logs for six months or more).
+    audit_retention_days: int = 180
+    # PostgreSQL role the app acts as (SET ROLE on connect): the migration's gridapp_writer may
+    # not UPDATE or DELETE the case history or the audit trail. None: the login role's rights.
+    database_role: str | None = None
 
     @property
     def media_dir(self) -> Path:
@@ -93,8 +101,15 @@ class Config:
             "max_upload_bytes": int(env.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024)),
             "media_unclaimed_days": int(env.get("MEDIA_UNCLAIMED_DAYS", 7)),
             "queue_prefix": env.get("QUEUE_PREFIX", "gridapp"),
+            "audit_retention_days": int(env.get("AUDIT_RETENTION_DAYS", 180)),
+            "database_role": env.get("DATABASE_ROLE") or None,
         }
         values.update(overrides)
+        if values["audit_retention_days"] < MIN_AUDIT_RETENTION_DAYS:
+            raise ConfigurationError(
+                f"AUDIT_RETENTION_DAYS must be at least {MIN_AUDIT_RETENTION_DAYS}: the audit "
+                "trail is kept for six months or more."
+            )
         return cls(**values)
 
 

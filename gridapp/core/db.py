@@ -18,8 +18,12 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from gridapp.core import db_sqlite
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the settings each backend needs."""
+def make_engine(url: str, role: str | None = None, **kwargs: Any) -> Engine:
+    """Create an engine with the settings each backend needs.
+
+    ``role`` (PostgreSQL) is switched to on every new connection, so the app holds only that
+    role's rights (``gridapp_writer``: no UPDATE or DELETE on the history or the audit trail).
+    """
     if url.startswith("sqlite"):
         # Pooled: opening a connection and setting its pragmas cost more than a whole insert.
         engine = create_engine(url, connect_args=db_sqlite.CONNECT_ARGS, **kwargs)
@@ -30,11 +34,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if url.startswith("postgresql://"):
             url = url.replace("postgresql://", "postgresql+psycopg://", 1)
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+        if role:
+            event.listen(engine, "connect", _set_role(role))
     _ENGINES.add(engine)
     return engine
 
 
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _set_role(role: str) -> Any:
+    def set_role(dbapi_connection: Any, _record: Any) -> None:
+        from psycopg import sql
+
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+        dbapi_connection.commit()
+
+    return set_role
 
 
 def _forget_parent_connections() -> None:
@@ -55,11 +72,11 @@ class Database:
         self.factory = sessionmaker(expire_on_commit=False, autoflush=True)
         self.session = scoped_session(self.factory)
 
-    def init(self, url: str) -> None:
+    def init(self, url: str, role: str | None = None) -> None:
         if self.engine is not None:
             self.session.remove()
             self.engine.dispose()
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, role)
         self.factory.configure(bind=self.engine)
 
     @property

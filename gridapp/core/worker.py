@@ -14,6 +14,7 @@ import sys
 from rq import SimpleWorker
 
 from gridapp.cases.jobs import schedule_sweep
+from gridapp.core.audit_jobs import schedule_audit_prune
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import worker_app
 from gridapp.media.housekeeping import schedule_media_sweep
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         queues = redis.queues()
         schedule_sweep()
         schedule_media_sweep()
+        schedule_audit_prune()
         worker = SimpleWorker(queues, connection=redis.connection)
         worker.work(with_scheduler=True, burst=args.burst)
     return 0

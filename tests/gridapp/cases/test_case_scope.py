@@ -10,7 +10,7 @@ from PIL import Image
 from sqlalchemy import select, update
 
 from gridapp.cases.models import CaseEvent
-from tests.conftest import login
+from tests.conftest import as_owner, login
 from tests.gridapp.case_helpers import act, grid_point, report
 
 ROLES = [
@@ -140,6 +140,7 @@ def test_tampered_history_is_detected(client, world, session):
     assert client.get(f"/api/v1/cases/{case_id}/history/verify", headers=headers).get_json()[
         "intact"
     ]
+    as_owner(session)
     session.execute(
         update(CaseEvent)
         .where(CaseEvent.case_id == case_id, CaseEvent.seq == 2)
