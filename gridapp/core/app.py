@@ -103,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media):
         api.register_blueprint(module.blp)
+    api.register_blueprint(accounts.users_blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(
         Blueprint(

@@ -264,7 +264,7 @@ def test_me_with_garbage_token(client, header):
 def test_me_with_expired_token(app, client):
     user = stored_user("grid_worker")
     token, expires = issue_access_token(
-        user.id, user.role, app.config["GRIDAPP"].secret_key, minutes=-1
+        user.id, user.role, app.config["GRIDAPP"].secret_key, minutes=-1, session_id="s"
     )
     assert expires < datetime.now(UTC)
 
@@ -275,7 +275,9 @@ def test_me_with_expired_token(app, client):
 
 def test_me_with_token_signed_by_another_key(client):
     user = stored_user("grid_worker")
-    token, _ = issue_access_token(user.id, user.role, "another-secret-" + "x" * 32, minutes=5)
+    token, _ = issue_access_token(
+        user.id, user.role, "another-secret-" + "x" * 32, minutes=5, session_id="s"
+    )
 
     problem_of(client.get("/api/v1/auth/me", headers=bearer(token)), 401)
 
