@@ -326,15 +326,16 @@ ONLY_SECURITY = "Security admins only (安全管理员); anyone else gets a 403.
 
 @users_blp.route("/users")
 class Users(MethodView):
+    @login_required(SECURITY_ADMIN)
     @users_blp.doc(security=BEARER, description=ONLY_SECURITY + " In id order, a page at a time.")
     @users_blp.arguments(UserListArgs, location="query")
     @users_blp.response(200, UserPageSchema)
-    @login_required(SECURITY_ADMIN)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List users."""
         items, next_cursor = list_users(db.session(), **args)
         return {"items": items, "next_cursor": next_cursor}
 
+    @login_required(SECURITY_ADMIN)
     @users_blp.doc(
         security=BEARER,
         description=ONLY_SECURITY + " Without `password`, one is generated; roles that sign in "
@@ -342,7 +343,6 @@ class Users(MethodView):
     )
     @users_blp.arguments(UserCreateSchema)
     @users_blp.response(201, CredentialsSchema)
-    @login_required(SECURITY_ADMIN)
     def post(self, body: dict[str, Any]) -> NewCredentials:
         """Create a user."""
         return admin_create_user(db.session(), **body)
@@ -350,13 +350,14 @@ class Users(MethodView):
 
 @users_blp.route("/users/<int:user_id>")
 class UserItem(MethodView):
+    @login_required(SECURITY_ADMIN)
     @users_blp.doc(security=BEARER, description=ONLY_SECURITY)
     @users_blp.response(200, AdminUserSchema)
-    @login_required(SECURITY_ADMIN)
     def get(self, user_id: int) -> User:
         """Show one user."""
         return get_user(db.session(), user_id)
 
+    @login_required(SECURITY_ADMIN)
     @users_blp.doc(
         security=BEARER,
         description=ONLY_SECURITY + " Change role, department, grids, district, name or "
@@ -364,7 +365,6 @@ class UserItem(MethodView):
     )
     @users_blp.arguments(UserPatchSchema)
     @users_blp.response(200, AdminUserSchema)
-    @login_required(SECURITY_ADMIN)
     def patch(self, body: dict[str, Any], user_id: int) -> User:
         """Change a user's role, scope or whether they may sign in."""
         return update_user(
@@ -374,6 +374,7 @@ class UserItem(MethodView):
 
 @users_blp.route("/users/<int:user_id>/password")
 class UserPassword(MethodView):
+    @login_required(SECURITY_ADMIN)
     @users_blp.doc(
         security=BEARER,
         description=ONLY_SECURITY + " Sets the given password (12 to 128 characters) or "
@@ -381,7 +382,6 @@ class UserPassword(MethodView):
     )
     @users_blp.arguments(PasswordResetSchema)
     @users_blp.response(200, CredentialsSchema)
-    @login_required(SECURITY_ADMIN)
     def post(self, body: dict[str, Any], user_id: int) -> NewCredentials:
         """Reset a user's password."""
         return reset_password(
@@ -391,12 +391,12 @@ class UserPassword(MethodView):
 
 @users_blp.route("/users/<int:user_id>/sessions")
 class UserSessions(MethodView):
+    @login_required(SECURITY_ADMIN)
     @users_blp.doc(
         security=BEARER,
         description=ONLY_SECURITY + " Every sign-in of the user, newest first, live or ended.",
     )
     @users_blp.response(200, SessionSchema(many=True))
-    @login_required(SECURITY_ADMIN)
     def get(self, user_id: int) -> list[SignInSession]:
         """List a user's sign-in sessions."""
         return list_user_sessions(db.session(), user_id)
@@ -404,13 +404,13 @@ class UserSessions(MethodView):
 
 @users_blp.route("/sessions/<string(maxlength=64):session_id>")
 class SessionItem(MethodView):
+    @login_required(SECURITY_ADMIN)
     @users_blp.doc(
         security=BEARER,
         description=ONLY_SECURITY + " The session's access and refresh tokens stop working "
         "at once.",
     )
     @users_blp.response(204)
-    @login_required(SECURITY_ADMIN)
     def delete(self, session_id: str) -> None:
         """Revoke a sign-in session."""
         revoke_session(db.session(), current_app.config["GRIDAPP"], session_id)
