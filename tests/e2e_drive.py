@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PASSWORD = "demo-pass-2026"
-TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 MFA = {"acceptor", "dispatcher", "shift_leader", "supervisor", "admin"}
 # path name → (final state, the actions after report, in order)
 PATHS: dict[str, tuple[str, list[str]]] = {

@@ -18,7 +18,11 @@ user_cli = AppGroup("user", help="Users.")
 @click.option("--department", default=None, help="Department code (handlers, dept admins).")
 @click.option("--district", default=None, help="District code (command-center scope).")
 @click.option("--grid", "grids", multiple=True, help="Unit grid code (grid workers); repeatable.")
-@click.option("--totp/--no-totp", default=False, help="Give the user a TOTP second factor.")
+@click.option(
+    "--totp/--no-totp",
+    default=None,
+    help="Give the user a TOTP second factor (always for the roles that need one).",
+)
 def user_create(
     username: str,
     role: str,
@@ -27,15 +31,18 @@ def user_create(
     department: str | None,
     district: str | None,
     grids: tuple[str, ...],
-    totp: bool,
+    totp: bool | None,
 ) -> None:
     """Create a user."""
     from gridapp.accounts.services import create_user
     from gridapp.accounts.totp import new_secret
     from gridapp.core.errors import GridappError
     from gridapp.core.problems import flatten_messages
+    from gridapp.core.security import MFA_ROLES
 
-    secret = new_secret() if totp else None
+    if totp is False and role in MFA_ROLES:
+        raise click.ClickException(f"a {role} signs in with a second factor: drop --no-totp")
+    secret = new_secret() if totp or role in MFA_ROLES else None
     try:
         with db.transaction() as session:
             user = create_user(

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 import workflow
 from gridapp.core.models import Base
 from gridapp.core.types import UTCDateTime, utcnow
 
-ROLES = tuple(role.value for role in workflow.STAFF_ROLES)
+
+class DutyRole(StrEnum):
+    """Name the administrators who take no part in cases (三权分立, MLPS 2.0 level 3).
+
+    ``admin`` (系统管理员) configures the system; these two hold the other duties, so no one
+    person both changes who may sign in and reads the trail of what they did.
+    """
+
+    security_admin = "security_admin"  # 安全管理员: users, roles, sessions
+    audit_admin = "audit_admin"  # 安全审计员: reads the audit trail, nothing else
+
+
+DUTY_ROLE_LABELS = {DutyRole.security_admin: "安全管理员", DutyRole.audit_admin: "安全审计员"}
+# Every role a user may hold: the workflow's staff roles, then the separated duties.
+ROLES = tuple(role.value for role in workflow.STAFF_ROLES) + tuple(r.value for r in DutyRole)
 
 
 class User(Base):
@@ -31,6 +46,10 @@ class User(Base):
     department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
     district_code: Mapped[str | None] = mapped_column(String(20))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # A secret being enrolled: it becomes ``totp_secret`` once a code from it is confirmed.
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    # The 30 s step of the last code accepted: a code is good once, so only later steps pass.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -39,6 +58,10 @@ class User(Base):
     grids: Mapped[list[UserGrid]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="select"
     )
+
+    @property
+    def mfa_enrolled(self) -> bool:
+        return self.totp_secret is not None
 
     @property
     def grid_codes(self) -> list[str]:

@@ -95,15 +95,15 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.cases import blueprint as cases
     from gridapp.cases import processes_blueprint as processes
     from gridapp.catalogue import blueprint as catalogue
-    from gridapp.core import audit_blueprint as audit
     from gridapp.core import health
     from gridapp.grid import areas_blueprint as areas
     from gridapp.grid import blueprint as grid
     from gridapp.media import blueprint as media
     from gridapp.notifications import blueprint as notifications
 
-    for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media, audit):
+    for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media):
         api.register_blueprint(module.blp)
+    api.register_blueprint(accounts.users_blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(
         Blueprint(

@@ -179,39 +179,3 @@ def prune_audit(session: Session, retention_days: int, now: datetime | None = No
         return int(session.scalar(PRUNE_FUNCTION, {"cutoff": cutoff}) or 0)
     result = session.execute(delete(AuditEntry).where(AuditEntry.at < cutoff))
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def list_audit(
-    session: Session,
-    *,
-    actor_id: int | None = None,
-    action: str | None = None,
-    result: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 100,
-) -> tuple[list[AuditEntry], str | None]:
-    """Page through the audit trail, newest first. ``action`` ending in ``.`` is a prefix
-    (``admin.`` lists every administrative change)."""
-    from gridapp.core.pagination import cursor_int, decode_cursor, paginate
-
-    query = select(AuditEntry)
-    if actor_id is not None:
-        query = query.where(AuditEntry.actor_id == actor_id)
-    if action:
-        if action.endswith("."):
-            query = query.where(AuditEntry.action.startswith(action, autoescape=True))
-        else:
-            query = query.where(AuditEntry.action == action)
-    if result:
-        query = query.where(AuditEntry.result == result)
-    if since is not None:
-        query = query.where(AuditEntry.at >= since)
-    if until is not None:
-        query = query.where(AuditEntry.at < until)
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        query = query.where(AuditEntry.id < cursor_int(after[0]))
-    rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)).all()
-    return paginate(rows, limit, key=lambda entry: (entry.id,))

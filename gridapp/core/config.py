@@ -41,7 +41,13 @@ class Config:
     testing: bool = False
     access_token_minutes: int = 15
     refresh_token_days: int = 30
-    max_failed_logins: int = 5
+    # Failed sign-ins from one source address before it waits, then waits twice as long after
+    # each further failure (lockout_base_seconds, doubling, at most lockout_minutes).
+    login_source_failures: int = 5
+    # Failed sign-ins on one account (from any source) before it waits the same way; higher
+    # than the per-source figure, so one source alone cannot lock a colleague out.
+    max_failed_logins: int = 10
+    lockout_base_seconds: int = 30
     lockout_minutes: int = 15
     max_upload_bytes: int = 15 * 1024 * 1024
     # Photos uploaded but never claimed by a report or an action are forgotten after this.
@@ -75,7 +81,15 @@ class Config:
         redis_url = overrides.pop("redis_url", None) or env.get("REDIS_URL") or None
         embedded = database_url.startswith("sqlite") and redis_url is None
         production = env.get("GRIDAPP_ENV", "").lower() == "production"
+        demo = _truthy(env, "DEMO", default=embedded and not production)
+        if production and demo:
+            raise ConfigurationError(
+                "DEMO is on with GRIDAPP_ENV=production. Demo mode publishes passwords and "
+                "second factors (the demo users); it is never on in production: unset DEMO."
+            )
         secret = overrides.pop("secret_key", None) or env.get("SECRET_KEY")
+        if secret and (production or not (embedded or demo)):
+            _check_production_secret(secret)
         if not secret:
             if production or not (embedded or overrides.get("testing") or _truthy(env, "DEMO")):
                 raise ConfigurationError(
@@ -95,9 +109,13 @@ class Config:
             "secret_key": secret,
             "embedded": embedded,
             "embedded_redis": redis_url is None or _truthy(env, "GRIDAPP_EMBEDDED_REDIS"),
-            "demo": _truthy(env, "DEMO", default=embedded),
+            "demo": demo,
             "access_token_minutes": int(env.get("ACCESS_TOKEN_MINUTES", 15)),
             "refresh_token_days": int(env.get("REFRESH_TOKEN_DAYS", 30)),
+            "login_source_failures": int(env.get("LOGIN_SOURCE_FAILURES", 5)),
+            "max_failed_logins": int(env.get("MAX_FAILED_LOGINS", 10)),
+            "lockout_base_seconds": int(env.get("LOCKOUT_BASE_SECONDS", 30)),
+            "lockout_minutes": int(env.get("LOCKOUT_MINUTES", 15)),
             "max_upload_bytes": int(env.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024)),
             "media_unclaimed_days": int(env.get("MEDIA_UNCLAIMED_DAYS", 7)),
             "queue_prefix": env.get("QUEUE_PREFIX", "gridapp"),
@@ -111,6 +129,57 @@ class Config:
                 "trail is kept for six months or more."
             )
         return cls(**values)
+
+
+# SECRET_KEY values found in examples, tutorials and this project's own demo: a key anyone can
+# look up signs tokens anyone can forge.
+KNOWN_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "secretkey",
+        "supersecret",
+        "dev",
+        "development",
+        "insecure",
+        "gridapp",
+        "your-secret-key",
+        "your-secret-key-here",
+        "demo-pass-2026",
+        "demo-open311-key",
+        "demo-device-secret-2026",
+        "jbswy3dpehpk3pxp",
+        "jbswy3dpehpk3pxpjbswy3dpehpk3pxp",
+    }
+)
+# Words that mark a placeholder someone forgot to replace.
+PLACEHOLDER_WORDS = ("change", "example", "insecure", "placeholder", "default", "your-secret")
+MIN_SECRET_BYTES = 32
+
+
+def _check_production_secret(secret: str) -> None:
+    """Refuse a SECRET_KEY that is short, published or a placeholder (ASVS V13.3)."""
+    lowered = secret.strip().lower()
+    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"SECRET_KEY is too short ({len(secret.encode('utf-8'))} bytes): production needs "
+            f"at least {MIN_SECRET_BYTES} random bytes, e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`."
+        )
+    if (
+        lowered in KNOWN_SECRETS
+        or len(set(lowered)) < 8
+        or any(word in lowered for word in PLACEHOLDER_WORDS)
+    ):
+        raise ConfigurationError(
+            "SECRET_KEY is a known default or a placeholder (published keys sign tokens anyone "
+            "can forge): production needs a long random one, e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`."
+        )
 
 
 def _truthy(env: Mapping[str, str], name: str, default: bool = False) -> bool:

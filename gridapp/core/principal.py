@@ -8,11 +8,13 @@ from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request
 
-from gridapp.accounts.models import User
+import workflow
+from gridapp.accounts.models import DUTY_ROLE_LABELS, DutyRole, User
+from gridapp.accounts.sessions import session_revoked
 from gridapp.core.errors import AuthenticationFailed, Forbidden
 from gridapp.core.extensions import db
-from gridapp.core.i18n import _, role_label
-from gridapp.core.security import decode_access_token
+from gridapp.core.i18n import _, reads_chinese, role_label
+from gridapp.core.security import decode_access_token, token_user_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -31,11 +33,29 @@ def authenticate_request() -> User:
     if scheme.lower() != "bearer" or not token:
         raise AuthenticationFailed(_("Sign in first: send 'Authorization: Bearer <access token>'."))
     claims = decode_access_token(token.strip(), current_app.config["GRIDAPP"].secret_key)
-    user = db.session.get(User, int(claims["sub"]))
+    user_id = token_user_id(claims)
+    user = None if user_id is None else db.session.get(User, user_id)
     if user is None or not user.active:
         raise AuthenticationFailed(_("The access token is not valid."))
+    # Signed out, revoked by an administrator, or its refresh family revoked: dead at once.
+    if session_revoked(db.session(), claims["sid"]):
+        raise AuthenticationFailed(_("This session has ended; sign in again."))
     g.user = user
+    g.session_id = claims["sid"]
     return user
+
+
+def current_session_id() -> str:
+    """Return the sign-in session of the current request's access token."""
+    current_user()
+    return cast(str, g.session_id)
+
+
+def any_role_label(role: str) -> str:
+    """Return a role's label, the separated administrators' included."""
+    if role in DUTY_ROLE_LABELS:
+        return DUTY_ROLE_LABELS[DutyRole(role)] if reads_chinese() else role.replace("_", " ")
+    return role_label(workflow.Role(role))
 
 
 def optional_user() -> User | None:
@@ -53,7 +73,7 @@ def login_required(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = authenticate_request()
             if roles and user.role not in roles:
-                role = role_label(user.role)
+                role = any_role_label(user.role)
                 if role[0] in "aeiou":
                     raise Forbidden(_("An %(role)s can't do this.", role=role))
                 raise Forbidden(_("A %(role)s can't do this.", role=role))

@@ -10,22 +10,36 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 import workflow
+from gridapp.accounts.models import DutyRole
 from gridapp.accounts.totp import verify_totp
 from gridapp.core.errors import AuthenticationFailed
 from gridapp.core.i18n import _
+from gridapp.core.schemas import MAX_ID
 
 __all__ = ["verify_totp"]
 
 _hasher = PasswordHasher()
+# Bounds on a password (ASVS V6.2): long passphrases are welcome, megabytes are not hashed.
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
 # A real hash to verify against when the username is unknown, so both paths take as long.
 _DUMMY_HASH = _hasher.hash("not-a-password")
 ACCESS_AUDIENCE = "gridapp"
 ALGORITHM = "HS256"
-# Roles at the command center and the hotline desk, supervisors and admins sign in with a second
-# factor (DESIGN §8).
+# Roles at the command center and the hotline desk, supervisors and the three administrators sign
+# in with a second factor (DESIGN §8) and cannot turn it off.
 _R = workflow.Role
-MFA_ROLES = frozenset(
-    {_R.acceptor, _R.dispatcher, _R.shift_leader, _R.hotline_operator, _R.supervisor, _R.admin}
+MFA_ROLES: frozenset[str] = frozenset(
+    {
+        _R.acceptor,
+        _R.dispatcher,
+        _R.shift_leader,
+        _R.hotline_operator,
+        _R.supervisor,
+        _R.admin,
+        DutyRole.security_admin,
+        DutyRole.audit_admin,
+    }
 )
 
 
@@ -35,6 +49,9 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Check a password; an unknown user still costs one argon2 verification."""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        password = password[:MAX_PASSWORD_LENGTH]  # never hash megabytes; too long never matches
+        password_hash = None
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
@@ -45,11 +62,15 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-def issue_access_token(user_id: int, role: str, secret: str, minutes: int) -> tuple[str, datetime]:
+def issue_access_token(
+    user_id: int, role: str, secret: str, minutes: int, session_id: str
+) -> tuple[str, datetime]:
+    """Sign an access token for one sign-in session (``sid``, checked on every request)."""
     now = datetime.now(UTC)
     expires = now + timedelta(minutes=minutes)
     claims = {
         "sub": str(user_id),
+        "sid": session_id,
         "role": role,
         "iat": now,
         "exp": expires,
@@ -60,14 +81,33 @@ def issue_access_token(user_id: int, role: str, secret: str, minutes: int) -> tu
 
 
 def decode_access_token(token: str, secret: str) -> dict[str, Any]:
+    """Check an access token's signature, audience and expiry; require ``exp``, ``sub``, ``sid``."""
     try:
+        # A signed token without `exp` would never expire: refuse it, whoever signed it.
         claims: dict[str, Any] = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], audience=ACCESS_AUDIENCE
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=ACCESS_AUDIENCE,
+            options={"require": ["exp", "iat", "sub", "aud"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise AuthenticationFailed(_("The access token has expired; refresh it.")) from exc
     except jwt.InvalidTokenError as exc:
         raise AuthenticationFailed(_("The access token is not valid.")) from exc
-    if claims.get("typ") != "access":
+    if claims.get("typ") != "access" or token_user_id(claims) is None:
+        raise AuthenticationFailed(_("The access token is not valid."))
+    if not isinstance(claims.get("sid"), str) or not claims["sid"]:
         raise AuthenticationFailed(_("The access token is not valid."))
     return claims
+
+
+def token_user_id(claims: dict[str, Any]) -> int | None:
+    """Return the user id a token names, or None for a subject no user can have."""
+    subject = claims.get("sub")
+    # ASCII digits only, no sign, bounded: "-1", "١٢", "1e9" and 10**40 name nobody.
+    if not isinstance(subject, str) or not subject.isascii() or not subject.isdigit():
+        return None
+    if len(subject) > 12 or not 1 <= int(subject) <= MAX_ID:
+        return None
+    return int(subject)

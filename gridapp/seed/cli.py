@@ -14,8 +14,16 @@ seed_cli = AppGroup("seed", help="Demo data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has a grid map.")
 def seed_demo_command(if_empty: bool) -> None:
     """Seed the demo county 衡山县 (generated polygons, real names and codes)."""
+    from flask import current_app
+
     from gridapp.seed.demo import ATTRIBUTION, is_seeded, seed_demo
 
+    if not current_app.config["GRIDAPP"].demo:
+        # The demo users' passwords and second factors are published: never outside demo mode.
+        raise click.ClickException(
+            "demo mode is off (DEMO unset or GRIDAPP_ENV=production): the demo county and its "
+            "users, whose passwords are published, are seeded only in demo mode"
+        )
     with db.transaction() as session:
         if is_seeded(session):
             if if_empty:

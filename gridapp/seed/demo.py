@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 import geo
 import workflow
-from gridapp.accounts.models import User, UserGrid
+from gridapp.accounts.models import DutyRole, User, UserGrid
 from gridapp.catalogue.models import Category, Component, Department, ResponsibilityRule
 from gridapp.grid.models import Area
 from gridapp.grid.services import import_grid_map, locate_point
@@ -32,7 +32,7 @@ COUNTY_SEAT = "430423100"  # 开云镇
 STREET_CODE_LENGTH = 9  # GB/T 30428.1: county 6 + street 3
 URBAN_CORE_RADIUS_M = 1_500.0
 DEMO_PASSWORD = "demo-pass-2026"
-DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 # Not used or printed yet: the Open311 channel issue gives the demo integrator this API key.
 DEMO_OPEN311_KEY = "demo-open311-key"
 ATTRIBUTION = "Place names and codes: Vonng/adcode (CC BY 4.0); polygons generated, not surveyed."
@@ -326,6 +326,9 @@ def demo_users(session: Session) -> list[DemoUser]:
         # social-governance events level by level (the county's dispatcher holds the last one).
         DemoUser("community_center", "dispatcher", district=gridded[0]),
         DemoUser("street_center", "dispatcher", district=gridded[0][:STREET_CODE_LENGTH]),
+        # The separated duties (三权分立) beside `admin`: users and sessions; the audit trail.
+        DemoUser("security_admin", DutyRole.security_admin.value),
+        DemoUser("audit_admin", DutyRole.audit_admin.value),
     ]
     # A case dispatched by the rules must reach someone who can take it: every department a
     # rule or a category default names gets a handler, unless a named handler covers it.

@@ -173,22 +173,51 @@ def test_inactive_user_is_refused(client):
     problem_of(sign_in(client, "grid_worker"), 401)
 
 
-def test_lockout_after_five_failures_until_locked_until(client):
-    for _ in range(5):
+def from_address(client: Any, address: str) -> Any:
+    """Make the test client call from another source address."""
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_account_locks_after_failures_from_many_sources(client):
+    for n in range(10):
+        from_address(client, f"192.0.2.{n + 1}")
         problem_of(sign_in(client, "grid_worker", "not-the-password"), 401)
 
     locked = stored_user("grid_worker").locked_until
     assert locked is not None and locked > datetime.now(UTC)
 
-    # Even the right password is refused while the account is locked.
+    # Even the right password is refused while the account is locked, with the same answer
+    # as a wrong password (no "locked" oracle).
+    from_address(client, "192.0.2.200")
     body = problem_of(sign_in(client, "grid_worker"), 401)
-    assert "access_token" not in body
-    assert "locked" in body["detail"]
+    wrong = problem_of(sign_in(client, "grid_worker2", "not-the-password"), 401)
+    assert body == wrong
+    assert "locked_until" not in body
 
     set_locked_until("grid_worker", datetime.now(UTC) - timedelta(seconds=1))
     response = sign_in(client, "grid_worker")
     assert response.status_code == 200, response.get_json()
     assert stored_user("grid_worker").locked_until is None
+
+
+def test_account_lock_doubles_with_each_further_failure(app, client):
+    config = app.config["GRIDAPP"]
+    waits = []
+    for n in range(config.max_failed_logins + 2):
+        set_locked_until("grid_worker", None)
+        from_address(client, f"192.0.2.{n + 1}")
+        before = datetime.now(UTC)
+        sign_in(client, "grid_worker", "not-the-password")
+        locked = stored_user("grid_worker").locked_until
+        waits.append(None if locked is None else (locked - before).total_seconds())
+
+    assert waits[: config.max_failed_logins - 1] == [None] * (config.max_failed_logins - 1)
+    first, second, third = waits[-3:]
+    assert first is not None and second is not None and third is not None
+    assert first == pytest.approx(config.lockout_base_seconds, abs=5)
+    assert second == pytest.approx(2 * config.lockout_base_seconds, abs=5)
+    assert third == pytest.approx(4 * config.lockout_base_seconds, abs=5)
 
 
 def test_four_failures_do_not_lock(client):
@@ -201,11 +230,65 @@ def test_four_failures_do_not_lock(client):
     assert stored_user("grid_worker").failed_logins == 0
 
 
-def test_lockout_of_one_user_leaves_others_alone(client):
+def test_five_bogus_sign_ins_do_not_lock_the_dispatcher_out(client):
+    """One source guessing slows that source down, not the account for everyone (issue 10.5)."""
+    from_address(client, "198.51.100.7")
+    for _ in range(5):
+        problem_of(sign_in(client, "dispatcher", "not-the-password"), 401)
+
+    assert stored_user("dispatcher").locked_until is None
+    from_address(client, "198.51.100.8")
+    response = sign_in(client, "dispatcher", otp=totp_code(DEMO_TOTP_SECRET))
+    assert response.status_code == 200, response.get_json()
+
+
+def test_a_guessing_source_waits_even_with_the_right_password(client):
+    from_address(client, "198.51.100.9")
     for _ in range(5):
         sign_in(client, "grid_worker", "not-the-password")
 
+    refused = problem_of(sign_in(client, "grid_worker2"), 401)
+    wrong = problem_of(sign_in(client, "grid_worker2", "not-the-password"), 401)
+
+    assert refused == wrong
+    from_address(client, "198.51.100.10")
     assert sign_in(client, "grid_worker2").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["unknown", "wrong_password", "locked", "disabled", "source_waiting"],
+)
+def test_every_refusal_answers_alike(client, case):
+    """Unknown, wrong, locked, disabled, waiting: one status and one body (no oracle)."""
+    from_address(client, "203.0.113.1")
+    reference = sign_in(client, "nobody-at-all", "not-the-password")
+    from_address(client, "203.0.113.2")
+    username, password = "grid_worker", DEMO_PASSWORD
+    if case == "unknown":
+        username = "nobody-here"
+    elif case == "wrong_password":
+        password = "not-the-password"
+    elif case == "locked":
+        set_locked_until("grid_worker", datetime.now(UTC) + timedelta(minutes=5))
+    elif case == "disabled":
+        with db.transaction() as session:
+            session.execute(update(User).where(User.username == username).values(active=False))
+    elif case == "source_waiting":
+        for _ in range(5):
+            sign_in(client, "nobody-else", "not-the-password")
+
+    response = sign_in(client, username, password)
+
+    assert response.status_code == reference.status_code == 401
+    assert response.get_json() == reference.get_json()
+    assert response.headers.get("Content-Type") == reference.headers.get("Content-Type")
+
+
+def test_a_password_longer_than_128_characters_is_never_hashed(client):
+    response = sign_in(client, "grid_worker", "x" * 100_000)
+
+    problem_of(response, 422)
 
 
 # -- who am I ----------------------------------------------------------------------------------
@@ -264,7 +347,7 @@ def test_me_with_garbage_token(client, header):
 def test_me_with_expired_token(app, client):
     user = stored_user("grid_worker")
     token, expires = issue_access_token(
-        user.id, user.role, app.config["GRIDAPP"].secret_key, minutes=-1
+        user.id, user.role, app.config["GRIDAPP"].secret_key, minutes=-1, session_id="s"
     )
     assert expires < datetime.now(UTC)
 
@@ -275,7 +358,9 @@ def test_me_with_expired_token(app, client):
 
 def test_me_with_token_signed_by_another_key(client):
     user = stored_user("grid_worker")
-    token, _ = issue_access_token(user.id, user.role, "another-secret-" + "x" * 32, minutes=5)
+    token, _ = issue_access_token(
+        user.id, user.role, "another-secret-" + "x" * 32, minutes=5, session_id="s"
+    )
 
     problem_of(client.get("/api/v1/auth/me", headers=bearer(token)), 401)
 

@@ -66,3 +66,41 @@ def test_downgrade_refuses_while_a_hotline_operator_exists(url, engine):
     with engine.begin() as conn:
         conn.execute(text('DELETE FROM "user"'))
     migrate.downgrade(url, "0004")
+
+
+def add_duty_admins(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(USER), {"id": 11, "name": "security", "role": "security_admin"})
+        conn.execute(text(USER), {"id": 12, "name": "auditor", "role": "audit_admin"})
+
+
+def test_0012_adds_the_duty_roles_and_keeps_every_user(url, engine):
+    migrate.upgrade(url, "0007")
+    with engine.begin() as conn:
+        conn.execute(text(USER), {"id": 7, "name": "worker", "role": "grid_worker"})
+        conn.execute(text(TOKEN), {"id": "t7", "user_id": 7})
+    with pytest.raises(exc.IntegrityError):
+        add_duty_admins(engine)
+
+    migrate.upgrade(url, "0012")
+
+    with engine.connect() as conn:
+        assert conn.execute(
+            text('SELECT id, username, totp_last_step, totp_pending_secret FROM "user"')
+        ).all() == [(7, "worker", None, None)]
+        assert conn.scalar(text("SELECT user_id FROM refresh_token")) == 7
+    add_duty_admins(engine)
+    with pytest.raises(exc.IntegrityError), engine.begin() as conn:
+        conn.execute(text(USER), {"id": 13, "name": "overlord", "role": "overlord"})
+
+
+def test_0012_downgrade_refuses_while_a_duty_admin_exists(url, engine):
+    migrate.upgrade(url, "0012")
+    add_duty_admins(engine)
+
+    with pytest.raises(exc.IntegrityError):
+        migrate.downgrade(url, "0007")
+
+    with engine.begin() as conn:
+        conn.execute(text('DELETE FROM "user"'))
+    migrate.downgrade(url, "0007")

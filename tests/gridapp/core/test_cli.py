@@ -417,7 +417,9 @@ def test_user_create_handler_in_a_department(runner, client):
     assert response.get_json()["user"]["department"] == "sanitation"
 
 
-def test_user_create_with_totp_needs_the_code(runner, client):
+@pytest.mark.parametrize("totp", [["--totp"], []])
+def test_user_create_with_totp_needs_the_code(runner, client, totp):
+    """A role that signs in with a second factor gets one whether or not --totp says so."""
     from tests.gridapp.conftest import totp_code
 
     result = runner.invoke(
@@ -427,7 +429,7 @@ def test_user_create_with_totp_needs_the_code(runner, client):
             "dispatcher9",
             "--role",
             "dispatcher",
-            "--totp",
+            *totp,
             "--password",
             "secret-pass-9",
         ]
@@ -464,18 +466,35 @@ def test_user_create_refuses_bad_input(runner, args, words):
     assert db.session().scalar(select(func.count()).select_from(User)) == before
 
 
+def test_user_create_refuses_no_totp_for_a_role_that_needs_it(runner):
+    result = runner.invoke(
+        args=["user", "create", "x", "--role", "admin", "--no-totp", "--password", "secret-pass-9"]
+    )
+
+    assert result.exit_code != 0
+    assert "second factor" in output_of(result)
+
+
 def test_user_create_refuses_a_short_password(runner):
     result = runner.invoke(
         args=["user", "create", "someone", "--role", "supervisor", "--password", "short"]
     )
 
     assert result.exit_code != 0
-    assert "8 characters" in output_of(result)
+    assert "12 to 128 characters" in output_of(result)
 
 
 def test_user_create_refuses_a_taken_name(runner):
     result = runner.invoke(
-        args=["user", "create", "grid_worker", "--role", "supervisor", "--password", DEMO_PASSWORD]
+        args=[
+            "user",
+            "create",
+            "grid_worker",
+            "--role",
+            "supervisor",
+            "--password",
+            "secret-pass-9",
+        ]
     )
 
     assert result.exit_code != 0

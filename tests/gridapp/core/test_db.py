@@ -53,7 +53,7 @@ def test_a_read_request_does_not_wait_for_a_writer(app):
     config = app.config["GRIDAPP"]
     with app.app_context(), Session(db.engine) as session:
         user = session.scalar(select(User).where(User.username == "grid_worker"))
-        token, _expires = issue_access_token(user.id, user.role, config.secret_key, 5)
+        token, _expires = issue_access_token(user.id, user.role, config.secret_key, 5, "test")
         user_id = user.id
     if db.dialect == "sqlite":
         writer: Any = sqlite3.connect(db.engine.url.database, isolation_level=None, timeout=1)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -179,7 +180,11 @@ def test_walk_in_the_readme_takes_a_case_to_evaluated(server):
     assert walk.returncode == 0, f"{walk.stdout}\n{walk.stderr}\n--- server ---\n{server.log()}"
     assert walk.stdout.rstrip().endswith("evaluated"), walk.stdout
     login = {"username": "supervisor", "password": DEMO_PASSWORD}
-    token = call(server.base, "/api/v1/auth/login", login | {"otp": totp_code(DEMO_TOTP_SECRET)})
+    token = call(
+        server.base,
+        "/api/v1/auth/login",
+        login | {"otp": totp_code(DEMO_TOTP_SECRET, time.time() + 30)},
+    )
     cases = call(server.base, "/api/v1/cases", token=token["access_token"])["items"]
     assert [(c["category"], c["state"]) for c in cases] == [("BJ0101", "evaluated")]
     assert f"dispatched to {cases[0]['department']}" in walk.stdout
