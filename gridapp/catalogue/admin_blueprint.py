@@ -29,7 +29,7 @@ from gridapp.catalogue.services import (
 )
 from gridapp.core.extensions import db
 from gridapp.core.i18n import N_
-from gridapp.core.principal import BEARER, login_required
+from gridapp.core.principal import BEARER, login_required, roles_first
 from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import AreaRefSchema, CrsField, PointSchema, StrictSchema
 
@@ -48,6 +48,8 @@ blp = Blueprint(
     url_prefix="/api/v1/admin",
     description="Administration: categories, departments, responsibility rules",
 )
+# Other roles are refused before their input is read (403, whatever they send).
+blp.before_request(roles_first(ADMIN))
 
 
 class PageArgs(StrictSchema):
@@ -59,7 +61,7 @@ class CategoryListArgs(PageArgs):
     active = fields.Boolean(load_default=None, metadata={"description": "Keep active or not."})
 
 
-class TimeLimitSchema(StrictSchema):
+class CategoryTimeLimitSchema(StrictSchema):
     amount = fields.Float(required=True, validate=validate.Range(min=0, min_inclusive=False))
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
 
@@ -70,7 +72,7 @@ class TimeLimitsField(fields.Dict):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
             keys=fields.String(validate=validate.OneOf(CATEGORY_LIMIT_STEPS)),
-            values=fields.Nested(TimeLimitSchema),
+            values=fields.Nested(CategoryTimeLimitSchema),
             metadata={
                 "description": "The handling limit, e.g. "
                 '`{"handling": {"amount": 3, "unit": "working_days"}}`; every other step '
