@@ -8,7 +8,7 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 import workflow
-from gridapp.core.audit import list_changes
+from gridapp.core.audit import AuditEntry, list_changes
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, login_required, roles_first
 from gridapp.core.rest import Blueprint
@@ -41,8 +41,16 @@ class ChangeSchema(StrictSchema):
     actor_role = fields.String(allow_none=True)
     target_type = fields.String(allow_none=True)
     target_id = fields.String(allow_none=True)
-    before = fields.Raw(attribute="details.before", allow_none=True)
-    after = fields.Raw(attribute="details.after", allow_none=True)
+    before = fields.Method(
+        "_before", allow_none=True, metadata={"description": "Null for a creation."}
+    )
+    after = fields.Method("_after", allow_none=True, metadata={"description": "Null for a removal."})
+
+    def _before(self, entry: AuditEntry) -> Any:
+        return (entry.details or {}).get("before")
+
+    def _after(self, entry: AuditEntry) -> Any:
+        return (entry.details or {}).get("after")
 
 
 class ChangePageSchema(StrictSchema):
