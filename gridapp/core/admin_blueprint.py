@@ -44,7 +44,9 @@ class ChangeSchema(StrictSchema):
     before = fields.Method(
         "_before", allow_none=True, metadata={"description": "Null for a creation."}
     )
-    after = fields.Method("_after", allow_none=True, metadata={"description": "Null for a removal."})
+    after = fields.Method(
+        "_after", allow_none=True, metadata={"description": "Null for a removal."}
+    )
 
     def _before(self, entry: AuditEntry) -> Any:
         return (entry.details or {}).get("before")

@@ -24,7 +24,7 @@ def worker_point(client: Any, auth: Any) -> tuple[float, float]:
     return grid_point(client, headers, me["grids"][0])
 
 
-def last_change(client, admin, action):
+def last_change(client: Any, admin: dict[str, str], action: str) -> Any:
     items = client.get(f"/api/v1/admin/changes?action={action}", headers=admin).get_json()["items"]
     return items[0] if items else None
 
@@ -135,7 +135,9 @@ def test_departments_are_created_changed_and_recorded(client, admin):
     listed = client.get("/api/v1/admin/departments?limit=500", headers=admin).get_json()
     assert "parks" in {d["code"] for d in listed["items"]}
     problem_of(
-        client.post("/api/v1/admin/departments", json={"code": "parks", "name": "x"}, headers=admin),
+        client.post(
+            "/api/v1/admin/departments", json={"code": "parks", "name": "x"}, headers=admin
+        ),
         422,
     )
     problem_of(

@@ -46,7 +46,7 @@ OTHER_ROLES = [
 
 def _call(client: Any, method: str, path: str, headers: dict[str, str]) -> Any:
     # The body is valid nowhere on purpose: the role check must answer before any parsing.
-    body = {} if method in {"POST", "PATCH", "PUT"} else None
+    body: dict[str, Any] | None = {} if method in {"POST", "PATCH", "PUT"} else None
     return client.open(path, method=method, json=body, headers=headers)
 
 

@@ -17,7 +17,9 @@ def square(west: float, south: float, east: float, north: float) -> dict[str, An
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def feature(code: str, name: str, level: str, geometry: dict[str, Any], parent: str | None = None):
+def feature(
+    code: str, name: str, level: str, geometry: dict[str, Any], parent: str | None = None
+) -> dict[str, Any]:
     props = {"code": code, "name": name, "level": level, "layer": LAYER}
     if parent:
         props["parent"] = parent
@@ -38,7 +40,7 @@ def admin(auth: Any) -> dict[str, str]:
     return auth("admin")
 
 
-def post_map(client, headers, body, **query):
+def post_map(client: Any, headers: dict[str, str], body: Any, **query: Any) -> Any:
     params = "&".join(f"{k}={str(v).lower()}" for k, v in query.items())
     return client.post(
         f"/api/v1/admin/maps?{params}",
