@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
@@ -363,4 +364,11 @@ class RuleDryRun(MethodView):
     @login_required(ADMIN)
     def get(self, args: dict[str, Any]) -> RouteAnswer:
         """Say who would get a case of this category at this point, and by which rule."""
-        return route_point(db.session(), args["category"], args["lon"], args["lat"], args["crs"])
+        return route_point(
+            db.session(),
+            args["category"],
+            args["lon"],
+            args["lat"],
+            args["crs"],
+            check_seconds=current_app.config["GRIDAPP"].grid_index_check_seconds,
+        )

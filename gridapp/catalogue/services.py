@@ -434,7 +434,13 @@ class RouteAnswer:
 
 
 def route_point(
-    session: Session, category: str, lon: float, lat: float, crs: str = "wgs84"
+    session: Session,
+    category: str,
+    lon: float,
+    lat: float,
+    crs: str = "wgs84",
+    *,
+    check_seconds: float = 5.0,
 ) -> RouteAnswer:
     """Answer which department a dispatch would choose here, with the same rule lookup."""
     found = find_category(session, category)
@@ -442,7 +448,7 @@ def route_point(
         raise ValidationFailed(
             _("Unknown category."), errors={"category": _("No category %(code)r.", code=category)}
         )
-    location = locate_point(session, lon, lat, crs, with_workers=False)
+    location = locate_point(session, lon, lat, crs, with_workers=False, check_seconds=check_seconds)
     located = location.located
     codes = [
         located.grid.code,
