@@ -36,7 +36,7 @@ blp.before_request(roles_first(ADMIN))
 class YearSummarySchema(StrictSchema):
     year = fields.Integer()
     holidays = fields.Integer()
-    workdays = fields.Integer(metadata={"description": "Make-up working days (调休上班)."})
+    workdays = fields.Integer(metadata={"description": "Make-up working days (on weekends)."})
 
 
 class OverviewSchema(StrictSchema):
@@ -55,7 +55,10 @@ class EntrySchema(StrictSchema):
     kind = fields.String(
         required=True,
         validate=validate.OneOf(KINDS),
-        metadata={"description": "`holiday` (放假) or `workday` (调休上班, on a weekend)."},
+        metadata={
+            "description": "`holiday` (a day off) or `workday` (a make-up working day, on a "
+            "weekend)."
+        },
     )
     name = fields.String(load_default="", validate=validate.Length(0, 60))
 
@@ -96,7 +99,8 @@ class CalendarYear(MethodView):
     @blp.doc(
         security=BEARER,
         description="Admins only. The State Council's notice for one year: every holiday "
-        "(放假) and make-up working day (调休上班). Replaces that year at once, all or nothing; "
+        "(a day off) and make-up working day (on a weekend). Replaces that year at once, all or "
+        "nothing; "
         "every problem is listed (`entries.<n>.date`). Deadlines use it at once, in every "
         "worker process; recorded in the change log.",
     )

@@ -143,7 +143,7 @@ def check_year_entries(year: int, entries: list[workflow.CalendarEntry]) -> None
         if entry.kind is workflow.EntryKind.workday and entry.day.weekday() < 5:
             problems.append(
                 _(
-                    "%(day)s is a weekday: a make-up working day (调休上班) falls on a weekend.",
+                    "%(day)s is a weekday: a make-up working day falls on a weekend.",
                     day=entry.day.isoformat(),
                 )
             )
