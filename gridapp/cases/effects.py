@@ -136,10 +136,11 @@ def set_department(ctx: ActionContext) -> None:
     case = ctx.case
     code = ctx.payload.get("department")
     if code:
-        if find_department(ctx.session, code) is None:
+        department = find_department(ctx.session, code)
+        if department is None or not department.active:
             raise ValidationFailed(
                 _("Unknown department."),
-                errors={"department": _("No department %(code)r.", code=code)},
+                errors={"department": _("No active department %(code)r.", code=code)},
             )
         ctx.data["rule"] = None
     else:

@@ -104,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media):
         api.register_blueprint(module.blp)
     api.register_blueprint(accounts.users_blp)
+    _register_admin_blueprints()
     app.register_blueprint(health.bp)
     app.register_blueprint(
         Blueprint(
@@ -117,6 +118,17 @@ def _register_blueprints(app: Flask) -> None:
     import mobile_api
 
     mobile_api.register(api)
+
+
+def _register_admin_blueprints() -> None:
+    """Attach the administration views (``/api/v1/admin/...``), each from its domain."""
+    from gridapp.calendar import admin_blueprint as admin_calendar
+    from gridapp.catalogue import admin_blueprint as admin_catalogue
+    from gridapp.core import admin_blueprint as admin_changes
+    from gridapp.grid import admin_blueprint as admin_maps
+
+    for module in (admin_maps, admin_catalogue, admin_calendar, admin_changes):
+        api.register_blueprint(module.blp)
 
 
 def _register_locale_per_request(app: Flask) -> None:

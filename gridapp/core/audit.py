@@ -179,3 +179,26 @@ def prune_audit(session: Session, retention_days: int, now: datetime | None = No
         return int(session.scalar(PRUNE_FUNCTION, {"cutoff": cutoff}) or 0)
     result = session.execute(delete(AuditEntry).where(AuditEntry.at < cutoff))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+ADMIN_PREFIX = "admin."
+
+
+def list_changes(
+    session: Session, *, cursor: str | None = None, limit: int = 50, action: str | None = None
+) -> tuple[list[AuditEntry], str | None]:
+    """List the administrative changes (``admin.*`` entries), newest first, a page at a time."""
+    from gridapp.core.pagination import cursor_int, decode_cursor, paginate
+
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.action.startswith(ADMIN_PREFIX, autoescape=True))
+        .order_by(AuditEntry.id.desc())
+        .limit(limit + 1)
+    )
+    if action:
+        query = query.where(AuditEntry.action == action)
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        query = query.where(AuditEntry.id < cursor_int(after[0]))
+    return paginate(list(session.scalars(query)), limit, lambda e: (e.id,))

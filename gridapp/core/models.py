@@ -30,6 +30,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class Setting(Base):
+    """A small key/value store for instance-wide counters such as the grid map version."""
+
+    __tablename__ = "setting"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
 class OutboxMessage(Base):
     """A job to enqueue once the transaction that wrote it has committed."""
 

@@ -8,7 +8,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gridapp.core.models import Base
+from gridapp.core.models import Base, Setting
 from gridapp.core.types import Geometry, UTCDateTime, utcnow
 
 AREA_LEVELS = ("district", "street", "community", "grid")
@@ -40,10 +40,28 @@ class Area(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
-class Setting(Base):
-    """A small key/value store for instance-wide counters such as the grid map version."""
+class MapVersion(Base):
+    """One import of a layer's map (地图版本): what it changed, who did it, and when.
 
-    __tablename__ = "setting"
+    The layer's current version tag lives in ``setting`` (``grid_map_version:<layer>``), where
+    every process's grid index compares it; these rows are the history an admin reads.
+    """
 
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(256))
+    __tablename__ = "map_version"
+    __table_args__ = (UniqueConstraint("layer", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    layer: Mapped[str] = mapped_column(String(32))
+    number: Mapped[int]
+    tag: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None]
+    added: Mapped[int] = mapped_column(default=0)
+    changed: Mapped[int] = mapped_column(default=0)
+    removed: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    areas: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+__all__ = ["AREA_LEVELS", "Area", "MapVersion", "Setting"]

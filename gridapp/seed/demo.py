@@ -436,7 +436,7 @@ def is_seeded(session: Session) -> bool:
 def seed_demo(session: Session) -> SeedReport:
     """Seed the whole demo county into an empty database (flushes; the caller commits)."""
     demo = build_demo_map()
-    import_grid_map(session, demo.feature_collection(), generated=True)
+    import_grid_map(session, demo.feature_collection(), generated=True, source="seed")
     departments = seed_departments(session)
     governments = seed_township_governments(session)
     categories = seed_categories(session, departments)
