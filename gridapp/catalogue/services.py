@@ -58,3 +58,13 @@ def nearest_component(session: Session, category: str, lon: float, lat: float) -
     if best is None or geo.haversine_m(lon, lat, best.lon, best.lat) > COMPONENT_RADIUS_M:
         return None
     return best
+
+
+def find_component(session: Session, code: str) -> Component | None:
+    """Return the registered component with this code, or None."""
+    return session.scalar(select(Component).where(Component.code == code))
+
+
+def get_component(session: Session, component_id: int) -> Component | None:
+    """Return a registered component by id, or None."""
+    return session.get(Component, component_id)
