@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from marshmallow import ValidationError, fields, validate
+from marshmallow import EXCLUDE, ValidationError, fields, validate
 
 from gridapp.channels.iot.services import Alarmed, receive_alarm, verify_alarm
 from gridapp.core.errors import ValidationFailed
@@ -19,6 +19,10 @@ blp = Blueprint("iot", __name__, url_prefix="/api/v1/iot", description="Sensor a
 
 
 class AlarmSchema(StrictSchema):
+    class Meta:
+        # Devices' firmware adds fields of its own (battery, rssi …): signed, kept out of the case.
+        unknown = EXCLUDE
+
     type = fields.String(required=True, validate=validate.Length(min=1, max=60))
     value = fields.Raw(load_default=None, metadata={"description": "A reading: number or text."})
     observed_at = UtcDateTime(load_default=None)
