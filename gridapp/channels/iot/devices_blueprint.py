@@ -70,7 +70,7 @@ class Devices(MethodView):
     )
     @blp.arguments(
         NewDeviceSchema,
-        example={"code": "manhole-0042", "component": "4304230101000001", "name": "井盖倾斜"},
+        example={"code": "manhole-0042", "component": "4304230101000001", "name": "cover tilt sensor"},
     )
     @blp.response(201, RegisteredDeviceSchema)
     @login_required(ADMIN)

@@ -39,7 +39,7 @@ blp = Blueprint(
     "open311",
     __name__,
     url_prefix="/open311/v2",
-    description="Open311 GeoReport v2 (市民上报): see http://wiki.open311.org/GeoReport_v2.",
+    description="Open311 GeoReport v2 for citizens' apps: see http://wiki.open311.org/GeoReport_v2.",
 )
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
@@ -123,7 +123,7 @@ class Discovery(MethodView):
         base = request.host_url.rstrip("/") + (blp.url_prefix or "")
         document = {
             "changeset": CHANGESET,
-            "contact": _("The county's digital urban management center (数字城管指挥中心)."),
+            "contact": _("The county's digital urban management center."),
             "key_service": _("Ask the administrators for an API key."),
             "endpoints": [
                 {

@@ -62,7 +62,7 @@ class Keys(MethodView):
         description="Admins only. The answer carries `api_key`, shown this once; the change is "
         "recorded in the audit trail.",
     )
-    @blp.arguments(NewKeySchema, example={"name": "市民通 app"})
+    @blp.arguments(NewKeySchema, example={"name": "city app"})
     @blp.response(201, IssuedKeySchema)
     @login_required(ADMIN)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -170,7 +170,7 @@ def service_attributes(category: Category) -> list[dict[str, Any]]:
             "required": False,
             "datatype_description": _("The code on the asset's plate, if there is one."),
             "order": 1,
-            "description": _("Asset code (部件编码)"),
+            "description": _("Asset code"),
             "values": [],
         }
     ]

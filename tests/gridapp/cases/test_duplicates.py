@@ -17,8 +17,9 @@ def origin(app: Any, client: Any, auth: Any) -> tuple[float, float]:
     return grid_point(client, auth("grid_worker"), grid)
 
 
-def north_of(lon: float, lat: float, metres: float) -> tuple[float, float]:
+def north_of(point: tuple[float, float], metres: float) -> tuple[float, float]:
     """Return the point ``metres`` due north, by the same formula the rule uses."""
+    lon, lat = point
     per_degree = geo.haversine_m(lon, lat, lon, lat + 0.001) / 0.001
     return lon, lat + metres / per_degree
 
@@ -45,8 +46,8 @@ def near(session: Any, case: Any) -> set[int]:
 
 def test_the_radius_is_50_metres(session, app, origin):
     new = open_case(session, app, *origin)
-    inside = open_case(session, app, *north_of(*origin, 49))
-    outside = open_case(session, app, *north_of(*origin, 51))
+    inside = open_case(session, app, *north_of(origin, 49))
+    outside = open_case(session, app, *north_of(origin, 51))
     found = near(session, new)
     assert inside.id in found
     assert outside.id not in found
@@ -54,8 +55,8 @@ def test_the_radius_is_50_metres(session, app, origin):
 
 def test_the_window_is_24_hours(session, app, origin):
     new = open_case(session, app, *origin)
-    recent = open_case(session, app, *north_of(*origin, 10))
-    old = open_case(session, app, *north_of(*origin, 10))
+    recent = open_case(session, app, *north_of(origin, 10))
+    old = open_case(session, app, *north_of(origin, 10))
     recent.created_at = new.created_at - timedelta(hours=23)
     old.created_at = new.created_at - timedelta(hours=25)
     session.flush()
@@ -66,8 +67,8 @@ def test_the_window_is_24_hours(session, app, origin):
 
 def test_other_categories_and_finished_cases_are_not_duplicates(session, app, client, auth, origin):
     new = open_case(session, app, *origin)
-    other = open_case(session, app, *north_of(*origin, 5), category="SJ0101")
-    finished = open_case(session, app, *north_of(*origin, 5))
+    other = open_case(session, app, *north_of(origin, 5), category="SJ0101")
+    finished = open_case(session, app, *north_of(origin, 5))
     acceptor = auth("acceptor")
     case = client.get(f"/api/v1/cases/{finished.id}", headers=acceptor).get_json()
     act(client, acceptor, case, "reject", {"reason": "a test"})
@@ -80,7 +81,7 @@ def test_the_rule_is_the_categorys(session, app, origin):
     from gridapp.catalogue.services import find_category
 
     new = open_case(session, app, *origin)
-    at_80 = open_case(session, app, *north_of(*origin, 80))
+    at_80 = open_case(session, app, *north_of(origin, 80))
     assert at_80.id not in near(session, new)
     category = find_category(session, "SJ0102")
     category.duplicate_radius_m = 100.0
@@ -90,7 +91,7 @@ def test_the_rule_is_the_categorys(session, app, origin):
 
 def test_the_desk_sees_them_on_the_case_and_in_its_queue(session, app, client, auth, origin):
     first = open_case(session, app, *origin)
-    second = open_case(session, app, *north_of(*origin, 20))
+    second = open_case(session, app, *north_of(origin, 20))
     acceptor = auth("acceptor")
     shown = client.get(f"/api/v1/cases/{second.id}", headers=acceptor).get_json()
     [duplicate] = [d for d in shown["duplicates"] if d["id"] == first.id]

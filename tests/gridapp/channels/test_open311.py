@@ -261,7 +261,7 @@ def test_errors_come_in_the_specs_format(client, point, fmt):
         root = xml_of(response)
         assert root.tag == "errors"
         assert root.find("error/code").text == str(status)
-        return root.find("error/description").text
+        return str(root.find("error/description").text)
 
     place = {"lat": str(lat), "long": str(lon)}
     error(post_request(client, fmt, service_code="SJ0102", **place), 403)
