@@ -70,7 +70,11 @@ class Devices(MethodView):
     )
     @blp.arguments(
         NewDeviceSchema,
-        example={"code": "manhole-0042", "component": "4304230101000001", "name": "cover tilt sensor"},
+        example={
+            "code": "manhole-0042",
+            "component": "4304230101000001",
+            "name": "cover tilt sensor",
+        },
     )
     @blp.response(201, RegisteredDeviceSchema)
     @login_required(ADMIN)

@@ -48,12 +48,18 @@ FMT = "<any(json, xml):fmt>"
 ERRORS = {"description": "The spec's errors: `[{code, description}]` or `<errors><error>`."}
 
 
+def _json_schema(body: str) -> dict[str, Any]:
+    if body == "array":
+        return {"type": "array", "items": {"type": "object"}}
+    return {"type": "object"}
+
+
 def _documented(summary_of: str, *statuses: int, body: str = "") -> dict[str, Any]:
     """Document a GeoReport answer in both formats, and its error answers."""
     ok: dict[str, Any] = {
         "description": summary_of,
         "content": {
-            "application/json": {"schema": {"type": body or "object"}},
+            "application/json": {"schema": _json_schema(body)},
             "text/xml": {"schema": {"type": "string"}},
         },
     }
