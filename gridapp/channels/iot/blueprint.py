@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import current_app, request
@@ -99,11 +100,16 @@ class Alarms(MethodView):
             signature=request.headers.get("X-Signature"),
             body=raw,
         )
-        alarm = _alarm(request.get_json(silent=True))
+        alarm = _alarm(raw)
         return receive_alarm(session, config, device.id, alarm)
 
 
-def _alarm(body: Any) -> dict[str, Any]:
+def _alarm(raw: bytes) -> dict[str, Any]:
+    # Read from the signed bytes whatever Content-Type a device's firmware sends.
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
     if not isinstance(body, dict):
         raise ValidationFailed(_("The body is not a JSON object."))
     try:

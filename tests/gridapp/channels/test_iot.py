@@ -117,6 +117,12 @@ def test_a_wrong_key_and_an_unknown_device_get_the_same_answer(client):
     refused(client.post(URL, data=raw, headers={"Content-Type": "application/json"}))
 
 
+def test_the_signed_bytes_are_read_whatever_the_content_type(client):
+    raw, headers = signed()
+    del headers["Content-Type"]
+    assert client.post(URL, data=raw, headers=headers).status_code == 200
+
+
 def test_a_signed_body_must_still_be_an_alarm(client):
     raw, headers = signed(body={"value": 3})
     response = client.post(URL, data=raw, headers=headers)
