@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
 
-    from sqlalchemy import insert, select
     from shapely.geometry import Point
+    from sqlalchemy import insert, select
 
     from gridapp import create_app
     from gridapp.cases.models import Case
