@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     from shapely.geometry import Point
     from sqlalchemy import insert, select
 
+    from gridapp.core.metadata import load_models
+
+    load_models()  # every table mapped before a module builds a statement at import
     from gridapp import create_app
     from gridapp.cases.models import Case
     from gridapp.cases.queries import CASE_BY_ID
