@@ -24,7 +24,12 @@ from gridapp.cases.history import append_event, latest_event
 from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.queries import get_case
 from gridapp.catalogue.services import find_category
-from gridapp.core.errors import NotFound, PreconditionFailed, PreconditionRequired
+from gridapp.core.errors import (
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    ValidationFailed,
+)
 from gridapp.core.i18n import _
 from gridapp.media.services import attachments_for_claim
 
@@ -238,3 +243,71 @@ def _already_taken(session: Session, case_id: int, actor_id: int, action: str, k
         EVENTS_OF_ACTOR, {"case_id": case_id, "actor_id": actor_id, "action": action}
     )
     return any((data or {}).get("idempotency_key") == key for data in datas)
+
+
+NOTE_ACTION = "note"
+
+
+def note_case(
+    session: Session,
+    case_id: int,
+    *,
+    role: str,
+    comment: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> CaseEvent:
+    """Append a note to a case's history without changing its state (e.g. a sensor's new alarm).
+
+    Like ``supervise`` it writes one event and bumps the version, so a desk holding the old
+    version reloads before acting on what it has not seen; no process row is involved.
+    """
+    case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+    if case is None:
+        raise NotFound(_("No case %(id)s.", id=case_id))
+    now = now or datetime.now(UTC)
+    case.version += 1
+    case.updated_at = now
+    return append_event(
+        session,
+        case,
+        action=NOTE_ACTION,
+        actor_id=None,
+        role=role,
+        from_state=case.state,
+        to_state=case.state,
+        comment=comment,
+        data=dict(data or {}),
+        at=now,
+    )
+
+
+def system_action(
+    session: Session,
+    case: Case,
+    action: workflow.Action,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> CaseEvent | None:
+    """Take a process row as the system (role ``system``), or nothing when the row or its
+    guard refuses, or its effects find nobody to act (e.g. no grid worker on the grid).
+
+    For channels whose rules say what happens first to what they bring (a citizen's request
+    goes to the on-site check, 核实): the same row and effects as a person's, one event.
+    """
+    definition = workflow.PROCESSES[case.process]
+    row = definition.transition(workflow.State(case.state), action)
+    if row is None:
+        return None
+    known = workflow.Facts(source=case.source, case_id=case.id, rework_count=case.rework_count)
+    if row.guard is not None and row.guard(known) is not None:
+        return None
+    try:
+        with session.begin_nested():
+            return apply_transition(
+                session, case, row, actor=None, payload=dict(payload or {}), now=now
+            )
+    except ValidationFailed:
+        # The desk decides instead (the acceptor names a worker or files it).
+        return None

@@ -100,12 +100,15 @@ def _open(
     session: Session,
     case: Case,
     category: Category,
-    reporter: User,
+    reporter: User | None,
     now: datetime,
     data: dict[str, Any],
     photos: Sequence[Any] = (),
 ) -> Case:
-    """Number the case, start its first step's clock, write its first event, tell the desk."""
+    """Number the case, start its first step's clock, write its first event, tell the desk.
+
+    Without a reporter (a citizen's app, a sensor) the event names the channel as its role.
+    """
     definition = workflow.PROCESSES[category.process]
     case.process, case.state = definition.code, definition.initial.value
     # In hand already: the case's JSON names them without another query.
@@ -122,8 +125,8 @@ def _open(
         case,
         first=True,
         action="report",
-        actor_id=reporter.id,
-        role=reporter.role,
+        actor_id=reporter.id if reporter else None,
+        role=reporter.role if reporter else case.source,
         from_state=None,
         to_state=case.state,
         data=data,
@@ -253,6 +256,63 @@ def take_case(
     else:
         case.district_code = taker.district_code
     return _open(session, case, cat, taker, now, data)
+
+
+def receive_case(
+    session: Session,
+    config: Config,
+    *,
+    source: str,
+    category: str,
+    description: str,
+    lon: float | None = None,
+    lat: float | None = None,
+    crs: str = "wgs84",
+    address: str | None = None,
+    district_code: str | None = None,
+    component_id: int | None = None,
+    contact: Mapping[str, str] | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> Case:
+    """Open a case that no staff member reported: a citizen's request, a sensor's alarm.
+
+    The channel has checked its caller; the case names no reporter, its first event the
+    channel (``source``) as the role. Without a point it belongs to ``district_code``. The
+    contact details are personal data, shown to command-center roles only.
+    """
+    cat = _category(session, category)
+    now = datetime.now(UTC)
+    case = Case(
+        number="",
+        source=source,
+        category_code=cat.code,
+        urgency=cat.urgency,
+        description=description,
+        address=address,
+        reporter_id=None,
+        component_id=component_id,
+        reporter_contact=dict(contact or {}),
+    )
+    event: dict[str, Any] = {"source": source, **(data or {})}
+    if lon is not None and lat is not None:
+        found = locate_point(
+            session,
+            lon,
+            lat,
+            crs,
+            check_seconds=config.grid_index_check_seconds,
+            with_workers=False,
+        )
+        _placed(case, found, lon, lat)
+        event["location"] = {"lon": found.lon, "lat": found.lat}
+        if component_id is None and cat.kind == "component":
+            component = nearest_component(session, cat.code, found.lon, found.lat)
+            case.component_id = component.id if component else None
+    else:
+        case.district_code = district_code
+    if case.component_id is not None:
+        event["component"] = case.component_id
+    return _open(session, case, cat, None, now, event)
 
 
 def find_reported(session: Session, reporter_id: int, client_id: str) -> Case | None:

@@ -15,6 +15,7 @@ import workflow
 from gridapp.calendar.services import work_calendar
 from gridapp.cases.actions import available_actions
 from gridapp.cases.clock import case_sla
+from gridapp.cases.duplicates import likely_duplicates, may_merge
 from gridapp.cases.models import Case
 from gridapp.core.extensions import db
 from gridapp.core.i18n import LABEL_DESCRIPTION, action_label, state_label
@@ -72,6 +73,15 @@ def describe_action(row: workflow.Transition) -> dict[str, Any]:
     }
 
 
+class DuplicateSchema(StrictSchema):
+    """An open case of the same class nearby and recent: a likely duplicate (疑似重复)."""
+
+    id = fields.Integer()
+    number = fields.String()
+    distance_m = fields.Float(metadata={"description": "Metres between the two points."})
+    created_at = fields.DateTime()
+
+
 class CaseSchema(StrictSchema):
     """A case (案卷) as the desk and the phone see it (DESIGN §9)."""
 
@@ -114,6 +124,15 @@ class CaseSchema(StrictSchema):
     checker = fields.Integer(attribute="checker_id", allow_none=True)
     component = fields.Integer(attribute="component_id", allow_none=True)
     duplicate_of = fields.Integer(attribute="duplicate_of_id", allow_none=True)
+    duplicates = fields.Method(
+        "_duplicates",
+        allow_none=True,
+        metadata={
+            "description": "Likely duplicates to `merge` into: open cases of the same category "
+            "within its radius and window (50 m / 24 h by default), nearest first; listed while "
+            "the case may be merged. Command-center roles only (null for others)."
+        },
+    )
     deadline = fields.DateTime(allow_none=True)
     sla = fields.Method(
         "_sla",
@@ -148,6 +167,16 @@ class CaseSchema(StrictSchema):
         if not case.reporter_contact or current_user().role not in DESK_ROLES:
             return None
         return dict(case.reporter_contact)
+
+    def _duplicates(self, case: Case) -> list[dict[str, Any]] | None:
+        if current_user().role not in DESK_ROLES:
+            return None
+        # An action's result wraps the case (gridapp.cases.actions.Acted).
+        case = getattr(case, "case", case)
+        if not may_merge(case):
+            return []
+        found = likely_duplicates(db.session(), case)
+        return list(DuplicateSchema(many=True).dump(found))
 
     def _sla(self, case: Case) -> dict[str, Any]:
         return case_sla(case, work_calendar(db.session()))

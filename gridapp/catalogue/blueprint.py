@@ -33,6 +33,13 @@ class CategorySchema(StrictSchema):
     urgency = fields.String()
     process = fields.String()
     time_limits = fields.Dict()
+    open311 = fields.Boolean(metadata={"description": "Offered to citizens as an Open311 service."})
+    duplicate_radius_m = fields.Float(
+        metadata={"description": "Likely duplicates: the same category within this distance."}
+    )
+    duplicate_window_hours = fields.Float(
+        metadata={"description": "Likely duplicates: the same category within this many hours."}
+    )
 
 
 class DepartmentSchema(StrictSchema):

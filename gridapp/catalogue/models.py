@@ -6,11 +6,24 @@ from datetime import datetime
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridapp.core.models import Base
 from gridapp.core.types import Geometry, JSONType, UTCDateTime, utcnow
+
+# The defaults of a class's duplicate rule: the same class within 50 m and 24 h.
+DUPLICATE_RADIUS_M = 50.0
+DUPLICATE_WINDOW_HOURS = 24.0
 
 
 class Department(Base):
@@ -53,6 +66,15 @@ class Category(Base):
     time_limits: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     process: Mapped[str] = mapped_column(String(20), default="urban")
     active: Mapped[bool] = mapped_column(default=True)
+    # Offered to citizens as an Open311 service (gridapp.channels.open311); staff see every class.
+    open311: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Likely duplicates (疑似重复): open cases of this class this near and this recent.
+    duplicate_radius_m: Mapped[float] = mapped_column(
+        Float, default=DUPLICATE_RADIUS_M, server_default=text(str(DUPLICATE_RADIUS_M))
+    )
+    duplicate_window_hours: Mapped[float] = mapped_column(
+        Float, default=DUPLICATE_WINDOW_HOURS, server_default=text(str(DUPLICATE_WINDOW_HOURS))
+    )
 
 
 class ResponsibilityRule(Base):

@@ -460,3 +460,13 @@ def route_point(
     department = find_department(session, rule.department_code) if rule else None
     handlers = len(department_members(session, department.code)) if department else 0
     return RouteAnswer(found, location, rule, department, handlers)
+
+
+def find_component(session: Session, code: str) -> Component | None:
+    """Return the registered component with this code, or None."""
+    return session.scalar(select(Component).where(Component.code == code))
+
+
+def get_component(session: Session, component_id: int) -> Component | None:
+    """Return a registered component by id, or None."""
+    return session.get(Component, component_id)

@@ -95,6 +95,10 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.cases import blueprint as cases
     from gridapp.cases import processes_blueprint as processes
     from gridapp.catalogue import blueprint as catalogue
+    from gridapp.channels.iot import blueprint as iot
+    from gridapp.channels.iot import devices_blueprint as iot_devices
+    from gridapp.channels.open311 import blueprint as open311
+    from gridapp.channels.open311 import keys_blueprint as open311_keys
     from gridapp.core import health
     from gridapp.grid import areas_blueprint as areas
     from gridapp.grid import blueprint as grid
@@ -105,6 +109,8 @@ def _register_blueprints(app: Flask) -> None:
         api.register_blueprint(module.blp)
     api.register_blueprint(accounts.users_blp)
     _register_admin_blueprints()
+    for channel in (open311, open311_keys, iot, iot_devices):
+        api.register_blueprint(channel.blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(
         Blueprint(

@@ -14,6 +14,8 @@ def load_models() -> MetaData:
     import gridapp.calendar.models
     import gridapp.cases.models
     import gridapp.catalogue.models
+    import gridapp.channels.iot.models
+    import gridapp.channels.open311.models
     import gridapp.core.audit
     import gridapp.grid.models
     import gridapp.media.models

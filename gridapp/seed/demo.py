@@ -33,8 +33,22 @@ STREET_CODE_LENGTH = 9  # GB/T 30428.1: county 6 + street 3
 URBAN_CORE_RADIUS_M = 1_500.0
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-# Not used or printed yet: the Open311 channel issue gives the demo integrator this API key.
 DEMO_OPEN311_KEY = "demo-open311-key"
+# What citizens may report through Open311: the urban classes a passer-by sees (public
+# facilities, roads, appearance, greenery; litter, adverts, building sites, street order),
+# not emergencies (110/119) nor the social-governance and hotline classes.
+OPEN311_MAJORS = frozenset(
+    {
+        ("component", "01"),
+        ("component", "02"),
+        ("component", "03"),
+        ("component", "04"),
+        ("event", "01"),
+        ("event", "02"),
+        ("event", "03"),
+        ("event", "05"),
+    }
+)
 ATTRIBUTION = "Place names and codes: Vonng/adcode (CC BY 4.0); polygons generated, not surveyed."
 
 # Time limits the directory leaves empty are local choices (DESIGN §4); these defaults follow
@@ -241,6 +255,7 @@ def seed_categories(session: Session, departments: dict[str, str]) -> int:
                     urgency=row["urgency"],
                     time_limits={"handling": limit},
                     process=process,
+                    open311=process == URBAN and (kind, row["major_code"]) in OPEN311_MAJORS,
                 )
             )
             count += 1
@@ -433,8 +448,51 @@ def is_seeded(session: Session) -> bool:
     return session.scalar(select(func.count()).select_from(Area)) not in (0, None)
 
 
-def seed_demo(session: Session) -> SeedReport:
-    """Seed the whole demo county into an empty database (flushes; the caller commits)."""
+def seed_channels(session: Session, grid_code: str, secret_key: str | None) -> None:
+    """Seed the demo Open311 key and the demo sensor on a manhole cover in grid_worker's grid."""
+    from flask import current_app
+
+    from gridapp.channels.iot.services import DEMO_DEVICE, DEMO_DEVICE_SECRET, register_device
+    from gridapp.channels.open311.services import issue_key
+
+    issue_key(session, None, "demo integrator", secret=DEMO_OPEN311_KEY)
+    grid = session.scalar(select(Area).where(Area.code == grid_code))
+    category = session.scalar(select(Category).where(Category.code == "BJ0101"))
+    if grid is None or category is None:
+        return
+    point = grid.geometry.representative_point()
+    # Sequence 900001 and up: the demo's sensor-fitted covers, apart from the registry's 1–12.
+    code = f"{COUNTY}{category.major_code}{category.minor_code}900001"
+    session.add(
+        Component(
+            code=code,
+            category_code=category.code,
+            name=f"{category.name} 900001",
+            location=point,
+            lon=point.x,
+            lat=point.y,
+            grid_code=grid.code,
+            department_code=category.department_code,
+        )
+    )
+    session.flush()
+    register_device(
+        session,
+        secret_key or current_app.config["GRIDAPP"].secret_key,
+        None,
+        code=DEMO_DEVICE,
+        component=code,
+        name="井盖倾斜传感器",
+        secret=DEMO_DEVICE_SECRET,
+    )
+
+
+def seed_demo(session: Session, secret_key: str | None = None) -> SeedReport:
+    """Seed the whole demo county into an empty database (flushes; the caller commits).
+
+    The demo sensor's secret is encrypted under ``secret_key`` (the app's SECRET_KEY when
+    not given).
+    """
     demo = build_demo_map()
     import_grid_map(session, demo.feature_collection(), generated=True, source="seed")
     departments = seed_departments(session)
@@ -444,6 +502,7 @@ def seed_demo(session: Session) -> SeedReport:
     users = demo_users(session)
     seed_users(session)
     components = seed_components(session)
+    seed_channels(session, users[0].grids[0], secret_key)
     first_grid = session.scalar(select(Area).where(Area.code == users[0].grids[0]))
     sample = None
     if first_grid is not None:
