@@ -100,9 +100,11 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.grid import blueprint as grid
     from gridapp.media import blueprint as media
     from gridapp.notifications import blueprint as notifications
+    from gridapp.patrol import blueprint as patrols
 
     for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media):
         api.register_blueprint(module.blp)
+    api.register_blueprint(patrols.blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(
         Blueprint(

@@ -34,11 +34,15 @@ def db_downgrade(revision: str) -> None:
 
 @jobs_cli.command("schedule")
 def jobs_schedule() -> None:
-    """Schedule the every-minute SLA sweep and the nightly media sweep (both reschedule)."""
+    """Schedule the every-minute SLA sweep and the nightly media sweep and patrol pruning
+    (each reschedules itself)."""
     from gridapp.cases.jobs import schedule_sweep
     from gridapp.media.housekeeping import schedule_media_sweep
+    from gridapp.patrol.jobs import schedule_patrol_prune
 
-    click.echo(f"scheduled {schedule_sweep()} and {schedule_media_sweep()}")
+    click.echo(
+        f"scheduled {schedule_sweep()}, {schedule_media_sweep()} and {schedule_patrol_prune()}"
+    )
 
 
 def register_commands(app: Flask) -> None:
@@ -48,9 +52,10 @@ def register_commands(app: Flask) -> None:
     from gridapp.cases import cli as cases_cli
     from gridapp.grid.cli import grid_cli
     from gridapp.media import cli as media_cli
+    from gridapp.patrol.cli import patrol_cli
     from gridapp.seed.cli import seed_cli
 
     cases_cli.register(jobs_cli)
     media_cli.register(jobs_cli)
-    for group in (db_cli, grid_cli, user_cli, seed_cli, calendar_cli, jobs_cli):
+    for group in (db_cli, grid_cli, user_cli, seed_cli, calendar_cli, jobs_cli, patrol_cli):
         app.cli.add_command(group)

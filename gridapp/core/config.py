@@ -43,6 +43,8 @@ class Config:
     max_upload_bytes: int = 15 * 1024 * 1024
     # Photos uploaded but never claimed by a report or an action are forgotten after this.
     media_unclaimed_days: int = 7
+    # Patrol tracks are personal information (PIPL art. 28): kept this long, then pruned nightly.
+    patrol_retention_days: int = 180
     queue_prefix: str = "gridapp"
     grid_index_check_seconds: float = 5.0
 
@@ -92,6 +94,7 @@ class Config:
             "refresh_token_days": int(env.get("REFRESH_TOKEN_DAYS", 30)),
             "max_upload_bytes": int(env.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024)),
             "media_unclaimed_days": int(env.get("MEDIA_UNCLAIMED_DAYS", 7)),
+            "patrol_retention_days": int(env.get("PATROL_RETENTION_DAYS", 180)),
             "queue_prefix": env.get("QUEUE_PREFIX", "gridapp"),
         }
         values.update(overrides)

@@ -17,6 +17,7 @@ from gridapp.cases.jobs import schedule_sweep
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import worker_app
 from gridapp.media.housekeeping import schedule_media_sweep
+from gridapp.patrol.jobs import schedule_patrol_prune
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         queues = redis.queues()
         schedule_sweep()
         schedule_media_sweep()
+        schedule_patrol_prune()
         worker = SimpleWorker(queues, connection=redis.connection)
         worker.work(with_scheduler=True, burst=args.burst)
     return 0
