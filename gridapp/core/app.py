@@ -96,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.cases import processes_blueprint as processes
     from gridapp.catalogue import blueprint as catalogue
     from gridapp.core import health
+    from gridapp.evaluation import dashboard_blueprint as dashboard
     from gridapp.grid import areas_blueprint as areas
     from gridapp.grid import blueprint as grid
     from gridapp.media import blueprint as media
@@ -105,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media):
         api.register_blueprint(module.blp)
     api.register_blueprint(patrols.blp)
+    api.register_blueprint(dashboard.blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(
         Blueprint(

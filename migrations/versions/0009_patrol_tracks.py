@@ -66,7 +66,7 @@ def upgrade() -> None:
             ["user_id"], ["user.id"], name=op.f("fk_patrol_batch_user_id_user")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_patrol_batch")),
-        sa.UniqueConstraint("user_id", "batch_id", name=op.f("uq_patrol_batch_user_id")),
+        sa.UniqueConstraint("user_id", "batch_id", name=op.f("uq_patrol_batch_user_id_batch_id")),
     )
     op.create_index("ix_patrol_batch_received_at", "patrol_batch", ["received_at"])
 
