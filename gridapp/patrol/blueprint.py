@@ -93,7 +93,7 @@ TRACK_SCHEMA = {
             "type": "array",
             "description": "A `LineString` per stretch of patrol (`kind: stretch`), then one "
             "`MultiPoint` with every fix (`kind: fixes`, with `grid_codes`); each has `times`, "
-            "one per position, ISO 8601 in Asia/Shanghai.",
+            "one per position (ISO 8601, UTC).",
             "items": {"type": "object"},
         },
     },

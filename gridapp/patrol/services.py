@@ -273,7 +273,8 @@ def read_track(session: Session, reader: User, worker_id: int, day: date) -> Tra
 
 
 def _shown(moment: datetime) -> str:
-    return moment.astimezone(workflow.LOCAL_ZONE).isoformat()
+    # UTC with its offset, as every other time the API answers.
+    return moment.astimezone(UTC).isoformat()
 
 
 def stretches(times: Sequence[datetime]) -> list[tuple[int, int]]:
@@ -350,7 +351,9 @@ class Coverage:
     @property
     def share(self) -> float | None:
         """Share of the assigned grids visited; None for a worker with no grids."""
-        return self.grids_visited / self.grids_assigned if self.grids_assigned else None
+        if not self.grids_assigned:
+            return None
+        return round(self.grids_visited / self.grids_assigned, 4)
 
 
 def _day_coverage(worker_id: int, day: date, assigned: set[str], points: Sequence[Any]) -> Coverage:
