@@ -93,6 +93,10 @@ def make_case(
             at=at,
         )
         previous = to_state
+        # As an action does (gridapp.cases.actions.apply_transition and its effects).
+        case.updated_at = at
+        if to_state == "closed":
+            case.closed_at = at
     case.state, case.deadline = state, deadline
     session.flush()
     return case
