@@ -76,9 +76,15 @@ def period_bounds(first: date, last: date) -> tuple[datetime, datetime]:
             _("The period is too long."),
             errors={"to": _("At most %(count)s days from `from`.", count=MAX_DAYS)},
         )
-    start = datetime.combine(first, time(0), tzinfo=workflow.LOCAL_ZONE)
-    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=workflow.LOCAL_ZONE)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    try:
+        start = datetime.combine(first, time(0), tzinfo=workflow.LOCAL_ZONE)
+        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=workflow.LOCAL_ZONE)
+        return start.astimezone(UTC), end.astimezone(UTC)
+    except OverflowError as exc:  # the first or last day a datetime can hold
+        raise ValidationFailed(
+            _("The period is out of range."),
+            errors={"from": _("A day between years 1 and 9999.")},
+        ) from exc
 
 
 def local_date(session: Session, column: Any, start: datetime) -> ColumnElement[Any]:

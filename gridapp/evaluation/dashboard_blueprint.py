@@ -58,9 +58,9 @@ class HotspotArgs(PeriodArgs):
 
 
 class CountsSchema(StrictSchema):
-    reported = fields.Integer(metadata={"description": "Cases created in the period (上报)."})
-    filed = fields.Integer(metadata={"description": "Cases filed in the period (立案)."})
-    closed = fields.Integer(metadata={"description": "Cases closed in the period (结案)."})
+    reported = fields.Integer(metadata={"description": "Cases created in the period."})
+    filed = fields.Integer(metadata={"description": "Cases filed in the period."})
+    closed = fields.Integer(metadata={"description": "Cases closed in the period."})
     open = fields.Integer(
         metadata={"description": "Created before the period's end, not closed or void by then."}
     )

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from gridapp.core.extensions import db
 from gridapp.patrol.services import prune_tracks
 
-patrol_cli = AppGroup("patrol", help="Patrol tracks (巡查轨迹).")
+patrol_cli = AppGroup("patrol", help="Patrol tracks.")
 
 
 @patrol_cli.command("prune")

@@ -57,9 +57,14 @@ class Fix:
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """Return the UTC instants where an Asia/Shanghai day starts and the next one starts."""
-    start = datetime.combine(day, time(0), tzinfo=workflow.LOCAL_ZONE)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=workflow.LOCAL_ZONE)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    try:
+        start = datetime.combine(day, time(0), tzinfo=workflow.LOCAL_ZONE)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=workflow.LOCAL_ZONE)
+        return start.astimezone(UTC), end.astimezone(UTC)
+    except OverflowError as exc:  # the first or last day a datetime can hold
+        raise ValidationFailed(
+            _("No patrol on that day."), errors={"date": _("A day between years 1 and 9999.")}
+        ) from exc
 
 
 def local_day(moment: datetime) -> date:

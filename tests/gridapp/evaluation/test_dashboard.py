@@ -297,8 +297,10 @@ def test_other_roles_are_refused(client, auth, role):
         "from=2025-13-01",
         "level=planet",
         "form=2025-03-01",
+        "from=0001-01-01&to=0001-01-01",
+        "from=9999-12-31&to=9999-12-31",
     ],
-    ids=["backwards", "too long", "bad date", "bad level", "misspelt"],
+    ids=["backwards", "too long", "bad date", "bad level", "misspelt", "year 1", "year 9999"],
 )
 def test_a_bad_period_is_a_422(client, auth, query):
     problem_of(client.get(f"/api/v1/hotspots?{query}", headers=auth("supervisor")), 422)

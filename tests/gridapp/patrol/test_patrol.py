@@ -367,3 +367,9 @@ def test_the_nightly_prune_runs_at_half_past_three_shanghai_time():
     assert at.astimezone(workflow.LOCAL_ZONE) == datetime(
         2026, 11, 21, 3, 30, tzinfo=workflow.LOCAL_ZONE
     )
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_day_at_the_edge_of_the_calendar_is_a_422(client, worker, day):
+    problem_of(client.get(f"/api/v1/patrols?date={day}", headers=worker["headers"]), 422)
+    problem_of(client.get(f"/api/v1/patrols/coverage?date={day}", headers=worker["headers"]), 422)
