@@ -10,6 +10,7 @@ from marshmallow import fields, validate
 
 import workflow
 from gridapp.core.extensions import db
+from gridapp.core.i18n import N_
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import CrsField, StrictSchema, UtcDateTime
@@ -34,8 +35,15 @@ class FixSchema(StrictSchema):
 class BatchSchema(StrictSchema):
     batch_id = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=80),
-        metadata={"description": "The phone's id for this batch: a retry sends the same."},
+        # A UUID or a counter: nothing a database or a log line could choke on.
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9._:-]{1,80}$",
+            error=N_("1 to 80 letters, digits, dots, colons, dashes or underscores."),
+        ),
+        metadata={
+            "description": "The phone's id for this batch (1 to 80 of `A-Za-z0-9._:-`): a "
+            "retry sends the same."
+        },
     )
     # The count is checked by the service, with a sentence that says what to do instead.
     points = fields.List(fields.Nested(FixSchema), required=True)

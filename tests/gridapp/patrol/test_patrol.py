@@ -373,3 +373,10 @@ def test_the_nightly_prune_runs_at_half_past_three_shanghai_time():
 def test_a_day_at_the_edge_of_the_calendar_is_a_422(client, worker, day):
     problem_of(client.get(f"/api/v1/patrols?date={day}", headers=worker["headers"]), 422)
     problem_of(client.get(f"/api/v1/patrols/coverage?date={day}", headers=worker["headers"]), 422)
+
+
+@pytest.mark.parametrize("batch_id", ["", "a\x00b", "a b", "x" * 81, "批次"])
+def test_a_batch_id_is_plain_ascii(client, worker, batch_id):
+    lon, lat = worker["points"][0]
+    response = post(client, worker["headers"], batch_id, [{"lon": lon, "lat": lat, "t": iso(T0)}])
+    assert "batch_id" in problem_of(response, 422)["errors"]
