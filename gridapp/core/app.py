@@ -100,10 +100,12 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.channels.open311 import blueprint as open311
     from gridapp.channels.open311 import keys_blueprint as open311_keys
     from gridapp.core import health
+    from gridapp.evaluation import dashboard_blueprint as dashboard
     from gridapp.grid import areas_blueprint as areas
     from gridapp.grid import blueprint as grid
     from gridapp.media import blueprint as media
     from gridapp.notifications import blueprint as notifications
+    from gridapp.patrol import blueprint as patrols
 
     for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media):
         api.register_blueprint(module.blp)
@@ -111,6 +113,8 @@ def _register_blueprints(app: Flask) -> None:
     _register_admin_blueprints()
     for channel in (open311, open311_keys, iot, iot_devices):
         api.register_blueprint(channel.blp)
+    api.register_blueprint(patrols.blp)
+    api.register_blueprint(dashboard.blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(
         Blueprint(

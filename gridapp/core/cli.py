@@ -39,8 +39,14 @@ def jobs_schedule() -> None:
     from gridapp.cases.jobs import schedule_sweep
     from gridapp.core.audit_jobs import schedule_audit_prune
     from gridapp.media.housekeeping import schedule_media_sweep
+    from gridapp.patrol.jobs import schedule_patrol_prune
 
-    names = (schedule_sweep(), schedule_media_sweep(), schedule_audit_prune())
+    names = (
+        schedule_sweep(),
+        schedule_media_sweep(),
+        schedule_audit_prune(),
+        schedule_patrol_prune(),
+    )
     click.echo("scheduled " + ", ".join(names))
 
 
@@ -87,9 +93,19 @@ def register_commands(app: Flask) -> None:
     from gridapp.cases import cli as cases_cli
     from gridapp.grid.cli import grid_cli
     from gridapp.media import cli as media_cli
+    from gridapp.patrol.cli import patrol_cli
     from gridapp.seed.cli import seed_cli
 
     cases_cli.register(jobs_cli)
     media_cli.register(jobs_cli)
-    for group in (db_cli, grid_cli, user_cli, seed_cli, calendar_cli, jobs_cli, audit_cli):
+    for group in (
+        db_cli,
+        grid_cli,
+        user_cli,
+        seed_cli,
+        calendar_cli,
+        jobs_cli,
+        audit_cli,
+        patrol_cli,
+    ):
         app.cli.add_command(group)

@@ -52,6 +52,8 @@ class Config:
     max_upload_bytes: int = 15 * 1024 * 1024
     # Photos uploaded but never claimed by a report or an action are forgotten after this.
     media_unclaimed_days: int = 7
+    # Patrol tracks are personal information (PIPL art. 28): kept this long, then pruned nightly.
+    patrol_retention_days: int = 180
     queue_prefix: str = "gridapp"
     grid_index_check_seconds: float = 5.0
     # The audit trail is kept at least this long (网络安全法 art. 21: logs for six months or more).
@@ -118,6 +120,7 @@ class Config:
             "lockout_minutes": int(env.get("LOCKOUT_MINUTES", 15)),
             "max_upload_bytes": int(env.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024)),
             "media_unclaimed_days": int(env.get("MEDIA_UNCLAIMED_DAYS", 7)),
+            "patrol_retention_days": int(env.get("PATROL_RETENTION_DAYS", 180)),
             "queue_prefix": env.get("QUEUE_PREFIX", "gridapp"),
             "audit_retention_days": int(env.get("AUDIT_RETENTION_DAYS", 180)),
             "database_role": env.get("DATABASE_ROLE") or None,

@@ -19,6 +19,7 @@ def load_models() -> MetaData:
     import gridapp.core.audit
     import gridapp.grid.models
     import gridapp.media.models
-    import gridapp.notifications.models  # noqa: F401
+    import gridapp.notifications.models
+    import gridapp.patrol.models  # noqa: F401
 
     return Base.metadata

@@ -1,9 +1,9 @@
 """The declarative base (one naming convention, so migrations name constraints the same
 everywhere), the outbox, and the tables the coming domains fill.
 
-``PatrolPoint`` is filled by the patrol domain and ``EvaluationSnapshot`` by the evaluation
-domain (the issue "Supervision: evaluation you can explain …"); both tables exist since
-migration 0001 and move into their packages when those land.
+``EvaluationSnapshot`` is filled by the evaluation domain (the issue "Supervision: evaluation
+you can explain …"); the table exists since migration 0001 and moves into its package when that
+lands. (``PatrolPoint`` lives in ``gridapp.patrol.models``.)
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ForeignKey, Index, MetaData, String, Text, UniqueConstraint, text
+from sqlalchemy import Index, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gridapp.core.types import Geometry, JSONType, UTCDateTime, utcnow
+from gridapp.core.types import JSONType, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -60,21 +59,6 @@ class OutboxMessage(Base):
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-
-
-class PatrolPoint(Base):
-    """One GPS fix of a grid worker's patrol track (巡查轨迹)."""
-
-    __tablename__ = "patrol_point"
-    __table_args__ = (Index("ix_patrol_point_user_time", "user_id", "recorded_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
-    location: Mapped[BaseGeometry] = mapped_column(Geometry("POINT"))
-    lon: Mapped[float]
-    lat: Mapped[float]
-    accuracy_m: Mapped[float | None]
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class EvaluationSnapshot(Base):

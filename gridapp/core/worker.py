@@ -18,6 +18,7 @@ from gridapp.core.audit_jobs import schedule_audit_prune
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import worker_app
 from gridapp.media.housekeeping import schedule_media_sweep
+from gridapp.patrol.jobs import schedule_patrol_prune
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         schedule_sweep()
         schedule_media_sweep()
         schedule_audit_prune()
+        schedule_patrol_prune()
         worker = SimpleWorker(queues, connection=redis.connection)
         worker.work(with_scheduler=True, burst=args.burst)
     return 0

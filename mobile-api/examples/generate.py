@@ -493,6 +493,68 @@ def walk(app: Flask, client: Any) -> Recorder:
     )
     rec.call("Recompute the chain.", "GET", f"{case_path}/history/verify", auth=supervisor)
 
+    rec.title("Grid worker: patrol (巡查), a batch of GPS fixes")
+    from datetime import UTC, datetime, timedelta
+
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    fixes = [
+        {
+            "lon": round(gcj_lon + 0.0002 * i, 6),
+            "lat": round(gcj_lat, 6),
+            "crs": "gcj02",
+            "t": (started + timedelta(seconds=30 * i)).isoformat(),
+        }
+        for i in range(4)
+    ]
+    batch = {"batch_id": "walk-0001", "points": fixes}
+    rec.call(
+        "Send fixes as they come, a batch every minute or so; any `crs`, stored in WGS84 with "
+        "the unit grid each falls in.",
+        "POST",
+        "/api/v1/mobile/patrol",
+        auth=worker,
+        json_body=batch,
+    )
+    rec.call(
+        "No answer came? Send the same batch again: it is stored once, answered the same.",
+        "POST",
+        "/api/v1/mobile/patrol",
+        auth=worker,
+        json_body=batch,
+    )
+    rec.call(
+        "My track today as GeoJSON: a LineString per stretch, a MultiPoint with every fix.",
+        "GET",
+        "/api/v1/patrols",
+        auth=worker,
+    )
+
+    rec.title("Supervisor: patrols, the dashboard and hot spots (领导驾驶舱)")
+    rec.call(
+        "A grid worker's track (personal information: the read goes to the audit trail).",
+        "GET",
+        f"/api/v1/patrols?worker={me['id']}",
+        auth=supervisor,
+    )
+    rec.call(
+        "Today's coverage of the district's grid workers: grids visited, time, distance.",
+        "GET",
+        "/api/v1/patrols/coverage?limit=2",
+        auth=supervisor,
+    )
+    rec.call(
+        "This month's numbers: reported, filed, closed, open, overdue, rates, a daily trend.",
+        "GET",
+        "/api/v1/dashboard",
+        auth=supervisor,
+    )
+    rec.call(
+        "Where cases were reported this month, per street (`level=grid` by default).",
+        "GET",
+        "/api/v1/hotspots?level=street",
+        auth=supervisor,
+    )
+
     rec.title("Grid worker: refresh the tokens, sign out")
     pair = rec.call(
         "Swap the refresh token for a new pair; the old one stops working.",

@@ -7,8 +7,9 @@ from flask_smorest import Api
 
 def register(api: Api) -> None:
     """Attach the mobile blueprints to gridapp's API (called by ``create_app`` only)."""
-    from mobile_api import media, views
+    from mobile_api import media, patrol, views
 
     for blueprint in views.BLUEPRINTS:
         api.register_blueprint(blueprint)
     api.register_blueprint(media.blp)
+    api.register_blueprint(patrol.blp)

@@ -1,0 +1,343 @@
+"""The leader's numbers (领导驾驶舱) and hot spots (热点), from the case and case_event tables.
+
+Every number is an aggregate query over the history, grouped in SQL (never a loop over cases),
+so a period over a million cases costs a handful of index range scans on either backend:
+
+- ``reported``: cases created in the period (上报);
+- ``filed``: cases filed (立案, a ``file`` event) in the period;
+- ``closed``: cases closed (结案, an event into ``closed``) in the period;
+- ``open``: cases created before the end of the period and neither closed nor voided by then
+  (read from the case row: ``closed_at``, and ``updated_at`` of a void case);
+- ``overdue``: of those, the ones still open now whose running step is past its deadline;
+- ``closure_rate``: of the cases filed in the period, the share closed by its end;
+- ``on_time_rate``: of the cases closed in the period, the share the SLA sweep never found
+  overdue (no automatic 督办 in their history).
+
+Days are Asia/Shanghai days (``workflow.LOCAL_ZONE``), ``to`` inclusive.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import shapely
+from sqlalchemy import ColumnElement, Date, and_, case, cast, exists, func, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+import workflow
+from gridapp.accounts.models import User
+from gridapp.cases.actions import SYSTEM_ROLE
+from gridapp.cases.models import Case, CaseEvent
+from gridapp.cases.scope import DESK, case_scope
+from gridapp.catalogue.models import Category
+from gridapp.core.errors import Forbidden, ValidationFailed
+from gridapp.core.i18n import _
+from gridapp.grid.models import Area
+from gridapp.grid.services import DEFAULT_LAYER
+
+R = workflow.Role
+S = workflow.State
+# Who reads the dashboard: supervisors (their district), the command centre (their area as the
+# case scope says) and admins (everything).
+DASHBOARD_ROLES = frozenset({R.supervisor, R.admin, *DESK})
+# The longest period one call may ask for: the trend has a row per day.
+MAX_DAYS = 366
+ENDED = (S.closed.value, S.void.value, S.evaluated.value)
+HOTSPOT_LEVELS: Mapping[str, InstrumentedAttribute[Any]] = {
+    "grid": Case.grid_code,
+    "community": Case.community_code,
+    "street": Case.street_code,
+    "district": Case.district_code,
+}
+DIMENSIONS = ("street", "category", "source")
+
+
+def dashboard_scope(user: User) -> ColumnElement[bool]:
+    """Return the SQL condition on cases a user's dashboard counts, or refuse the role."""
+    if user.role == R.supervisor:
+        return true() if user.district_code is None else Case.district_code == user.district_code
+    if user.role in DASHBOARD_ROLES:
+        return case_scope(user)
+    raise Forbidden(_("Only supervisors, admins and the command centre read the dashboard."))
+
+
+def period_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    """Return the UTC instants bounding Asia/Shanghai days ``first`` to ``last`` inclusive."""
+    if last < first:
+        raise ValidationFailed(
+            _("The period ends before it starts."), errors={"to": _("On or after `from`.")}
+        )
+    if (last - first).days + 1 > MAX_DAYS:
+        raise ValidationFailed(
+            _("The period is too long."),
+            errors={"to": _("At most %(count)s days from `from`.", count=MAX_DAYS)},
+        )
+    try:
+        start = datetime.combine(first, time(0), tzinfo=workflow.LOCAL_ZONE)
+        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=workflow.LOCAL_ZONE)
+        return start.astimezone(UTC), end.astimezone(UTC)
+    except OverflowError as exc:  # the first or last day a datetime can hold
+        raise ValidationFailed(
+            _("The period is out of range."),
+            errors={"from": _("A day between years 1 and 9999.")},
+        ) from exc
+
+
+def local_date(session: Session, column: Any, start: datetime) -> ColumnElement[Any]:
+    """Return a SQL expression for the Asia/Shanghai day of a UTC time column."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone(workflow.LOCAL_ZONE.key, column), Date)
+    # SQLite has no time zones: shift by the zone's offset, fixed at +08:00 since 1991.
+    offset = start.astimezone(workflow.LOCAL_ZONE).utcoffset() or timedelta(0)
+    return func.date(column, f"{int(offset.total_seconds()):+d} seconds")
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+@dataclass
+class Counts:
+    """The dashboard's numbers for the whole scope or one street, category or source."""
+
+    reported: int = 0
+    filed: int = 0
+    filed_closed: int = 0
+    closed: int = 0
+    closed_on_time: int = 0
+    open: int = 0
+    overdue: int = 0
+
+    def add(self, other: Mapping[str, int]) -> None:
+        for name, value in other.items():
+            setattr(self, name, getattr(self, name) + int(value or 0))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reported": self.reported,
+            "filed": self.filed,
+            "closed": self.closed,
+            "open": self.open,
+            "overdue": self.overdue,
+            "closure_rate": _rate(self.filed_closed, self.filed),
+            "on_time_rate": _rate(self.closed_on_time, self.closed),
+        }
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+@dataclass
+class _Tally:
+    totals: Counts = field(default_factory=Counts)
+    by: dict[str, dict[str | None, Counts]] = field(
+        default_factory=lambda: {d: defaultdict(Counts) for d in DIMENSIONS}
+    )
+
+    def add(self, rows: Iterable[Any], *names: str) -> None:
+        """Add grouped rows (street, category, source, then the named counts)."""
+        for street, category, source, *values in rows:
+            counts = dict(zip(names, values, strict=True))
+            self.totals.add(counts)
+            for dimension, key in zip(DIMENSIONS, (street, category, source), strict=True):
+                self.by[dimension][key].add(counts)
+
+
+GROUPS = (Case.street_code, Case.category_code, Case.source)
+
+
+def _event_cases(*conditions: ColumnElement[bool]) -> Any:
+    """Return the ids of cases with an event matching ``conditions`` (a subquery)."""
+    return select(CaseEvent.case_id).where(*conditions).distinct()
+
+
+def dashboard(
+    session: Session, user: User, first: date, last: date, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Count a period's cases for the leader's dashboard (领导驾驶舱), in the caller's scope."""
+    scope = dashboard_scope(user)
+    start, end = period_bounds(first, last)
+    now = now or datetime.now(UTC)
+    in_period = and_(CaseEvent.created_at >= start, CaseEvent.created_at < end)
+    tally = _Tally()
+
+    tally.add(
+        session.execute(
+            select(*GROUPS, func.count())
+            .where(scope, Case.created_at >= start, Case.created_at < end)
+            .group_by(*GROUPS)
+        ),
+        "reported",
+    )
+
+    # Entering `closed` records closed_at (the record_closure effect of every process), so the
+    # case row says when it closed without a look into its history.
+    closed_by_end = and_(Case.closed_at.is_not(None), Case.closed_at < end)
+    filed_ids = _event_cases(CaseEvent.action == workflow.Action.file.value, in_period)
+    tally.add(
+        session.execute(
+            select(*GROUPS, func.count(), func.sum(case((closed_by_end, 1), else_=0)))
+            .where(scope, Case.id.in_(filed_ids))
+            .group_by(*GROUPS)
+        ),
+        "filed",
+        "filed_closed",
+    )
+
+    # The SLA sweep's own 督办 (no actor) is the history's record of a step gone overdue.
+    went_overdue = exists().where(
+        CaseEvent.case_id == Case.id,
+        CaseEvent.action == workflow.Action.supervise.value,
+        CaseEvent.role == SYSTEM_ROLE,
+        CaseEvent.created_at < end,
+    )
+    closed_ids = _event_cases(CaseEvent.to_state == S.closed.value, in_period)
+    tally.add(
+        session.execute(
+            select(*GROUPS, func.count(), func.sum(case((~went_overdue, 1), else_=0)))
+            .where(scope, Case.id.in_(closed_ids))
+            .group_by(*GROUPS)
+        ),
+        "closed",
+        "closed_on_time",
+    )
+
+    # Finished by the end: closed by then, or voided by then (void is an end: its event is the
+    # case's last, so updated_at is when it was voided). One pass over the case rows, no join.
+    finished_by_end = or_(closed_by_end, and_(Case.state == S.void.value, Case.updated_at < end))
+    overdue_now = and_(
+        Case.state.not_in(ENDED),
+        Case.paused_at.is_(None),
+        Case.deadline.is_not(None),
+        Case.deadline <= now,
+    )
+    tally.add(
+        session.execute(
+            select(*GROUPS, func.count(), func.sum(case((overdue_now, 1), else_=0)))
+            .where(scope, Case.created_at < end, ~finished_by_end)
+            .group_by(*GROUPS)
+        ),
+        "open",
+        "overdue",
+    )
+
+    return {
+        "from": first,
+        "to": last,
+        "totals": tally.totals.as_dict(),
+        "by_street": _named(tally.by["street"], _street_names(session, tally.by["street"])),
+        "by_category": _named(tally.by["category"], _category_names(session, tally.by["category"])),
+        "by_source": _named(tally.by["source"], {}),
+        "trend": _trend(session, scope, first, last, start, end),
+    }
+
+
+def _named(groups: Mapping[str | None, Counts], names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Rows by code (most reported first), each with the name the code has."""
+    ordered = sorted(groups.items(), key=lambda kv: (-kv[1].reported, kv[0] or ""))
+    return [
+        {"code": code, "name": names.get(code) if code else None, **counts.as_dict()}
+        for code, counts in ordered
+    ]
+
+
+def _street_names(session: Session, groups: Mapping[str | None, Counts]) -> dict[str, str]:
+    codes = [c for c in groups if c]
+    if not codes:
+        return {}
+    rows = session.execute(
+        select(Area.code, Area.name).where(Area.layer == DEFAULT_LAYER, Area.code.in_(codes))
+    )
+    return {code: name for code, name in rows}
+
+
+def _category_names(session: Session, groups: Mapping[str | None, Counts]) -> dict[str, str]:
+    codes = [c for c in groups if c]
+    if not codes:
+        return {}
+    rows = session.execute(select(Category.code, Category.name).where(Category.code.in_(codes)))
+    return {code: name for code, name in rows}
+
+
+def _trend(
+    session: Session,
+    scope: ColumnElement[bool],
+    first: date,
+    last: date,
+    start: datetime,
+    end: datetime,
+) -> list[dict[str, Any]]:
+    """Reported and closed per Asia/Shanghai day, every day of the period (zeros included)."""
+    reported_day = local_date(session, Case.created_at, start)
+    reported = {
+        _as_date(day): count
+        for day, count in session.execute(
+            select(reported_day, func.count())
+            .where(scope, Case.created_at >= start, Case.created_at < end)
+            .group_by(reported_day)
+        )
+    }
+    closed_day = local_date(session, CaseEvent.created_at, start)
+    closed = {
+        _as_date(day): count
+        for day, count in session.execute(
+            select(closed_day, func.count(func.distinct(CaseEvent.case_id)))
+            .join(Case, Case.id == CaseEvent.case_id)
+            .where(
+                scope,
+                CaseEvent.to_state == S.closed.value,
+                CaseEvent.created_at >= start,
+                CaseEvent.created_at < end,
+            )
+            .group_by(closed_day)
+        )
+    }
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [
+        {"date": day, "reported": reported.get(day, 0), "closed": closed.get(day, 0)}
+        for day in days
+    ]
+
+
+def hotspots(
+    session: Session, user: User, first: date, last: date, level: str = "grid"
+) -> dict[str, Any]:
+    """Count a period's reported cases per area as a GeoJSON FeatureCollection (热点).
+
+    Only areas with at least one case are listed, most cases first, each with its polygon.
+    """
+    scope = dashboard_scope(user)
+    start, end = period_bounds(first, last)
+    column = HOTSPOT_LEVELS[level]
+    counts = (
+        select(column.label("code"), func.count().label("cases"))
+        .where(scope, Case.created_at >= start, Case.created_at < end, column.is_not(None))
+        .group_by(column)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Area.code, Area.name, Area.level, Area.geometry, counts.c.cases)
+        .join(counts, counts.c.code == Area.code)
+        .where(Area.layer == DEFAULT_LAYER)
+        .order_by(counts.c.cases.desc(), Area.code)
+    )
+    return {
+        "type": "FeatureCollection",
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "level": level,
+        "features": [
+            {
+                "type": "Feature",
+                "id": code,
+                "geometry": shapely.geometry.mapping(geometry),
+                "properties": {"code": code, "name": name, "level": area_level, "cases": cases},
+            }
+            for code, name, area_level, geometry, cases in rows
+        ],
+    }
