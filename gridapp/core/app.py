@@ -96,12 +96,16 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.cases import processes_blueprint as processes
     from gridapp.catalogue import blueprint as catalogue
     from gridapp.core import health
+    from gridapp.evaluation import blueprint as evaluation
+    from gridapp.evaluation import rules_blueprint as evaluation_rules
     from gridapp.grid import areas_blueprint as areas
     from gridapp.grid import blueprint as grid
     from gridapp.media import blueprint as media
     from gridapp.notifications import blueprint as notifications
 
     for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media):
+        api.register_blueprint(module.blp)
+    for module in (evaluation, evaluation_rules):
         api.register_blueprint(module.blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(

@@ -34,11 +34,13 @@ def db_downgrade(revision: str) -> None:
 
 @jobs_cli.command("schedule")
 def jobs_schedule() -> None:
-    """Schedule the every-minute SLA sweep and the nightly media sweep (both reschedule)."""
+    """Schedule the every-minute SLA sweep and the nightly sweeps (each reschedules itself)."""
     from gridapp.cases.jobs import schedule_sweep
+    from gridapp.evaluation.jobs import schedule_snapshot
     from gridapp.media.housekeeping import schedule_media_sweep
 
     click.echo(f"scheduled {schedule_sweep()} and {schedule_media_sweep()}")
+    click.echo(f"scheduled {schedule_snapshot()}")
 
 
 def register_commands(app: Flask) -> None:
@@ -46,11 +48,12 @@ def register_commands(app: Flask) -> None:
     from gridapp.accounts.cli import user_cli
     from gridapp.calendar.cli import calendar_cli
     from gridapp.cases import cli as cases_cli
+    from gridapp.evaluation.cli import evaluation_cli
     from gridapp.grid.cli import grid_cli
     from gridapp.media import cli as media_cli
     from gridapp.seed.cli import seed_cli
 
     cases_cli.register(jobs_cli)
     media_cli.register(jobs_cli)
-    for group in (db_cli, grid_cli, user_cli, seed_cli, calendar_cli, jobs_cli):
+    for group in (db_cli, grid_cli, user_cli, seed_cli, calendar_cli, jobs_cli, evaluation_cli):
         app.cli.add_command(group)

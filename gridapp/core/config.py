@@ -45,6 +45,8 @@ class Config:
     media_unclaimed_days: int = 7
     queue_prefix: str = "gridapp"
     grid_index_check_seconds: float = 5.0
+    # An evaluation export with more rows than this runs as a job (202, fetched when ready).
+    evaluation_export_sync_rows: int = 5000
 
     @property
     def media_dir(self) -> Path:
@@ -93,6 +95,7 @@ class Config:
             "max_upload_bytes": int(env.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024)),
             "media_unclaimed_days": int(env.get("MEDIA_UNCLAIMED_DAYS", 7)),
             "queue_prefix": env.get("QUEUE_PREFIX", "gridapp"),
+            "evaluation_export_sync_rows": int(env.get("EVALUATION_EXPORT_SYNC_ROWS", 5000)),
         }
         values.update(overrides)
         return cls(**values)

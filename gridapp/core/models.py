@@ -1,9 +1,8 @@
 """The declarative base (one naming convention, so migrations name constraints the same
 everywhere), the outbox, and the tables the coming domains fill.
 
-``PatrolPoint`` is filled by the patrol domain and ``EvaluationSnapshot`` by the evaluation
-domain (the issue "Supervision: evaluation you can explain …"); both tables exist since
-migration 0001 and move into their packages when those land.
+``PatrolPoint`` is filled by the patrol domain; the table exists since migration 0001 and moves
+into its package when that lands (``EvaluationSnapshot`` now lives in ``gridapp.evaluation``).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ForeignKey, Index, MetaData, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gridapp.core.types import Geometry, JSONType, UTCDateTime, utcnow
@@ -66,19 +65,3 @@ class PatrolPoint(Base):
     lat: Mapped[float]
     accuracy_m: Mapped[float | None]
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class EvaluationSnapshot(Base):
-    """Indicators of one subject for one period (综合评价), recomputable from the history."""
-
-    __tablename__ = "evaluation_snapshot"
-    __table_args__ = (UniqueConstraint("period", "subject_kind", "subject_code"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    period: Mapped[str] = mapped_column(String(10))
-    subject_kind: Mapped[str] = mapped_column(String(20))
-    subject_code: Mapped[str] = mapped_column(String(40))
-    indicators: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    score: Mapped[float | None]
-    grade: Mapped[str | None] = mapped_column(String(2))
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

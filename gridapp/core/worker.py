@@ -16,6 +16,7 @@ from rq import SimpleWorker
 from gridapp.cases.jobs import schedule_sweep
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import worker_app
+from gridapp.evaluation.jobs import schedule_snapshot
 from gridapp.media.housekeeping import schedule_media_sweep
 
 
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         queues = redis.queues()
         schedule_sweep()
         schedule_media_sweep()
+        schedule_snapshot()
         worker = SimpleWorker(queues, connection=redis.connection)
         worker.work(with_scheduler=True, burst=args.burst)
     return 0
