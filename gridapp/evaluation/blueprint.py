@@ -65,8 +65,8 @@ class ItemSchema(StrictSchema):
 
 
 class EvaluationSchema(StrictSchema):
-    start = fields.Date(data_key="from")
-    end = fields.Date(data_key="to")
+    start = fields.Date(data_key="from", attribute="from")
+    end = fields.Date(data_key="to", attribute="to")
     kind = fields.String()
     level = fields.String(allow_none=True)
     rules_version = fields.Integer()
