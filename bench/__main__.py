@@ -8,7 +8,12 @@ import sys
 
 # The PostGIS comparison and the HTTP benchmark on PostGIS need PostgreSQL and Redis, as
 # `make test` does (TEST_DATABASE_URL, TEST_REDIS_URL).
-BENCHMARKS = [["bench.bench_geo"], ["bench.bench_postgis"], ["bench.bench_http", "--postgres"]]
+BENCHMARKS = [
+    ["bench.bench_geo"],
+    ["bench.bench_postgis"],
+    ["bench.bench_http", "--postgres"],
+    ["bench.bench_evaluation"],
+]
 
 
 def main() -> int:

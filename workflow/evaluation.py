@@ -29,7 +29,6 @@ from itertools import pairwise
 from types import MappingProxyType
 from typing import Any
 
-from workflow.errors import WorkflowError
 from workflow.model import Action, Role
 
 NUMERATOR = "numerator"
@@ -395,7 +394,10 @@ def _hotline_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 def _hotline_responded(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
     for district, close in _hotline_closings(case):
-        first = next((e for e in case.events if e.from_state == "reported"), None)
+        # The action that ended the reported step (accept or a direct reply), not a 督办.
+        first = next(
+            (e for e in case.events if e.from_state == "reported" and "step" in e.data), None
+        )
         if first is not None and first.on_time is True:
             yield Hit(district, close.at, first)
 
@@ -696,11 +698,15 @@ def counted_names(kind: Kind) -> tuple[str, ...]:
 
 
 def count_case(kind: Kind, case: CaseHistory, ctx: Context) -> Iterator[tuple[str, Hit]]:
-    """Yield (counter name, hit) for everything one case counts for this kind."""
+    """Yield (counter name, hit) for everything one case counts for this kind.
+
+    A counter a row names that is not in `COUNTERS` is counted outside the case history (a
+    patrol's coverage): the application supplies its totals.
+    """
     for name in counted_names(kind):
         counter = COUNTERS.get(name)
         if counter is None:
-            raise WorkflowError(f"No counter {name!r}")
+            continue
         for hit in counter(case, ctx):
             yield name, hit
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Response, current_app, jsonify, send_file, url_for
@@ -29,12 +30,24 @@ blp = Blueprint(
     "evaluation", __name__, url_prefix="/api/v1/evaluation", description="Evaluation (综合评价)"
 )
 KINDS = tuple(kind.value for kind in workflow.Kind)
+# Days an evaluation may name: the history of a running system, with room on both sides.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 READERS = (workflow.Role.supervisor, workflow.Role.admin, workflow.Role.grid_worker)
 
 
 class EvaluationArgs(StrictSchema):
-    start = fields.Date(required=True, data_key="from", metadata={"description": "First day."})
-    end = fields.Date(required=True, data_key="to", metadata={"description": "Last day (in)."})
+    start = fields.Date(
+        required=True,
+        data_key="from",
+        validate=validate.Range(FIRST_DAY, LAST_DAY),
+        metadata={"description": "First day."},
+    )
+    end = fields.Date(
+        required=True,
+        data_key="to",
+        validate=validate.Range(FIRST_DAY, LAST_DAY),
+        metadata={"description": "Last day (included)."},
+    )
     level = fields.String(
         load_default="street",
         validate=validate.OneOf(workflow.evaluation.AREA_LEVELS),

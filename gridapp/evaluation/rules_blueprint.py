@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask.views import MethodView
@@ -34,7 +35,9 @@ class RuleVersionSchema(StrictSchema):
 
 class NewRuleVersionSchema(StrictSchema):
     effective_from = fields.Date(
-        required=True, metadata={"description": "Asia/Shanghai day it takes effect (today on)."}
+        required=True,
+        validate=validate.Range(date(2000, 1, 1), date(2099, 12, 31)),
+        metadata={"description": "Asia/Shanghai day it takes effect (today on)."},
     )
     note = fields.String(validate=validate.Length(max=255))
     weights = fields.Dict(

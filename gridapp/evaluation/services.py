@@ -8,7 +8,7 @@ days and counts the rest live, and names the subjects.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -200,6 +200,10 @@ def count_live(
 
 
 Totals = dict[str, dict[str, float]]  # subject → counter → count
+# Counters an indicator row may name that do not read the case history (a patrol's coverage):
+# counter name → a function (session, first day, last day, district or None) → subject → count.
+ExternalCount = Callable[[Session, date, date, str | None], dict[str, float]]
+EXTERNAL_COUNTS: dict[str, ExternalCount] = {}
 
 
 def _add_live(totals: Totals, counted: Iterable[Counted]) -> None:
@@ -248,6 +252,12 @@ def sum_counts(
             totals.setdefault(subject, {})[counter] = float(count or 0)
     for first, last in _runs(start, end, stored):
         _add_live(totals, count_live(session, kind, level, first, last, district, now))
+    for name in workflow.evaluation.counted_names(kind):
+        if name in workflow.COUNTERS or name not in EXTERNAL_COUNTS:
+            continue
+        external = EXTERNAL_COUNTS[name](session, start, end, district)
+        for who, amount in external.items():
+            totals.setdefault(who, {})[name] = amount
     return totals
 
 

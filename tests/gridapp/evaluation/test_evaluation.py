@@ -392,3 +392,25 @@ def test_rules_versions(client, session, people):
         f"/api/v1/evaluation/departments?from={later}&to={later}", headers=people["admin"]
     ).get_json()
     assert answer["rules_version"] == 2
+
+
+def test_the_snapshot_command_stores_closed_days(runner, session):
+    yesterday = local_day(datetime.now(UTC)) - timedelta(days=1)
+    result = runner.invoke(args=["evaluation", "snapshot", "--day", yesterday.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert f"snapshot {yesterday}..{yesterday}" in result.output
+    from gridapp.evaluation.models import EvaluationSnapshotDay
+
+    assert session.get(EvaluationSnapshotDay, yesterday) is not None
+    bad = runner.invoke(args=["evaluation", "snapshot", "--month", "2026-13"])
+    assert bad.exit_code != 0
+    both = runner.invoke(args=["evaluation", "snapshot"])
+    assert both.exit_code != 0
+
+
+def test_the_nightly_snapshot_runs_at_two_in_shanghai():
+    from gridapp.evaluation.jobs import next_run
+
+    at = next_run(datetime(2026, 11, 26, 17, 30, tzinfo=UTC))  # 01:30 in Shanghai
+    assert at.astimezone(workflow.LOCAL_ZONE).hour == 2
+    assert at == datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
