@@ -563,6 +563,7 @@ RULE_PROBLEMS = (
     "unknown_indicator",
     "negative_weight",
     "bands_missing",
+    "unknown_band",
     "band_steps",
     "bands_order",
     "band_score",
@@ -597,6 +598,9 @@ def validate_rules(rules: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(bands, Mapping):
         errors["bands"] = "bands_missing"
     else:
+        for name in bands:
+            if name not in DEFAULT_BANDS:
+                errors[f"bands.{name}"] = "unknown_band"
         for name in DEFAULT_BANDS:
             steps = bands.get(name)
             path = f"bands.{name}"

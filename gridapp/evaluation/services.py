@@ -311,6 +311,7 @@ def _problem_sentence(code: str) -> str:
         "unknown_indicator": _("Unknown indicator."),
         "negative_weight": _("Weights are numbers, not negative."),
         "bands_missing": _("Give the bands."),
+        "unknown_band": _("Unknown band."),
         "band_steps": _("Give the band's steps as [lowest value, score] pairs."),
         "bands_order": _("Bands start at 0 and their lowest values rise."),
         "band_score": _("Band scores are between 0 and 100."),
