@@ -21,7 +21,16 @@ class EvaluationSnapshot(Base):
 
     __tablename__ = "evaluation_snapshot"
     __table_args__ = (
-        UniqueConstraint("day", "kind", "level", "subject", "counter", "district_code"),
+        # Named by hand: the convention's name would pass PostgreSQL's 63 characters.
+        UniqueConstraint(
+            "day",
+            "kind",
+            "level",
+            "subject",
+            "counter",
+            "district_code",
+            name="uq_evaluation_snapshot_cell",
+        ),
         Index("ix_evaluation_snapshot_kind_day", "kind", "level", "day"),
     )
 

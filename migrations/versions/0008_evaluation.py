@@ -51,7 +51,7 @@ def upgrade() -> None:
             "subject",
             "counter",
             "district_code",
-            name=op.f("uq_evaluation_snapshot_day_kind_level_subject_counter_district_code"),
+            name="uq_evaluation_snapshot_cell",
         ),
     )
     op.create_index(
