@@ -26,9 +26,7 @@ from gridapp.evaluation.export import (
 )
 from gridapp.evaluation.services import evaluate, evaluation_scope, explain
 
-blp = Blueprint(
-    "evaluation", __name__, url_prefix="/api/v1/evaluation", description="Evaluation (综合评价)"
-)
+blp = Blueprint("evaluation", __name__, url_prefix="/api/v1/evaluation", description="Evaluation")
 KINDS = tuple(kind.value for kind in workflow.Kind)
 # Days an evaluation may name: the history of a running system, with room on both sides.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from gridapp.core.extensions import db
 from gridapp.evaluation.services import snapshot_days
 
-evaluation_cli = AppGroup("evaluation", help="Evaluation (综合评价) snapshots.")
+evaluation_cli = AppGroup("evaluation", help="Evaluation snapshots.")
 
 
 @evaluation_cli.command("snapshot")

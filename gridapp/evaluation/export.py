@@ -18,7 +18,7 @@ from gridapp.accounts.models import User
 from gridapp.core.audit import record_audit
 from gridapp.core.config import Config
 from gridapp.core.errors import NotFound
-from gridapp.core.i18n import _
+from gridapp.core.i18n import _, stored_language
 from gridapp.core.outbox import enqueue_after_commit
 from gridapp.evaluation.models import EvaluationExport
 
@@ -31,17 +31,24 @@ KEEP = timedelta(days=1)
 
 
 def table_rows(answer: Mapping[str, Any]) -> list[list[Any]]:
-    """Return the table as rows: the title row, the headers, one row per subject."""
+    """Return the table as rows: the title row (the period), the headers, one row per subject."""
     kind = workflow.Kind(answer["kind"])
     indicators = workflow.INDICATORS[kind]
-    title = (
-        f"{workflow.KIND_LABELS[kind]}综合评价 {answer['from']} 至 {answer['to']}"
-        f"（考核规则第 {answer['rules_version']} 版）"
+    title = _(
+        "%(kind)s evaluation, %(start)s to %(end)s (rules version %(version)s)",
+        kind=workflow.KIND_LABELS[kind],
+        start=str(answer["from"]),
+        end=str(answer["to"]),
+        version=answer["rules_version"],
     )
-    headers: list[Any] = ["排名", "编号", "名称"]
+    headers: list[Any] = [_("Rank"), _("Code"), _("Name")]
     for row in indicators:
-        headers += [f"{row.label}分子", f"{row.label}分母", f"{row.label}得分"]
-    headers += ["综合得分", "等级"]
+        headers += [
+            _("%(indicator)s numerator", indicator=row.label),
+            _("%(indicator)s denominator", indicator=row.label),
+            _("%(indicator)s value", indicator=row.label),
+        ]
+    headers += [_("Score"), _("Grade")]
     rows: list[list[Any]] = [[title], headers]
     for item in answer["items"]:
         subject = item["subject"]
@@ -55,8 +62,13 @@ def table_rows(answer: Mapping[str, Any]) -> list[list[Any]]:
 
 
 def render(answer: Mapping[str, Any], fmt: str) -> bytes:
-    """Render an evaluation answer as CSV (UTF-8 with BOM, for spreadsheet programs) or XLSX."""
-    rows = table_rows(answer)
+    """Render an evaluation answer as CSV (UTF-8 with BOM, for spreadsheet programs) or XLSX.
+
+    The headers are Chinese whatever the request reads: the file is passed on and filed.
+    """
+    with stored_language():
+        rows = table_rows(answer)
+        sheet_title = _("Evaluation")
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -65,7 +77,7 @@ def render(answer: Mapping[str, Any], fmt: str) -> bytes:
         return buffer.getvalue().encode("utf-8-sig")
     book = Workbook()
     sheet = book.active
-    sheet.title = "综合评价"
+    sheet.title = sheet_title
     for row in rows:
         sheet.append(row)
     out = io.BytesIO()

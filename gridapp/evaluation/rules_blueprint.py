@@ -20,7 +20,7 @@ blp = Blueprint(
     "evaluation_rules",
     __name__,
     url_prefix="/api/v1/admin",
-    description="Evaluation rules (考核规则)",
+    description="Evaluation rules",
 )
 
 
