@@ -58,7 +58,11 @@ class NewRuleVersionSchema(StrictSchema):
 
 @blp.route("/evaluation-rules")
 class EvaluationRules(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(
+        security=BEARER,
+        description="Admins only. Every version with the day it takes effect; a period is "
+        "scored with the version in force on its first day. Not paged: a city adds a few a year.",
+    )
     @blp.response(200, RuleVersionSchema(many=True))
     @login_required(workflow.Role.admin)
     def get(self) -> list[EvaluationRuleVersion]:
