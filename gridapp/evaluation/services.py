@@ -516,6 +516,11 @@ def explain(
     scope = evaluation_scope(user, kind)
     if scope.own_subject is not None and subject != scope.own_subject:
         raise Forbidden(_("You may read only your own numbers."))
+    if not subject:
+        raise ValidationFailed(
+            _("Name whose number to explain."),
+            errors={"subject": _("A user id or a code, with explain.")},
+        )
     rows = {row.name: row for row in workflow.INDICATORS[kind]}
     if indicator not in rows:
         raise ValidationFailed(

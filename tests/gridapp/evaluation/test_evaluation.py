@@ -255,6 +255,11 @@ def test_explain_lists_the_cases_behind_a_number(client, people, history):
         headers=people["supervisor"],
     )
     assert bad.status_code == 422 and "explain" in bad.get_json()["errors"]
+    alone = client.get(
+        f"/api/v1/evaluation/departments?{_period()}&explain=rework",
+        headers=people["supervisor"],
+    )
+    assert alone.status_code == 422 and "subject" in alone.get_json()["errors"]
 
 
 def test_snapshots_and_recomputation_agree(session, people, history):
