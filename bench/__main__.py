@@ -13,6 +13,7 @@ BENCHMARKS = [
     ["bench.bench_postgis"],
     ["bench.bench_http", "--postgres"],
     ["bench.bench_duplicates"],
+    ["bench.bench_evaluation"],
 ]
 
 

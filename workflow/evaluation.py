@@ -1,169 +1,679 @@
-"""Comprehensive evaluation (综合评价) as pure functions over case histories.
+"""Comprehensive evaluation (综合评价) as pure functions over case histories (DESIGN §5).
 
-Follows the GB/T 30428.4 family: every indicator is a ratio of counts taken from the case
-events alone, so a score can always be recomputed and explained. Rates are percentages
-(0–100); a rate whose denominator is zero is None, never 0.
+Every indicator is a row of a table (`INDICATORS`, one tuple per kind of subject): a name, a
+Chinese label, the counter of its numerator and of its denominator (`COUNTERS`, by name), how its
+value is scored and its default weight. A counter reads one case's history and yields *hits*:
+the subject it counts for, the instant that decides its period (the event the indicator is
+about) and the event that put it there, so every number can be explained case by case. A new
+indicator is a new row (and, when no counter fits, a new counter).
 
-Scoring rule: score = Σ wᵢ·vᵢ / Σ wᵢ over the indicators that have a value, where vᵢ is the
-rate, or 100 − rate for "lower is better" rates (missed reports, rework). An indicator without
-a value drops out and the others' weights are renormalised; with none the score is None.
-Weights are configuration: pass a mapping with any of the documented keys (missing keys weigh 0).
+Timeliness is what the history says: an action that ends a timed step records in its event's
+``data["step"]`` the deadline in force then (extensions and suspensions included) and whether it
+came in time; an action that starts, extends or resumes a step records the new deadline in
+``data["deadline"]`` (``"until"`` for an extension). Events without that record count in no
+on-time rate.
 
-`on_time` on an event is the caller's: whether the action came within the deadline of the
-step it concludes, from the SLA clock. Events whose `on_time` is None are not counted in
-on-time rates.
-
-Nothing calls this module yet: the evaluation domain (the issue "Supervision: evaluation you can
-explain …") is its caller to be.
+Scoring: a rate is 100 · numerator / denominator (None when nothing was counted); "lower is
+better" rates enter the score as 100 − rate; volumes and densities are scored by bands (rules).
+score = Σ wᵢ·vᵢ / Σ wᵢ over the indicators that have a value; the grade comes from the
+cut-offs. Weights, bands and cut-offs are rules, versioned by the application.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Any
 
-from workflow.errors import WorkflowError
-from workflow.model import Action, Role, State
+from workflow.model import Action, Role
 
-GRID_WORKER_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {"valid": 0.4, "missed": 0.2, "check": 0.2, "verification": 0.2}
-)
-ACCEPTOR_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {"on_time_acceptance": 0.4, "accurate_acceptance": 0.4, "on_time_assignment": 0.2}
-)
-SHIFT_LEADER_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {"on_time_filing": 0.4, "accurate_filing": 0.3, "on_time_closing": 0.3}
-)
-DISPATCHER_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {"on_time_dispatch": 0.5, "accurate_dispatch": 0.5}
-)
-DEPARTMENT_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {"closure": 0.3, "on_time_handling": 0.3, "rework": 0.3, "volume": 0.1}
-)
-AREA_WEIGHTS: Mapping[str, float] = MappingProxyType({"closure": 0.5, "on_time_closure": 0.5})
+NUMERATOR = "numerator"
+DENOMINATOR = "denominator"
+SIDES = (NUMERATOR, DENOMINATOR)
+AREA_LEVELS = ("street", "community", "grid")
 
-# Rates where less is better enter the score as 100 − rate.
-INVERTED = frozenset({"missed", "rework"})
 
-GRADES: tuple[tuple[float, str], ...] = ((90, "A"), (75, "B"), (60, "C"), (40, "D"))
+class Kind(StrEnum):
+    """Name what is evaluated: the path segment of ``/api/v1/evaluation/{kind}``."""
 
-# A case counts as valid (a real problem) once filed, or fixed on the spot by its reporter.
+    grid_workers = "grid_workers"
+    acceptors = "acceptors"
+    shift_leaders = "shift_leaders"
+    dispatchers = "dispatchers"
+    departments = "departments"
+    areas = "areas"
+    hotline = "hotline"
+
+
+KIND_LABELS: Mapping[Kind, str] = MappingProxyType(
+    {
+        Kind.grid_workers: "监督员",
+        Kind.acceptors: "受理员",
+        Kind.shift_leaders: "值班长",
+        Kind.dispatchers: "派遣员",
+        Kind.departments: "专业部门",
+        Kind.areas: "区域",
+        Kind.hotline: "12345热线",
+    }
+)
+
+
+class Scoring(StrEnum):
+    """Say how an indicator's counts become a value between 0 and 100."""
+
+    rate = "rate"  # 100 · n / d
+    inverse = "inverse"  # 100 − 100 · n / d (lower is better)
+    band = "band"  # the band the numerator falls in (a volume)
+    density_band = "density_band"  # the band n / d falls in
+
+
+@dataclass(frozen=True)
+class EventFact:
+    """One history event as evaluation reads it."""
+
+    seq: int
+    action: str
+    actor_id: int | None
+    role: str | None
+    at: datetime
+    from_state: str | None
+    to_state: str
+    data: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+    @property
+    def on_time(self) -> bool | None:
+        """Whether the step this event ended was in time (None: no timed step recorded)."""
+        step = self.data.get("step")
+        if not isinstance(step, Mapping):
+            return None
+        value = step.get("on_time")
+        return value if isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class CaseHistory:
+    """One case's fixed facts and its events in order."""
+
+    case_id: int
+    number: str
+    process: str
+    reporter_id: int | None
+    grid_code: str | None
+    community_code: str | None
+    street_code: str | None
+    district_code: str | None
+    events: tuple[EventFact, ...]
+
+    def area(self, level: str) -> str | None:
+        return {
+            "grid": self.grid_code,
+            "community": self.community_code,
+            "street": self.street_code,
+            "district": self.district_code,
+        }.get(level)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What counters need besides one case: the time now, who holds which grid, the level."""
+
+    now: datetime
+    grid_workers: Mapping[str, Sequence[int]] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+    level: str = "street"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One count: for whom, when it counts (its period), and the event that put it there."""
+
+    subject: str
+    at: datetime
+    event: EventFact
+
+
+Counter = Callable[[CaseHistory, Context], Iterator[Hit]]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One row of an indicator table."""
+
+    name: str
+    label: str
+    numerator: str
+    denominator: str | None  # a counter, None for a plain count, "@name" for a caller's constant
+    scoring: Scoring = Scoring.rate
+    weight: float = 0.0
+    band: str | None = None
+
+
+# --- helpers over one history ------------------------------------------------------------
+
 _VALID = frozenset({Action.file, Action.self_handle})
 _CLOSING = frozenset({Action.close, Action.self_handle})
 _DECISIONS = frozenset({Action.accept, Action.reject, Action.merge, Action.request_check})
-_DISCARDS = frozenset({Action.reject, Action.void, Action.merge})
+
+
+def _first(events: Iterable[EventFact], actions: Iterable[str]) -> EventFact | None:
+    wanted = frozenset(actions)
+    return next((event for event in events if event.action in wanted), None)
+
+
+def _after(case: CaseHistory, event: EventFact) -> tuple[EventFact, ...]:
+    return tuple(e for e in case.events if e.seq > event.seq)
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _by(case: CaseHistory, actions: Iterable[str], role: str | None = None) -> Iterator[EventFact]:
+    wanted = frozenset(actions)
+    for event in case.events:
+        known = event.action in wanted and event.actor_id is not None
+        if known and (role is None or event.role == role):
+            yield event
+
+
+def _actions_counter(actions: Iterable[str], role: str | None = None) -> Counter:
+    """Count each of these actions for its actor, in the period it was taken."""
+    wanted = frozenset(actions)
+
+    def count(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+        for event in _by(case, wanted, role):
+            yield Hit(str(event.actor_id), event.at, event)
+
+    return count
+
+
+def _timed_counter(actions: Iterable[str], *, on_time: bool, role: str | None = None) -> Counter:
+    """Count these actions whose step timeliness is known (or only those in time)."""
+    wanted = frozenset(actions)
+
+    def count(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+        for event in _by(case, wanted, role):
+            known = event.on_time
+            if known is None or (on_time and not known):
+                continue
+            yield Hit(str(event.actor_id), event.at, event)
+
+    return count
+
+
+def _kept_counter(
+    actions: Iterable[str], undone_by: Iterable[str], until: Iterable[str] = ()
+) -> Counter:
+    """Count these actions not undone later (before any of ``until``)."""
+    wanted, undo, stop = frozenset(actions), frozenset(undone_by), frozenset(until)
+
+    def count(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+        for event in _by(case, wanted):
+            for later in _after(case, event):
+                if later.action in undo:
+                    break
+                if later.action in stop:
+                    yield Hit(str(event.actor_id), event.at, event)
+                    break
+            else:
+                yield Hit(str(event.actor_id), event.at, event)
+
+    return count
+
+
+# --- grid workers (监督员) ----------------------------------------------------------------
+
+
+def _reports(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    report = case.events[0] if case.events else None
+    if report is not None and report.action == "report" and report.role == Role.grid_worker:
+        yield Hit(str(report.actor_id), report.at, report)
+
+
+def _valid_reports(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for hit in _reports(case, ctx):
+        valid = _first(case.events, _VALID)
+        if valid is not None:
+            yield Hit(hit.subject, hit.at, valid)
+
+
+def _filed_in_grids(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    valid = _first(case.events, _VALID)
+    if valid is None or case.grid_code is None:
+        return
+    for worker in ctx.grid_workers.get(case.grid_code, ()):
+        yield Hit(str(worker), valid.at, valid)
+
+
+def _missed_in_grids(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    valid = _first(case.events, _VALID)
+    if valid is None or case.grid_code is None or not case.events:
+        return
+    for worker in ctx.grid_workers.get(case.grid_code, ()):
+        if case.reporter_id != worker:
+            # Explained by the report someone else made in the worker's grid.
+            yield Hit(str(worker), valid.at, case.events[0])
+
+
+# --- departments (专业部门) -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class EventRecord:
-    """One case event as evaluation sees it."""
+class _Task:
+    """A stay of a case with a department that fell due: handled, or overdue unhandled."""
 
-    case_id: int
-    action: Action
-    actor_id: int | None
-    role: Role | None
-    at: datetime
-    from_state: State | None
-    to_state: State
-    department: str | None = None  # dispatch: the department sent to; others: the actor's
-    grid_code: str | None = None
-    on_time: bool | None = None
-    data: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    department: str
+    due_at: datetime
+    due_event: EventFact
+    on_time: bool
+    stay: tuple[EventFact, ...]
 
 
-@dataclass(frozen=True)
-class CaseRecord:
-    """One case and its history as evaluation sees it."""
+def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
+    """Yield each stay with a department (dispatch to the next dispatch) once it fell due.
 
-    case_id: int
-    source: str
-    reporter_id: int | None
-    grid_code: str | None
-    community_code: str | None = None
-    street_code: str | None = None
-    district_code: str | None = None
-    department: str | None = None
-    state: State = State.reported
-    created_at: datetime | None = None
-    events: tuple[EventRecord, ...] = ()
-    overdue: bool = False  # the current step is past its deadline (the caller's SLA clock)
-
-    def ordered(self) -> tuple[EventRecord, ...]:
-        """Return the events in time order."""
-        return tuple(sorted(self.events, key=lambda event: event.at))
-
-    def has(self, actions: Collection[Action]) -> bool:
-        """Return whether any event is one of the actions."""
-        return any(event.action in actions for event in self.events)
-
-
-@dataclass(frozen=True)
-class Ratio:
-    """Keep an indicator's counts; its rate is derived so it can always be explained."""
-
-    numerator: int
-    denominator: int
-
-    @property
-    def rate(self) -> float | None:
-        """Return the percentage, or None when there is nothing to count."""
-        if self.denominator == 0:
-            return None
-        return 100.0 * self.numerator / self.denominator
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Report a subject's indicators, the values scored, the weights, score and grade."""
-
-    subject: str
-    ratios: Mapping[str, Ratio]
-    components: Mapping[str, float | None]
-    weights: Mapping[str, float]
-    score: float | None
-    grade: str | None
-    extra: Mapping[str, float | None] = field(
-        default_factory=lambda: MappingProxyType({}), hash=False
-    )
-
-    def rate(self, name: str) -> float | None:
-        """Return one indicator's rate in percent."""
-        return self.ratios[name].rate
-
-    def explain(self) -> str:
-        """Return a few lines showing how the score came about."""
-        lines = [f"{self.subject}:"]
-        for name, ratio in self.ratios.items():
-            rate = "n/a" if ratio.rate is None else f"{ratio.rate:.1f} %"
-            scored = self.components.get(name)
-            used = "" if scored is None else f" → {scored:.1f} × {self.weights.get(name, 0):g}"
-            lines.append(f"  {name}: {ratio.numerator}/{ratio.denominator} = {rate}{used}")
-        for name, value in self.components.items():
-            if name not in self.ratios and value is not None:
-                lines.append(f"  {name}: {value:.1f} × {self.weights.get(name, 0):g}")
-        total = "n/a" if self.score is None else f"{self.score:.1f} ({self.grade})"
-        lines.append(f"  score: {total}")
-        return "\n".join(lines)
+    A stay falls due when handled (first feedback) or when its deadline passes unhandled,
+    whichever comes first; while suspended (挂账) the clock is paused and nothing falls due, and
+    an approved return (回退) takes the stay out: it counts against the dispatcher.
+    """
+    events = case.events
+    starts = [i for i, event in enumerate(events) if event.action == Action.dispatch]
+    for position, start in enumerate(starts):
+        dispatch = events[start]
+        department = dispatch.data.get("department")
+        end = starts[position + 1] if position + 1 < len(starts) else len(events)
+        stay = events[start + 1 : end]
+        if not isinstance(department, str) or any(
+            event.action == Action.approve_return for event in stay
+        ):
+            continue
+        deadline, setter, paused = _moment(dispatch.data.get("deadline")), dispatch, False
+        due: tuple[datetime, EventFact, bool] | None = None
+        for event in stay:
+            if not paused and deadline is not None and deadline < event.at:
+                due = (deadline, setter, False)
+                break
+            if event.action == Action.feedback:
+                due = (event.at, event, True)
+                break
+            if event.action == Action.approve_suspension:
+                paused = True
+            elif event.action == Action.resume:
+                paused = False
+                deadline, setter = _moment(event.data.get("deadline")) or deadline, event
+            elif event.action == Action.approve_extension:
+                deadline, setter = _moment(event.data.get("until")) or deadline, event
+        if due is None and not paused and deadline is not None and deadline < ctx.now:
+            due = (deadline, setter, False)
+        if due is not None:
+            yield _Task(department, due[0], due[1], due[2], tuple(stay))
 
 
-def grade(score: float) -> str:
-    """Return the grade of a score (等级): A ≥ 90, B ≥ 75, C ≥ 60, D ≥ 40, else E."""
-    for floor, letter in GRADES:
-        if score >= floor:
-            return letter
-    return "E"
+def _due(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for task in _tasks(case, ctx):
+        yield Hit(task.department, task.due_at, task.due_event)
+
+
+def _due_on_time(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for task in _tasks(case, ctx):
+        if task.on_time:
+            yield Hit(task.department, task.due_at, task.due_event)
+
+
+def _due_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for task in _tasks(case, ctx):
+        closing = _first(task.stay, _CLOSING)
+        if closing is not None:
+            yield Hit(task.department, task.due_at, closing)
+
+
+def _reworks(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for task in _tasks(case, ctx):
+        for event in task.stay:
+            if event.action == Action.rework:
+                yield Hit(task.department, task.due_at, event)
+
+
+# --- areas (街道 / 社区 / 网格) --------------------------------------------------------------
+
+
+def _area_valid(case: CaseHistory, ctx: Context) -> Iterator[tuple[str, EventFact]]:
+    code = case.area(ctx.level)
+    valid = _first(case.events, _VALID)
+    if code is not None and valid is not None:
+        yield code, valid
+
+
+def _valid_cases(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for code, valid in _area_valid(case, ctx):
+        yield Hit(code, valid.at, valid)
+
+
+def _valid_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for code, valid in _area_valid(case, ctx):
+        closing = _first(case.events, _CLOSING)
+        if closing is not None:
+            yield Hit(code, valid.at, closing)
+
+
+def _valid_closed_on_time(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for code, valid in _area_valid(case, ctx):
+        closing = _first(case.events, _CLOSING)
+        feedbacks = [e for e in case.events if e.action == Action.feedback]
+        if closing is not None and all(e.on_time is not False for e in feedbacks):
+            yield Hit(code, valid.at, closing)
+
+
+# --- the 12345 hotline (三率) ---------------------------------------------------------------
+
+HOTLINE_PROCESS = "hotline"
+
+
+def _hotline_closings(case: CaseHistory) -> Iterator[tuple[str, EventFact]]:
+    if case.process != HOTLINE_PROCESS or case.district_code is None:
+        return
+    for event in case.events:
+        if event.action == Action.close:
+            yield case.district_code, event
+
+
+def _hotline_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for district, close in _hotline_closings(case):
+        yield Hit(district, close.at, close)
+
+
+def _hotline_responded(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for district, close in _hotline_closings(case):
+        # The action that ended the reported step (accept or a direct reply), not a 督办.
+        first = next(
+            (e for e in case.events if e.from_state == "reported" and "step" in e.data), None
+        )
+        if first is not None and first.on_time is True:
+            yield Hit(district, close.at, first)
+
+
+def _hotline_resolved(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for district, close in _hotline_closings(case):
+        if not any(e.action == Action.rework and e.seq < close.seq for e in case.events):
+            yield Hit(district, close.at, close)
+
+
+def _hotline_satisfied(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    for district, close in _hotline_closings(case):
+        call = _first(case.events, {Action.call_back})
+        if call is not None and call.data.get("satisfied") is True:
+            yield Hit(district, close.at, call)
+
+
+A = Action
+COUNTERS: Mapping[str, Counter] = MappingProxyType(
+    {
+        "reports": _reports,
+        "valid_reports": _valid_reports,
+        "filed_in_grids": _filed_in_grids,
+        "missed_in_grids": _missed_in_grids,
+        "checks": _timed_counter({A.check_reply}, on_time=False),
+        "checks_on_time": _timed_counter({A.check_reply}, on_time=True),
+        "verifications": _timed_counter({A.verify_reply}, on_time=False),
+        "verifications_on_time": _timed_counter({A.verify_reply}, on_time=True),
+        "acceptances": _actions_counter(_DECISIONS, Role.acceptor),
+        "check_assignments": _timed_counter({A.request_check}, on_time=False),
+        "check_assignments_on_time": _timed_counter({A.request_check}, on_time=True),
+        "verification_assignments": _timed_counter({A.assign_verification}, on_time=False),
+        "verification_assignments_on_time": _timed_counter({A.assign_verification}, on_time=True),
+        "filings": _actions_counter({A.file}),
+        "timed_filings": _timed_counter({A.file}, on_time=False),
+        "filings_on_time": _timed_counter({A.file}, on_time=True),
+        "filings_kept": _kept_counter({A.file}, {A.void}),
+        "closings": _timed_counter({A.close}, on_time=False),
+        "closings_on_time": _timed_counter({A.close}, on_time=True),
+        "dispatches": _actions_counter({A.dispatch}),
+        "timed_dispatches": _timed_counter({A.dispatch}, on_time=False),
+        "dispatches_on_time": _timed_counter({A.dispatch}, on_time=True),
+        "dispatches_kept": _kept_counter({A.dispatch}, {A.approve_return}, {A.dispatch}),
+        "due": _due,
+        "due_on_time": _due_on_time,
+        "due_closed": _due_closed,
+        "reworks": _reworks,
+        "valid_cases": _valid_cases,
+        "valid_closed": _valid_closed,
+        "valid_closed_on_time": _valid_closed_on_time,
+        "hotline_closed": _hotline_closed,
+        "hotline_responded": _hotline_responded,
+        "hotline_resolved": _hotline_resolved,
+        "hotline_satisfied": _hotline_satisfied,
+    }
+)
+
+Row = Indicator
+S = Scoring
+# The defaults of DESIGN §5 (China Unicom's urban management platform, GB/T 30428.4 family).
+INDICATORS: Mapping[Kind, tuple[Indicator, ...]] = MappingProxyType(
+    {
+        Kind.grid_workers: (
+            Row("valid_report", "有效上报率", "valid_reports", "reports", weight=40),
+            Row("missed_report", "漏报率", "missed_in_grids", "filed_in_grids", S.inverse, 20),
+            Row("on_time_check", "按时核实率", "checks_on_time", "checks", weight=20),
+            Row(
+                "on_time_verification",
+                "按时核查率",
+                "verifications_on_time",
+                "verifications",
+                weight=20,
+            ),
+        ),
+        Kind.acceptors: (
+            Row("volume", "受理数", "acceptances", None, S.band, 25, "volume"),
+            Row(
+                "on_time_check_assignment",
+                "按时派发核实率",
+                "check_assignments_on_time",
+                "check_assignments",
+                weight=40,
+            ),
+            Row(
+                "on_time_verification_assignment",
+                "按时派发核查率",
+                "verification_assignments_on_time",
+                "verification_assignments",
+                weight=35,
+            ),
+        ),
+        Kind.shift_leaders: (
+            Row("on_time_filing", "按时立案率", "filings_on_time", "timed_filings", weight=25),
+            Row("accurate_filing", "准确立案率", "filings_kept", "filings", weight=40),
+            Row("on_time_closing", "按时结案率", "closings_on_time", "closings", weight=35),
+        ),
+        Kind.dispatchers: (
+            Row("volume", "派遣数", "dispatches", None, S.band, 20, "volume"),
+            Row(
+                "on_time_dispatch",
+                "按时派遣率",
+                "dispatches_on_time",
+                "timed_dispatches",
+                weight=40,
+            ),
+            Row("accurate_dispatch", "准确派遣率", "dispatches_kept", "dispatches", weight=40),
+        ),
+        Kind.departments: (
+            Row("closure", "结案率", "due_closed", "due", weight=30),
+            Row("on_time_handling", "按时处置率", "due_on_time", "due", weight=30),
+            Row("rework", "返工率", "reworks", "due", S.inverse, 30),
+            Row("volume", "问题数", "due", None, S.band, 10, "department_volume"),
+        ),
+        Kind.areas: (
+            Row("density", "案件密度", "valid_cases", "@area_km2", S.density_band, 1, "density"),
+            Row("closure", "结案率", "valid_closed", "valid_cases", weight=1),
+            Row("on_time_closure", "按时结案率", "valid_closed_on_time", "valid_cases", weight=1),
+        ),
+        Kind.hotline: (
+            Row("response", "响应率", "hotline_responded", "hotline_closed", weight=30),
+            Row("resolution", "解决率", "hotline_resolved", "hotline_closed", weight=35),
+            Row("satisfaction", "满意率", "hotline_satisfied", "hotline_closed", weight=35),
+        ),
+    }
+)
+
+# Bands: (lowest value of the band, score), lowest first; a value scores its band's score.
+DEFAULT_BANDS: Mapping[str, tuple[tuple[float, float], ...]] = MappingProxyType(
+    {
+        # > 2000 reports → 100, 1201–2000 → 90, 501–1200 → 75, 301–500 → 60, fewer → 40.
+        "volume": ((0, 40), (301, 60), (501, 75), (1201, 90), (2001, 100)),
+        # Fewer problems score more: ≤ 50 → all 10 points, 51–200 → 8, 201–500 → 5,
+        # 501–1000 → 2, more → 0 (as a share of the indicator's weight).
+        "department_volume": ((0, 100), (51, 80), (201, 50), (501, 20), (1001, 0)),
+        # Valid cases per km²: a cleaner area scores more.
+        "density": ((0, 100), (10, 80), (50, 60), (100, 40), (200, 20)),
+    }
+)
+DEFAULT_GRADES: tuple[tuple[float, str], ...] = ((90, "A"), (75, "B"), (60, "C"), (40, "D"))
+LOWEST_GRADE = "E"
+
+
+def default_rules() -> dict[str, Any]:
+    """Return the rules of DESIGN §5 as stored configuration (version 1)."""
+    return {
+        "weights": {
+            kind.value: {row.name: row.weight for row in rows} for kind, rows in INDICATORS.items()
+        },
+        "bands": {name: [list(step) for step in steps] for name, steps in DEFAULT_BANDS.items()},
+        "grades": [list(step) for step in DEFAULT_GRADES],
+        "lowest_grade": LOWEST_GRADE,
+    }
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# The problem codes `validate_rules` answers (the application words them for the reader).
+RULE_PROBLEMS = (
+    "weights_missing",
+    "unknown_kind",
+    "unknown_indicator",
+    "negative_weight",
+    "bands_missing",
+    "unknown_band",
+    "band_steps",
+    "bands_order",
+    "band_score",
+    "grade_steps",
+    "grades_order",
+    "grade_letter",
+)
+
+
+def validate_rules(rules: Mapping[str, Any]) -> dict[str, str]:
+    """Return what is wrong with a rules document: dotted field → problem code (empty: valid).
+
+    Weights are non-negative numbers for known indicators; every band's lower bounds rise;
+    grade cut-offs fall, each with a letter.
+    """
+    errors: dict[str, str] = {}
+    weights = rules.get("weights")
+    if not isinstance(weights, Mapping):
+        errors["weights"] = "weights_missing"
+    else:
+        for kind, table in weights.items():
+            if kind not in Kind.__members__ or not isinstance(table, Mapping):
+                errors[f"weights.{kind}"] = "unknown_kind"
+                continue
+            known = {row.name for row in INDICATORS[Kind(kind)]}
+            for name, weight in table.items():
+                if name not in known:
+                    errors[f"weights.{kind}.{name}"] = "unknown_indicator"
+                elif not _number(weight) or weight < 0:
+                    errors[f"weights.{kind}.{name}"] = "negative_weight"
+    bands = rules.get("bands")
+    if not isinstance(bands, Mapping):
+        errors["bands"] = "bands_missing"
+    else:
+        for name in bands:
+            if name not in DEFAULT_BANDS:
+                errors[f"bands.{name}"] = "unknown_band"
+        for name in DEFAULT_BANDS:
+            steps = bands.get(name)
+            path = f"bands.{name}"
+            if not isinstance(steps, list) or not steps:
+                errors[path] = "band_steps"
+                continue
+            if not all(
+                isinstance(step, list | tuple) and len(step) == 2 and all(map(_number, step))
+                for step in steps
+            ):
+                errors[path] = "band_steps"
+                continue
+            lows = [float(step[0]) for step in steps]
+            if lows[0] != 0 or any(b <= a for a, b in pairwise(lows)):
+                errors[path] = "bands_order"
+            elif any(not 0 <= float(step[1]) <= 100 for step in steps):
+                errors[path] = "band_score"
+    grades = rules.get("grades")
+    if (
+        not isinstance(grades, list)
+        or not grades
+        or not all(
+            isinstance(step, list | tuple)
+            and len(step) == 2
+            and _number(step[0])
+            and isinstance(step[1], str)
+            and step[1]
+            for step in grades
+        )
+    ):
+        errors["grades"] = "grade_steps"
+    else:
+        cuts = [float(step[0]) for step in grades]
+        if any(b >= a for a, b in pairwise(cuts)):
+            errors["grades"] = "grades_order"
+    if not isinstance(rules.get("lowest_grade", LOWEST_GRADE), str):
+        errors["lowest_grade"] = "grade_letter"
+    return errors
+
+
+def band_score(steps: Sequence[Sequence[float]], value: float) -> float:
+    """Return the score of the band ``value`` falls in."""
+    score = float(steps[0][1])
+    for low, points in steps:
+        if value >= low:
+            score = float(points)
+    return score
+
+
+def indicator_value(
+    row: Indicator, numerator: float, denominator: float | None, rules: Mapping[str, Any]
+) -> float | None:
+    """Return an indicator's value (0–100) from its counts, or None when nothing was counted."""
+    bands = rules.get("bands", {})
+    if row.scoring is Scoring.band:
+        return band_score(bands.get(row.band) or DEFAULT_BANDS[row.band or ""], numerator)
+    if not denominator:
+        return None
+    rate = numerator / denominator
+    if row.scoring is Scoring.density_band:
+        return band_score(bands.get(row.band) or DEFAULT_BANDS[row.band or ""], rate)
+    if row.scoring is Scoring.inverse:
+        return 100.0 - 100.0 * rate
+    return 100.0 * rate
 
 
 def weighted_score(
-    components: Mapping[str, float | None], weights: Mapping[str, float]
+    values: Mapping[str, float | None], weights: Mapping[str, float]
 ) -> float | None:
-    """Return Σ w·v / Σ w over the components that have a value (None if none has)."""
+    """Return Σ w·v / Σ w over the values present with a positive weight (None if none)."""
     present = [
-        (weights.get(name, 0.0), value)
-        for name, value in components.items()
+        (float(weights.get(name, 0.0)), value)
+        for name, value in values.items()
         if value is not None and weights.get(name, 0.0) > 0
     ]
     total = sum(weight for weight, _ in present)
@@ -172,305 +682,96 @@ def weighted_score(
     return sum(weight * value for weight, value in present) / total
 
 
-def _evaluate(
-    subject: str,
-    ratios: Mapping[str, Ratio],
-    weights: Mapping[str, float],
-    defaults: Mapping[str, float],
-    extra_components: Mapping[str, float | None] | None = None,
-    extra: Mapping[str, float | None] | None = None,
-) -> Evaluation:
-    unknown = set(weights) - set(defaults)
-    if unknown:
-        raise WorkflowError(f"Unknown weight {sorted(unknown)[0]!r} for {subject}")
-    if any(weight < 0 for weight in weights.values()):
-        raise WorkflowError("Weights must not be negative")
-    components: dict[str, float | None] = {}
-    for name, ratio in ratios.items():
-        rate = ratio.rate
-        components[name] = None if rate is None else (100.0 - rate if name in INVERTED else rate)
-    components.update(extra_components or {})
-    score = weighted_score(components, weights)
-    return Evaluation(
-        subject=subject,
-        ratios=MappingProxyType(dict(ratios)),
-        components=MappingProxyType(components),
-        weights=MappingProxyType(dict(weights)),
-        score=score,
-        grade=None if score is None else grade(score),
-        extra=MappingProxyType(dict(extra or {})),
-    )
+def grade(score: float, rules: Mapping[str, Any] | None = None) -> str:
+    """Return the grade of a score (等级): by default A ≥ 90, B ≥ 75, C ≥ 60, D ≥ 40, else E."""
+    steps = (rules or {}).get("grades") or DEFAULT_GRADES
+    for floor, letter in steps:
+        if score >= floor:
+            return str(letter)
+    return str((rules or {}).get("lowest_grade", LOWEST_GRADE))
 
 
-def _on_time(events: Iterable[EventRecord]) -> Ratio:
-    """Count events on time among those whose timeliness is known."""
-    known = [event.on_time for event in events if event.on_time is not None]
-    return Ratio(sum(1 for value in known if value), len(known))
+def counted_names(kind: Kind) -> tuple[str, ...]:
+    """Return the counters a kind's table needs (numerators and denominators), once each."""
+    names: list[str] = []
+    for row in INDICATORS[kind]:
+        for name in (row.numerator, row.denominator):
+            if name and not name.startswith("@") and name not in names:
+                names.append(name)
+    return tuple(names)
 
 
-def _events(
-    cases: Iterable[CaseRecord], actions: Collection[Action], actor_id: int
-) -> Iterator[EventRecord]:
-    for case in cases:
-        for event in case.events:
-            if event.action in actions and event.actor_id == actor_id:
-                yield event
+def count_case(kind: Kind, case: CaseHistory, ctx: Context) -> Iterator[tuple[str, Hit]]:
+    """Yield (counter name, hit) for everything one case counts for this kind.
 
-
-def _acted_then(
-    cases: Iterable[CaseRecord],
-    actions: Collection[Action],
-    actor_id: int,
-    undone_by: Collection[Action],
-    until: Collection[Action] = frozenset(),
-) -> Ratio:
-    """Count the actor's actions not undone later: (acted − undone) / acted.
-
-    An action is undone when one of `undone_by` follows it before any of `until`.
+    A counter a row names that is not in `COUNTERS` is counted outside the case history (a
+    patrol's coverage): the application supplies its totals.
     """
-    acted = undone = 0
-    for case in cases:
-        history = case.ordered()
-        for index, event in enumerate(history):
-            if event.action not in actions or event.actor_id != actor_id:
-                continue
-            acted += 1
-            for later in history[index + 1 :]:
-                if later.action in undone_by:
-                    undone += 1
-                    break
-                if later.action in until:
-                    break
-    return Ratio(acted - undone, acted)
-
-
-def grid_worker_indicators(
-    cases: Iterable[CaseRecord],
-    worker_id: int,
-    worker_grids: Collection[str],
-    *,
-    weights: Mapping[str, float] = GRID_WORKER_WEIGHTS,
-) -> Evaluation:
-    """Evaluate a grid worker (监督员): valid, missed reports, on-time checks and verifications.
-
-    valid = reports filed or fixed on the spot / reports; missed = valid cases in the worker's
-    grids first reported by someone else / valid cases there; check and verification = on-time
-    replies / replies (tasks still open are counted once answered).
-    """
-    cases = tuple(cases)
-    own = [case for case in cases if case.reporter_id == worker_id]
-    there = [case for case in cases if case.grid_code in worker_grids and case.has(_VALID)]
-    ratios = {
-        "valid": Ratio(sum(1 for case in own if case.has(_VALID)), len(own)),
-        "missed": Ratio(sum(1 for case in there if case.reporter_id != worker_id), len(there)),
-        "check": _on_time(_events(cases, {Action.check_reply}, worker_id)),
-        "verification": _on_time(_events(cases, {Action.verify_reply}, worker_id)),
-    }
-    return _evaluate(f"grid_worker {worker_id}", ratios, weights, GRID_WORKER_WEIGHTS)
-
-
-def acceptor_indicators(
-    cases: Iterable[CaseRecord],
-    acceptor_id: int,
-    *,
-    weights: Mapping[str, float] = ACCEPTOR_WEIGHTS,
-) -> Evaluation:
-    """Evaluate an acceptor (受理员): on-time and accurate acceptance, on-time assignment.
-
-    on_time_acceptance covers every decision on a reported case (accept, reject, merge,
-    request_check); accurate_acceptance = (accepted − later rejected or voided) / accepted;
-    on_time_assignment covers assign_verification.
-    """
-    cases = tuple(cases)
-    ratios = {
-        "on_time_acceptance": _on_time(_events(cases, _DECISIONS, acceptor_id)),
-        "accurate_acceptance": _acted_then(cases, {Action.accept}, acceptor_id, _DISCARDS),
-        "on_time_assignment": _on_time(_events(cases, {Action.assign_verification}, acceptor_id)),
-    }
-    return _evaluate(f"acceptor {acceptor_id}", ratios, weights, ACCEPTOR_WEIGHTS)
-
-
-def shift_leader_indicators(
-    cases: Iterable[CaseRecord],
-    leader_id: int,
-    *,
-    weights: Mapping[str, float] = SHIFT_LEADER_WEIGHTS,
-) -> Evaluation:
-    """Evaluate a shift leader (值班长): on-time filing, accurate filing, on-time closing.
-
-    accurate_filing = (filed − later voided) / filed.
-    """
-    cases = tuple(cases)
-    ratios = {
-        "on_time_filing": _on_time(_events(cases, {Action.file}, leader_id)),
-        "accurate_filing": _acted_then(cases, {Action.file}, leader_id, {Action.void}),
-        "on_time_closing": _on_time(_events(cases, {Action.close}, leader_id)),
-    }
-    return _evaluate(f"shift_leader {leader_id}", ratios, weights, SHIFT_LEADER_WEIGHTS)
-
-
-def dispatcher_indicators(
-    cases: Iterable[CaseRecord],
-    dispatcher_id: int,
-    *,
-    weights: Mapping[str, float] = DISPATCHER_WEIGHTS,
-) -> Evaluation:
-    """Evaluate a dispatcher (派遣员): on-time dispatch, accurate dispatch.
-
-    accurate_dispatch = (dispatched − returned) / dispatched, a dispatch being returned when
-    an approved return (回退) follows it before the next dispatch.
-    """
-    cases = tuple(cases)
-    ratios = {
-        "on_time_dispatch": _on_time(_events(cases, {Action.dispatch}, dispatcher_id)),
-        "accurate_dispatch": _acted_then(
-            cases, {Action.dispatch}, dispatcher_id, {Action.approve_return}, {Action.dispatch}
-        ),
-    }
-    return _evaluate(f"dispatcher {dispatcher_id}", ratios, weights, DISPATCHER_WEIGHTS)
+    for name in counted_names(kind):
+        counter = COUNTERS.get(name)
+        if counter is None:
+            continue
+        for hit in counter(case, ctx):
+            yield name, hit
 
 
 @dataclass(frozen=True)
-class _Episode:
-    """One stay of a case with a department: from a dispatch to the next dispatch or return."""
+class Scored:
+    """One subject's indicators, score and grade."""
 
-    events: tuple[EventRecord, ...]
-    returned: bool
-    last: bool
+    subject: str
+    counts: Mapping[str, tuple[float, float | None]]  # indicator → (numerator, denominator)
+    values: Mapping[str, float | None]
+    score: float | None
+    grade: str | None
 
-    def first(self, action: Action) -> EventRecord | None:
-        return next((event for event in self.events if event.action is action), None)
+
+def score_subject(
+    kind: Kind,
+    subject: str,
+    totals: Mapping[str, float],
+    rules: Mapping[str, Any],
+    constants: Mapping[str, float] | None = None,
+) -> Scored:
+    """Score one subject from its counter totals (counter name → count) under ``rules``."""
+    counts: dict[str, tuple[float, float | None]] = {}
+    values: dict[str, float | None] = {}
+    for row in INDICATORS[kind]:
+        numerator = totals.get(row.numerator, 0)
+        denominator: float | None
+        if row.denominator is None:
+            denominator = None
+        elif row.denominator.startswith("@"):
+            denominator = (constants or {}).get(row.denominator[1:])
+        else:
+            denominator = totals.get(row.denominator, 0)
+        counts[row.name] = (numerator, denominator)
+        values[row.name] = indicator_value(row, numerator, denominator, rules)
+    weights = (rules.get("weights") or {}).get(kind.value) or {
+        row.name: row.weight for row in INDICATORS[kind]
+    }
+    total = weighted_score(values, weights)
+    return Scored(
+        subject=subject,
+        counts=MappingProxyType(counts),
+        values=MappingProxyType(values),
+        score=total,
+        grade=None if total is None else grade(total, rules),
+    )
 
 
-def _episodes(case: CaseRecord, department: str) -> Iterator[_Episode]:
-    history = case.ordered()
-    starts = [i for i, event in enumerate(history) if event.action is Action.dispatch]
-    for position, start in enumerate(starts):
-        if history[start].department != department:
+def rank(scored: Iterable[Scored]) -> list[tuple[Scored, int | None]]:
+    """Order subjects best first; equal scores share a rank (1, 2, 2, 4); no score, no rank."""
+    ordered = sorted(scored, key=lambda s: (s.score is None, -(s.score or 0.0), s.subject))
+    ranked: list[tuple[Scored, int | None]] = []
+    previous: float | None = None
+    position = 0
+    for index, item in enumerate(ordered, start=1):
+        if item.score is None:
+            ranked.append((item, None))
             continue
-        end = starts[position + 1] if position + 1 < len(starts) else len(history)
-        stay = history[start + 1 : end]
-        returned = any(event.action is Action.approve_return for event in stay)
-        yield _Episode(stay, returned, position + 1 == len(starts))
-
-
-def _department_due(cases: Iterable[CaseRecord], department: str) -> list[tuple[_Episode, bool]]:
-    """Return the department's due tasks: handled, or still open past the deadline."""
-    due: list[tuple[_Episode, bool]] = []
-    for case in cases:
-        for episode in _episodes(case, department):
-            if episode.returned:
-                # Sent there by mistake: it counts against the dispatcher, not the department.
-                continue
-            handled = episode.first(Action.feedback) is not None
-            if handled or (episode.last and case.overdue):
-                due.append((episode, handled))
-    return due
-
-
-def department_indicators(
-    cases: Iterable[CaseRecord],
-    department: str,
-    *,
-    max_due: int | None = None,
-    weights: Mapping[str, float] = DEPARTMENT_WEIGHTS,
-) -> Evaluation:
-    """Evaluate a department (专业部门): on-time handling, closure, rework, volume.
-
-    A task is a stay of a case with the department from its dispatch (not returned); it is
-    due once handled or when still open past its deadline (`CaseRecord.overdue`).
-    on_time_handling = tasks whose first feedback was on time / due; closure = due tasks
-    closed / due; rework = reworks / due. Volume (up to 10 of 100 by default) scores
-    min(100, 100 × due / max_due), `max_due` being the most due among the departments
-    compared (see `rank_departments`); without it volume drops out.
-    """
-    due = _department_due(cases, department)
-    on_time = 0
-    for episode, handled in due:
-        feedback = episode.first(Action.feedback)
-        on_time += bool(handled and feedback is not None and feedback.on_time)
-    closed = sum(1 for episode, _ in due if episode.first(Action.close) is not None)
-    reworks = sum(
-        sum(1 for event in episode.events if event.action is Action.rework) for episode, _ in due
-    )
-    ratios = {
-        "closure": Ratio(closed, len(due)),
-        "on_time_handling": Ratio(on_time, len(due)),
-        "rework": Ratio(reworks, len(due)),
-    }
-    volume = None if not max_due else min(100.0, 100.0 * len(due) / max_due)
-    return _evaluate(
-        f"department {department}",
-        ratios,
-        weights,
-        DEPARTMENT_WEIGHTS,
-        extra_components={"volume": volume},
-        extra={"due": float(len(due))},
-    )
-
-
-def rank_departments(
-    cases: Iterable[CaseRecord],
-    departments: Iterable[str],
-    *,
-    weights: Mapping[str, float] = DEPARTMENT_WEIGHTS,
-) -> tuple[Evaluation, ...]:
-    """Evaluate departments against each other (volume relative to the busiest), best first."""
-    cases = tuple(cases)
-    codes = tuple(departments)
-    most = max((len(_department_due(cases, code)) for code in codes), default=0)
-    results = [
-        department_indicators(cases, code, max_due=most or None, weights=weights) for code in codes
-    ]
-    return tuple(sorted(results, key=lambda e: (e.score is None, -(e.score or 0.0), e.subject)))
-
-
-AREA_LEVELS: Mapping[str, Callable[[CaseRecord], str | None]] = MappingProxyType(
-    {
-        "grid": lambda case: case.grid_code,
-        "community": lambda case: case.community_code,
-        "street": lambda case: case.street_code,
-        "district": lambda case: case.district_code,
-    }
-)
-
-
-def area_indicators(
-    cases: Iterable[CaseRecord],
-    area_code: str,
-    level: str,
-    area_km2: float,
-    *,
-    weights: Mapping[str, float] = AREA_WEIGHTS,
-) -> Evaluation:
-    """Evaluate an area (街道 / 社区 / 网格): case density, closure, on-time closure.
-
-    Counts valid cases (filed or fixed on the spot). density = valid cases per km²;
-    closure = closed / valid; on_time_closure = closed with every handling feedback on time
-    (fixed on the spot counts as on time) / valid.
-    """
-    try:
-        code_of = AREA_LEVELS[level]
-    except KeyError:
-        raise WorkflowError(f"Unknown area level {level!r}") from None
-    valid = [case for case in cases if code_of(case) == area_code and case.has(_VALID)]
-    closed = [case for case in valid if case.has(_CLOSING)]
-    on_time = [
-        case
-        for case in closed
-        if all(
-            event.on_time is not False for event in case.events if event.action is Action.feedback
-        )
-    ]
-    ratios = {
-        "closure": Ratio(len(closed), len(valid)),
-        "on_time_closure": Ratio(len(on_time), len(valid)),
-    }
-    density = len(valid) / area_km2 if area_km2 > 0 else None
-    return _evaluate(
-        f"{level} {area_code}",
-        ratios,
-        weights,
-        AREA_WEIGHTS,
-        extra={"cases": float(len(valid)), "density": density},
-    )
+        if previous is None or round(item.score, 9) != round(previous, 9):
+            position = index
+        previous = item.score
+        ranked.append((item, position))
+    return ranked

@@ -207,7 +207,9 @@ def apply_transition(
     # In hand already (filing may have changed it): the case's JSON names it without a query.
     set_committed_value(case, "category", ctx.category)
     case.state = (row.target or row.source).value
+    ending = case.deadline if row.clock in STEP_ENDING else None
     CLOCK[row.clock](ctx)
+    _record_clock(ctx, row, from_state, ending)
     for effect in row.effects:
         if effect in TELLING:
             TELLING[effect](ctx)
@@ -229,6 +231,30 @@ def apply_transition(
         data=ctx.data,
         at=now,
     )
+
+
+# The step clock effects that end the running step, and those that set a new deadline.
+STEP_ENDING = frozenset({workflow.Effect.start_clock, workflow.Effect.stop_clock})
+DEADLINE_SETTING = frozenset({workflow.Effect.start_clock, workflow.Effect.resume_clock})
+
+
+def _record_clock(
+    ctx: ActionContext, row: workflow.Transition, from_state: str, ending: datetime | None
+) -> None:
+    """Write into the event the deadline the ended step had and the one now running.
+
+    Evaluation reads timeliness from the history alone (``workflow.evaluation``): the deadline
+    in force when a step ended (extensions and suspensions included) and whether the action
+    came in time, and each new deadline, so an overdue step is seen without the case row.
+    """
+    if ending is not None:
+        ctx.data["step"] = {
+            "state": from_state,
+            "deadline": ending.isoformat(),
+            "on_time": ctx.now <= ending,
+        }
+    if row.clock in DEADLINE_SETTING and ctx.case.deadline is not None:
+        ctx.data["deadline"] = ctx.case.deadline.isoformat()
 
 
 EVENTS_OF_ACTOR = select(CaseEvent.data).where(

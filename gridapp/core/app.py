@@ -100,7 +100,9 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.channels.open311 import blueprint as open311
     from gridapp.channels.open311 import keys_blueprint as open311_keys
     from gridapp.core import health
+    from gridapp.evaluation import blueprint as evaluation
     from gridapp.evaluation import dashboard_blueprint as dashboard
+    from gridapp.evaluation import rules_blueprint as evaluation_rules
     from gridapp.grid import areas_blueprint as areas
     from gridapp.grid import blueprint as grid
     from gridapp.media import blueprint as media
@@ -115,6 +117,8 @@ def _register_blueprints(app: Flask) -> None:
         api.register_blueprint(channel.blp)
     api.register_blueprint(patrols.blp)
     api.register_blueprint(dashboard.blp)
+    for module in (evaluation, evaluation_rules):
+        api.register_blueprint(module.blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(
         Blueprint(

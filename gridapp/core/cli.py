@@ -38,6 +38,7 @@ def jobs_schedule() -> None:
     """Schedule the every-minute SLA sweep and the nightly sweeps (each reschedules itself)."""
     from gridapp.cases.jobs import schedule_sweep
     from gridapp.core.audit_jobs import schedule_audit_prune
+    from gridapp.evaluation.jobs import schedule_snapshot
     from gridapp.media.housekeeping import schedule_media_sweep
     from gridapp.patrol.jobs import schedule_patrol_prune
 
@@ -46,6 +47,7 @@ def jobs_schedule() -> None:
         schedule_media_sweep(),
         schedule_audit_prune(),
         schedule_patrol_prune(),
+        schedule_snapshot(),
     )
     click.echo("scheduled " + ", ".join(names))
 
@@ -91,6 +93,7 @@ def register_commands(app: Flask) -> None:
     from gridapp.accounts.cli import user_cli
     from gridapp.calendar.cli import calendar_cli
     from gridapp.cases import cli as cases_cli
+    from gridapp.evaluation.cli import evaluation_cli
     from gridapp.grid.cli import grid_cli
     from gridapp.media import cli as media_cli
     from gridapp.patrol.cli import patrol_cli
@@ -107,5 +110,6 @@ def register_commands(app: Flask) -> None:
         jobs_cli,
         audit_cli,
         patrol_cli,
+        evaluation_cli,
     ):
         app.cli.add_command(group)

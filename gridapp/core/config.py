@@ -61,6 +61,8 @@ class Config:
     # PostgreSQL role the app acts as (SET ROLE on connect): the migration's gridapp_writer may
     # not UPDATE or DELETE the case history or the audit trail. None: the login role's rights.
     database_role: str | None = None
+    # An evaluation export with more rows than this runs as a job (202, fetched when ready).
+    evaluation_export_sync_rows: int = 5000
 
     @property
     def media_dir(self) -> Path:
@@ -124,6 +126,7 @@ class Config:
             "queue_prefix": env.get("QUEUE_PREFIX", "gridapp"),
             "audit_retention_days": int(env.get("AUDIT_RETENTION_DAYS", 180)),
             "database_role": env.get("DATABASE_ROLE") or None,
+            "evaluation_export_sync_rows": int(env.get("EVALUATION_EXPORT_SYNC_ROWS", 5000)),
         }
         values.update(overrides)
         if values["audit_retention_days"] < MIN_AUDIT_RETENTION_DAYS:

@@ -1,9 +1,8 @@
 """The declarative base (one naming convention, so migrations name constraints the same
-everywhere), the outbox, and the tables the coming domains fill.
+everywhere) and the outbox.
 
-``EvaluationSnapshot`` is filled by the evaluation domain (the issue "Supervision: evaluation
-you can explain …"); the table exists since migration 0001 and moves into its package when that
-lands. (``PatrolPoint`` lives in ``gridapp.patrol.models``.)
+Domain tables live in their packages (``gridapp.patrol.models``,
+``gridapp.evaluation.models`` …); core keeps only what every domain shares.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, MetaData, String, Text, UniqueConstraint, text
+from sqlalchemy import Index, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gridapp.core.types import JSONType, UTCDateTime, utcnow
@@ -59,19 +58,3 @@ class OutboxMessage(Base):
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-
-
-class EvaluationSnapshot(Base):
-    """Indicators of one subject for one period (综合评价), recomputable from the history."""
-
-    __tablename__ = "evaluation_snapshot"
-    __table_args__ = (UniqueConstraint("period", "subject_kind", "subject_code"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    period: Mapped[str] = mapped_column(String(10))
-    subject_kind: Mapped[str] = mapped_column(String(20))
-    subject_code: Mapped[str] = mapped_column(String(40))
-    indicators: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    score: Mapped[float | None]
-    grade: Mapped[str | None] = mapped_column(String(2))
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

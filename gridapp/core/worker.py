@@ -17,6 +17,7 @@ from gridapp.cases.jobs import schedule_sweep
 from gridapp.core.audit_jobs import schedule_audit_prune
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import worker_app
+from gridapp.evaluation.jobs import schedule_snapshot
 from gridapp.media.housekeeping import schedule_media_sweep
 from gridapp.patrol.jobs import schedule_patrol_prune
 
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         schedule_media_sweep()
         schedule_audit_prune()
         schedule_patrol_prune()
+        schedule_snapshot()
         worker = SimpleWorker(queues, connection=redis.connection)
         worker.work(with_scheduler=True, burst=args.burst)
     return 0

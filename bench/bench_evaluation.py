@@ -1,0 +1,144 @@
+"""Benchmark a month's evaluation of every department from snapshots (DESIGN §10).
+
+Run: python -m bench.bench_evaluation [--cases N] [--repeats N]
+
+Creates a throw-away PostGIS database (``TEST_DATABASE_URL``), migrates it and seeds the demo
+county, then writes the daily snapshots a month of N cases (default a million) would leave:
+every department's counters each day, and beside them the other kinds' rows (grid workers,
+unit grids, …) the same nightly job writes, so the query reads the month out of a table of
+realistic size. It then times `gridapp.evaluation.services.evaluate` for ``departments`` over
+that closed month (an admin's call, no live part), and checks the sums against the counts it
+wrote. Target: ≤ 200 ms. The database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import random
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
+
+TARGET_MS = 200.0
+MONTH = date(2026, 10, 1)
+DEPARTMENT_COUNTERS = ("due", "due_on_time", "due_closed", "reworks")
+# Subjects of the other kinds per day, as a county's nightly job writes them.
+OTHER_ROWS = (
+    ("grid_workers", "", 300, ("reports", "valid_reports", "filed_in_grids", "verifications")),
+    ("areas", "grid", 2000, ("valid_cases", "valid_closed", "valid_closed_on_time")),
+    ("areas", "community", 300, ("valid_cases", "valid_closed", "valid_closed_on_time")),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000, help="cases in the month")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    import psycopg
+    from sqlalchemy import select
+
+    import workflow
+    from gridapp import create_app
+    from gridapp.accounts.models import User
+    from gridapp.catalogue.models import Department
+    from gridapp.core.config import Config
+    from gridapp.core.extensions import db
+    from gridapp.evaluation.services import evaluate
+
+    var_dir = Path(tempfile.mkdtemp(prefix="gridapp-bench-evaluation-"))
+    rng = random.Random(2026)
+    days = [MONTH + timedelta(days=n) for n in range(calendar.monthrange(2026, 10)[1])]
+    try:
+        with throwaway_postgis("evaluation") as url:
+            config = Config(
+                database_url=url,
+                redis_url=None,
+                var_dir=var_dir,
+                secret_key=secrets.token_urlsafe(32),
+                embedded=False,
+            )
+            seed_demo_county(config)
+            app = create_app(config)
+            with app.app_context():
+                session = db.session()
+                departments = list(session.scalars(select(Department.code)))
+                admin = session.scalar(select(User).where(User.role == workflow.Role.admin))
+                assert admin is not None
+                session.close()
+            release_db()
+            per_cell = args.cases // (len(days) * len(departments))
+            rows: list[tuple[object, ...]] = []
+            for day in days:
+                for code in departments:
+                    due = per_cell + rng.randint(0, 1)
+                    counts = (due, due * 9 // 10, due * 8 // 10, due // 20)
+                    for counter, count in zip(DEPARTMENT_COUNTERS, counts, strict=True):
+                        rows.append((day, "departments", "", code, counter, "430423", count))
+                for kind, level, subjects, counters in OTHER_ROWS:
+                    for subject in range(subjects):
+                        for counter in counters:
+                            rows.append((day, kind, level, f"S{subject}", counter, "430423", 3))
+            start = time.perf_counter()
+            with psycopg.connect(url) as conn, conn.cursor() as cur:
+                with cur.copy(
+                    "COPY evaluation_snapshot (day, kind, level, subject, counter, "
+                    "district_code, count) FROM STDIN"
+                ) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.executemany(
+                    "INSERT INTO evaluation_snapshot_day (day, computed_at) VALUES (%s, %s)",
+                    [(day, datetime.now(UTC)) for day in days],
+                )
+                cur.execute("ANALYZE evaluation_snapshot")
+            wrote_due = sum(int(str(r[6])) for r in rows if r[1] == "departments" and r[4] == "due")
+            print(
+                f"snapshots: {len(rows)} rows ({wrote_due} department tasks due in "
+                f"{len(days)} days) written in {time.perf_counter() - start:.1f} s"
+            )
+            with app.app_context():
+                session = db.session()
+                admin = session.merge(admin)
+                now = datetime(2026, 11, 15, tzinfo=UTC)
+
+                def once() -> dict[str, object]:
+                    return evaluate(
+                        session, admin, workflow.Kind.departments, days[0], days[-1], now=now
+                    )
+
+                answer = once()  # warm up: plans and pools
+                best = float("inf")
+                for _ in range(args.repeats):
+                    start = time.perf_counter()
+                    answer = once()
+                    best = min(best, time.perf_counter() - start)
+                items = answer["items"]
+                assert isinstance(items, list)
+                summed = sum(int(item["indicators"]["closure"]["denominator"]) for item in items)
+                session.close()
+            release_db()
+        ms = best * 1000
+        print(
+            f"evaluation of {len(items)} departments for a month from snapshots "
+            f"({summed} tasks due): {ms:.1f} ms, best of {args.repeats} "
+            f"(target ≤ {TARGET_MS:.0f} ms, {'met' if ms <= TARGET_MS else 'NOT met'})"
+        )
+        if summed != wrote_due:
+            print(f"FAILED: summed {summed} tasks due, wrote {wrote_due}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

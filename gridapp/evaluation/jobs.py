@@ -1,0 +1,79 @@
+"""Evaluation jobs: the nightly snapshot (每日快照) and large exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import current_app
+
+import workflow
+from gridapp.accounts.models import User
+from gridapp.core.extensions import redis
+from gridapp.core.jobs import job_context
+from gridapp.evaluation.export import export_dir, remove_old_exports, render
+from gridapp.evaluation.models import EvaluationExport
+from gridapp.evaluation.services import evaluate, local_day, snapshot_days
+
+AT = time(2, 0)
+# Each night recomputes this many closed days: outcomes that come later (a report filed, a
+# case closed) settle into the days they count for.
+SETTLE_DAYS = 35
+
+
+def nightly_snapshot() -> dict[str, int]:
+    """Snapshot the last closed days, forget day-old exports, schedule the next night's run."""
+    now = datetime.now(UTC)
+    yesterday = local_day(now) - timedelta(days=1)
+    with job_context() as session:
+        rows = snapshot_days(session, yesterday - timedelta(days=SETTLE_DAYS - 1), yesterday, now)
+        removed = remove_old_exports(session, current_app.config["GRIDAPP"], now)
+    schedule_snapshot()
+    return {"rows": rows, "exports_removed": removed}
+
+
+def next_run(now: datetime) -> datetime:
+    """The next 02:00 in Asia/Shanghai after ``now``, in UTC."""
+    local = now.astimezone(workflow.LOCAL_ZONE)
+    at = datetime.combine(local.date(), AT, tzinfo=workflow.LOCAL_ZONE)
+    if at <= local:
+        at = datetime.combine(local.date() + timedelta(days=1), AT, tzinfo=workflow.LOCAL_ZONE)
+    return at.astimezone(UTC)
+
+
+def schedule_snapshot(now: datetime | None = None) -> str:
+    """Schedule the next nightly snapshot; one job id per night dedupes repeated scheduling."""
+    at = next_run(now or datetime.now(UTC))
+    job_id = redis.job_id(f"evaluation-snapshot-{at.astimezone(workflow.LOCAL_ZONE):%Y%m%d}")
+    return redis.schedule(
+        nightly_snapshot, at, queue="low", job_id=job_id, description="evaluation snapshot"
+    )
+
+
+def build_export(export_id: int) -> str:
+    """Write a large export's file; a second run of a finished export changes nothing."""
+    with job_context() as session:
+        export = session.get(EvaluationExport, export_id)
+        if export is None or export.status == "done":
+            return "skipped"
+        user = session.get(User, export.user_id)
+        assert user is not None  # a foreign key
+        params = export.params
+        answer = evaluate(
+            session,
+            user,
+            workflow.Kind(params["kind"]),
+            date.fromisoformat(params["from"]),
+            date.fromisoformat(params["to"]),
+            level=params.get("level") or "street",
+            subject=params.get("subject"),
+        )
+        fmt = params["format"]
+        folder = export_dir(current_app.config["GRIDAPP"])
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{export.id}.{fmt}"
+        partial = folder / f"{name}.partial"
+        partial.write_bytes(render(answer, fmt))
+        partial.replace(folder / name)
+        export.filename, export.status = name, "done"
+        export.finished_at = datetime.now(UTC)
+        return "done"
