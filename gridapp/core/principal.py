@@ -51,22 +51,17 @@ def login_required(*roles: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            _require(roles)
+            user = authenticate_request()
+            if roles and user.role not in roles:
+                role = role_label(user.role)
+                if role[0] in "aeiou":
+                    raise Forbidden(_("An %(role)s can't do this.", role=role))
+                raise Forbidden(_("A %(role)s can't do this.", role=role))
             return view(*args, **kwargs)
 
         return cast(F, wrapper)
 
     return decorator
-
-
-def _require(roles: tuple[str, ...]) -> User:
-    user = authenticate_request()
-    if roles and user.role not in roles:
-        role = role_label(user.role)
-        if role[0] in "aeiou":
-            raise Forbidden(_("An %(role)s can't do this.", role=role))
-        raise Forbidden(_("A %(role)s can't do this.", role=role))
-    return user
 
 
 def roles_first(*roles: str) -> Callable[[], None]:
@@ -76,7 +71,7 @@ def roles_first(*roles: str) -> Callable[[], None]:
     they send, instead of first telling them what is wrong with their body.
     """
 
-    def hook() -> None:
-        _require(roles)
+    def check() -> None:
+        """Let the request through to its view."""
 
-    return hook
+    return login_required(*roles)(check)
