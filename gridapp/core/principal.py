@@ -51,17 +51,22 @@ def login_required(*roles: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            user = authenticate_request()
-            if roles and user.role not in roles:
-                role = role_label(user.role)
-                if role[0] in "aeiou":
-                    raise Forbidden(_("An %(role)s can't do this.", role=role))
-                raise Forbidden(_("A %(role)s can't do this.", role=role))
+            _require(roles)
             return view(*args, **kwargs)
 
         return cast(F, wrapper)
 
     return decorator
+
+
+def _require(roles: tuple[str, ...]) -> User:
+    user = authenticate_request()
+    if roles and user.role not in roles:
+        role = role_label(user.role)
+        if role[0] in "aeiou":
+            raise Forbidden(_("An %(role)s can't do this.", role=role))
+        raise Forbidden(_("A %(role)s can't do this.", role=role))
+    return user
 
 
 def roles_first(*roles: str) -> Callable[[], None]:
@@ -71,7 +76,7 @@ def roles_first(*roles: str) -> Callable[[], None]:
     they send, instead of first telling them what is wrong with their body.
     """
 
-    def check() -> None:
-        """Let the request through to its view."""
+    def hook() -> None:
+        _require(roles)
 
-    return login_required(*roles)(check)
+    return hook
