@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gridapp.core.serve import BACKOFF_FIRST, Child, Supervisor
@@ -25,9 +26,9 @@ def _alive(pid: int) -> bool:
     return not stat.exists() or stat.read_text().split(")")[-1].split()[0] != "Z"
 
 
-def _wait_until(predicate: object, attempts: int = 200) -> bool:
+def _wait_until(predicate: Callable[[], object], attempts: int = 200) -> bool:
     for _ in range(attempts):
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(0.05)
     return False
