@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
+
 from gridapp.cases.sla import sweep_sla
+from gridapp.core.config import Config
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import job_context
 from gridapp.core.outbox import reconcile_outbox, relay_outbox
@@ -20,7 +23,9 @@ def sla_sweep() -> dict[str, int]:
     with job_context() as session:
         result = sweep_sla(session)
     with job_context() as session:
-        reconciled = reconcile_outbox(session, redis)
+        config: Config = current_app.config["GRIDAPP"]
+        after = timedelta(seconds=config.outbox_reconcile_seconds)
+        reconciled = reconcile_outbox(session, redis, after=after)
     with job_context() as session:
         relayed = relay_outbox(session, redis)
     return {

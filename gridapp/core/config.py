@@ -45,6 +45,9 @@ class Config:
     media_unclaimed_days: int = 7
     queue_prefix: str = "gridapp"
     grid_index_check_seconds: float = 5.0
+    # An outbox row handed to Redis this long ago whose job is neither waiting nor running is
+    # sent again by the every-minute reconciler.
+    outbox_reconcile_seconds: int = 120
 
     @property
     def media_dir(self) -> Path:
@@ -93,6 +96,7 @@ class Config:
             "max_upload_bytes": int(env.get("MAX_UPLOAD_BYTES", 15 * 1024 * 1024)),
             "media_unclaimed_days": int(env.get("MEDIA_UNCLAIMED_DAYS", 7)),
             "queue_prefix": env.get("QUEUE_PREFIX", "gridapp"),
+            "outbox_reconcile_seconds": int(env.get("OUTBOX_RECONCILE_SECONDS", 120)),
         }
         values.update(overrides)
         return cls(**values)

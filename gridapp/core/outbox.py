@@ -32,7 +32,8 @@ from gridapp.core.queue import Job, RedisProvider, job_path, resolve_job, retry_
 
 log = logging.getLogger(__name__)
 
-# A row handed to Redis this long ago whose job is not waiting or running is sent again.
+# A row handed to Redis this long ago whose job is not waiting or running is sent again
+# (the default of the setting OUTBOX_RECONCILE_SECONDS).
 RECONCILE_AFTER = timedelta(minutes=2)
 # After this many hand-overs a row is left for an operator (``last_error`` says why).
 MAX_ATTEMPTS = 10

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from types import FrameType
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,10 +48,17 @@ def first_admin_hint(config: Config, session: Session) -> str | None:
 class Child:
     """One supervised process, started in its own process group (its own forks die with it)."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        output: BinaryIO | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.env = env
+        self.output = output  # None: the supervisor's own stdout and stderr
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
         self.restart_at: float | None = None
@@ -62,6 +70,8 @@ class Child:
         self.process = subprocess.Popen(
             self.argv,
             env=self.env,
+            stdout=self.output,
+            stderr=subprocess.STDOUT if self.output is not None else None,
             start_new_session=True,
             # A killed supervisor must not leave gunicorn holding the port.
             preexec_fn=lambda: die_with_parent(me),
@@ -102,8 +112,10 @@ class Supervisor:
         for child in self.children:
             process = child.process
             if child.restart_at is None and process is not None and process.poll() is not None:
-                # Whatever it left in its group (RQ's scheduler, gunicorn's workers) goes too.
-                child.signal_group(signal.SIGKILL)
+                # Whatever it left in its group (RQ's scheduler, gunicorn's workers) goes too:
+                # asked politely first, so RQ's scheduler gives its Redis lock back, and
+                # killed for good just before the restart.
+                child.signal_group(signal.SIGTERM)
                 if now - child.started_at >= HEALTHY_AFTER:
                     child.backoff = BACKOFF_FIRST
                 child.restart_at = now + child.backoff
@@ -115,6 +127,7 @@ class Supervisor:
                 )
                 child.backoff = min(child.backoff * 2, BACKOFF_MAX)
             if child.restart_at is not None and now >= child.restart_at:
+                child.signal_group(signal.SIGKILL)
                 child.start()
                 child.restarts += 1
                 assert child.process is not None

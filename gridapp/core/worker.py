@@ -30,6 +30,9 @@ log = logging.getLogger("gridapp.worker")
 # RQ cleans its registries (abandoned jobs are retried there) every maintenance round; its
 # default of ten minutes would leave a killed job waiting that long.
 MAINTENANCE_SECONDS = 60
+# An idle worker waits this long less 15 s on the queue between maintenance checks (RQ's
+# default, 420, would keep a scheduler lost with a killed worker away for seven minutes).
+WORKER_TTL = 60
 
 
 class GridappWorker(SimpleWorker):
@@ -58,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         schedule_sweep()
         schedule_media_sweep()
         worker = GridappWorker(
-            queues, connection=redis.connection, maintenance_interval=MAINTENANCE_SECONDS
+            queues,
+            connection=redis.connection,
+            maintenance_interval=MAINTENANCE_SECONDS,
+            worker_ttl=WORKER_TTL,
         )
         worker.work(with_scheduler=True, burst=args.burst)
     return 0
