@@ -817,7 +817,9 @@ class Faults:
             self.point = (point.x, point.y)
             self.ledger = Ledger(self.run)
             load = Load(self.base, self.ledger, self.point, DEMO_TOTP_SECRET)
-            threads, cases = (2, 12) if self.args.quick else (3, 25)
+            # Each thread reports until the faults are over (and a little after), at most
+            # ``cases`` reports: the load is bounded in count and in time.
+            threads, cases = (2, 12) if self.args.quick else (3, 80)
             load.start(threads, cases)
             outage = 10.0 if self.args.quick else 30.0
 
@@ -832,8 +834,9 @@ class Faults:
             time.sleep(2)
             self.summary.append(self.pg.fault())
             faults_over = datetime.now(UTC)
-            load.join(600)
+            time.sleep(5 if self.args.quick else 15)
             load.stop.set()
+            load.join(300)
             log(f"load done: {len(self.ledger.acks)} reports acknowledged; waiting to catch up")
             self.failures += self.ledger.problems
             self.catch_up(app, faults_over)
