@@ -51,6 +51,11 @@ class GridappWorker(SimpleWorker):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run gridapp's RQ worker with its scheduler.")
     parser.add_argument("--burst", action="store_true", help="Stop when the queues are empty.")
+    parser.add_argument(
+        "--without-scheduler",
+        action="store_true",
+        help="Never run RQ's scheduler here (by default every worker may; one holds the lock).",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     me = os.getpid()
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             maintenance_interval=MAINTENANCE_SECONDS,
             worker_ttl=WORKER_TTL,
         )
-        worker.work(with_scheduler=True, burst=args.burst)
+        worker.work(with_scheduler=not args.without_scheduler, burst=args.burst)
     return 0
 
 
