@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "demo-pass-2026"
@@ -235,7 +235,15 @@ class PrivateRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        server = shutil.which("redis-server") or "redis-server"
+        server = shutil.which("redis-server")
+        if server is None and os.geteuid() == 0 and shutil.which("apt-get"):
+            log("redis-server is missing: installing it from Debian")
+            subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True)
+            server = shutil.which("redis-server")
+        if server is None:
+            raise RuntimeError(
+                "redis-server is not installed (Debian: apt-get install redis-server)"
+            )
         self.process = subprocess.Popen(
             [
                 server,
@@ -270,27 +278,41 @@ class PrivateRedis:
 
 
 class Api:
-    """A tiny HTTP client that logs in as a demo user and re-logs in when its token dies."""
+    """A tiny HTTP client for one demo user, shared by the load threads.
+
+    A TOTP code is good once, so one user signs in once and the threads share the token; when
+    it dies (401) the first thread to notice signs in again with a fresh code.
+    """
+
+    _codes: ClassVar[dict[str, str]] = {}  # the last code each user signed in with
+    _guard = threading.Lock()
 
     def __init__(self, base: str, username: str, totp_secret: str) -> None:
         self.base = base
         self.username = username
         self.secret = totp_secret
         self.token: str | None = None
-        self.last_code: str | None = None
+        self.lock = threading.Lock()
 
-    def login(self) -> None:
-        body: dict[str, Any] = {"username": self.username, "password": PASSWORD}
-        if self.username in MFA:
-            code = totp(self.secret)
-            if code == self.last_code:  # a code is good once: wait for the next one
-                time.sleep(31 - time.time() % 30)
+    def login(self, stale: str | None = None) -> None:
+        with self.lock:
+            if stale is not None and self.token != stale:
+                return  # another thread signed in again meanwhile
+            body: dict[str, Any] = {"username": self.username, "password": PASSWORD}
+            if self.username in MFA:
                 code = totp(self.secret)
-            body["otp"] = self.last_code = code
-        status, answer, _ = self.call("POST", "/api/v1/auth/login", body, auth=False)
-        if status != 200:
-            raise RuntimeError(f"login {self.username}: {status} {answer}")
-        self.token = answer["access_token"]
+                with Api._guard:
+                    used = Api._codes.get(self.username)
+                if code == used:  # wait for the next 30 s window
+                    time.sleep(31 - time.time() % 30)
+                    code = totp(self.secret)
+                with Api._guard:
+                    Api._codes[self.username] = code
+                body["otp"] = code
+            status, answer, _ = self.call("POST", "/api/v1/auth/login", body, auth=False)
+            if status != 200:
+                raise RuntimeError(f"login {self.username}: {status} {answer}")
+            self.token = answer["access_token"]
 
     def call(
         self,
@@ -327,10 +349,11 @@ class Api:
         """Retry what a broken connection, a 5xx or an expired token interrupted (bounded)."""
         deadline = time.monotonic() + seconds
         while True:
+            token = self.token
             status, answer, headers = self.call(method, path, body, **kw)
             if status == 401 and kw.get("auth", True):
                 with contextlib.suppress(RuntimeError):
-                    self.login()
+                    self.login(stale=token)
             elif status not in (0, 429, 500, 502, 503, 504):
                 return status, answer, headers
             if time.monotonic() > deadline:
@@ -378,8 +401,14 @@ class Load:
         self.secret = secret
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.reporter: Api
+        self.desk: dict[str, Api]
 
     def start(self, threads: int, cases_each: int) -> None:
+        self.reporter = Api(self.base, "grid_worker", self.secret)
+        self.desk = {role: Api(self.base, role, self.secret) for role in MFA}
+        for api in (self.reporter, *self.desk.values()):
+            api.login()
         for n in range(threads):
             thread = threading.Thread(target=self._run, args=(n, cases_each), daemon=True)
             thread.start()
@@ -391,15 +420,7 @@ class Load:
             thread.join(max(0.1, deadline - time.monotonic()))
 
     def _run(self, n: int, cases_each: int) -> None:
-        reporter = Api(self.base, "grid_worker", self.secret)
-        desk = {role: Api(self.base, role, self.secret) for role in MFA}
-        try:
-            reporter.login()
-            for api in desk.values():
-                api.login()
-        except RuntimeError as exc:
-            self.ledger.problems.append(str(exc))
-            return
+        reporter, desk = self.reporter, self.desk
         for i in range(cases_each):
             if self.stop.is_set():
                 return

@@ -83,15 +83,15 @@ def relay_outbox(session: Session, redis: RedisProvider, *, limit: int = 500) ->
     ).all()
     sent = 0
     for message_id in pending:
-        attempt = session.scalar(
+        claimed = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.enqueued_at.is_(None))
             .values(enqueued_at=datetime.now(UTC), attempts=OutboxMessage.attempts + 1)
-            .returning(OutboxMessage.attempts)
-        )
-        if attempt is None:
+            .returning(OutboxMessage.attempts, OutboxMessage.queue)
+        ).first()
+        if claimed is None:
             continue
-        queue = session.scalar(select(OutboxMessage.queue).where(OutboxMessage.id == message_id))
+        attempt, queue = claimed
         try:
             redis.queue(queue or "default").enqueue(
                 run_outbox_message,

