@@ -44,7 +44,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -387,6 +387,8 @@ class Ledger:
     acks: dict[str, int] = field(default_factory=dict)
     dispatched: set[int] = field(default_factory=set)
     photos: dict[int, int] = field(default_factory=dict)  # photo id → case id
+    # Cases whose step was made overdue mid-run: the sweep must supervise each exactly once.
+    overdue: set[int] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -492,7 +494,7 @@ def check_outcome(session: Any, ledger: Ledger, media_dir: Path) -> list[str]:
     """Return every way the data breaks "nothing lost, nothing twice" (empty: all held)."""
     from sqlalchemy import func, select
 
-    from gridapp.cases.models import Case
+    from gridapp.cases.models import Case, CaseEvent
     from gridapp.core.models import OutboxMessage
     from gridapp.media.models import Attachment
     from gridapp.notifications.models import Notification
@@ -541,6 +543,27 @@ def check_outcome(session: Any, ledger: Ledger, media_dir: Path) -> list[str]:
         undelivered = [user_id for user_id, delivered in notes if delivered is None]
         if undelivered:
             failures.append(f"case {case_id}: notifications never delivered to {undelivered}")
+
+    for case_id in sorted(ledger.overdue):
+        case = session.get(Case, case_id)
+        supervised = session.scalar(
+            select(func.count()).where(
+                CaseEvent.case_id == case_id,
+                CaseEvent.action == "supervise",
+                CaseEvent.actor_id.is_(None),
+            )
+        )
+        if case is None or case.sla_flag != "overdue":
+            failures.append(f"case {case_id}: overdue but not flagged by the SLA sweep")
+        if supervised != 1:
+            failures.append(f"case {case_id}: supervised by the sweep {supervised} times, not once")
+        told = session.scalars(
+            select(Notification.user_id).where(
+                Notification.case_id == case_id, Notification.kind == "sla_overdue"
+            )
+        ).all()
+        if not told or len(told) != len(set(told)):
+            failures.append(f"case {case_id}: overdue notifications {told} (want one per leader)")
 
     unfinished = session.scalar(
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.done_at.is_(None))
@@ -821,6 +844,31 @@ class Faults:
             f"the retry answered {status}"
         )
 
+    def age_cases(self, app: Any) -> None:
+        """Make a few dispatched cases overdue, as if their time had run out during the faults."""
+        from sqlalchemy import update
+
+        from gridapp.cases.models import Case
+        from gridapp.core.extensions import db
+
+        with self.ledger.lock:
+            ids = sorted(self.ledger.dispatched)[:5]
+        now = datetime.now(UTC)
+        with app.app_context(), db.transaction() as session:
+            session.execute(
+                update(Case)
+                .where(Case.id.in_(ids), Case.state == "handling")
+                .values(
+                    urgency="urgent",
+                    step_started_at=now - timedelta(hours=30),
+                    deadline=now - timedelta(hours=1),
+                    warn_at=now - timedelta(hours=7),
+                )
+            )
+        db.session.remove()
+        self.ledger.overdue.update(ids)
+        self.summary.append(f"{len(ids)} handling cases made overdue for the sweep to catch")
+
     def main(self) -> int:
         with self.services():
             app = self.prepare()
@@ -851,6 +899,7 @@ class Faults:
             self.stop_redis(outage)
             log("fault 3: kill -9 a gunicorn worker mid-request")
             self.kill_web_worker_mid_request(reporter)
+            self.age_cases(app)
             log("fault 4: restart PostgreSQL")
             time.sleep(2)
             self.summary.append(self.pg.fault())

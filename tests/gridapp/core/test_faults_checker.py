@@ -77,6 +77,11 @@ def test_the_checker_passes_a_clean_run_and_names_each_kind_of_loss(app, client,
     assert f"photo {photo}: no thumbnail" in failures
     assert "outbox rows unfinished" in failures
 
+    ledger.overdue.add(case_id)  # overdue, yet never swept
+    assert f"case {case_id}: overdue but not flagged" in "\n".join(
+        check_outcome(session, ledger, media)
+    )
+
 
 def test_the_checker_finds_a_report_stored_twice(app, client, auth, session):
     ledger = Ledger("twice")
