@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint test-sqlite test-postgres bench openapi docs messages translations services clean
+.PHONY: run test lint test-sqlite test-postgres bench openapi docs messages translations services clean faults
 
 $(STAMP): pyproject.toml mobile-api/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test-postgres: $(STAMP) services
 	GRIDAPP_TEST_BACKEND=postgres $(BIN)/pytest -p no:cacheprovider
 
 test: $(STAMP) translations services lint test-sqlite test-postgres
+
+# Kill the RQ worker mid-job, stop Redis 30 s, kill a gunicorn worker mid-request, restart
+# PostgreSQL, under load; then check nothing was lost or done twice (tests/faults.py; ~5 min).
+faults: $(STAMP) translations services
+	$(BIN)/python -m tests.faults
 
 bench: $(STAMP) services
 	$(BIN)/python -m bench

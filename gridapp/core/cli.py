@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from gridapp.core import migrate
 
@@ -35,21 +37,10 @@ def db_downgrade(revision: str) -> None:
 
 @jobs_cli.command("schedule")
 def jobs_schedule() -> None:
-    """Schedule the every-minute SLA sweep and the nightly sweeps (each reschedules itself)."""
-    from gridapp.cases.jobs import schedule_sweep
-    from gridapp.core.audit_jobs import schedule_audit_prune
-    from gridapp.evaluation.jobs import schedule_snapshot
-    from gridapp.media.housekeeping import schedule_media_sweep
-    from gridapp.patrol.jobs import schedule_patrol_prune
+    """Schedule every periodic job: the SLA sweep and the nightly ones (each reschedules)."""
+    from gridapp.core.worker import schedule_periodic
 
-    names = (
-        schedule_sweep(),
-        schedule_media_sweep(),
-        schedule_audit_prune(),
-        schedule_patrol_prune(),
-        schedule_snapshot(),
-    )
-    click.echo("scheduled " + ", ".join(names))
+    click.echo("scheduled " + ", ".join(schedule_periodic()))
 
 
 @audit_cli.command("verify")
@@ -88,6 +79,43 @@ def audit_prune() -> None:
     click.echo(f"pruned {pruned} audit entries older than {days} days")
 
 
+@click.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(directory: Path) -> None:
+    """Back up the database and the media store into DIRECTORY (new or empty)."""
+    from gridapp.core.backup import BackupError, backup
+
+    config = current_app.config["GRIDAPP"]
+    try:
+        report = backup(config.database_url, config.media_dir, directory)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"backed up the {report.backend} database (revision {report.revision}) and "
+        f"{report.media_files} media files ({report.media_bytes} bytes) to {directory}"
+    )
+
+
+@click.command("restore")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(directory: Path) -> None:
+    """Restore a backup from DIRECTORY into the (empty) database and the media store."""
+    from gridapp.core.backup import BackupError, restore
+
+    config = current_app.config["GRIDAPP"]
+    try:
+        report = restore(directory, config.database_url, config.media_dir)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"restored the {report.backend} database (revision {report.revision}) and "
+        f"{report.media_files} media files from {directory}; run `flask db upgrade` if this "
+        "release is newer"
+    )
+
+
 def register_commands(app: Flask) -> None:
     """Attach core's command groups and every domain's."""
     from gridapp.accounts.cli import user_cli
@@ -113,3 +141,5 @@ def register_commands(app: Flask) -> None:
         evaluation_cli,
     ):
         app.cli.add_command(group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -63,6 +63,9 @@ class Config:
     database_role: str | None = None
     # An evaluation export with more rows than this runs as a job (202, fetched when ready).
     evaluation_export_sync_rows: int = 5000
+    # An outbox row handed to Redis this long ago whose job is neither waiting nor running is
+    # sent again by the every-minute reconciler.
+    outbox_reconcile_seconds: int = 120
 
     @property
     def media_dir(self) -> Path:
@@ -127,6 +130,7 @@ class Config:
             "audit_retention_days": int(env.get("AUDIT_RETENTION_DAYS", 180)),
             "database_role": env.get("DATABASE_ROLE") or None,
             "evaluation_export_sync_rows": int(env.get("EVALUATION_EXPORT_SYNC_ROWS", 5000)),
+            "outbox_reconcile_seconds": int(env.get("OUTBOX_RECONCILE_SECONDS", 120)),
         }
         values.update(overrides)
         if values["audit_retention_days"] < MIN_AUDIT_RETENTION_DAYS:

@@ -11,6 +11,7 @@ from gridapp.calendar.services import calendar_warning
 from gridapp.cases.models import Case
 from gridapp.core.extensions import db, redis
 from gridapp.core.models import OutboxMessage
+from gridapp.core.outbox import unfinished_count
 
 bp = Blueprint("health", __name__)
 
@@ -68,6 +69,9 @@ def metrics() -> Response:
         "# HELP gridapp_outbox_pending Jobs written but not yet enqueued.",
         "# TYPE gridapp_outbox_pending gauge",
         f"gridapp_outbox_pending {pending or 0}",
+        "# HELP gridapp_outbox_unfinished Jobs whose effect has not committed yet.",
+        "# TYPE gridapp_outbox_unfinished gauge",
+        f"gridapp_outbox_unfinished {unfinished_count(session)}",
         "# HELP gridapp_queue_jobs Jobs waiting in each RQ queue.",
         "# TYPE gridapp_queue_jobs gauge",
     ]

