@@ -680,3 +680,14 @@ def test_bad_audit_queries_are_422(client, query):
     headers = login_headers(client, "audit_admin")
 
     problem_of(client.get(f"/api/v1/admin/audit?{query}", headers=headers), 422)
+
+
+@pytest.mark.parametrize("field", ["username", "password", "otp"])
+def test_a_lone_surrogate_at_sign_in_is_a_field_error(client, field):
+    body = {"username": "grid_worker", "password": DEMO_PASSWORD, "otp": "123456"}
+    pairs = [f'"{k}": "{v}"' for k, v in body.items() if k != field]
+    raw = "{" + ", ".join([*pairs, f'"{field}": "ab\\ud800cd"']) + "}"
+
+    response = client.post(LOGIN, data=raw, content_type="application/json")
+
+    assert field in problem_of(response, 422)["errors"]
