@@ -313,6 +313,10 @@ class PasswordResetSchema(StrictSchema):
         validate=NEW_PASSWORD,
         metadata={"description": "Omit it to have one generated and shown once."},
     )
+    totp = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also a new TOTP secret, shown once (a lost phone)."},
+    )
 
 
 class CredentialsSchema(StrictSchema):
@@ -393,14 +397,15 @@ class UserPassword(MethodView):
     @users_blp.doc(
         security=BEARER,
         description=ONLY_SECURITY + " Sets the given password (12 to 128 characters) or "
-        "generates one, shown in this answer only; the user's sessions end.",
+        "generates one, shown in this answer only; the user's sessions end. With `totp`, or "
+        "when the role needs a second factor the user lacks, a new TOTP secret comes too.",
     )
     @users_blp.arguments(PasswordResetSchema)
     @users_blp.response(200, CredentialsSchema)
     def post(self, body: dict[str, Any], user_id: int) -> NewCredentials:
         """Reset a user's password."""
         return reset_password(
-            db.session(), current_app.config["GRIDAPP"], user_id, body["password"]
+            db.session(), current_app.config["GRIDAPP"], user_id, body["password"], body["totp"]
         )
 
 

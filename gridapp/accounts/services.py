@@ -263,9 +263,17 @@ def update_user(
 
 
 def reset_password(
-    session: Session, config: Config, user_id: int, password: str | None
+    session: Session,
+    config: Config,
+    user_id: int,
+    password: str | None,
+    new_totp: bool = False,
 ) -> NewCredentials:
-    """Set a user's password (or generate one, shown once); their sessions end."""
+    """Set a user's password (or generate one, shown once); their sessions end.
+
+    With ``new_totp`` (a lost phone), or when the user's role needs a second factor they do
+    not have, they also get a new TOTP secret, shown once.
+    """
     user = get_user(session, user_id)
     generated = _generated_password() if password is None else None
     new = password if password is not None else generated or ""
@@ -275,6 +283,12 @@ def reset_password(
     user.password_hash = hash_password(new)
     user.failed_logins = 0
     user.locked_until = None
+    secret = None
+    if new_totp or (user.role in MFA_ROLES and user.totp_secret is None):
+        secret = new_secret()
+        user.totp_secret = secret
+        user.totp_pending_secret = None
+        user.totp_last_step = None
     session.flush()
     revoke_user_sessions(session, config, user.id)
     record_audit(
@@ -282,9 +296,14 @@ def reset_password(
         "admin.user.password",
         target_type="user",
         target_id=user.id,
-        details={"generated": generated is not None},
+        details={"generated": generated is not None, "new_totp": secret is not None},
     )
-    return NewCredentials(user, generated)
+    return NewCredentials(
+        user,
+        generated,
+        secret,
+        None if secret is None else provisioning_uri(secret, user.username),
+    )
 
 
 def enrol_totp(session: Session, user: User, password: str) -> NewCredentials:

@@ -691,3 +691,36 @@ def test_a_lone_surrogate_at_sign_in_is_a_field_error(client, field):
     response = client.post(LOGIN, data=raw, content_type="application/json")
 
     assert field in problem_of(response, 422)["errors"]
+
+
+def test_a_lost_phone_gets_a_new_second_factor(client, security):
+    user_id = stored("shift_leader").id
+
+    response = client.post(
+        f"{USERS}/{user_id}/password",
+        json={"password": "a-new-long-password", "totp": True},
+        headers=security,
+    )
+
+    body = response.get_json()
+    assert response.status_code == 200, body
+    secret = body["totp_secret"]
+    assert secret and secret != DEMO_TOTP_SECRET
+    ok = sign_in(client, "shift_leader", "a-new-long-password", otp=totp_code(secret))
+    assert ok.status_code == 200, ok.get_json()
+    assert secret not in str([e.details for e in audit_entries("admin.user.password")])
+
+
+def test_a_new_dispatcher_role_comes_with_a_second_factor_at_the_next_reset(client, security):
+    user_id = stored("handler2").id
+    client.patch(
+        f"{USERS}/{user_id}",
+        json={"role": "dispatcher", "department": None, "district": "430423"},
+        headers=security,
+    )
+
+    body = client.post(f"{USERS}/{user_id}/password", json={}, headers=security).get_json()
+
+    assert body["totp_secret"] and body["one_time_password"]
+    ok = sign_in(client, "handler2", body["one_time_password"], otp=totp_code(body["totp_secret"]))
+    assert ok.status_code == 200, ok.get_json()
