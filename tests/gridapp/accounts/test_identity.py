@@ -724,3 +724,33 @@ def test_a_new_dispatcher_role_comes_with_a_second_factor_at_the_next_reset(clie
     assert body["totp_secret"] and body["one_time_password"]
     ok = sign_in(client, "handler2", body["one_time_password"], otp=totp_code(body["totp_secret"]))
     assert ok.status_code == 200, ok.get_json()
+
+
+def test_fuzzing_the_identity_operations_makes_no_server_error(app, client):
+    """The shared fuzz test signs in as a grid worker and a supervisor, who reach none of these."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    signed_in = [login_headers(client, name) for name in ("security_admin", "audit_admin")]
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app).include(
+        path_regex="^/api/v1/(admin/(users|sessions|audit)|auth/mfa)"
+    )
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 10
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=25,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def no_server_error(case: Any) -> None:
+            for headers in signed_in:
+                case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+        no_server_error()
