@@ -340,7 +340,7 @@ class SessionSchema(StrictSchema):
     active = fields.Boolean()
 
 
-ONLY_SECURITY = "Security admins only (安全管理员); anyone else gets a 403."
+ONLY_SECURITY = "Security admins only; anyone else gets a 403."
 
 
 @users_blp.route("/users")
@@ -479,7 +479,7 @@ class Audit(MethodView):
     @login_required(AUDIT_ADMIN)
     @users_blp.doc(
         security=BEARER,
-        description="Audit admins only (安全审计员); anyone else, the system and security admins "
+        description="Audit admins only; anyone else, the system and security admins "
         "included, gets a 403. Newest first, a page at a time.",
     )
     @users_blp.arguments(AuditArgs, location="query")
