@@ -16,7 +16,6 @@ from gridapp.accounts.services import (
     disable_totp,
     enrol_totp,
     get_user,
-    list_audit_entries,
     list_users,
     reset_password,
     update_user,
@@ -30,12 +29,11 @@ from gridapp.accounts.sessions import (
     revoke_refresh_token,
     revoke_session,
 )
-from gridapp.core.audit import AuditEntry
 from gridapp.core.extensions import db
 from gridapp.core.i18n import N_
 from gridapp.core.principal import BEARER, current_session_id, current_user, login_required
 from gridapp.core.rest import Blueprint
-from gridapp.core.schemas import StrictSchema, UtcDateTime
+from gridapp.core.schemas import StrictSchema
 from gridapp.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
@@ -59,7 +57,6 @@ users_blp = Blueprint(
     description="Users and their sessions (security admins only)",
 )
 SECURITY_ADMIN = DutyRole.security_admin.value
-AUDIT_ADMIN = DutyRole.audit_admin.value
 # Bounded before anything is hashed: argon2 over megabytes is a denial of service.
 PASSWORD_FIELD = validate.Length(max=MAX_PASSWORD_LENGTH)
 NEW_PASSWORD = validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)
@@ -434,58 +431,3 @@ class SessionItem(MethodView):
     def delete(self, session_id: str) -> None:
         """Revoke a sign-in session."""
         revoke_session(db.session(), current_app.config["GRIDAPP"], session_id)
-
-
-class AuditArgs(StrictSchema):
-    action = Text(
-        load_default=None,
-        validate=validate.Length(max=60),
-        metadata={"description": "An action (`auth.login`) or a prefix (`auth`, `admin.user`)."},
-    )
-    actor = fields.Integer(load_default=None, validate=validate.Range(1, 2**31 - 1))
-    target_type = Text(load_default=None, validate=validate.Length(max=40))
-    target_id = Text(load_default=None, validate=validate.Length(max=80))
-    since = UtcDateTime(load_default=None, metadata={"description": "From this instant."})
-    until = UtcDateTime(load_default=None, metadata={"description": "Before this instant."})
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
-    cursor = Text(
-        load_default=None,
-        validate=validate.Length(max=200),
-        metadata={"description": "From `next_cursor`."},
-    )
-
-
-class AuditEntrySchema(StrictSchema):
-    id = fields.Integer()
-    at = fields.DateTime()
-    actor_id = fields.Integer(allow_none=True)
-    actor_role = Text(allow_none=True)
-    action = Text()
-    target_type = Text(allow_none=True)
-    target_id = Text(allow_none=True)
-    result = Text()
-    source_ip = Text(allow_none=True)
-    details = fields.Dict()
-    hash = Text()
-
-
-class AuditPageSchema(StrictSchema):
-    items = fields.List(fields.Nested(AuditEntrySchema))
-    next_cursor = Text(allow_none=True)
-
-
-@users_blp.route("/audit")
-class Audit(MethodView):
-    @login_required(AUDIT_ADMIN)
-    @users_blp.doc(
-        security=BEARER,
-        description="Audit admins only; anyone else, the system and security admins "
-        "included, gets a 403. Newest first, a page at a time.",
-    )
-    @users_blp.arguments(AuditArgs, location="query")
-    @users_blp.response(200, AuditPageSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Read the audit trail (审计日志)."""
-        items: list[AuditEntry]
-        items, next_cursor = list_audit_entries(db.session(), **args)
-        return {"items": items, "next_cursor": next_cursor}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +15,7 @@ from gridapp.accounts.models import ROLES, User, UserGrid
 from gridapp.accounts.sessions import revoke_user_sessions
 from gridapp.accounts.totp import matching_step, new_secret, provisioning_uri
 from gridapp.catalogue.models import Department
-from gridapp.core.audit import AuditEntry, record_audit
+from gridapp.core.audit import record_audit
 from gridapp.core.config import Config
 from gridapp.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from gridapp.core.i18n import _
@@ -354,42 +353,6 @@ def disable_totp(session: Session, user: User, password: str, otp: str) -> User:
     session.flush()
     record_audit(session, "auth.mfa.disable", target_type="user", target_id=user.id)
     return user
-
-
-def list_audit_entries(
-    session: Session,
-    *,
-    action: str | None = None,
-    actor: int | None = None,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 100,
-) -> tuple[list[AuditEntry], str | None]:
-    """List audit entries newest first (安全审计)."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
-    key = decode_cursor(cursor, 1)
-    if key is not None:
-        query = query.where(AuditEntry.id < cursor_int(key[0]))
-    if action is not None:
-        # "auth." lists every sign-in entry; "auth.login" only those.
-        query = query.where(
-            (AuditEntry.action == action) | AuditEntry.action.startswith(action.rstrip(".") + ".")
-        )
-    if actor is not None:
-        query = query.where(AuditEntry.actor_id == actor)
-    if target_type is not None:
-        query = query.where(AuditEntry.target_type == target_type)
-    if target_id is not None:
-        query = query.where(AuditEntry.target_id == target_id)
-    if since is not None:
-        query = query.where(AuditEntry.at >= since)
-    if until is not None:
-        query = query.where(AuditEntry.at < until)
-    rows = list(session.scalars(query))
-    return paginate(rows, limit, lambda e: (e.id,))
 
 
 def _check_own_password(user: User, password: str) -> None:
