@@ -30,8 +30,12 @@ from gridapp.core.security import (
 from gridapp.grid.models import Area
 
 
-def check_password(password: str) -> str | None:
-    """Return why a new password is refused, or None (ASVS V6.2: 12 to 128 characters)."""
+def check_password(password: str, *, published_ok: bool = False) -> str | None:
+    """Return why a new password is refused, or None (ASVS V6.2: 12 to 128 characters).
+
+    The published demo password is refused too, unless ``published_ok`` (the demo's own users
+    and test fixtures, made in demo mode by code rather than by an administrator).
+    """
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         return _(
             "A password has %(low)d to %(high)d characters.",
@@ -40,7 +44,7 @@ def check_password(password: str) -> str | None:
         )
     from gridapp.seed.demo import DEMO_PASSWORD  # late: the seed depends on accounts
 
-    if password == DEMO_PASSWORD:
+    if not published_ok and password == DEMO_PASSWORD:
         return _("This password is published; choose another.")
     return None
 
@@ -87,11 +91,15 @@ def create_user(
     district: str | None = None,
     grids: Iterable[str] = (),
     totp_secret: str | None = None,
+    published_password_ok: bool = True,
 ) -> User:
-    """Create a user with a role and a scope (grids, department, district)."""
+    """Create a user with a role and a scope (grids, department, district).
+
+    Administrators (the API, ``flask user create``) pass ``published_password_ok=False``.
+    """
     grid_codes = sorted(set(grids))
     errors = _scope_errors(session, role, department, grid_codes)
-    refusal = check_password(password)
+    refusal = check_password(password, published_ok=published_password_ok)
     if refusal is not None:
         errors["password"] = refusal
     if not username or len(username) > 64:
@@ -170,6 +178,7 @@ def admin_create_user(
         district=district,
         grids=grids,
         totp_secret=secret,
+        published_password_ok=False,
     )
     record_audit(
         session, "admin.user.create", target_type="user", target_id=user.id, after=user_facts(user)
