@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from gridapp.accounts.models import ROLES, DutyRole, User
 from gridapp.accounts.services import (
@@ -32,10 +32,24 @@ from gridapp.accounts.sessions import (
 )
 from gridapp.core.audit import AuditChainReport, AuditEntry, verify_audit_chain
 from gridapp.core.extensions import db
+from gridapp.core.i18n import N_
 from gridapp.core.principal import BEARER, current_session_id, current_user, login_required
 from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import StrictSchema, UtcDateTime
 from gridapp.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+
+class Text(fields.String):
+    """A string that UTF-8 can carry: a lone surrogate is a field error, not a 500 later."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError(N_("Not valid Unicode text.")) from exc
+        return text
+
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens")
 users_blp = Blueprint(
@@ -53,9 +67,9 @@ OTP_FIELD = validate.Length(max=16)
 
 
 class LoginSchema(StrictSchema):
-    username = fields.String(required=True, validate=validate.Length(max=64))
-    password = fields.String(required=True, load_only=True, validate=PASSWORD_FIELD)
-    otp = fields.String(
+    username = Text(required=True, validate=validate.Length(max=64))
+    password = Text(required=True, load_only=True, validate=PASSWORD_FIELD)
+    otp = Text(
         load_default=None,
         validate=OTP_FIELD,
         metadata={"description": "TOTP code (6 digits)."},
@@ -63,25 +77,25 @@ class LoginSchema(StrictSchema):
 
 
 class RefreshSchema(StrictSchema):
-    refresh_token = fields.String(required=True)
+    refresh_token = Text(required=True)
 
 
 class MeSchema(StrictSchema):
     id = fields.Integer()
-    username = fields.String()
-    display_name = fields.String()
-    role = fields.String(validate=validate.OneOf(ROLES))
-    department = fields.String(attribute="department_code", allow_none=True)
-    grids = fields.List(fields.String(), attribute="grid_codes")
-    district = fields.String(attribute="district_code", allow_none=True)
+    username = Text()
+    display_name = Text()
+    role = Text(validate=validate.OneOf(ROLES))
+    department = Text(attribute="department_code", allow_none=True)
+    grids = fields.List(Text(), attribute="grid_codes")
+    district = Text(attribute="district_code", allow_none=True)
 
 
 class TokenSchema(StrictSchema):
-    access_token = fields.String()
+    access_token = Text()
     access_expires_at = fields.DateTime()
-    refresh_token = fields.String()
+    refresh_token = Text()
     refresh_expires_at = fields.DateTime()
-    token_type = fields.String(dump_default="Bearer")
+    token_type = Text(dump_default="Bearer")
     user = fields.Nested(MeSchema)
 
 
@@ -178,20 +192,20 @@ class Me(MethodView):
 
 
 class PasswordCheckSchema(StrictSchema):
-    password = fields.String(required=True, load_only=True, validate=PASSWORD_FIELD)
+    password = Text(required=True, load_only=True, validate=PASSWORD_FIELD)
 
 
 class OtpSchema(StrictSchema):
-    otp = fields.String(required=True, validate=OTP_FIELD)
+    otp = Text(required=True, validate=OTP_FIELD)
 
 
 class DisableMfaSchema(PasswordCheckSchema):
-    otp = fields.String(required=True, validate=OTP_FIELD)
+    otp = Text(required=True, validate=OTP_FIELD)
 
 
 class EnrolmentSchema(StrictSchema):
-    secret = fields.String(attribute="totp_secret")
-    otpauth_uri = fields.String(attribute="totp_uri")
+    secret = Text(attribute="totp_secret")
+    otpauth_uri = Text(attribute="totp_uri")
 
 
 @blp.route("/mfa/enrol")
@@ -250,14 +264,14 @@ class AdminUserSchema(MeSchema):
 
 class UserPageSchema(StrictSchema):
     items = fields.List(fields.Nested(AdminUserSchema))
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = Text(allow_none=True)
 
 
 class UserListArgs(StrictSchema):
-    role = fields.String(load_default=None, validate=validate.OneOf(ROLES))
+    role = Text(load_default=None, validate=validate.OneOf(ROLES))
     active = fields.Boolean(load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
-    cursor = fields.String(
+    cursor = Text(
         load_default=None,
         validate=validate.Length(max=200),
         metadata={"description": "From `next_cursor`."},
@@ -265,57 +279,59 @@ class UserListArgs(StrictSchema):
 
 
 class UserCreateSchema(StrictSchema):
-    username = fields.String(required=True, validate=validate.Length(1, 64))
-    password = fields.String(
+    username = Text(required=True, validate=validate.Length(1, 64))
+    password = Text(
         load_default=None,
         load_only=True,
         validate=NEW_PASSWORD,
         metadata={"description": "Omit it to have one generated and shown once."},
     )
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    display_name = fields.String(load_default="", validate=validate.Length(max=120))
-    department = fields.String(load_default=None, validate=validate.Length(max=40))
-    district = fields.String(load_default=None, validate=validate.Length(max=20))
+    role = Text(required=True, validate=validate.OneOf(ROLES))
+    display_name = Text(load_default="", validate=validate.Length(max=120))
+    department = Text(load_default=None, validate=validate.Length(max=40))
+    district = Text(load_default=None, validate=validate.Length(max=20))
     grids = fields.List(
-        fields.String(validate=validate.Length(max=20)),
+        Text(validate=validate.Length(max=20)),
         load_default=list,
         validate=validate.Length(max=5000),
     )
 
 
 class UserPatchSchema(StrictSchema):
-    role = fields.String(validate=validate.OneOf(ROLES))
-    display_name = fields.String(validate=validate.Length(max=120))
-    department = fields.String(allow_none=True, validate=validate.Length(max=40))
-    district = fields.String(allow_none=True, validate=validate.Length(max=20))
-    grids = fields.List(
-        fields.String(validate=validate.Length(max=20)), validate=validate.Length(max=5000)
-    )
+    role = Text(validate=validate.OneOf(ROLES))
+    display_name = Text(validate=validate.Length(max=120))
+    department = Text(allow_none=True, validate=validate.Length(max=40))
+    district = Text(allow_none=True, validate=validate.Length(max=20))
+    grids = fields.List(Text(validate=validate.Length(max=20)), validate=validate.Length(max=5000))
     active = fields.Boolean()
 
 
 class PasswordResetSchema(StrictSchema):
-    password = fields.String(
+    password = Text(
         load_default=None,
         load_only=True,
         validate=NEW_PASSWORD,
         metadata={"description": "Omit it to have one generated and shown once."},
     )
+    totp = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also a new TOTP secret, shown once (a lost phone)."},
+    )
 
 
 class CredentialsSchema(StrictSchema):
     user = fields.Nested(AdminUserSchema)
-    one_time_password = fields.String(
+    one_time_password = Text(
         allow_none=True, metadata={"description": "The generated password, shown only now."}
     )
-    totp_secret = fields.String(
+    totp_secret = Text(
         allow_none=True, metadata={"description": "The TOTP secret, shown only now."}
     )
-    otpauth_uri = fields.String(attribute="totp_uri", allow_none=True)
+    otpauth_uri = Text(attribute="totp_uri", allow_none=True)
 
 
 class SessionSchema(StrictSchema):
-    id = fields.String()
+    id = Text()
     user_id = fields.Integer()
     started_at = fields.DateTime()
     last_refreshed_at = fields.DateTime()
@@ -324,7 +340,7 @@ class SessionSchema(StrictSchema):
     active = fields.Boolean()
 
 
-ONLY_SECURITY = "Security admins only (安全管理员); anyone else gets a 403."
+ONLY_SECURITY = "Security admins only; anyone else gets a 403."
 
 
 @users_blp.route("/users")
@@ -381,14 +397,15 @@ class UserPassword(MethodView):
     @users_blp.doc(
         security=BEARER,
         description=ONLY_SECURITY + " Sets the given password (12 to 128 characters) or "
-        "generates one, shown in this answer only; the user's sessions end.",
+        "generates one, shown in this answer only; the user's sessions end. With `totp`, or "
+        "when the role needs a second factor the user lacks, a new TOTP secret comes too.",
     )
     @users_blp.arguments(PasswordResetSchema)
     @users_blp.response(200, CredentialsSchema)
     def post(self, body: dict[str, Any], user_id: int) -> NewCredentials:
         """Reset a user's password."""
         return reset_password(
-            db.session(), current_app.config["GRIDAPP"], user_id, body["password"]
+            db.session(), current_app.config["GRIDAPP"], user_id, body["password"], body["totp"]
         )
 
 
@@ -462,7 +479,7 @@ class Audit(MethodView):
     @login_required(AUDIT_ADMIN)
     @users_blp.doc(
         security=BEARER,
-        description="Audit admins only (安全审计员); anyone else, the system and security admins "
+        description="Audit admins only; anyone else, the system and security admins "
         "included, gets a 403. Newest first, a page at a time.",
     )
     @users_blp.arguments(AuditArgs, location="query")

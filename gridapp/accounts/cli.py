@@ -55,6 +55,7 @@ def user_create(
                 district=district,
                 grids=grids,
                 totp_secret=secret,
+                published_password_ok=False,
             )
     except GridappError as exc:
         fields = flatten_messages(exc.errors)

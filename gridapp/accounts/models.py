@@ -24,7 +24,6 @@ class DutyRole(StrEnum):
     audit_admin = "audit_admin"  # 安全审计员: reads the audit trail, nothing else
 
 
-DUTY_ROLE_LABELS = {DutyRole.security_admin: "安全管理员", DutyRole.audit_admin: "安全审计员"}
 # Every role a user may hold: the workflow's staff roles, then the separated duties.
 ROLES = tuple(role.value for role in workflow.STAFF_ROLES) + tuple(r.value for r in DutyRole)
 

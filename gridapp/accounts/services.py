@@ -31,8 +31,12 @@ from gridapp.core.security import (
 from gridapp.grid.models import Area
 
 
-def check_password(password: str) -> str | None:
-    """Return why a new password is refused, or None (ASVS V6.2: 12 to 128 characters)."""
+def check_password(password: str, *, published_ok: bool = False) -> str | None:
+    """Return why a new password is refused, or None (ASVS V6.2: 12 to 128 characters).
+
+    The published demo password is refused too, unless ``published_ok`` (the demo's own users
+    and test fixtures, made in demo mode by code rather than by an administrator).
+    """
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         return _(
             "A password has %(low)d to %(high)d characters.",
@@ -41,7 +45,7 @@ def check_password(password: str) -> str | None:
         )
     from gridapp.seed.demo import DEMO_PASSWORD  # late: the seed depends on accounts
 
-    if password == DEMO_PASSWORD:
+    if not published_ok and password == DEMO_PASSWORD:
         return _("This password is published; choose another.")
     return None
 
@@ -88,11 +92,15 @@ def create_user(
     district: str | None = None,
     grids: Iterable[str] = (),
     totp_secret: str | None = None,
+    published_password_ok: bool = True,
 ) -> User:
-    """Create a user with a role and a scope (grids, department, district)."""
+    """Create a user with a role and a scope (grids, department, district).
+
+    Administrators (the API, ``flask user create``) pass ``published_password_ok=False``.
+    """
     grid_codes = sorted(set(grids))
     errors = _scope_errors(session, role, department, grid_codes)
-    refusal = check_password(password)
+    refusal = check_password(password, published_ok=published_password_ok)
     if refusal is not None:
         errors["password"] = refusal
     if not username or len(username) > 64:
@@ -171,6 +179,7 @@ def admin_create_user(
         district=district,
         grids=grids,
         totp_secret=secret,
+        published_password_ok=False,
     )
     record_audit(
         session, "admin.user.create", target_type="user", target_id=user.id, after=user_facts(user)
@@ -263,9 +272,17 @@ def update_user(
 
 
 def reset_password(
-    session: Session, config: Config, user_id: int, password: str | None
+    session: Session,
+    config: Config,
+    user_id: int,
+    password: str | None,
+    new_totp: bool = False,
 ) -> NewCredentials:
-    """Set a user's password (or generate one, shown once); their sessions end."""
+    """Set a user's password (or generate one, shown once); their sessions end.
+
+    With ``new_totp`` (a lost phone), or when the user's role needs a second factor they do
+    not have, they also get a new TOTP secret, shown once.
+    """
     user = get_user(session, user_id)
     generated = _generated_password() if password is None else None
     new = password if password is not None else generated or ""
@@ -275,6 +292,12 @@ def reset_password(
     user.password_hash = hash_password(new)
     user.failed_logins = 0
     user.locked_until = None
+    secret = None
+    if new_totp or (user.role in MFA_ROLES and user.totp_secret is None):
+        secret = new_secret()
+        user.totp_secret = secret
+        user.totp_pending_secret = None
+        user.totp_last_step = None
     session.flush()
     revoke_user_sessions(session, config, user.id)
     record_audit(
@@ -282,9 +305,14 @@ def reset_password(
         "admin.user.password",
         target_type="user",
         target_id=user.id,
-        details={"generated": generated is not None},
+        details={"generated": generated is not None, "new_totp": secret is not None},
     )
-    return NewCredentials(user, generated)
+    return NewCredentials(
+        user,
+        generated,
+        secret,
+        None if secret is None else provisioning_uri(secret, user.username),
+    )
 
 
 def enrol_totp(session: Session, user: User, password: str) -> NewCredentials:
@@ -337,42 +365,6 @@ def disable_totp(session: Session, user: User, password: str, otp: str) -> User:
     return user
 
 
-def list_audit_entries(
-    session: Session,
-    *,
-    action: str | None = None,
-    actor: int | None = None,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 100,
-) -> tuple[list[AuditEntry], str | None]:
-    """List audit entries newest first (安全审计)."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
-    key = decode_cursor(cursor, 1)
-    if key is not None:
-        query = query.where(AuditEntry.id < cursor_int(key[0]))
-    if action is not None:
-        # "auth." lists every sign-in entry; "auth.login" only those.
-        query = query.where(
-            (AuditEntry.action == action) | AuditEntry.action.startswith(action.rstrip(".") + ".")
-        )
-    if actor is not None:
-        query = query.where(AuditEntry.actor_id == actor)
-    if target_type is not None:
-        query = query.where(AuditEntry.target_type == target_type)
-    if target_id is not None:
-        query = query.where(AuditEntry.target_id == target_id)
-    if since is not None:
-        query = query.where(AuditEntry.at >= since)
-    if until is not None:
-        query = query.where(AuditEntry.at < until)
-    rows = list(session.scalars(query))
-    return paginate(rows, limit, lambda e: (e.id,))
-
-
 def _check_own_password(user: User, password: str) -> None:
     if not verify_password(user.password_hash, password):
         raise ValidationFailed(
@@ -412,3 +404,39 @@ def command_center(
     elif area is not None:
         query = query.where((User.district_code == area) | User.district_code.is_(None))
     return list(session.scalars(query))
+
+
+def list_audit_entries(
+    session: Session,
+    *,
+    action: str | None = None,
+    actor: int | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> tuple[list[AuditEntry], str | None]:
+    """List audit entries newest first (安全审计)."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
+    key = decode_cursor(cursor, 1)
+    if key is not None:
+        query = query.where(AuditEntry.id < cursor_int(key[0]))
+    if action is not None:
+        # "auth." lists every sign-in entry; "auth.login" only those.
+        query = query.where(
+            (AuditEntry.action == action) | AuditEntry.action.startswith(action.rstrip(".") + ".")
+        )
+    if actor is not None:
+        query = query.where(AuditEntry.actor_id == actor)
+    if target_type is not None:
+        query = query.where(AuditEntry.target_type == target_type)
+    if target_id is not None:
+        query = query.where(AuditEntry.target_id == target_id)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    rows = list(session.scalars(query))
+    return paginate(rows, limit, lambda e: (e.id,))

@@ -89,11 +89,6 @@ class Config:
         embedded = database_url.startswith("sqlite") and redis_url is None
         production = env.get("GRIDAPP_ENV", "").lower() == "production"
         demo = _truthy(env, "DEMO", default=embedded and not production)
-        if production and demo:
-            raise ConfigurationError(
-                "DEMO is on with GRIDAPP_ENV=production. Demo mode publishes passwords and "
-                "second factors (the demo users); it is never on in production: unset DEMO."
-            )
         secret = overrides.pop("secret_key", None) or env.get("SECRET_KEY")
         if secret and (production or not (embedded or demo)):
             _check_production_secret(secret)
@@ -105,6 +100,11 @@ class Config:
                     "default and demo mode may run without one."
                 )
             secret = _local_secret(var_dir)
+        if production and demo:
+            raise ConfigurationError(
+                "DEMO is on with GRIDAPP_ENV=production. Demo mode publishes passwords and "
+                "second factors (the demo users); it is never on in production: unset DEMO."
+            )
         names = {f.name for f in fields(cls)}
         unknown = set(overrides) - names
         if unknown:

@@ -648,6 +648,80 @@ def test_mfa_failures_lockouts_and_logouts_are_audited(client):
     assert audit_entries("auth.logout")[-1].target_id == str(stored("handler").id)
 
 
+@pytest.mark.parametrize("field", ["username", "password", "otp"])
+def test_a_lone_surrogate_at_sign_in_is_a_field_error(client, field):
+    body = {"username": "grid_worker", "password": DEMO_PASSWORD, "otp": "123456"}
+    pairs = [f'"{k}": "{v}"' for k, v in body.items() if k != field]
+    raw = "{" + ", ".join([*pairs, f'"{field}": "ab\\ud800cd"']) + "}"
+
+    response = client.post(LOGIN, data=raw, content_type="application/json")
+
+    assert field in problem_of(response, 422)["errors"]
+
+
+def test_a_lost_phone_gets_a_new_second_factor(client, security):
+    user_id = stored("shift_leader").id
+
+    response = client.post(
+        f"{USERS}/{user_id}/password",
+        json={"password": "a-new-long-password", "totp": True},
+        headers=security,
+    )
+
+    body = response.get_json()
+    assert response.status_code == 200, body
+    secret = body["totp_secret"]
+    assert secret and secret != DEMO_TOTP_SECRET
+    ok = sign_in(client, "shift_leader", "a-new-long-password", otp=totp_code(secret))
+    assert ok.status_code == 200, ok.get_json()
+    assert secret not in str([e.details for e in audit_entries("admin.user.password")])
+
+
+def test_a_new_dispatcher_role_comes_with_a_second_factor_at_the_next_reset(client, security):
+    user_id = stored("handler2").id
+    client.patch(
+        f"{USERS}/{user_id}",
+        json={"role": "dispatcher", "department": None, "district": "430423"},
+        headers=security,
+    )
+
+    body = client.post(f"{USERS}/{user_id}/password", json={}, headers=security).get_json()
+
+    assert body["totp_secret"] and body["one_time_password"]
+    ok = sign_in(client, "handler2", body["one_time_password"], otp=totp_code(body["totp_secret"]))
+    assert ok.status_code == 200, ok.get_json()
+
+
+def test_fuzzing_the_identity_operations_makes_no_server_error(app, client):
+    """The shared fuzz test signs in as a grid worker and a supervisor, who reach none of these."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    signed_in = [login_headers(client, name) for name in ("security_admin", "audit_admin")]
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app).include(
+        path_regex="^/api/v1/(admin/(users|sessions)|auth/mfa)"
+    )
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 10
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=25,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def no_server_error(case: Any) -> None:
+            for headers in signed_in:
+                case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+        no_server_error()
+
+
 # -- the audit trail, read by the audit admin alone --------------------------------------------
 
 
@@ -680,3 +754,15 @@ def test_bad_audit_queries_are_422(client, query):
     headers = login_headers(client, "audit_admin")
 
     problem_of(client.get(f"/api/v1/admin/audit?{query}", headers=headers), 422)
+
+
+def test_the_audit_admin_verifies_the_chain(client):
+    sign_in(client, "handler")
+    headers = login_headers(client, "audit_admin")
+
+    verdict = client.get("/api/v1/admin/audit/verify", headers=headers).get_json()
+
+    assert verdict["intact"] is True and verdict["entries"] >= 2
+    problem_of(
+        client.get("/api/v1/admin/audit/verify", headers=login_headers(client, "admin")), 403
+    )

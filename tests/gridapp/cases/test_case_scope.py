@@ -43,6 +43,7 @@ def world(client: Any, session: Any) -> dict[str, Any]:
         password="demo-pass-2026",
         role="acceptor",
         district="430412",
+        totp_secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",  # an acceptor signs in with a code
     )
     session.flush()
     heads = {name: login(client, name) for name in ROLES}

@@ -111,11 +111,11 @@ def test_overrides_win(tmp_path):
     config = Config.from_env(
         {"DATABASE_URL": "postgresql://x/y"},
         var_dir=tmp_path,
-        secret_key="s" * 40,
+        secret_key=STRONG_KEY,
         max_failed_logins=3,
     )
 
-    assert config.secret_key == "s" * 40
+    assert config.secret_key == STRONG_KEY
     assert config.max_failed_logins == 3
 
 
