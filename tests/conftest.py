@@ -139,6 +139,9 @@ def config(database_url: str, redis_url: str | None, var_dir: Path, run_id: str)
         testing=True,
         queue_prefix=f"test{run_id}",
         grid_index_check_seconds=0.0,
+        # One client address signs in hundreds of times; tests/gridapp/core/test_limits.py
+        # turns the limits on.
+        rate_limits_enabled=False,
     )
 
 

@@ -16,6 +16,7 @@ from gridapp.accounts.sessions import (
     revoke_refresh_token,
 )
 from gridapp.core.extensions import db
+from gridapp.core.limits import rate_limit
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import StrictSchema
@@ -62,6 +63,7 @@ class Login(MethodView):
         "(401 with `locked_until`). Send the `access_token` as `Authorization: Bearer …` (it "
         "lasts minutes); keep the `refresh_token` for POST /api/v1/auth/refresh.",
     )
+    @rate_limit("login")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     def post(self, body: dict[str, Any]) -> TokenPair:

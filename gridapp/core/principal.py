@@ -12,6 +12,8 @@ from gridapp.accounts.models import User
 from gridapp.core.errors import AuthenticationFailed, Forbidden
 from gridapp.core.extensions import db
 from gridapp.core.i18n import _, role_label
+from gridapp.core.inputs import ascii_digits
+from gridapp.core.schemas import MAX_ID
 from gridapp.core.security import decode_access_token
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,7 +33,13 @@ def authenticate_request() -> User:
     if scheme.lower() != "bearer" or not token:
         raise AuthenticationFailed(_("Sign in first: send 'Authorization: Bearer <access token>'."))
     claims = decode_access_token(token.strip(), current_app.config["GRIDAPP"].secret_key)
-    user = db.session.get(User, int(claims["sub"]))
+    subject = claims.get("sub")
+    # A signed token whose subject is no row id (text, ٣, a 30-digit number) names nobody.
+    if not (isinstance(subject, str) and len(subject) <= 10 and ascii_digits(subject)):
+        raise AuthenticationFailed(_("The access token is not valid."))
+    if int(subject) > MAX_ID:
+        raise AuthenticationFailed(_("The access token is not valid."))
+    user = db.session.get(User, int(subject))
     if user is None or not user.active:
         raise AuthenticationFailed(_("The access token is not valid."))
     g.user = user
