@@ -16,23 +16,26 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
+from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, request
-from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter import Limiter
+from limits import parse_many
 from limits.storage import RedisStorage, Storage
-from redis import Redis
+from redis import Redis, RedisError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from gridapp.core.errors import TooManyRequests
 from gridapp.core.extensions import redis
-from gridapp.core.i18n import N_, gettext
-from gridapp.core.problems import problem
+from gridapp.core.i18n import _
+from gridapp.core.problems import from_gridapp_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_JSON_BYTES = 1024 * 1024
 # Room for the form fields and multipart framing around the files.
-UPLOAD_OVERHEAD_BYTES = 1024 * 1024
+UPLOAD_OVERHEAD_BYTES = 2 * 1024 * 1024
 LIMIT_NAMES = ("login", "report", "upload", "open311")
 
 
@@ -92,36 +95,61 @@ def caller_key() -> str:
     return client_address()
 
 
-def _limit_value(name: str) -> Callable[[], str]:
-    def value() -> str:
-        return cast(str, current_app.config["GRIDAPP"].rate_limits[name])
-
-    return value
-
-
-def _limits_off() -> bool:
-    return not current_app.config["GRIDAPP"].rate_limits_enabled
-
-
 limiter = Limiter(
     client_address,
     storage_uri="gridapp://",
     strategy="moving-window",
-    headers_enabled=True,
     # Redis down must not stop sign-ins and reports; lockout still guards passwords.
     swallow_errors=True,
 )
 
 
+class RateLimited(TooManyRequests):
+    """A named limit is spent for this caller; ``retry_after`` seconds until it frees up."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            _("Too many requests; try again in %(seconds)s s.", seconds=retry_after),
+            extra={"retry_after": retry_after},
+        )
+        self.retry_after = retry_after
+
+
+def check_rate(name: str, key: str) -> None:
+    """Count one call against the named limit for ``key``; raise RateLimited past it.
+
+    The counting is Flask-Limiter's strategy and storage, called directly rather than through its
+    route decorator: that one registers limits by function name, and a view mounted on two
+    blueprints (the photo upload) would then count every call twice.
+    """
+    config = current_app.config["GRIDAPP"]
+    if not config.rate_limits_enabled:
+        return
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "limits")
+    try:
+        for item in parse_many(config.rate_limits[name]):
+            if not limiter.limiter.hit(item, prefix, name, key):
+                stats = limiter.limiter.get_window_stats(item, prefix, name, key)
+                raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+    except RedisError:
+        current_app.logger.warning("rate limit %s not counted: Redis unreachable", name)
+
+
 def rate_limit(name: str, *, key: Callable[[], str] | None = None) -> Callable[[F], F]:
-    """Apply the named rate limit (its value from the settings) to a view."""
+    """Apply the named rate limit (its value from the settings) to a view, before it parses."""
     if name not in LIMIT_NAMES:
         raise ValueError(f"No rate limit named {name!r}; the names are {', '.join(LIMIT_NAMES)}.")
     keyed = key or (client_address if name == "login" else caller_key)
-    return cast(
-        Callable[[F], F],
-        limiter.limit(_limit_value(name), key_func=keyed, scope=name, exempt_when=_limits_off),
-    )
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            check_rate(name, keyed())
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorator
 
 
 def accepts_upload(files: int = 1) -> Callable[[F], F]:
@@ -145,17 +173,10 @@ def _body_limit() -> int:
     return int(config.max_json_bytes)
 
 
-def _too_many(exc: RateLimitExceeded) -> Response:
-    current = limiter.current_limit
-    wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
-    return problem(
-        429,
-        N_("Too many requests"),
-        gettext("Too many requests; try again in %(seconds)s s.", seconds=wait),
-        slug="too-many-requests",
-        extra={"retry_after": wait},
-        headers={"Retry-After": str(wait)},
-    )
+def _too_many(exc: RateLimited) -> Response:
+    response = from_gridapp_error(exc)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def register_limits(app: Flask) -> None:
@@ -173,4 +194,4 @@ def register_limits(app: Flask) -> None:
     # One deployment's (or test run's) counters apart from another's on a shared Redis.
     app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{app.config['GRIDAPP'].queue_prefix}-limits")
     limiter.init_app(app)
-    app.register_error_handler(RateLimitExceeded, _too_many)
+    app.register_error_handler(RateLimited, _too_many)

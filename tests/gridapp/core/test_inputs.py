@@ -31,6 +31,7 @@ def reported_case(client: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.get_json()
     return dict(response.get_json())
 
+
 # Every route that reads a JSON body, with the method.
 JSON_ROUTES = [
     "/api/v1/auth/login",
