@@ -18,7 +18,8 @@ from werkzeug.exceptions import HTTPException
 
 import geo
 import workflow
-from gridapp.core.errors import GridappError
+from gridapp.core.denials import record_denial
+from gridapp.core.errors import Forbidden, GridappError, OutOfScope
 from gridapp.core.i18n import N_, gettext, join_clauses, translate_message
 from gridapp.core.refusals import refusal_detail, requirement_messages
 
@@ -116,6 +117,8 @@ _LOCATIONS = frozenset({"json", "query", "querystring", "form", "files", "header
 
 
 def from_gridapp_error(exc: GridappError) -> Response:
+    if isinstance(exc, Forbidden | OutOfScope):
+        record_denial(exc)
     return problem(
         exc.status,
         exc.title,

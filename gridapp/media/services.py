@@ -31,7 +31,13 @@ from gridapp.accounts.models import User
 from gridapp.cases.models import Case
 from gridapp.cases.scope import case_visible
 from gridapp.core.config import Config
-from gridapp.core.errors import NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
+from gridapp.core.errors import (
+    NotFound,
+    OutOfScope,
+    PayloadTooLarge,
+    UnsupportedMedia,
+    ValidationFailed,
+)
 from gridapp.core.i18n import _
 from gridapp.core.outbox import enqueue_after_commit
 from gridapp.media.models import Attachment
@@ -360,7 +366,13 @@ def get_attachment_for(session: Session, user: User, attachment_id: int) -> Atta
             if case is not None and case_visible(user, case):
                 return attachment
     # The same answer for "missing" and "not yours", so ids can't be probed.
-    raise NotFound(_("There is no media %(id)s.", id=attachment_id))
+    if attachment is None:
+        raise NotFound(_("There is no media %(id)s.", id=attachment_id))
+    raise OutOfScope(
+        _("There is no media %(id)s.", id=attachment_id),
+        target_type="attachment",
+        target_id=attachment_id,
+    )
 
 
 def attachments_for_claim(
