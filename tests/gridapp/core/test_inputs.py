@@ -62,18 +62,16 @@ BAD_BODIES = {
 
 
 @pytest.mark.parametrize("route", JSON_ROUTES)
-@pytest.mark.parametrize("body", list(BAD_BODIES.values()), ids=list(BAD_BODIES))
 @pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
-def test_no_json_body_makes_a_server_error(
-    client: Any, route: str, body: bytes, signed_in: bool
-) -> None:
+def test_no_json_body_makes_a_server_error(client: Any, route: str, signed_in: bool) -> None:
     headers = login_headers(client, "grid_worker") if signed_in else {}
     headers["If-Match"] = '"1"'
 
-    response = client.post(route, data=body, content_type="application/json", headers=headers)
+    for name, body in BAD_BODIES.items():
+        response = client.post(route, data=body, content_type="application/json", headers=headers)
 
-    assert response.status_code < 500, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
+        assert response.status_code < 500, (name, response.get_data(as_text=True))
+        assert response.mimetype == PROBLEM_JSON, name
 
 
 @pytest.mark.parametrize("name", ["escaped lone surrogate", "NUL escaped", "NUL in a list"])
