@@ -12,7 +12,6 @@ gunicorn worker shares them. Over the limit is 429 problem+json with ``Retry-Aft
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -26,14 +25,14 @@ from limits.storage import RedisStorage, Storage
 from redis import Redis, RedisError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from gridapp.core.errors import TooManyRequests
+from gridapp.core.errors import GridappError, TooManyRequests
 from gridapp.core.extensions import redis
 from gridapp.core.i18n import _
 from gridapp.core.problems import from_gridapp_error
+from gridapp.core.security import decode_access_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-MAX_JSON_BYTES = 1024 * 1024
 # Room for the form fields and multipart framing around the files.
 UPLOAD_OVERHEAD_BYTES = 2 * 1024 * 1024
 LIMIT_NAMES = ("login", "report", "upload", "open311")
@@ -84,14 +83,20 @@ def client_address() -> str:
 
 
 def caller_key() -> str:
-    """The signed-in caller (by their token) when there is one, else their address.
+    """The signed-in caller when the token's signature holds, else their address.
 
-    The token is hashed rather than decoded: a forged one still counts against itself, and this
-    runs before the view authenticates.
+    Keyed by the user, not the token, so signing in again starts no fresh count; a token that
+    does not verify counts against its sender's address, never against the user it names.
+    This runs before the view authenticates (and before it reads the body).
     """
     header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer " and len(header) > 7:
-        return "token:" + hashlib.sha256(header[7:].strip().encode("utf-8", "replace")).hexdigest()
+    scheme, _blank, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        try:
+            claims = decode_access_token(token.strip(), current_app.config["GRIDAPP"].secret_key)
+        except GridappError:
+            return client_address()
+        return f"user:{claims.get('sub')}"
     return client_address()
 
 

@@ -109,6 +109,18 @@ def test_phone_reports_and_uploads_are_limited(client: Any, tight_limits: None) 
 
     assert reports == [422, 422, 422, 429]
     assert uploads == [201, 201, 201, 429]
+    # Signing in again starts no fresh count: the limit is the user's, not the token's.
+    signed_in = client.post(
+        "/api/v1/auth/login",
+        json={"username": "grid_worker", "password": DEMO_PASSWORD},
+        environ_base={"REMOTE_ADDR": an_address()},
+    )
+    again = {"Authorization": f"Bearer {signed_in.get_json()['access_token']}"}
+    assert again != worker
+    assert client.post("/api/v1/mobile/reports", json={}, headers=again).status_code == 429
+    # A token that does not verify counts against its sender's address, not the user it names.
+    forged = {"Authorization": worker["Authorization"][:-4] + "AAAA"}
+    assert client.post("/api/v1/mobile/reports", json={}, headers=forged).status_code == 401
 
 
 def test_limits_are_named_and_the_open311_one_is_ready() -> None:
