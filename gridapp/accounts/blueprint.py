@@ -33,6 +33,7 @@ from gridapp.accounts.sessions import (
 from gridapp.core.audit import AuditChainReport, AuditEntry, verify_audit_chain
 from gridapp.core.extensions import db
 from gridapp.core.i18n import N_
+from gridapp.core.limits import rate_limit
 from gridapp.core.principal import BEARER, current_session_id, current_user, login_required
 from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import StrictSchema, UtcDateTime
@@ -110,6 +111,7 @@ class Login(MethodView):
         "each. Each code works once. Send the `access_token` as `Authorization: Bearer …` (it "
         "lasts minutes); keep the `refresh_token` for POST /api/v1/auth/refresh.",
     )
+    @rate_limit("login")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     def post(self, body: dict[str, Any]) -> TokenPair:

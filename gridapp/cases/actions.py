@@ -8,6 +8,7 @@ guard), checks the payload, then applies exactly the effects the definition's ro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ from gridapp.media.services import attachments_for_claim
 R = workflow.Relation
 # Who the history names for what nobody did by hand (the SLA sweep's automatic 督办).
 SYSTEM_ROLE = "system"
+# One entity tag whose opaque part is a version: up to 9 ASCII digits (versions are INTEGERs).
+IF_MATCH_TAG = re.compile(r'(?:W/)?"?([0-9]{1,9})"?', re.ASCII)
 # The desk roles whose members sit in a centre (指挥中心 / 综治中心) at one level.
 CENTER_ROLES = frozenset(
     {workflow.Role.acceptor, workflow.Role.dispatcher, workflow.Role.shift_leader}
@@ -115,13 +118,15 @@ def parse_if_match(header: str | None) -> int:
         raise PreconditionRequired(
             _("State-changing calls need If-Match with the case's ETag (its version).")
         )
-    tag = header.strip()
-    if tag.startswith("W/"):
-        tag = tag[2:]
-    tag = tag.strip('"')
-    if not tag.isdigit():
-        raise PreconditionFailed(_("If-Match %(header)r is not a case version.", header=header))
-    return int(tag)
+    # One entity tag, strong or weak ("3", W/"3", or bare 3 from older phones). A list or "*"
+    # names no single version, so it cannot guard a change; digits are 0-9 only (int() reads
+    # ٣ and ３ too), and short enough to be a version at all.
+    match = IF_MATCH_TAG.fullmatch(header.strip())
+    if match is None:
+        raise PreconditionFailed(
+            _("If-Match %(header)r is not a case version.", header=header[:40])
+        )
+    return int(match.group(1))
 
 
 def act_on_case(

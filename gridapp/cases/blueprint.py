@@ -31,9 +31,10 @@ from gridapp.cases.services import (
     verify_chain,
 )
 from gridapp.core.extensions import db
+from gridapp.core.limits import rate_limit
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import IF_MATCH, Blueprint
-from gridapp.core.schemas import StrictSchema, UtcDateTime
+from gridapp.core.schemas import Integer, StrictSchema, UtcDateTime
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="Cases")
 
@@ -67,7 +68,7 @@ class CaseListArgs(StrictSchema):
         metadata={"description": "created, updated or deadline; a leading '-' reverses."},
     )
     cursor = fields.String(load_default=None, metadata={"description": "From `next_cursor`."})
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    limit = Integer(load_default=50, validate=validate.Range(1, 200))
 
 
 def etag(case: Case) -> dict[str, str]:
@@ -118,6 +119,7 @@ class Cases(MethodView):
         "belongs to your district until it is placed. The caller's details are shown to "
         "command-center roles only.",
     )
+    @rate_limit("report")
     @blp.arguments(DeskIntakeSchema, example=examples.DESK_INTAKE)
     @blp.response(201, CaseSchema)
     @login_required(*DESK_INTAKE_ROLES)

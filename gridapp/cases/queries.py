@@ -15,7 +15,7 @@ import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.scope import case_scope, case_visible
-from gridapp.core.errors import NotFound
+from gridapp.core.errors import NotFound, OutOfScope
 from gridapp.core.i18n import _
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, paginate
 
@@ -34,8 +34,10 @@ CASE_BY_ID_FOR_UPDATE = CASE_BY_ID.with_for_update()
 def get_case(session: Session, user: User, case_id: int, *, lock: bool = False) -> Case:
     """Return a case the user may see; anything else is 404 (its existence stays hidden)."""
     case = session.scalar(CASE_BY_ID_FOR_UPDATE if lock else CASE_BY_ID, {"case_id": case_id})
-    if case is None or not case_visible(user, case):
+    if case is None:
         raise NotFound(_("No case %(id)s.", id=case_id))
+    if not case_visible(user, case):
+        raise OutOfScope(_("No case %(id)s.", id=case_id), target_type="case", target_id=case_id)
     return case
 
 

@@ -20,7 +20,7 @@ from gridapp.cases.models import Case
 from gridapp.core.extensions import db
 from gridapp.core.i18n import LABEL_DESCRIPTION, action_label, state_label
 from gridapp.core.principal import current_user
-from gridapp.core.schemas import PointWithCrsSchema, StrictSchema, record_id
+from gridapp.core.schemas import Integer, PointWithCrsSchema, StrictSchema, record_id
 
 STATE_NAMES = [state.value for state in workflow.State]
 ACTION_NAMES = [action.value for action in workflow.Action]
@@ -206,7 +206,7 @@ class ActionBodySchema(StrictSchema):
     confirmed = fields.Boolean(load_default=None)
     passed = fields.Boolean(load_default=None)
     satisfied = fields.Boolean(load_default=None)
-    score = fields.Integer(load_default=None, validate=validate.Range(0, 100))
+    score = Integer(load_default=None, validate=validate.Range(0, 100))
     category = fields.String(load_default=None)
     urgency = fields.String(load_default=None, validate=validate.OneOf(("normal", "urgent")))
 

@@ -8,12 +8,16 @@ from typing import Any
 import flask_babel
 import swagger_ui_bundle
 from flask import Blueprint, Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from gridapp.core import db_sqlite
 from gridapp.core.config import Config
 from gridapp.core.extensions import api, babel, db, redis
+from gridapp.core.headers import register_security_headers
 from gridapp.core.i18n import DEFAULT_LOCALE, TRANSLATIONS, select_locale
+from gridapp.core.inputs import register_input_checks
+from gridapp.core.limits import register_limits
 from gridapp.core.metadata import load_models
 from gridapp.core.openapi_examples import serve_with_examples
 from gridapp.core.outbox import relay_outbox
@@ -24,7 +28,12 @@ API_VERSION = "1.0.0"
 
 
 class RowIdConverter(IntegerConverter):
-    """``<int:…>`` in paths: a row id, 1 to MAX_ID."""
+    """``<int:…>`` in paths: a row id, 1 to MAX_ID, in the digits 0-9 only.
+
+    Werkzeug's ``\\d+`` also matches ٣ or ３ (read as 3), so one case would have many URLs.
+    """
+
+    regex = r"[0-9]+"
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min", 1)
@@ -82,6 +91,14 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     serve_with_examples(app)
     _register_blueprints(app)
     register_problem_handlers(app)
+    register_input_checks(app)
+    register_limits(app)
+    register_security_headers(app)
+    if config.proxies:
+        # Behind nginx: the client's address and scheme are what the trusted proxies forwarded.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.proxies, x_proto=config.proxies
+        )
     _register_transaction_boundary(app)
     _register_cli(app)
     if not app.logger.handlers:

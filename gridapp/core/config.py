@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,15 @@ def _var_dir(environ: Mapping[str, str]) -> Path:
 
 
 MIN_AUDIT_RETENTION_DAYS = 180
+
+
+# The named rate limits (gridapp.core.limits), per caller, in the `limits` notation.
+DEFAULT_RATE_LIMITS = {
+    "login": "10/minute;100/hour",
+    "report": "30/minute;300/hour",
+    "upload": "60/minute;600/hour",
+    "open311": "20/minute;200/hour",
+}
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,16 @@ class Config:
     # An outbox row handed to Redis this long ago whose job is neither waiting nor running is
     # sent again by the every-minute reconciler.
     outbox_reconcile_seconds: int = 120
+    # Limits (gridapp.core.limits): JSON body size, and the named rate limits per caller.
+    max_json_bytes: int = 1024 * 1024
+    rate_limits_enabled: bool = True
+    rate_limits: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    # Largest photo accepted, in pixels, read from the file's header before decoding.
+    media_max_pixels: int = 50_000_000
+    # Reverse proxies in front (nginx: 1) whose X-Forwarded-For/-Proto are trusted.
+    proxies: int = 0
+    # Strict-Transport-Security max-age on answers served over HTTPS (0: no header).
+    hsts_seconds: int = 31_536_000
 
     @property
     def media_dir(self) -> Path:
@@ -131,6 +150,12 @@ class Config:
             "database_role": env.get("DATABASE_ROLE") or None,
             "evaluation_export_sync_rows": int(env.get("EVALUATION_EXPORT_SYNC_ROWS", 5000)),
             "outbox_reconcile_seconds": int(env.get("OUTBOX_RECONCILE_SECONDS", 120)),
+            "max_json_bytes": int(env.get("MAX_JSON_BYTES", 1024 * 1024)),
+            "rate_limits_enabled": _truthy(env, "RATE_LIMITS", default=True),
+            "rate_limits": _rate_limits(env),
+            "media_max_pixels": int(env.get("MEDIA_MAX_PIXELS", 50_000_000)),
+            "proxies": int(env.get("PROXIES", 0)),
+            "hsts_seconds": int(env.get("HSTS_SECONDS", 31_536_000)),
         }
         values.update(overrides)
         if values["audit_retention_days"] < MIN_AUDIT_RETENTION_DAYS:
@@ -190,6 +215,26 @@ def _check_production_secret(secret: str) -> None:
             "can forge): production needs a long random one, e.g. `python -c 'import secrets; "
             "print(secrets.token_urlsafe(48))'`."
         )
+
+
+def _rate_limits(env: Mapping[str, str]) -> dict[str, str]:
+    """Read RATE_LIMIT_<NAME> for each named limit; refuse one the limiter could not read."""
+    from limits import parse_many
+
+    values = {
+        "login": env.get("RATE_LIMIT_LOGIN", DEFAULT_RATE_LIMITS["login"]),
+        "report": env.get("RATE_LIMIT_REPORT", DEFAULT_RATE_LIMITS["report"]),
+        "upload": env.get("RATE_LIMIT_UPLOAD", DEFAULT_RATE_LIMITS["upload"]),
+        "open311": env.get("RATE_LIMIT_OPEN311", DEFAULT_RATE_LIMITS["open311"]),
+    }
+    for name, value in values.items():
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"RATE_LIMIT_{name.upper()}={value!r} is not a rate limit such as '10/minute'."
+            ) from exc
+    return values
 
 
 def _truthy(env: Mapping[str, str], name: str, default: bool = False) -> bool:

@@ -51,6 +51,16 @@ class NotFound(GridappError):
     type_slug = "not-found"
 
 
+class OutOfScope(NotFound):
+    """An object that exists outside the caller's scope: answered as a 404 like a missing one
+    (its existence stays hidden), and audited as a denial, which a missing one is not."""
+
+    def __init__(self, detail: str, *, target_type: str, target_id: object) -> None:
+        super().__init__(detail)
+        self.target_type = target_type
+        self.target_id = target_id
+
+
 class Conflict(GridappError):
     status = 409
     title = N_("Conflict")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import func, select, text
 
+import workflow
 from gridapp.calendar.services import calendar_warning
 from gridapp.cases.models import Case
+from gridapp.core.errors import GridappError
 from gridapp.core.extensions import db, redis
 from gridapp.core.models import OutboxMessage
 from gridapp.core.outbox import unfinished_count
+from gridapp.core.principal import optional_user
 
 bp = Blueprint("health", __name__)
 
@@ -20,6 +23,24 @@ bp = Blueprint("health", __name__)
 def healthz() -> Response:
     """Answer while the process serves requests."""
     return jsonify(status="ok")
+
+
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def _may_see_details() -> bool:
+    """Details (backends, errors, warnings) for an admin's token or a local probe only.
+
+    A local probe is a call from loopback that no proxy forwarded (nginx adds X-Forwarded-For):
+    the supervisor, systemd or an operator's curl on the machine. Anyone else learns ok or not.
+    """
+    if request.remote_addr in LOOPBACK and "X-Forwarded-For" not in request.headers:
+        return True
+    try:
+        user = optional_user()
+    except GridappError:
+        return False
+    return user is not None and user.role == workflow.Role.admin
 
 
 @bp.get("/readyz")
@@ -48,7 +69,9 @@ def readyz() -> tuple[Response, int]:
             warning = f"The work calendar could not be read: {exc}"
         if warning:
             warnings.append(warning)
-    body = {"status": "ok" if ok else "unavailable", "checks": checks, "warnings": warnings}
+    body: dict[str, Any] = {"status": "ok" if ok else "unavailable"}
+    if _may_see_details():
+        body.update(checks=checks, warnings=warnings)
     return jsonify(body), 200 if ok else 503
 
 

@@ -9,11 +9,17 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from gridapp.core.errors import ValidationFailed
 from gridapp.core.i18n import _
+from gridapp.core.inputs import check_json_value
+
+# A real cursor is a few timestamps and ids; anything much longer is not one of ours.
+MAX_CURSOR_LENGTH = 512
+# Ids and sequence numbers in a cursor are row ids: INTEGER columns (see schemas.MAX_ID).
+_MAX_KEY = 2**31 - 1
 
 T = TypeVar("T")
 
@@ -29,11 +35,16 @@ def decode_cursor(cursor: str | None, size: int, field: str = "cursor") -> list[
     """Return the sort key a cursor carries (``size`` values), or None for the first page."""
     if not cursor:
         return None
+    if len(cursor) > MAX_CURSOR_LENGTH or not cursor.isascii():
+        raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")})
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, UnicodeDecodeError) as exc:
+        check_json_value(values)
+    except (ValueError, UnicodeDecodeError, ValidationFailed, RecursionError) as exc:
         raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")}) from exc
     if not isinstance(values, list) or len(values) != size:
+        raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")})
+    if any(isinstance(v, list | dict) for v in values):
         raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")})
     return values
 
@@ -42,15 +53,19 @@ def cursor_datetime(value: Any, field: str = "cursor") -> datetime | None:
     """Read a datetime a cursor carries (None stays None)."""
     if value is None:
         return None
+    if not isinstance(value, str) or not value.isascii():
+        raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")})
     try:
-        return datetime.fromisoformat(str(value))
-    except ValueError as exc:
+        moment = datetime.fromisoformat(value)
+        # Ours are UTC; one that UTC cannot hold (year 9999 at -14:00) is no cursor of ours.
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
         raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")}) from exc
 
 
 def cursor_int(value: Any, field: str = "cursor") -> int:
     """Read a row id a cursor carries."""
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not -_MAX_KEY <= value <= _MAX_KEY:
         raise ValidationFailed(_("Invalid cursor."), errors={field: _("Use next_cursor.")})
     return value
 

@@ -18,7 +18,8 @@ from werkzeug.exceptions import HTTPException
 
 import geo
 import workflow
-from gridapp.core.errors import GridappError
+from gridapp.core.denials import record_denial
+from gridapp.core.errors import Forbidden, GridappError, OutOfScope
 from gridapp.core.i18n import N_, gettext, join_clauses, translate_message
 from gridapp.core.refusals import refusal_detail, requirement_messages
 
@@ -115,7 +116,9 @@ def _from_http_exception(exc: HTTPException) -> Response:
 _LOCATIONS = frozenset({"json", "query", "querystring", "form", "files", "headers", "view_args"})
 
 
-def _from_gridapp_error(exc: GridappError) -> Response:
+def from_gridapp_error(exc: GridappError) -> Response:
+    if isinstance(exc, Forbidden | OutOfScope):
+        record_denial(exc)
     return problem(
         exc.status,
         exc.title,
@@ -196,7 +199,7 @@ HTTP_TEXTS = (
 def register_problem_handlers(app: Flask) -> None:
     """Map every error family to problem+json (after flask-smorest registered its own)."""
     app.register_error_handler(HTTPException, _from_http_exception)
-    app.register_error_handler(GridappError, _from_gridapp_error)
+    app.register_error_handler(GridappError, from_gridapp_error)
     app.register_error_handler(geo.PointOutsideGrids, _from_outside)
     app.register_error_handler(geo.UnknownCRS, _from_unknown_crs)
     app.register_error_handler(workflow.TransitionNotAllowed, _from_transition)

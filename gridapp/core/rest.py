@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
+from flask import Request
 from flask_smorest import Blueprint as SmorestBlueprint
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from gridapp.core.inputs import load_json_text
 
 
 class StrictParser(FlaskParser):
@@ -15,6 +20,15 @@ class StrictParser(FlaskParser):
         "query": ma.RAISE,
         "querystring": ma.RAISE,
     }
+
+    def _raw_load_json(self, req: Request) -> Any:
+        # Every JSON body goes through the one gate (depth, numbers, storable text).
+        if not is_json_request(req):
+            return ma.missing
+        raw = req.get_data(cache=True)
+        if not raw.strip():
+            return ma.missing
+        return load_json_text(raw)
 
 
 class Blueprint(SmorestBlueprint):  # type: ignore[misc]

@@ -9,6 +9,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 import geo
 from gridapp.core.i18n import N_
+from gridapp.core.inputs import ascii_digits
 
 CRS_NAMES = tuple(crs.value for crs in geo.CRS)
 # Row ids are INTEGER columns: 32-bit signed on PostgreSQL, the narrower of the two backends.
@@ -16,9 +17,27 @@ CRS_NAMES = tuple(crs.value for crs in geo.CRS)
 MAX_ID = 2**31 - 1
 
 
+class Integer(fields.Integer):
+    """A whole number written with the digits 0-9 (``int()`` would also read ٣ or ３ as 3)."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, str) and not ascii_digits(value.strip().removeprefix("-")):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class Float(fields.Float):
+    """A number written in ASCII (``float()`` would also read full-width digits)."""
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, str) and not value.isascii():
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
 def record_id(**kwargs: object) -> fields.Integer:
     """An id of a stored row (a case, a user, a photo): a positive 64-bit integer."""
-    return fields.Integer(
+    return Integer(
         validate=validate.Range(1, MAX_ID, error=N_("Not an id: ids are whole numbers from 1.")),
         **kwargs,  # type: ignore[arg-type]
     )
@@ -49,7 +68,7 @@ class CrsField(fields.String):
         return super()._deserialize(value, attr, data, **kwargs).strip().lower()
 
 
-class RoundedFloat(fields.Float):
+class RoundedFloat(Float):
     """A number shown to so many decimals (a map's bbox, an area in km²)."""
 
     def __init__(self, places: int, **kwargs: Any) -> None:
@@ -69,8 +88,8 @@ class StrictSchema(Schema):
 
 
 class PointSchema(StrictSchema):
-    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
-    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    lon = Float(required=True, validate=validate.Range(-180, 180))
+    lat = Float(required=True, validate=validate.Range(-90, 90))
 
 
 class PointWithCrsSchema(PointSchema):

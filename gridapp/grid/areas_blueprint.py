@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 from gridapp.core.extensions import db
 from gridapp.core.principal import BEARER, login_required
 from gridapp.core.rest import Blueprint
-from gridapp.core.schemas import RoundedFloat, StrictSchema
+from gridapp.core.schemas import Integer, RoundedFloat, StrictSchema
 from gridapp.grid.models import AREA_LEVELS, Area
 from gridapp.grid.services import DEFAULT_LAYER, get_area, list_areas
 
@@ -24,7 +24,7 @@ class AreaListArgs(StrictSchema):
     parent = fields.String(load_default=None)
     layer = fields.String(load_default=DEFAULT_LAYER)
     cursor = fields.String(load_default=None, metadata={"description": "From `next_cursor`."})
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    limit = Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
 class AreaArgs(StrictSchema):

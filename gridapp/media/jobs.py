@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 from gridapp.core.config import Config
 from gridapp.core.jobs import job_context
 from gridapp.media.models import Attachment
-from gridapp.media.services import storage_path
+from gridapp.media.services import pixel_limit, storage_path
 from gridapp.media.sweep import touch
 
 THUMBNAIL_PX = 320
@@ -37,10 +37,20 @@ def make_thumbnail(attachment_id: int) -> str | None:
         target = storage_path(config, key)
         # Another upload of the same bytes may already have made it; only the row is missing.
         # Touching it also tells the media sweep it is wanted again.
+        source = storage_path(config, attachment.storage_key)
+        if not _within_limit(source, config.media_max_pixels):
+            # Stored before the limit was lowered: no thumbnail rather than a worker out of memory.
+            return None
         if not touch(target):
-            _render(storage_path(config, attachment.storage_key), target)
+            _render(source, target)
         attachment.thumbnail_key = key
         return key
+
+
+def _within_limit(source: Path, max_pixels: int) -> bool:
+    """Tell from the file's header alone whether its pixels are within the limit."""
+    with Image.open(source) as image:
+        return image.width * image.height <= pixel_limit(max_pixels)
 
 
 def _render(source: Path, target: Path) -> None:

@@ -31,7 +31,13 @@ from gridapp.accounts.models import User
 from gridapp.cases.models import Case
 from gridapp.cases.scope import case_visible
 from gridapp.core.config import Config
-from gridapp.core.errors import NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
+from gridapp.core.errors import (
+    NotFound,
+    OutOfScope,
+    PayloadTooLarge,
+    UnsupportedMedia,
+    ValidationFailed,
+)
 from gridapp.core.i18n import _
 from gridapp.core.outbox import enqueue_after_commit
 from gridapp.media.models import Attachment
@@ -120,7 +126,7 @@ def store_upload(
             raise ValidationFailed(
                 _("The file is empty."), errors={"file": _("The file is empty.")}
             )
-        facts = inspect_image(tmp_path, declared_content_type)
+        facts = inspect_image(tmp_path, declared_content_type, config.media_max_pixels)
         key = f"{sha[:2]}/{sha}"
         final = storage_path(config, key)
         # Reusing a stored copy refreshes its mtime, which tells the media sweep it is wanted.
@@ -185,7 +191,9 @@ def _clean_name(filename: str | None) -> str | None:
     return name[:255] or None
 
 
-def inspect_image(path: Path, declared_content_type: str | None = None) -> ImageFacts:
+def inspect_image(
+    path: Path, declared_content_type: str | None = None, max_pixels: int | None = None
+) -> ImageFacts:
     """Identify and fully decode an image; refuse anything but an intact accepted photo."""
     formats = accepted_formats()
     accepted = ", ".join(accepted_content_types())
@@ -204,11 +212,13 @@ def inspect_image(path: Path, declared_content_type: str | None = None) -> Image
         # Only our formats' parsers ever see the bytes (no EPS/Ghostscript, no exotic codecs).
         # verify() checks structure (PNG CRCs) but leaves the image unusable, so reopen.
         with Image.open(path, formats=formats) as probe:
+            # The header's dimensions, before a single pixel is decoded: a small file claiming
+            # 9000×9000 is refused here, for the cost of reading its header.
+            _refuse_bomb(*probe.size, max_pixels)
             probe.verify()
         with Image.open(path, formats=formats) as image:
             fmt = image.format or ""
             width, height = image.size
-            _refuse_bomb(width, height)
             if fmt in ("JPEG", "MPO"):
                 # Decode at 1/8 scale: the whole stream is still read (a cut-off file fails) but
                 # a 50-megapixel photo does not need 150 MB to be checked.
@@ -219,7 +229,7 @@ def inspect_image(path: Path, declared_content_type: str | None = None) -> Image
     except Image.DecompressionBombError as exc:
         message = _(
             "The image has too many pixels (more than %(pixels)s); send a photo of normal size.",
-            pixels=Image.MAX_IMAGE_PIXELS,
+            pixels=pixel_limit(max_pixels),
         )
         raise ValidationFailed(message, errors={"file": message}) from exc
     except UnidentifiedImageError as exc:
@@ -249,10 +259,17 @@ def inspect_image(path: Path, declared_content_type: str | None = None) -> Image
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
 
 
-def _refuse_bomb(width: int, height: int) -> None:
-    # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse the whole range.
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit is not None and width * height > limit:
+def pixel_limit(max_pixels: int | None = None) -> int:
+    """The most pixels a photo may have: MEDIA_MAX_PIXELS, never above Pillow's own limit."""
+    limits = [n for n in (max_pixels, Image.MAX_IMAGE_PIXELS) if n]
+    return min(limits) if limits else 0
+
+
+def _refuse_bomb(width: int, height: int, max_pixels: int | None = None) -> None:
+    # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse the whole range, and
+    # below it what the workers should not spend memory on (a 50 MP photo decodes to 150 MB).
+    limit = pixel_limit(max_pixels)
+    if limit and width * height > limit:
         raise Image.DecompressionBombError(f"{width}×{height} pixels")
 
 
@@ -349,7 +366,13 @@ def get_attachment_for(session: Session, user: User, attachment_id: int) -> Atta
             if case is not None and case_visible(user, case):
                 return attachment
     # The same answer for "missing" and "not yours", so ids can't be probed.
-    raise NotFound(_("There is no media %(id)s.", id=attachment_id))
+    if attachment is None:
+        raise NotFound(_("There is no media %(id)s.", id=attachment_id))
+    raise OutOfScope(
+        _("There is no media %(id)s.", id=attachment_id),
+        target_type="attachment",
+        target_id=attachment_id,
+    )
 
 
 def attachments_for_claim(

@@ -13,6 +13,7 @@ from werkzeug.datastructures import FileStorage
 from gridapp.core.errors import PayloadTooLarge, ValidationFailed
 from gridapp.core.extensions import db
 from gridapp.core.i18n import _
+from gridapp.core.limits import accepts_upload, rate_limit
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import StrictSchema
@@ -95,12 +96,14 @@ def mount_upload(blp: Blueprint) -> None:
 
     @blp.route("")
     class Upload(MethodView):
+        @accepts_upload(1)
         @blp.doc(
             security=BEARER,
             description="JPEG, PNG, WebP or HEIC, checked by content, up to the configured "
             "size (413 above it, 415 for another kind). The same file twice is stored once. "
             "A photo no report or action claims within MEDIA_UNCLAIMED_DAYS is forgotten.",
         )
+        @rate_limit("upload")
         @blp.arguments(FileSchema, location="files")
         @blp.response(201, AttachmentSchema)
         @login_required()

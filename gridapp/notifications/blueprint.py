@@ -11,7 +11,7 @@ from gridapp.core.extensions import db
 from gridapp.core.i18n import N_
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import Blueprint
-from gridapp.core.schemas import MAX_ID, StrictSchema, record_id
+from gridapp.core.schemas import MAX_ID, Integer, StrictSchema, record_id
 from gridapp.notifications.models import Notification
 from gridapp.notifications.schemas import NotificationSchema
 from gridapp.notifications.services import (
@@ -27,13 +27,13 @@ MAX_READ_IDS = 500
 
 
 class NotificationArgs(StrictSchema):
-    after = fields.Integer(
+    after = Integer(
         load_default=None,
         validate=validate.Range(0, MAX_ID),
         metadata={"description": "Only ids above this."},
     )
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones."})
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_READ_IDS))
+    limit = Integer(load_default=100, validate=validate.Range(1, MAX_READ_IDS))
 
 
 class ReadBodySchema(StrictSchema):

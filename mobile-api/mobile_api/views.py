@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +28,13 @@ from gridapp.cases.services import (
 from gridapp.core.errors import Conflict, ValidationFailed
 from gridapp.core.extensions import db
 from gridapp.core.i18n import _, action_label
+from gridapp.core.inputs import MalformedBody, load_json_text
+from gridapp.core.limits import accepts_upload, rate_limit
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.problems import flatten_messages
 from gridapp.core.rest import IF_MATCH, Blueprint
-from gridapp.core.schemas import CrsField, StrictSchema, record_id
+from gridapp.core.schemas import CrsField, Float, Integer, StrictSchema, record_id
 from gridapp.media.services import store_upload
 from gridapp.media.upload import reject_unknown_parts
 from gridapp.notifications.schemas import NotificationSchema
@@ -54,8 +55,8 @@ WORKER_ACTIONS = frozenset(
 
 
 class ReportLocationSchema(StrictSchema):
-    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
-    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    lon = Float(required=True, validate=validate.Range(-180, 180))
+    lat = Float(required=True, validate=validate.Range(-90, 90))
     crs = CrsField()
 
 
@@ -84,7 +85,7 @@ class TaskPageSchema(StrictSchema):
 
 class TaskArgs(StrictSchema):
     cursor = fields.String(load_default=None)
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    limit = Integer(load_default=50, validate=validate.Range(1, 200))
 
 
 class SyncArgs(StrictSchema):
@@ -134,15 +135,15 @@ def _report_body() -> tuple[dict[str, Any], list[Any]]:
     if request.mimetype == "multipart/form-data":
         reject_unknown_parts(form=("data",), files=("photos",))
         try:
-            raw = json.loads(request.form.get("data") or "")
-        except ValueError as exc:
+            raw = load_json_text(request.form.get("data") or "")
+        except MalformedBody as exc:
             raise ValidationFailed(
                 _("The report is missing."),
                 errors={"data": _("A JSON report in the `data` field.")},
             ) from exc
         files = [f for f in request.files.getlist("photos") if f.filename]
     else:
-        raw = request.get_json(silent=True)
+        raw = load_json_text(request.get_data(cache=True)) if request.is_json else None
     if not isinstance(raw, dict):
         raise ValidationFailed(_("The request body must be a JSON object."))
     try:
@@ -160,6 +161,7 @@ def _report_body() -> tuple[dict[str, Any], list[Any]]:
 
 @blp.route("/reports")
 class Reports(MethodView):
+    @accepts_upload(9)
     @blp.doc(
         security=BEARER,
         parameters=[
@@ -176,6 +178,7 @@ class Reports(MethodView):
         "client_id) answers the same case with the same status; the same key with another body "
         "is a 422.",
     )
+    @rate_limit("report")
     @blp.response(201, CaseSchema)
     @login_required(GRID_WORKER)
     def post(self) -> Any:

@@ -33,6 +33,7 @@ from gridapp.channels.open311.services import (
 from gridapp.core.errors import GridappError
 from gridapp.core.extensions import db
 from gridapp.core.i18n import _, gettext
+from gridapp.core.limits import RateLimited, check_rate
 from gridapp.core.rest import Blueprint
 
 blp = Blueprint(
@@ -86,7 +87,10 @@ def _fmt() -> str:
 def _gridapp_error(exc: GridappError) -> Response:
     # The spec knows 400, 403 and 404: an invalid field is a bad request there.
     status = 400 if exc.status == 422 else exc.status
-    return formats.errors(_fmt(), status, exc.detail)
+    answer = formats.errors(_fmt(), status, exc.detail)
+    if isinstance(exc, RateLimited):
+        answer.headers["Retry-After"] = str(exc.retry_after)
+    return answer
 
 
 @blp.errorhandler(geo.PointOutsideGrids)
@@ -274,8 +278,8 @@ class Requests(MethodView):
         params = {k: str(v) for k, v in body.items() if isinstance(v, str | int | float)}
         session = db.session()
         key = check_key(session, params.get("api_key") or request.args.get("api_key"))
-        # RATE LIMIT: the one place an integrator's calls are limited (per key), once
-        # gridapp.core.limits (Flask-Limiter) lands; a refusal is 429 in the spec's format.
+        # Counted per integrator key, not per address: one integrator's servers share a limit.
+        check_rate("open311", f"open311-key-{key.id}")
         submitted = submit_request(
             session, current_app.config["GRIDAPP"], key, params, _attributes(body)
         )

@@ -310,3 +310,25 @@ def test_admins_issue_and_revoke_integrator_keys(client, auth, session, point):
         )
     )
     assert actions == {"open311_key.create", "open311_key.revoke"}
+
+
+def test_an_integrator_key_is_rate_limited_in_the_spec_format(app, client, point):
+    import dataclasses
+
+    lon, lat = point
+    config = app.config["GRIDAPP"]
+    app.config["GRIDAPP"] = dataclasses.replace(
+        config, rate_limits_enabled=True, rate_limits={**config.rate_limits, "open311": "2/minute"}
+    )
+    try:
+        form = dict(api_key=KEY, service_code="SJ0102", lat=str(lat), long=str(lon))
+        answers = [post_request(client, "json", **form) for _ in range(3)]
+        refused = post_request(client, "xml", **form)
+    finally:
+        app.config["GRIDAPP"] = config
+
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert answers[2].get_json()[0]["code"] == 429
+    assert int(answers[2].headers["Retry-After"]) >= 1
+    assert refused.status_code == 429
+    assert xml_of(refused).find("error/code").text == "429"

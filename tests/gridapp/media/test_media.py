@@ -398,3 +398,46 @@ def test_openapi_documents_the_upload_as_multipart(client: Any) -> None:
         ref = schema["schema"]["$ref"].rsplit("/", 1)[-1]
         upload_field = spec["components"]["schemas"][ref]["properties"]["file"]
         assert (upload_field["type"], upload_field["format"]) == ("string", "binary")
+
+
+def jpeg_header_only(width: int, height: int) -> bytes:
+    """Make a JPEG of a few hundred bytes whose frame header claims ``width`` × ``height``."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "name,data",
+    [
+        # Just under Pillow's own limit (89.5 MP), over MEDIA_MAX_PIXELS (50 MP by default).
+        ("under-pillow.png", png_header_only(9_000, 9_900)),
+        ("under-pillow.jpg", jpeg_header_only(9_000, 9_900)),
+        ("wide.jpg", jpeg_header_only(65_000, 1_000)),
+    ],
+)
+def test_too_many_pixels_are_refused_from_the_header(
+    client: Any, auth: Any, name: str, data: bytes
+) -> None:
+    response = upload(client, auth("grid_worker"), data, name=name)
+
+    # 422 "too many pixels", not 415 "damaged": the refusal came before any pixel was decoded
+    # (the files hold no pixels to decode).
+    body = problem_of(response, 422)
+    assert "pixels" in body["errors"]["file"][0]
+    assert len(data) < 2_000
+
+
+def test_the_pixel_limit_is_a_setting(app: Any, client: Any, auth: Any) -> None:
+    small = png_header_only(3_000, 3_000)
+    config = app.config["GRIDAPP"]
+    app.config["GRIDAPP"] = dataclasses.replace(config, media_max_pixels=1_000_000)
+    try:
+        response = upload(client, auth("grid_worker"), small, name="nine-mp.png")
+    finally:
+        app.config["GRIDAPP"] = config
+
+    assert "1000000" in problem_of(response, 422)["errors"]["file"][0].replace(",", "")

