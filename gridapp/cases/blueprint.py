@@ -19,6 +19,7 @@ from gridapp.cases.schemas import (
     ChainSchema,
     DeskIntakeSchema,
     HistorySchema,
+    RoutingSchema,
 )
 from gridapp.cases.services import (
     CaseFilters,
@@ -27,6 +28,7 @@ from gridapp.cases.services import (
     case_history,
     get_case,
     list_cases,
+    suggest_department,
     take_case,
     verify_chain,
 )
@@ -214,3 +216,17 @@ class CaseHistoryVerify(MethodView):
             "first_broken_seq": report.first_broken_seq,
             "reason": report.reason,
         }
+
+
+@blp.route("/cases/<int:case_id>/routing")
+class CaseRouting(MethodView):
+    @blp.doc(
+        security=BEARER,
+        description="The department `dispatch` chooses when the body names none, and the "
+        "rule behind it; the console preselects it in the department picker.",
+    )
+    @blp.response(200, RoutingSchema)
+    @login_required()
+    def get(self, case_id: int) -> dict[str, Any]:
+        """Suggest the department the responsibility rules would dispatch a case to."""
+        return suggest_department(db.session(), current_user(), case_id)

@@ -15,6 +15,7 @@ import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.scope import case_scope, case_visible
+from gridapp.catalogue.services import find_department, responsible_department
 from gridapp.core.errors import NotFound
 from gridapp.core.i18n import _
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, paginate
@@ -239,3 +240,27 @@ def open_tasks(session: Session, user: User, limit: int = 200) -> list[Case]:
         .options(*NAMED)
     )
     return list(session.scalars(query))
+
+
+def suggest_department(session: Session, user: User, case_id: int) -> dict[str, Any]:
+    """Say which department the responsibility rules would send a case to (派遣建议)."""
+    case = get_case(session, user, case_id)
+    rule = responsible_department(
+        session,
+        case.category_code,
+        [case.grid_code, case.community_code, case.street_code, case.district_code],
+    )
+    if rule is None:
+        return {"case": case.id, "department": None, "department_name": None, "rule": None}
+    department = find_department(session, rule.department_code)
+    return {
+        "case": case.id,
+        "department": rule.department_code,
+        "department_name": department.name if department else None,
+        "rule": {
+            "id": rule.id,
+            "category": rule.category_code,
+            "area": rule.area_code,
+            "note": rule.note,
+        },
+    }

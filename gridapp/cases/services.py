@@ -22,11 +22,13 @@ from gridapp.cases.queries import (
     get_case,
     list_cases,
     open_tasks,
+    suggest_department,
     task_kind,
     worker_tasks,
 )
 from gridapp.cases.scope import case_scope
 from gridapp.cases.sla import sweep_sla
+from gridapp.cases.tiles import case_tile
 
 __all__ = [
     "Acted",
@@ -38,6 +40,7 @@ __all__ = [
     "case_history",
     "case_scope",
     "case_sla",
+    "case_tile",
     "cases_changed_since",
     "find_reported",
     "get_case",
@@ -47,6 +50,7 @@ __all__ = [
     "parse_if_match",
     "report_case",
     "request_fingerprint",
+    "suggest_department",
     "sweep_sla",
     "take_case",
     "task_kind",

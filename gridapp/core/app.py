@@ -95,15 +95,19 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.cases import blueprint as cases
     from gridapp.cases import processes_blueprint as processes
     from gridapp.catalogue import blueprint as catalogue
+    from gridapp.console import blueprint as console
     from gridapp.core import health
     from gridapp.grid import areas_blueprint as areas
     from gridapp.grid import blueprint as grid
     from gridapp.media import blueprint as media
     from gridapp.notifications import blueprint as notifications
+    from gridapp.tiles import blueprint as tiles
 
     for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media):
         api.register_blueprint(module.blp)
+    api.register_blueprint(tiles.blp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(console.bp)
     app.register_blueprint(
         Blueprint(
             "docs_static",

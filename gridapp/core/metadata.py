@@ -12,9 +12,9 @@ def load_models() -> MetaData:
     # Imported here: core is imported by every domain, so it names them only when asked.
     import gridapp.accounts.models
     import gridapp.calendar.models
-    import gridapp.core.audit
     import gridapp.cases.models
     import gridapp.catalogue.models
+    import gridapp.core.audit
     import gridapp.grid.models
     import gridapp.media.models
     import gridapp.notifications.models  # noqa: F401
