@@ -78,7 +78,7 @@ class CaseFilters:
     text: str | None = None
 
 
-def _conditions(filters: CaseFilters, now: datetime) -> list[ColumnElement[bool]]:
+def filter_conditions(filters: CaseFilters, now: datetime) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.states:
         conditions.append(Case.state.in_(list(filters.states)))
@@ -143,7 +143,7 @@ def list_cases(
     """List cases in the user's scope, filtered and sorted, a page at a time (keyset)."""
     descending = sort.value.startswith("-")
     column = _SORT_COLUMNS[sort.value.lstrip("-")]
-    conditions = _conditions(filters, datetime.now(UTC))
+    conditions = filter_conditions(filters, datetime.now(UTC))
     after = decode_cursor(cursor, 2)
     if after is not None:
         value = cursor_int(after[0]) if column is Case.id else cursor_datetime(after[0])

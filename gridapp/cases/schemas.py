@@ -246,3 +246,18 @@ class RoutingSchema(StrictSchema):
     department = fields.String(allow_none=True)
     department_name = fields.String(allow_none=True)
     rule = fields.Nested(RuleSchema, allow_none=True)
+
+
+class ChangeSchema(StrictSchema):
+    id = fields.Integer()
+    number = fields.String()
+    state = fields.String()
+    version = fields.Integer()
+    updated_at = fields.DateTime()
+
+
+class ChangesSchema(StrictSchema):
+    """Cases changed since a watermark: ids and versions only, for a screen to refresh."""
+
+    items = fields.List(fields.Nested(ChangeSchema))
+    watermark = fields.DateTime()

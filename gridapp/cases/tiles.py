@@ -27,6 +27,7 @@ from geo.tiles import (
 )
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case
+from gridapp.cases.queries import CaseFilters, filter_conditions
 from gridapp.cases.scope import case_scope
 
 LAYER = "cases"
@@ -55,9 +56,12 @@ def _columns(now: datetime) -> list[Any]:
     ]
 
 
-def _where(user: User, bounds: tuple[float, ...]) -> list[ColumnElement[bool]]:
+def _where(
+    user: User, bounds: tuple[float, ...], filters: CaseFilters, now: datetime
+) -> list[ColumnElement[bool]]:
     west, south, east, north = bounds
     return [
+        *filter_conditions(filters, now),
         case_scope(user),
         Case.state.not_in(END_STATES),
         Case.lon.is_not(None),
@@ -66,7 +70,9 @@ def _where(user: User, bounds: tuple[float, ...]) -> list[ColumnElement[bool]]:
     ]
 
 
-def _pg_tile(session: Session, user: User, z: int, x: int, y: int, now: datetime) -> bytes:
+def _pg_tile(
+    session: Session, user: User, z: int, x: int, y: int, now: datetime, filters: CaseFilters
+) -> bytes:
     pad = 2 * EARTH_HALF / 2**z * BUFFER / EXTENT
     envelope = func.ST_TileEnvelope(z, x, y)
     rows = (
@@ -77,7 +83,7 @@ def _pg_tile(session: Session, user: User, z: int, x: int, y: int, now: datetime
             ).label("geom"),
         )
         .where(
-            *_where(user, tile_bounds_lonlat(z, x, y, BUFFER)),
+            *_where(user, tile_bounds_lonlat(z, x, y, BUFFER), filters, now),
             Case.location.op("&&")(func.ST_Transform(func.ST_Expand(envelope, pad), 4326)),
         )
         .subquery("rows")
@@ -97,23 +103,39 @@ def case_tile(
     y: int,
     *,
     datum: str = "wgs84",
+    filters: CaseFilters | None = None,
     now: datetime | None = None,
 ) -> bytes:
-    """Return the vector tile of the open cases the user may see, coloured by state and SLA."""
+    """Return the vector tile of the open cases the user may see, coloured by state and SLA.
+
+    ``filters`` are those of the case list (GET /cases), so the map shows what the list shows.
+    """
     now = now or datetime.now(UTC)
+    filters = filters or CaseFilters()
     if datum == "wgs84" and session.get_bind().dialect.name == "postgresql":
-        return _pg_tile(session, user, z, x, y, now)
-    return _python_tile(session, user, z, x, y, datum, now)
+        return _pg_tile(session, user, z, x, y, now, filters)
+    return _python_tile(session, user, z, x, y, datum, now, filters)
 
 
 def _python_tile(
-    session: Session, user: User, z: int, x: int, y: int, datum: str, now: datetime
+    session: Session,
+    user: User,
+    z: int,
+    x: int,
+    y: int,
+    datum: str,
+    now: datetime,
+    filters: CaseFilters,
 ) -> bytes:
     west, south, east, north = tile_bounds_lonlat(z, x, y, BUFFER)
     margin = 0.0 if datum == "wgs84" else 0.02  # a datum shift in China is under ~1 km
     rows = session.execute(
         select(*_columns(now), Case.lon, Case.lat)
-        .where(*_where(user, (west - margin, south - margin, east + margin, north + margin)))
+        .where(
+            *_where(
+                user, (west - margin, south - margin, east + margin, north + margin), filters, now
+            )
+        )
         .order_by(Case.id)
     )
     features = [

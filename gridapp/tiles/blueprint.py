@@ -8,14 +8,15 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import fields, validate
 
+import workflow
 from geo.tiles import valid_tile
-from gridapp.cases.services import case_tile
+from gridapp.cases.services import CaseFilters, case_tile
 from gridapp.core.errors import NotFound
 from gridapp.core.extensions import db
 from gridapp.core.i18n import _
 from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import Blueprint
-from gridapp.core.schemas import StrictSchema
+from gridapp.core.schemas import StrictSchema, UtcDateTime
 from gridapp.grid.services import DEFAULT_LAYER
 from gridapp.grid.tiles import LEVELS, area_tile
 
@@ -43,6 +44,41 @@ class TileArgs(StrictSchema):
         load_default=DEFAULT_LAYER,
         metadata={"description": "Areas only: the grid map layer (urban, social …)."},
     )
+    # Cases only: the filters of GET /api/v1/cases, so the map shows what the list shows.
+    state = fields.List(
+        fields.String(validate=validate.OneOf([s.value for s in workflow.State])),
+        load_default=list,
+    )
+    process = fields.String(load_default=None, validate=validate.OneOf(list(workflow.PROCESSES)))
+    category = fields.String(load_default=None)
+    street = fields.String(load_default=None)
+    community = fields.String(load_default=None)
+    grid = fields.String(load_default=None)
+    department = fields.String(load_default=None)
+    source = fields.String(load_default=None)
+    overdue = fields.Boolean(load_default=None)
+    due_before = UtcDateTime(load_default=None)
+    reported_from = UtcDateTime(load_default=None)
+    reported_to = UtcDateTime(load_default=None)
+    q = fields.String(load_default=None)
+
+
+def case_filters(args: dict[str, Any]) -> CaseFilters:
+    return CaseFilters(
+        states=args["state"],
+        process=args["process"],
+        category=args["category"],
+        street=args["street"],
+        community=args["community"],
+        grid=args["grid"],
+        department=args["department"],
+        source=args["source"],
+        overdue=args["overdue"],
+        due_before=args["due_before"],
+        reported_from=args["reported_from"],
+        reported_to=args["reported_to"],
+        text=args["q"],
+    )
 
 
 def _tile_response(data: bytes) -> Response:
@@ -63,7 +99,7 @@ class Tile(MethodView):
         "street from z 9, community from z 11, unit grid from z 13) with `code`, `name`, "
         "`level`, `parent`. `cases`: the open cases in your scope, layer `cases`, feature id "
         "the case id, with `number`, `state`, `sla` (ok, warning, overdue), `category`, "
-        "`urgency`. An empty tile is an empty body.",
+        "`urgency`; the filters of GET /api/v1/cases apply. An empty tile is an empty body.",
     )
     @blp.arguments(TileArgs, location="query")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type=MVT)
@@ -73,7 +109,15 @@ class Tile(MethodView):
         if not valid_tile(z, x, y):
             raise NotFound(_("No tile %(z)s/%(x)s/%(y)s.", z=z, x=x, y=y))
         if layer == "cases":
-            data = case_tile(db.session(), current_user(), z, x, y, datum=args["datum"])
+            data = case_tile(
+                db.session(),
+                current_user(),
+                z,
+                x,
+                y,
+                datum=args["datum"],
+                filters=case_filters(args),
+            )
         else:
             data = area_tile(
                 db.session(),

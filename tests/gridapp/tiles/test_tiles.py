@@ -13,6 +13,7 @@ from geo.crs import wgs84_to_gcj02
 from geo.tiles import EXTENT, decode_tile
 from gridapp.cases import tiles as case_tiles
 from gridapp.cases.models import Case
+from gridapp.cases.queries import CaseFilters
 from gridapp.grid import tiles as grid_tiles
 from tests.conftest import BACKEND
 from tests.gridapp.case_helpers import grid_point, report
@@ -57,6 +58,18 @@ def test_case_tile_shows_an_open_case_where_it_is(client, auth, reported):
     assert feature["properties"]["number"] == case["number"]
     tx, ty = feature["geometry"]["coordinates"]
     assert abs(tx - px) <= 1 and abs(ty - py) <= 1
+
+
+def test_case_tile_takes_the_case_list_filters(client, auth, reported):
+    case, _grid = reported
+    x, y, _px, _py = tile_of(case["location"]["lon"], case["location"]["lat"], 16)
+    headers = auth("acceptor")
+    kept = get_tile(
+        client, headers, f"cases/16/{x}/{y}.mvt?state=reported&grid={case['grid_code']}"
+    )
+    assert case["id"] in [f["id"] for f in kept["cases"]]
+    dropped = get_tile(client, headers, f"cases/16/{x}/{y}.mvt?state=filed")
+    assert case["id"] not in [f["id"] for f in dropped.get("cases", [])]
 
 
 def test_case_tile_is_scoped_to_the_caller(client, auth, reported):
@@ -149,8 +162,10 @@ def test_postgis_and_python_make_the_same_tiles(client, auth, session, reported)
     user = session.get(Case, case["id"]).reporter
     x, y, _px, _py = tile_of(lon, lat, 16)
     now = datetime.now(UTC)
-    postgis_cases = _features(case_tiles._pg_tile(session, user, 16, x, y, now))
-    python_cases = _features(case_tiles._python_tile(session, user, 16, x, y, "wgs84", now))
+    postgis_cases = _features(case_tiles._pg_tile(session, user, 16, x, y, now, CaseFilters()))
+    python_cases = _features(
+        case_tiles._python_tile(session, user, 16, x, y, "wgs84", now, CaseFilters())
+    )
     assert postgis_cases == python_cases
     assert str(case["id"]) in postgis_cases["cases"]
 
