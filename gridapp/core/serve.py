@@ -99,7 +99,11 @@ def main() -> int:
         ),
         subprocess.Popen([sys.executable, "-m", "gridapp.core.worker"], env=env),
     ]
-    print(f"gridapp serves http://{BIND} (docs at /docs); Ctrl-C stops everything", flush=True)
+    print(
+        f"gridapp serves http://{BIND}: the console at http://{BIND}/console/, the API docs at "
+        "/docs; Ctrl-C stops everything",
+        flush=True,
+    )
 
     stopping = False
 
