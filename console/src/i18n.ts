@@ -15,7 +15,7 @@ const zh = {
   eval: { kind: '考核对象', from: '起', to: '止', load: '查询', export: '导出', score: '得分', grade: '等级', rank: '名次', subject: '对象', explain: '明细', grid_workers: '监督员', acceptors: '受理员', shift_leaders: '值班长', dispatchers: '派遣员', departments: '专业部门', areas: '区域', hotline: '12345 热线' },
   dash: { reported: '上报', filed: '立案', closed: '结案', open: '在办', overdue: '超期', closure_rate: '结案率', on_time_rate: '按期结案率', by_street: '按街道', by_category: '按类别', by_source: '按来源', daily: '每日趋势', level: '层级' },
   admin: { users: '用户', departments: '部门', categories: '类别', rules: '责任规则', calendar: '工作日历', maps: '网格地图导入', evaluation_rules: '考核规则', create: '新建', save: '保存', delete: '删除', dryRun: '试算', year: '年份', dryRunMap: '检查（不导入）', importMap: '导入', problems: '问题清单', json: 'JSON' },
-  settings: { tiles: '底图瓦片 URL', datum: '底图坐标系', hint: '如 http://内网瓦片服务/{z}/{x}/{y}.png；高德、腾讯为 GCJ-02，百度为 BD-09。留空则不用底图。', saved: '已保存' },
+  settings: { tiles: '底图瓦片 URL', datum: '底图坐标系', hint: '如 http://tiles.example/{z}/{x}/{y}.png（内网瓦片服务）；高德、腾讯为 GCJ-02，百度为 BD-09。留空则不用底图。', saved: '已保存' },
 }
 
 const en: typeof zh = {
@@ -32,7 +32,7 @@ const en: typeof zh = {
   eval: { kind: 'Kind', from: 'From', to: 'To', load: 'Load', export: 'Export', score: 'Score', grade: 'Grade', rank: 'Rank', subject: 'Subject', explain: 'Explain', grid_workers: 'Grid workers', acceptors: 'Acceptors', shift_leaders: 'Shift leaders', dispatchers: 'Dispatchers', departments: 'Departments', areas: 'Areas', hotline: '12345 hotline' },
   dash: { reported: 'Reported', filed: 'Filed', closed: 'Closed', open: 'Open', overdue: 'Overdue', closure_rate: 'Closure rate', on_time_rate: 'On-time rate', by_street: 'By street', by_category: 'By category', by_source: 'By source', daily: 'Daily trend', level: 'Level' },
   admin: { users: 'Users', departments: 'Departments', categories: 'Categories', rules: 'Responsibility rules', calendar: 'Work calendar', maps: 'Grid map import', evaluation_rules: 'Evaluation rules', create: 'Create', save: 'Save', delete: 'Delete', dryRun: 'Dry run', year: 'Year', dryRunMap: 'Check only', importMap: 'Import', problems: 'Problems', json: 'JSON' },
-  settings: { tiles: 'Base map tile URL', datum: 'Datum of the tiles', hint: 'e.g. http://intranet-tiles/{z}/{x}/{y}.png; AMap and Tencent are GCJ-02, Baidu BD-09. Empty: no base map.', saved: 'Saved' },
+  settings: { tiles: 'Base map tile URL', datum: 'Datum of the tiles', hint: 'e.g. http://tiles.example/{z}/{x}/{y}.png (an intranet tile server); AMap and Tencent are GCJ-02, Baidu BD-09. Empty: no base map.', saved: 'Saved' },
 }
 
 export const i18n = createI18n({ legacy: false, locale: 'zh-CN', fallbackLocale: 'zh-CN', messages: { 'zh-CN': zh, en } })
