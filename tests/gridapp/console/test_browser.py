@@ -309,7 +309,7 @@ def test_the_desk_closes_a_case_in_the_browser(page: Any, server: str) -> None:
         ".split(',').includes(String(id))",
         arg=case_id,
     )
-    page.wait_for_timeout(1500)  # let the fly-to animation end before the picture
+    page.wait_for_selector("[data-test=map][data-idle=true]")  # every tile in view drawn
     shot(page, "map")
 
     # The case (tokens live in the page's memory: it is opened by a link, never a reload):
