@@ -394,6 +394,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cases/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the cases in your scope changed since a watermark, and the next watermark.
+         * @description For a desk screen that stays open: poll with the last `watermark` to learn which cases in your scope were reported or changed since (boundary rows may come twice: deduplicate by id and version). At most 1000 a call; ask again from the new watermark for more.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The `watermark` of the previous answer; none: everything. */
+                    since?: string | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Changes"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cases/{case_id}": {
         parameters: {
             query?: never;
@@ -1467,7 +1511,7 @@ export interface paths {
         };
         /**
          * Return a vector tile (MVT) of the grid map's areas or of the open cases.
-         * @description `areas`: one tile layer per level drawn at this zoom (district always, street from z 9, community from z 11, unit grid from z 13) with `code`, `name`, `level`, `parent`. `cases`: the open cases in your scope, layer `cases`, feature id the case id, with `number`, `state`, `sla` (ok, warning, overdue), `category`, `urgency`. An empty tile is an empty body.
+         * @description `areas`: one tile layer per level drawn at this zoom (district always, street from z 9, community from z 11, unit grid from z 13) with `code`, `name`, `level`, `parent`. `cases`: the open cases in your scope, layer `cases`, feature id the case id, with `number`, `state`, `sla` (ok, warning, overdue), `category`, `urgency`; the filters of GET /api/v1/cases apply. An empty tile is an empty body.
          */
         get: {
             parameters: {
@@ -1478,6 +1522,19 @@ export interface paths {
                     level?: ("district" | "street" | "community" | "grid")[];
                     /** @description Areas only: the grid map layer (urban, social …). */
                     map_layer?: string;
+                    state?: ("reported" | "checking" | "accepted" | "filed" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back")[];
+                    process?: "urban" | "social" | "hotline" | null;
+                    category?: string | null;
+                    street?: string | null;
+                    community?: string | null;
+                    grid?: string | null;
+                    department?: string | null;
+                    source?: string | null;
+                    overdue?: boolean | null;
+                    due_before?: string | null;
+                    reported_from?: string | null;
+                    reported_to?: string | null;
+                    q?: string | null;
                 };
                 header?: never;
                 path: {
@@ -1730,6 +1787,19 @@ export interface components {
             first_broken_seq?: number | null;
             intact?: boolean;
             reason?: string | null;
+        };
+        Change: {
+            id?: number;
+            number?: string;
+            state?: string;
+            /** Format: date-time */
+            updated_at?: string;
+            version?: number;
+        };
+        Changes: {
+            items?: components["schemas"]["Change"][];
+            /** Format: date-time */
+            watermark?: string;
         };
         Department: {
             code?: string;

@@ -63,3 +63,26 @@ def test_root_sends_the_visitor_to_the_console(client) -> None:
     response = client.get("/")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/console/")
+
+
+def test_console_api_types_are_generated_from_the_checked_in_document(static: Path) -> None:
+    """console/src/api/schema.d.ts is openapi-typescript's output for mobile-api/openapi.json."""
+    import subprocess
+
+    from tests.drift import assert_no_drift
+    from tests.gridapp.console.build import ROOT
+
+    console = ROOT / "console"
+    generated = subprocess.run(
+        ["npx", "--no-install", "openapi-typescript", "../mobile-api/openapi.json"],
+        cwd=console,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert_no_drift(
+        (console / "src" / "api" / "schema.d.ts").read_text(encoding="utf-8"),
+        generated,
+        ("console/src/api/schema.d.ts", "openapi-typescript"),
+        "The console's API types are out of date: cd console && npm run api-types",
+    )
