@@ -16,7 +16,6 @@ from typing import Any
 import mapbox_vector_tile
 import numpy as np
 import shapely
-from mapbox_vector_tile.encoder import on_invalid_geometry_make_valid
 from numpy.typing import NDArray
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
@@ -97,31 +96,38 @@ def to_datum(geometry: BaseGeometry, datum: CRS | str) -> BaseGeometry:
     return shapely.transform(geometry, move)
 
 
-def _tile_geometry(geometry: BaseGeometry, z: int, x: int, y: int) -> BaseGeometry | None:
-    pixels = shapely.transform(geometry, lambda c: _to_pixels(c, z, x, y))
-    clipped = pixels.intersection(box(-BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER))
-    if clipped.is_empty:
-        return None
-    # Snap to the integer grid as ST_AsMVTGeom does; a polygon that collapses is dropped.
+def _tile_geometries(geometries: Sequence[BaseGeometry], z: int, x: int, y: int) -> NDArray[Any]:
+    """Project, clip and snap many geometries at once (numpy arrays of shapely geometries)."""
+    pixels = shapely.transform(
+        np.asarray(geometries, dtype=object), lambda c: _to_pixels(c, z, x, y)
+    )
+    clip = box(-BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
+    inside = shapely.within(pixels, clip)
+    clipped = np.where(inside, pixels, shapely.intersection(pixels, clip))
+    # Snap to the integer grid as ST_AsMVTGeom does; a polygon that collapses is dropped below.
     snapped = shapely.set_precision(clipped, 1.0)
-    if snapped.is_empty or (snapped.geom_type.endswith("Polygon") and snapped.area == 0):
-        return None
-    return snapped
+    # MVT wants exterior rings one way and holes the other: with y downwards, counter-clockwise
+    # in tile coordinates (what mapbox_vector_tile would otherwise check feature by feature).
+    return np.asarray(shapely.orient_polygons(snapped, exterior_cw=False), dtype=object)
 
 
 def encode_tile(layers: Sequence[TileLayer], z: int, x: int, y: int) -> bytes:
     """Encode layers of WGS84 features as one vector tile; empty layers are left out."""
     encoded: list[dict[str, Any]] = []
     for layer in layers:
+        if not layer.features:
+            continue
+        geometries = _tile_geometries([f.geometry for f in layer.features], z, x, y)
+        empty = shapely.is_empty(geometries)
+        polygonal = np.isin(shapely.get_type_id(geometries), (3, 6))
+        collapsed = polygonal & (shapely.area(geometries) == 0)
         features = []
-        for feature in layer.features:
-            geometry = _tile_geometry(feature.geometry, z, x, y)
-            if geometry is None:
+        for feature, geometry, drop in zip(
+            layer.features, geometries, empty | collapsed, strict=True
+        ):
+            if drop:
                 continue
-            entry: dict[str, Any] = {
-                "geometry": geometry,
-                "properties": dict(feature.properties),
-            }
+            entry: dict[str, Any] = {"geometry": geometry, "properties": dict(feature.properties)}
             if feature.id is not None:
                 entry["id"] = feature.id
             features.append(entry)
@@ -131,11 +137,7 @@ def encode_tile(layers: Sequence[TileLayer], z: int, x: int, y: int) -> bytes:
         return b""
     data: bytes = mapbox_vector_tile.encode(
         encoded,
-        default_options={
-            "extents": EXTENT,
-            "y_coord_down": True,
-            "on_invalid_geometry": on_invalid_geometry_make_valid,
-        },
+        default_options={"extents": EXTENT, "y_coord_down": True, "check_winding_order": False},
     )
     return data
 
