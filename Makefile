@@ -5,7 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint test-sqlite test-postgres bench openapi docs messages translations services clean faults
+# The web console: rebuilt when any of its sources is newer than the build.
+CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html \
+	console/package.json console/package-lock.json console/vite.config.ts
+CONSOLE_BUILD := gridapp/console/static/index.html
+
+.PHONY: run test lint console console-deps browsers test-sqlite test-postgres bench openapi docs messages translations services clean faults
 
 $(STAMP): pyproject.toml mobile-api/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,25 +23,39 @@ $(STAMP): pyproject.toml mobile-api/pyproject.toml
 translations: $(STAMP)
 	@$(BIN)/pybabel compile --statistics -d gridapp/translations
 
-run: $(STAMP) translations
+$(CONSOLE_BUILD): $(CONSOLE_SOURCES)
+	@bash scripts/build-console.sh
+	@touch $(CONSOLE_BUILD)
+
+console: $(CONSOLE_BUILD)
+
+console-deps:
+	@bash scripts/build-console.sh --deps
+
+# Headless Chromium for the browser tests (Debian's; Playwright cannot download its own here).
+browsers:
+	@bash scripts/ensure-chromium.sh
+
+run: $(STAMP) translations console
 	$(BIN)/python -m gridapp.core.serve
 
 services:
 	@bash scripts/ensure-test-services.sh
 
-lint: $(STAMP)
+lint: $(STAMP) console-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	cd console && npx vue-tsc --noEmit && npx eslint src
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) console browsers
 	GRIDAPP_TEST_BACKEND=sqlite $(BIN)/pytest -p no:cacheprovider
 
-test-postgres: $(STAMP) services
+test-postgres: $(STAMP) services console browsers
 	GRIDAPP_TEST_BACKEND=postgres $(BIN)/pytest -p no:cacheprovider
 
-test: $(STAMP) translations services lint test-sqlite test-postgres
+test: $(STAMP) translations services console browsers lint test-sqlite test-postgres
 
 # Kill the RQ worker mid-job, stop Redis 30 s, kill a gunicorn worker mid-request, restart
 # PostgreSQL, under load; then check nothing was lost or done twice (tests/faults.py; ~5 min).
@@ -63,4 +82,4 @@ messages: $(STAMP)
 	$(BIN)/pybabel compile --statistics -d gridapp/translations
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache console/node_modules gridapp/console/static

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
@@ -17,16 +18,20 @@ from gridapp.cases.schemas import (
     CasePageSchema,
     CaseSchema,
     ChainSchema,
+    ChangesSchema,
     DeskIntakeSchema,
     HistorySchema,
+    RoutingSchema,
 )
 from gridapp.cases.services import (
     CaseFilters,
     CaseSort,
     act_on_case,
     case_history,
+    cases_changed_since,
     get_case,
     list_cases,
+    suggest_department,
     take_case,
     verify_chain,
 )
@@ -216,3 +221,44 @@ class CaseHistoryVerify(MethodView):
             "first_broken_seq": report.first_broken_seq,
             "reason": report.reason,
         }
+
+
+@blp.route("/cases/<int:case_id>/routing")
+class CaseRouting(MethodView):
+    @blp.doc(
+        security=BEARER,
+        description="The department `dispatch` chooses when the body names none, and the "
+        "rule behind it; the console preselects it in the department picker.",
+    )
+    @blp.response(200, RoutingSchema)
+    @login_required()
+    def get(self, case_id: int) -> dict[str, Any]:
+        """Suggest the department the responsibility rules would dispatch a case to."""
+        return suggest_department(db.session(), current_user(), case_id)
+
+
+class ChangesArgs(StrictSchema):
+    since = UtcDateTime(
+        load_default=None,
+        metadata={"description": "The `watermark` of the previous answer; none: everything."},
+    )
+
+
+@blp.route("/cases/changes")
+class CaseChanges(MethodView):
+    @blp.doc(
+        security=BEARER,
+        description="For a desk screen that stays open: poll with the last `watermark` to learn "
+        "which cases in your scope were reported or changed since (boundary rows may come "
+        "twice: deduplicate by id and version). At most 1000 a call; ask again from the new "
+        "watermark for more.",
+    )
+    @blp.arguments(ChangesArgs, location="query")
+    @blp.response(200, ChangesSchema)
+    @login_required()
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the cases in your scope changed since a watermark, and the next watermark."""
+        items, watermark = cases_changed_since(
+            db.session(), current_user(), args["since"], datetime.now(UTC)
+        )
+        return {"items": items, "watermark": watermark}

@@ -15,6 +15,7 @@ import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.scope import case_scope, case_visible
+from gridapp.catalogue.services import find_department, responsible_department
 from gridapp.core.errors import NotFound, OutOfScope
 from gridapp.core.i18n import _
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, paginate
@@ -79,7 +80,7 @@ class CaseFilters:
     text: str | None = None
 
 
-def _conditions(filters: CaseFilters, now: datetime) -> list[ColumnElement[bool]]:
+def filter_conditions(filters: CaseFilters, now: datetime) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.states:
         conditions.append(Case.state.in_(list(filters.states)))
@@ -144,7 +145,7 @@ def list_cases(
     """List cases in the user's scope, filtered and sorted, a page at a time (keyset)."""
     descending = sort.value.startswith("-")
     column = _SORT_COLUMNS[sort.value.lstrip("-")]
-    conditions = _conditions(filters, datetime.now(UTC))
+    conditions = filter_conditions(filters, datetime.now(UTC))
     after = decode_cursor(cursor, 2)
     if after is not None:
         value = cursor_int(after[0]) if column is Case.id else cursor_datetime(after[0])
@@ -241,3 +242,27 @@ def open_tasks(session: Session, user: User, limit: int = 200) -> list[Case]:
         .options(*NAMED)
     )
     return list(session.scalars(query))
+
+
+def suggest_department(session: Session, user: User, case_id: int) -> dict[str, Any]:
+    """Say which department the responsibility rules would send a case to (派遣建议)."""
+    case = get_case(session, user, case_id)
+    rule = responsible_department(
+        session,
+        case.category_code,
+        [case.grid_code, case.community_code, case.street_code, case.district_code],
+    )
+    if rule is None:
+        return {"case": case.id, "department": None, "department_name": None, "rule": None}
+    department = find_department(session, rule.department_code)
+    return {
+        "case": case.id,
+        "department": rule.department_code,
+        "department_name": department.name if department else None,
+        "rule": {
+            "id": rule.id,
+            "category": rule.category_code,
+            "area": rule.area_code,
+            "note": rule.note,
+        },
+    }

@@ -259,3 +259,34 @@ class DeskIntakeSchema(StrictSchema):
     location = fields.Nested(PointWithCrsSchema, load_default=None)
     address = fields.String(load_default=None, validate=validate.Length(max=255))
     caller = fields.Nested(CallerSchema, load_default=None)
+
+
+class RuleSchema(StrictSchema):
+    id = fields.Integer()
+    category = fields.String(allow_none=True)
+    area = fields.String()
+    note = fields.String(allow_none=True)
+
+
+class RoutingSchema(StrictSchema):
+    """Where the responsibility rules would dispatch a case now (null: no rule covers it)."""
+
+    case = fields.Integer()
+    department = fields.String(allow_none=True)
+    department_name = fields.String(allow_none=True)
+    rule = fields.Nested(RuleSchema, allow_none=True)
+
+
+class ChangeSchema(StrictSchema):
+    id = fields.Integer()
+    number = fields.String()
+    state = fields.String()
+    version = fields.Integer()
+    updated_at = fields.DateTime()
+
+
+class ChangesSchema(StrictSchema):
+    """Cases changed since a watermark: ids and versions only, for a screen to refresh."""
+
+    items = fields.List(fields.Nested(ChangeSchema))
+    watermark = fields.DateTime()

@@ -40,11 +40,13 @@ from gridapp.cases.queries import (
     get_case,
     list_cases,
     open_tasks,
+    suggest_department,
     task_kind,
     worker_tasks,
 )
 from gridapp.cases.scope import case_scope
 from gridapp.cases.sla import sweep_sla
+from gridapp.cases.tiles import case_tile
 
 __all__ = [
     "FINISHED_STATES",
@@ -60,6 +62,7 @@ __all__ = [
     "case_history",
     "case_scope",
     "case_sla",
+    "case_tile",
     "cases_changed_since",
     "find_open_case",
     "find_reported",
@@ -75,6 +78,7 @@ __all__ = [
     "receive_case",
     "report_case",
     "request_fingerprint",
+    "suggest_department",
     "sweep_sla",
     "system_action",
     "take_case",

@@ -116,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.channels.iot import devices_blueprint as iot_devices
     from gridapp.channels.open311 import blueprint as open311
     from gridapp.channels.open311 import keys_blueprint as open311_keys
+    from gridapp.console import blueprint as console
     from gridapp.core import health
     from gridapp.evaluation import blueprint as evaluation
     from gridapp.evaluation import dashboard_blueprint as dashboard
@@ -125,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.media import blueprint as media
     from gridapp.notifications import blueprint as notifications
     from gridapp.patrol import blueprint as patrols
+    from gridapp.tiles import blueprint as tiles
 
     for module in (accounts, grid, areas, catalogue, cases, processes, notifications, media):
         api.register_blueprint(module.blp)
@@ -136,7 +138,9 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(dashboard.blp)
     for module in (evaluation, evaluation_rules):
         api.register_blueprint(module.blp)
+    api.register_blueprint(tiles.blp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(console.bp)
     app.register_blueprint(
         Blueprint(
             "docs_static",

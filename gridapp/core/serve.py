@@ -219,7 +219,11 @@ def main() -> int:
         ]
     )
     supervisor.start()
-    print(f"gridapp serves http://{BIND} (docs at /docs); Ctrl-C stops everything", flush=True)
+    print(
+        f"gridapp serves http://{BIND}: the console at http://{BIND}/console/, the API docs at "
+        "/docs; Ctrl-C stops everything",
+        flush=True,
+    )
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         supervisor.stopping = True
