@@ -659,6 +659,16 @@ def test_a_lone_surrogate_at_sign_in_is_a_field_error(client, field):
     assert field in problem_of(response, 422)["errors"]
 
 
+@pytest.mark.parametrize("field", ["username", "display_name", "department", "grids"])
+def test_a_nul_in_a_new_user_is_a_field_error(client, security, field):
+    value: Any = ["4304231000\x0003001"] if field == "grids" else "a\x00b"
+
+    response = create(client, security, **{field: value})
+
+    errors = problem_of(response, 422)["errors"]
+    assert any(key.split(".")[0] == field for key in errors), errors
+
+
 def test_a_lost_phone_gets_a_new_second_factor(client, security):
     user_id = stored("shift_leader").id
 
