@@ -191,7 +191,7 @@ def test_an_older_code_after_a_newer_one_is_refused(client):
 
 
 @pytest.mark.parametrize(
-    "otp", ["١٢٣٤٥٦", "12345６", "²³⁴⁵⁶⁷", " 1 2 3 ", "1" * 16, "-12345", "12345\x00"]
+    "otp", ["١٢٣٤٥٦", "12345６", "²³⁴⁵⁶⁷", " 1 2 3 ", "1" * 16, "-12345", "12 345"]
 )
 def test_malformed_codes_are_wrong_codes(client, otp):
     body = problem_of(sign_in(client, "acceptor", otp=otp), 401)
