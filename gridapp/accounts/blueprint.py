@@ -41,7 +41,7 @@ from gridapp.core.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
 class Text(fields.String):
-    """A string that UTF-8 can carry: a lone surrogate is a field error, not a 500 later."""
+    """A string a database can hold: a lone surrogate or a NUL is a field error, not a 500."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -49,6 +49,8 @@ class Text(fields.String):
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ValidationError(N_("Not valid Unicode text.")) from exc
+        if "\x00" in text:  # PostgreSQL text cannot hold it
+            raise ValidationError(N_("Not valid Unicode text."))
         return text
 
 

@@ -190,7 +190,9 @@ def test_an_older_code_after_a_newer_one_is_refused(client):
     assert sign_in(client, "supervisor", otp=later).status_code == 200
 
 
-@pytest.mark.parametrize("otp", ["١٢٣٤٥٦", "12345６", "²³⁴⁵⁶⁷", " 1 2 3 ", "1" * 16, "-12345"])
+@pytest.mark.parametrize(
+    "otp", ["١٢٣٤٥٦", "12345６", "²³⁴⁵⁶⁷", " 1 2 3 ", "1" * 16, "-12345", "12 345"]
+)
 def test_malformed_codes_are_wrong_codes(client, otp):
     body = problem_of(sign_in(client, "acceptor", otp=otp), 401)
 
@@ -655,6 +657,16 @@ def test_a_lone_surrogate_at_sign_in_is_a_field_error(client, field):
     response = client.post(LOGIN, data=raw, content_type="application/json")
 
     assert field in problem_of(response, 422)["errors"]
+
+
+@pytest.mark.parametrize("field", ["username", "display_name", "department", "grids"])
+def test_a_nul_in_a_new_user_is_a_field_error(client, security, field):
+    value: Any = ["4304231000\x0003001"] if field == "grids" else "a\x00b"
+
+    response = create(client, security, **{field: value})
+
+    errors = problem_of(response, 422)["errors"]
+    assert any(key.split(".")[0] == field for key in errors), errors
 
 
 def test_a_lost_phone_gets_a_new_second_factor(client, security):
