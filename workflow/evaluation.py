@@ -457,6 +457,9 @@ COUNTERS: Mapping[str, Counter] = MappingProxyType(
 
 Row = Indicator
 S = Scoring
+# Counters an indicator names that the application counts outside the case history (from the
+# patrol tracks); `gridapp/evaluation/services.py` implements each.
+EXTERNAL_COUNTERS = frozenset({"grid_days_visited", "grid_days_assigned"})
 # The defaults of DESIGN §5 (China Unicom's urban management platform, GB/T 30428.4 family).
 INDICATORS: Mapping[Kind, tuple[Indicator, ...]] = MappingProxyType(
     {
@@ -471,6 +474,9 @@ INDICATORS: Mapping[Kind, tuple[Indicator, ...]] = MappingProxyType(
                 "verifications",
                 weight=20,
             ),
+            # Patrol coverage: assigned grids visited per day over grid-days assigned, counted
+            # from the tracks by the application (not the case history); weight 0 by default.
+            Row("patrol_coverage", "巡查覆盖率", "grid_days_visited", "grid_days_assigned"),
         ),
         Kind.acceptors: (
             Row("volume", "受理数", "acceptances", None, S.band, 25, "volume"),

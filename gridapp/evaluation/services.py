@@ -203,7 +203,33 @@ Totals = dict[str, dict[str, float]]  # subject → counter → count
 # Counters an indicator row may name that do not read the case history (a patrol's coverage):
 # counter name → a function (session, first day, last day, district or None) → subject → count.
 ExternalCount = Callable[[Session, date, date, str | None], dict[str, float]]
-EXTERNAL_COUNTS: dict[str, ExternalCount] = {}
+
+
+def _patrol_coverage(field: str) -> ExternalCount:
+    """Sum one field of the patrol coverage (巡查覆盖) of each grid worker over the days."""
+
+    def count(session: Session, start: date, end: date, district: str | None) -> dict[str, float]:
+        from gridapp.patrol.services import coverage
+
+        workers = {
+            worker
+            for grid, held in grid_workers_by_grid(session).items()
+            if district is None or grid.startswith(district)
+            for worker in held
+        }
+        totals: dict[str, float] = {}
+        for day in coverage(session, sorted(workers), start, end):
+            subject = str(day.worker_id)
+            totals[subject] = totals.get(subject, 0.0) + getattr(day, field)
+        return totals
+
+    return count
+
+
+EXTERNAL_COUNTS: dict[str, ExternalCount] = {
+    "grid_days_visited": _patrol_coverage("grids_visited"),
+    "grid_days_assigned": _patrol_coverage("grids_assigned"),
+}
 
 
 def _add_live(totals: Totals, counted: Iterable[Counted]) -> None:

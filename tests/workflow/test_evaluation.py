@@ -45,6 +45,7 @@ def test_default_weights_are_design_section_5() -> None:
         "missed_report": 20,
         "on_time_check": 20,
         "on_time_verification": 20,
+        "patrol_coverage": 0,
     }
     assert weights["acceptors"]["volume"] == 25
     assert weights["shift_leaders"] == {
@@ -116,13 +117,14 @@ def test_rules_validation_names_the_field() -> None:
 
 
 def test_every_indicator_names_known_counters() -> None:
-    from workflow.evaluation import COUNTERS
+    from workflow.evaluation import COUNTERS, EXTERNAL_COUNTERS
 
+    known = set(COUNTERS) | EXTERNAL_COUNTERS
     for rows in INDICATORS.values():
         for row in rows:
-            assert row.numerator in COUNTERS
+            assert row.numerator in known
             assert (
                 row.denominator is None
                 or row.denominator.startswith("@")
-                or (row.denominator in COUNTERS)
+                or (row.denominator in known)
             )

@@ -147,15 +147,41 @@ def _user_id(session: Any, username: str) -> int:
 def test_grid_worker_by_hand(client, people, history):
     row = _row(_get(client, people["supervisor"], "grid_workers"), "id", history["worker"]["id"])
     # Reports 4 (a b c d), valid 3 (c rejected); missed 0 of the 3 valid ones in the grid;
-    # no checks; verifications 2 of 2 in time.
+    # no checks; verifications 2 of 2 in time; no patrol today in any of the worker's grids
+    # (patrol coverage weighs 0 by default, so the score does not move).
+    grids = len(client.get("/api/v1/auth/me", headers=people["grid_worker"]).get_json()["grids"])
     assert _counts(row) == {
         "valid_report": (3, 4, 75.0),
         "missed_report": (0, 3, 100.0),
         "on_time_check": (0, 0, None),
         "on_time_verification": (2, 2, 100.0),
+        "patrol_coverage": (0, grids, 0.0),
     }
     assert row["score"] == round((40 * 75 + 20 * 100 + 20 * 100) / 80, 2)
     assert row["grade"] == "B" and row["rank"] == 1
+
+
+def test_patrol_coverage_counts_the_grids_walked_today(client, people):
+    me = client.get("/api/v1/auth/me", headers=people["grid_worker"]).get_json()
+    lon, lat = grid_point(client, people["grid_worker"], me["grids"][1])
+    now = datetime.now(UTC)
+    points = [
+        {"lon": lon, "lat": lat, "t": (now - timedelta(minutes=m)).isoformat()} for m in (3, 1)
+    ]
+    sent = client.post(
+        "/api/v1/mobile/patrol",
+        json={"batch_id": "coverage-1", "points": points},
+        headers=people["grid_worker"],
+    )
+    assert sent.status_code in (200, 201), sent.get_json()
+
+    row = _row(_get(client, people["supervisor"], "grid_workers"), "id", me["id"])
+
+    assert _counts(row)["patrol_coverage"] == (
+        1,
+        len(me["grids"]),
+        round(100 / len(me["grids"]), 2),
+    )
 
 
 def test_acceptor_by_hand(client, session, people, history):
@@ -419,3 +445,10 @@ def test_the_nightly_snapshot_runs_at_two_in_shanghai():
     at = next_run(datetime(2026, 11, 26, 17, 30, tzinfo=UTC))  # 01:30 in Shanghai
     assert at.astimezone(workflow.LOCAL_ZONE).hour == 2
     assert at == datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+
+
+def test_every_external_counter_is_implemented() -> None:
+    from gridapp.evaluation.services import EXTERNAL_COUNTS
+    from workflow.evaluation import EXTERNAL_COUNTERS
+
+    assert set(EXTERNAL_COUNTS) == EXTERNAL_COUNTERS
