@@ -19,6 +19,7 @@ from gridapp.cases.duplicates import likely_duplicates, may_merge
 from gridapp.cases.models import Case
 from gridapp.core.extensions import db
 from gridapp.core.i18n import LABEL_DESCRIPTION, action_label, state_label
+from gridapp.core.personal_data import note_personal_data_read
 from gridapp.core.principal import current_user
 from gridapp.core.schemas import Integer, PointWithCrsSchema, StrictSchema, record_id
 
@@ -166,6 +167,7 @@ class CaseSchema(StrictSchema):
     def _caller(self, case: Case) -> dict[str, Any] | None:
         if not case.reporter_contact or current_user().role not in DESK_ROLES:
             return None
+        note_personal_data_read("case", case.id)
         return dict(case.reporter_contact)
 
     def _duplicates(self, case: Case) -> list[dict[str, Any]] | None:

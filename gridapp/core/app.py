@@ -21,6 +21,7 @@ from gridapp.core.limits import register_limits
 from gridapp.core.metadata import load_models
 from gridapp.core.openapi_examples import serve_with_examples
 from gridapp.core.outbox import relay_outbox
+from gridapp.core.personal_data import record_personal_data_reads
 from gridapp.core.problems import register_problem_handlers
 from gridapp.core.schemas import MAX_ID
 
@@ -203,6 +204,7 @@ def _register_transaction_boundary(app: Flask) -> None:
             session.rollback()
             return response
         session.commit()
+        record_personal_data_reads()
         if session.info.pop("outbox_pending", False):
             try:
                 relay_outbox(session, redis)
