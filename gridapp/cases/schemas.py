@@ -263,7 +263,7 @@ class DeskIntakeSchema(StrictSchema):
     caller = fields.Nested(CallerSchema, load_default=None)
 
 
-class RuleSchema(StrictSchema):
+class RoutingRuleSchema(StrictSchema):
     id = fields.Integer()
     category = fields.String(allow_none=True)
     area = fields.String()
@@ -276,10 +276,10 @@ class RoutingSchema(StrictSchema):
     case = fields.Integer()
     department = fields.String(allow_none=True)
     department_name = fields.String(allow_none=True)
-    rule = fields.Nested(RuleSchema, allow_none=True)
+    rule = fields.Nested(RoutingRuleSchema, allow_none=True)
 
 
-class ChangeSchema(StrictSchema):
+class CaseChangeSchema(StrictSchema):
     id = fields.Integer()
     number = fields.String()
     state = fields.String()
@@ -290,5 +290,5 @@ class ChangeSchema(StrictSchema):
 class ChangesSchema(StrictSchema):
     """Cases changed since a watermark: ids and versions only, for a screen to refresh."""
 
-    items = fields.List(fields.Nested(ChangeSchema))
+    items = fields.List(fields.Nested(CaseChangeSchema))
     watermark = fields.DateTime()

@@ -997,7 +997,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Rule1"];
+                        "application/json": components["schemas"]["Rule"];
                     };
                 };
                 422: components["responses"]["UNPROCESSABLE_ENTITY"];
@@ -1087,7 +1087,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Rule1"];
+                        "application/json": components["schemas"]["Rule"];
                     };
                 };
                 default: components["responses"]["DEFAULT_ERROR"];
@@ -1147,7 +1147,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Rule1"];
+                        "application/json": components["schemas"]["Rule"];
                     };
                 };
                 422: components["responses"]["UNPROCESSABLE_ENTITY"];
@@ -4244,6 +4244,14 @@ export interface components {
             verifier?: number | null;
             version?: number;
         };
+        CaseChange: {
+            id?: number;
+            number?: string;
+            state?: string;
+            /** Format: date-time */
+            updated_at?: string;
+            version?: number;
+        };
         CasePage: {
             items?: components["schemas"]["Case"][];
             next_cursor?: string | null;
@@ -4342,14 +4350,6 @@ export interface components {
             reason?: string | null;
         };
         Change: {
-            id?: number;
-            number?: string;
-            state?: string;
-            /** Format: date-time */
-            updated_at?: string;
-            version?: number;
-        };
-        Change1: {
             /** @description `admin.<thing>.<verb>`. */
             action?: string;
             actor?: number | null;
@@ -4365,11 +4365,11 @@ export interface components {
             target_type?: string | null;
         };
         ChangePage: {
-            items?: components["schemas"]["Change1"][];
+            items?: components["schemas"]["Change"][];
             next_cursor?: string | null;
         };
         Changes: {
-            items?: components["schemas"]["Change"][];
+            items?: components["schemas"]["CaseChange"][];
             /** Format: date-time */
             watermark?: string;
         };
@@ -4506,7 +4506,7 @@ export interface components {
             handlers?: number;
             location?: components["schemas"]["Point"];
             /** @description The rule used. */
-            rule?: components["schemas"]["Rule1"] | Record<string, never>;
+            rule?: components["schemas"]["Rule"] | Record<string, never>;
             street?: Record<string, never> | components["schemas"]["AreaRef"];
         };
         Enrolment: {
@@ -4954,15 +4954,15 @@ export interface components {
             case?: number;
             department?: string | null;
             department_name?: string | null;
-            rule?: Record<string, never> | components["schemas"]["Rule"];
+            rule?: Record<string, never> | components["schemas"]["RoutingRule"];
         };
-        Rule: {
+        RoutingRule: {
             area?: string;
             category?: string | null;
             id?: number;
             note?: string | null;
         };
-        Rule1: {
+        Rule: {
             area?: string;
             category?: string | null;
             department?: string;
@@ -4977,7 +4977,7 @@ export interface components {
             note?: string | null;
         };
         RulePage: {
-            items?: components["schemas"]["Rule1"][];
+            items?: components["schemas"]["Rule"][];
             next_cursor?: string | null;
         };
         RulePatch: {
