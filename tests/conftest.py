@@ -139,7 +139,7 @@ def config(database_url: str, redis_url: str | None, var_dir: Path, run_id: str)
         testing=True,
         queue_prefix=f"test{run_id}",
         grid_index_check_seconds=0.0,
-        # On PostgreSQL the suite runs with production's rights (migration 0016): whatever the
+        # On PostgreSQL the suite runs with production's rights (migration 0008): whatever the
         # app does must work without UPDATE or DELETE on the history and the audit trail.
         database_role="gridapp_writer" if BACKEND == "postgres" else None,
         # One client address signs in hundreds of times; tests/gridapp/core/test_limits.py

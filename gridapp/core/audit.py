@@ -160,7 +160,7 @@ def verify_audit_chain(session: Session) -> AuditChainReport:
 
 
 # PostgreSQL: the app's role may not DELETE audit rows; pruning goes through this function
-# (migration 0016), which itself refuses to delete anything younger than the legal minimum.
+# (migration 0008), which itself refuses to delete anything younger than the legal minimum.
 PRUNE_FUNCTION = text("SELECT gridapp_prune_audit(:cutoff)")
 
 

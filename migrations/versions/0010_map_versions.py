@@ -1,7 +1,7 @@
 """Map versions (地图版本): one row per import of a layer's grid map, for the admins' history.
 
 Revision ID: 0010
-Revises: 0012
+Revises: 0009
 Create Date: 2026-11-26
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0012"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

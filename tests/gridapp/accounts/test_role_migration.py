@@ -74,15 +74,15 @@ def add_duty_admins(engine: Engine) -> None:
         conn.execute(text(USER), {"id": 12, "name": "auditor", "role": "audit_admin"})
 
 
-def test_0012_adds_the_duty_roles_and_keeps_every_user(url, engine):
-    migrate.upgrade(url, "0007")
+def test_0009_adds_the_duty_roles_and_keeps_every_user(url, engine):
+    migrate.upgrade(url, "0008")
     with engine.begin() as conn:
         conn.execute(text(USER), {"id": 7, "name": "worker", "role": "grid_worker"})
         conn.execute(text(TOKEN), {"id": "t7", "user_id": 7})
     with pytest.raises(exc.IntegrityError):
         add_duty_admins(engine)
 
-    migrate.upgrade(url, "0012")
+    migrate.upgrade(url, "0009")
 
     with engine.connect() as conn:
         assert conn.execute(
@@ -94,13 +94,13 @@ def test_0012_adds_the_duty_roles_and_keeps_every_user(url, engine):
         conn.execute(text(USER), {"id": 13, "name": "overlord", "role": "overlord"})
 
 
-def test_0012_downgrade_refuses_while_a_duty_admin_exists(url, engine):
-    migrate.upgrade(url, "0012")
+def test_0009_downgrade_refuses_while_a_duty_admin_exists(url, engine):
+    migrate.upgrade(url, "0009")
     add_duty_admins(engine)
 
     with pytest.raises(exc.IntegrityError):
-        migrate.downgrade(url, "0007")
+        migrate.downgrade(url, "0008")
 
     with engine.begin() as conn:
         conn.execute(text('DELETE FROM "user"'))
-    migrate.downgrade(url, "0007")
+    migrate.downgrade(url, "0008")

@@ -9,8 +9,8 @@ enrolled that becomes the second factor once a code from it is confirmed.
 The CHECK constraint changes as revision 0005 changed it: SQLite cannot alter a constraint, so
 batch mode rebuilds the table while the rows wait in a temporary table (see 0005 for why).
 
-Revision ID: 0012
-Revises: 0016
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-26
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0016"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,7 @@ rule (same class, within ``duplicate_radius_m`` and ``duplicate_window_hours``) 
 with the defaults 50 m / 24 h. ``open311_key`` keeps integrator keys as SHA-256 hashes;
 ``iot_device`` keeps each sensor's HMAC secret encrypted (Fernet) on its component.
 
-Revision ID: 0014
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-26
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

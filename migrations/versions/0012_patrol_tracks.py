@@ -6,8 +6,8 @@ original coordinates and their CRS beside the WGS84 point, the unit grid the poi
 (NULL outside the jurisdiction) and the batch it came in. ``patrol_batch`` remembers each batch
 a phone sent, so a replay is stored once and answered the same.
 
-Revision ID: 0009
-Revises: 0014
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-26
 """
 
@@ -19,8 +19,8 @@ from sqlalchemy.dialects import postgresql
 
 import gridapp.core.types
 
-revision: str = "0009"
-down_revision: str | None = "0014"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,8 +2,8 @@
 reshaped), the days computed, the rules versions (version 1 = DESIGN §5's defaults) and the
 export jobs.
 
-Revision ID: 0008
-Revises: 0009
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-26
 """
 
@@ -17,8 +17,8 @@ from sqlalchemy.dialects import postgresql
 
 import gridapp.core.types
 
-revision: str = "0008"
-down_revision: str | None = "0009"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

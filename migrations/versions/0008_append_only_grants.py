@@ -8,7 +8,7 @@ tables later migrations create, except UPDATE, DELETE and TRUNCATE on ``case_eve
 with the owner's rights and refuses a cutoff younger than 180 days. SQLite has no roles: there
 the hash chains alone detect tampering.
 
-Revision ID: 0016
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-26
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0016"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

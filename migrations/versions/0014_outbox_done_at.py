@@ -3,8 +3,8 @@
 Rows handed to Redis before this revision were counted done at that moment; they keep that
 meaning (``done_at = enqueued_at``), so the reconciler does not re-send years of old jobs.
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-26
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import gridapp.core.types
 
-revision: str = "0011"
-down_revision: str | None = "0008"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
