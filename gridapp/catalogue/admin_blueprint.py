@@ -96,6 +96,9 @@ class CategoryAdminSchema(StrictSchema):
     time_limits = fields.Dict()
     department = fields.String(attribute="department_code", allow_none=True)
     active = fields.Boolean()
+    open311 = fields.Boolean()
+    duplicate_radius_m = fields.Float()
+    duplicate_window_hours = fields.Float()
 
 
 class CategoryPageSchema(StrictSchema):
@@ -123,6 +126,17 @@ class CategoryPatchSchema(StrictSchema):
         metadata={"description": "The default department's code (null: none)."},
     )
     active = fields.Boolean()
+    open311 = fields.Boolean(
+        metadata={"description": "Offered to citizens as an Open311 service (`/open311/v2`)."}
+    )
+    duplicate_radius_m = fields.Float(
+        validate=validate.Range(1, 1000),
+        metadata={"description": "Open cases of this class this close are likely duplicates."},
+    )
+    duplicate_window_hours = fields.Float(
+        validate=validate.Range(1, 24 * 30),
+        metadata={"description": "… and reported within this many hours."},
+    )
 
 
 class CategoryCreateSchema(CategoryPatchSchema):
@@ -260,7 +274,7 @@ class CategoryItem(MethodView):
     @blp.response(200, CategoryAdminSchema)
     @login_required(ADMIN)
     def patch(self, body: dict[str, Any], code: str) -> Category:
-        """Change a category: process, kind, urgency, time limits, department, tag, active."""
+        """Change a category: process, urgency, limits, department, Open311, duplicate rule."""
         return update_category(db.session(), code, body)
 
 

@@ -95,6 +95,9 @@ def _category_dict(category: Category) -> dict[str, Any]:
         "time_limits": dict(category.time_limits or {}),
         "department": category.department_code,
         "active": category.active,
+        "open311": category.open311,
+        "duplicate_radius_m": category.duplicate_radius_m,
+        "duplicate_window_hours": category.duplicate_window_hours,
     }
 
 
@@ -197,7 +200,11 @@ def create_category(session: Session, values: dict[str, Any]) -> Category:
         time_limits=values.get("time_limits") or {},
         process=values.get("process") or str(workflow.URBAN_MANAGEMENT.code),
         active=values.get("active", True),
+        open311=values.get("open311", False),
     )
+    for setting in ("duplicate_radius_m", "duplicate_window_hours"):
+        if setting in values:
+            setattr(category, setting, values[setting])
     session.add(category)
     session.flush()
     record_audit(

@@ -305,7 +305,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a category: process, kind, urgency, time limits, department, tag, active.
+         * Change a category: process, urgency, limits, department, Open311, duplicate rule.
          * @description Admins only. Send only what changes; in effect for the next case, recorded in the change log.
          */
         patch: {
@@ -4281,11 +4281,14 @@ export interface components {
             active?: boolean;
             code?: string;
             department?: string | null;
+            duplicate_radius_m?: number;
+            duplicate_window_hours?: number;
             kind?: string;
             major_code?: string;
             major_name?: string;
             minor_code?: string;
             name?: string;
+            open311?: boolean;
             process?: string;
             standard?: string;
             time_limits?: {
@@ -4298,12 +4301,18 @@ export interface components {
             code: string;
             /** @description The default department's code (null: none). */
             department?: string | null;
+            /** @description Open cases of this class this close are likely duplicates. */
+            duplicate_radius_m?: number;
+            /** @description … and reported within this many hours. */
+            duplicate_window_hours?: number;
             /** @enum {string} */
             kind: "component" | "event";
             major_code?: string;
             major_name?: string;
             minor_code?: string;
             name: string;
+            /** @description Offered to citizens as an Open311 service (`/open311/v2`). */
+            open311?: boolean;
             process: string;
             /** @description Which directory the class comes from (GB/T 30428.2-2013 …). */
             standard?: string;
@@ -4322,10 +4331,16 @@ export interface components {
             active?: boolean;
             /** @description The default department's code (null: none). */
             department?: string | null;
+            /** @description Open cases of this class this close are likely duplicates. */
+            duplicate_radius_m?: number;
+            /** @description … and reported within this many hours. */
+            duplicate_window_hours?: number;
             /** @enum {string} */
             kind?: "component" | "event";
             major_name?: string;
             name?: string;
+            /** @description Offered to citizens as an Open311 service (`/open311/v2`). */
+            open311?: boolean;
             /** @description A process of `GET /api/v1/processes`. */
             process?: string;
             /** @description Which directory the class comes from (GB/T 30428.2-2013 …). */

@@ -83,9 +83,38 @@ def test_a_category_change_applies_to_the_next_case(client, admin, auth, worker_
     assert set(entry["after"]) == {"urgency", "time_limits"}
 
 
+def test_a_category_opens_to_citizens_with_its_own_duplicate_rule(client, admin):
+    def services() -> set[str]:
+        listed = client.get("/open311/v2/services.json").get_json()
+        return {service["service_code"] for service in listed}
+
+    assert "SJ9001" not in services()
+    patch = {"open311": True, "duplicate_radius_m": 80, "duplicate_window_hours": 48}
+    response = client.patch("/api/v1/admin/categories/SJ9001", json=patch, headers=admin)
+
+    assert response.status_code == 200, response.get_json()
+    changed = response.get_json()
+    assert (changed["open311"], changed["duplicate_radius_m"]) == (True, 80)
+    assert "SJ9001" in services()
+    entry = last_change(client, admin, "admin.category.update")
+    assert entry["before"] == {
+        "open311": False,
+        "duplicate_radius_m": 50,
+        "duplicate_window_hours": 24,
+    }
+    assert entry["after"] == {
+        "open311": True,
+        "duplicate_radius_m": 80,
+        "duplicate_window_hours": 48,
+    }
+
+
 @pytest.mark.parametrize(
     ("patch", "field"),
     [
+        ({"duplicate_radius_m": 0}, "duplicate_radius_m"),
+        ({"duplicate_window_hours": -1}, "duplicate_window_hours"),
+        ({"open311": "maybe"}, "open311"),
         ({"process": "nonesuch"}, "process"),
         ({"department": "nonesuch"}, "department"),
         ({"urgency": "soon"}, "urgency"),
