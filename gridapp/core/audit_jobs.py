@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time
 
 from flask import current_app
 
-import workflow
 from gridapp.core.audit import prune_audit
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import job_context
+from gridapp.core.queue import next_local_time
 
 AT = time(3, 30)
 
@@ -24,17 +24,11 @@ def prune_audit_job() -> int:
 
 def next_run(now: datetime) -> datetime:
     """The next 03:30 in Asia/Shanghai after ``now``, in UTC."""
-    local = now.astimezone(workflow.LOCAL_ZONE)
-    at = datetime.combine(local.date(), AT, tzinfo=workflow.LOCAL_ZONE)
-    if at <= local:
-        at = datetime.combine(local.date() + timedelta(days=1), AT, tzinfo=workflow.LOCAL_ZONE)
-    return at.astimezone(UTC)
+    return next_local_time(now, AT)
 
 
 def schedule_audit_prune(now: datetime | None = None) -> str:
     """Schedule the next nightly prune; one job id per night dedupes repeated scheduling."""
-    at = next_run(now or datetime.now(UTC))
-    job_id = redis.job_id(f"audit-prune-{at.astimezone(workflow.LOCAL_ZONE):%Y%m%d}")
-    return redis.schedule(
-        prune_audit_job, at, queue="low", job_id=job_id, description="audit prune"
+    return redis.schedule_nightly(
+        prune_audit_job, AT, name="audit-prune", description="audit prune", now=now
     )

@@ -10,7 +10,7 @@ import importlib
 import inspect
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,17 @@ CONNECT_TIMEOUT_SECONDS = 5
 
 # The settings docs/deployment.md asks of a production Redis, given to the embedded one too.
 EMBEDDED_CONFIG = {"appendonly": "yes", "maxmemory-policy": "noeviction"}
+
+
+def next_local_time(now: datetime, at: time) -> datetime:
+    """The next ``at`` (Asia/Shanghai wall clock) after ``now``, in UTC: when a nightly job runs."""
+    from workflow import LOCAL_ZONE
+
+    local = now.astimezone(LOCAL_ZONE)
+    run = datetime.combine(local.date(), at, tzinfo=LOCAL_ZONE)
+    if run <= local:
+        run = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=LOCAL_ZONE)
+    return run.astimezone(UTC)
 
 
 def retry_policy() -> Retry:
@@ -129,6 +140,17 @@ class RedisProvider:
             at, job, job_id=job_id, description=description, retry=retry_policy()
         )
         return job_id
+
+    def schedule_nightly(
+        self, job: Job, at: time, *, name: str, description: str, now: datetime | None = None
+    ) -> str:
+        """Schedule ``job`` at the next ``at`` in Asia/Shanghai; one job id per night, so
+        scheduling it again (every worker does, every maintenance round) runs it once."""
+        from workflow import LOCAL_ZONE
+
+        run = next_local_time(now or datetime.now(UTC), at)
+        job_id = self.job_id(f"{name}-{run.astimezone(LOCAL_ZONE):%Y%m%d}")
+        return self.schedule(job, run, queue="low", job_id=job_id, description=description)
 
     def queues(self) -> list[Queue]:
         return [self.queue(name) for name in QUEUE_NAMES]

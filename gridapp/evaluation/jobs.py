@@ -10,6 +10,7 @@ import workflow
 from gridapp.accounts.models import User
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import job_context
+from gridapp.core.queue import next_local_time
 from gridapp.evaluation.export import export_dir, remove_old_exports, render
 from gridapp.evaluation.models import EvaluationExport
 from gridapp.evaluation.services import evaluate, local_day, snapshot_days
@@ -33,19 +34,13 @@ def nightly_snapshot() -> dict[str, int]:
 
 def next_run(now: datetime) -> datetime:
     """The next 02:00 in Asia/Shanghai after ``now``, in UTC."""
-    local = now.astimezone(workflow.LOCAL_ZONE)
-    at = datetime.combine(local.date(), AT, tzinfo=workflow.LOCAL_ZONE)
-    if at <= local:
-        at = datetime.combine(local.date() + timedelta(days=1), AT, tzinfo=workflow.LOCAL_ZONE)
-    return at.astimezone(UTC)
+    return next_local_time(now, AT)
 
 
 def schedule_snapshot(now: datetime | None = None) -> str:
     """Schedule the next nightly snapshot; one job id per night dedupes repeated scheduling."""
-    at = next_run(now or datetime.now(UTC))
-    job_id = redis.job_id(f"evaluation-snapshot-{at.astimezone(workflow.LOCAL_ZONE):%Y%m%d}")
-    return redis.schedule(
-        nightly_snapshot, at, queue="low", job_id=job_id, description="evaluation snapshot"
+    return redis.schedule_nightly(
+        nightly_snapshot, AT, name="evaluation-snapshot", description="evaluation snapshot", now=now
     )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time
 
 from flask import current_app
 
-import workflow
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import job_context
+from gridapp.core.queue import next_local_time
 from gridapp.media.sweep import forget_unclaimed, remove_orphan_files
 
 AT = time(3, 0)
@@ -32,15 +32,11 @@ def media_sweep() -> dict[str, int]:
 
 def next_run(now: datetime) -> datetime:
     """The next 03:00 in Asia/Shanghai after ``now``, in UTC."""
-    local = now.astimezone(workflow.LOCAL_ZONE)
-    at = datetime.combine(local.date(), AT, tzinfo=workflow.LOCAL_ZONE)
-    if at <= local:
-        at = datetime.combine(local.date() + timedelta(days=1), AT, tzinfo=workflow.LOCAL_ZONE)
-    return at.astimezone(UTC)
+    return next_local_time(now, AT)
 
 
 def schedule_media_sweep(now: datetime | None = None) -> str:
     """Schedule the next nightly sweep; one job id per night dedupes repeated scheduling."""
-    at = next_run(now or datetime.now(UTC))
-    job_id = redis.job_id(f"media-sweep-{at.astimezone(workflow.LOCAL_ZONE):%Y%m%d}")
-    return redis.schedule(media_sweep, at, queue="low", job_id=job_id, description="media sweep")
+    return redis.schedule_nightly(
+        media_sweep, AT, name="media-sweep", description="media sweep", now=now
+    )
