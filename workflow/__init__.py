@@ -24,6 +24,7 @@ from workflow.engine import (
     parse_state,
     select,
     waiting_for,
+    window_open,
 )
 from workflow.errors import (
     CalendarError,
@@ -66,13 +67,16 @@ from workflow.model import (
     Facts,
     FieldKind,
     Guard,
+    LimitBy,
     Permit,
     ProcessDefinition,
     Relation,
     Requirement,
     Role,
     State,
+    StepLimit,
     Transition,
+    Window,
 )
 from workflow.processes import HOTLINE_12345, PROCESSES, SOCIAL_GOVERNANCE, URBAN_MANAGEMENT
 from workflow.sla import SlaState, SlaStatus, TimeLimit, TimeUnit, deadline, elapsed, sla_status
@@ -105,6 +109,7 @@ __all__ = [
     "Hit",
     "Indicator",
     "Kind",
+    "LimitBy",
     "MissingRequirement",
     "Permit",
     "ProcessDefinition",
@@ -117,6 +122,7 @@ __all__ = [
     "SlaState",
     "SlaStatus",
     "State",
+    "StepLimit",
     "TimeLimit",
     "TimeUnit",
     "Transition",
@@ -124,6 +130,7 @@ __all__ = [
     "UnknownAction",
     "UnknownRole",
     "UnknownState",
+    "Window",
     "WorkCalendar",
     "WorkflowError",
     "allowed_actions",
@@ -150,4 +157,5 @@ __all__ = [
     "validate_rules",
     "waiting_for",
     "weighted_score",
+    "window_open",
 ]

@@ -13,14 +13,16 @@ from types import MappingProxyType
 from workflow.model import (
     ACTION_LABELS,
     ROLE_LABELS,
+    LimitBy,
     Permit,
     ProcessDefinition,
     Requirement,
     State,
+    StepLimit,
     Transition,
 )
 from workflow.processes import PROCESSES
-from workflow.sla import TimeLimit, TimeUnit
+from workflow.sla import TimeUnit
 
 REGENERATE = "python -m workflow.docs > docs/processes.md"
 
@@ -146,9 +148,14 @@ def _state(definition: ProcessDefinition, state: State) -> str:
     return f"`{state.value}` {definition.state_label(state)}"
 
 
-def _limit(limit: TimeLimit | None) -> str:
+def _limit(limit: StepLimit | None) -> str:
     if limit is None:
         return _NONE
+    if isinstance(limit, LimitBy):
+        chosen = "; ".join(
+            f"{limit.fact} `{value}`: {_limit(each)}" for value, each in limit.limits.items()
+        )
+        return f"{_limit(limit.otherwise)}; {chosen}"
     chinese, english = _UNIT_WORDS[limit.unit]
     if limit.amount == 1:
         english = english.replace("minutes", "minute").replace("hours", "hour")

@@ -24,7 +24,9 @@ from workflow.model import (
     Role,
     State,
     Transition,
+    Window,
 )
+from workflow.sla import deadline
 
 _RELATION_WORDS: Mapping[Relation, str] = {
     Relation.reporter: "the reporter",
@@ -120,6 +122,14 @@ def _refuse(
     )
 
 
+def window_open(window: Window, facts: Facts) -> bool:
+    """Say whether an action's window is still open: `now` before `limit` after `since`."""
+    entered = facts.entered.get(window.since)
+    if entered is None or facts.now is None or facts.calendar is None:
+        return False
+    return facts.now <= deadline(entered, window.limit, facts.calendar)
+
+
 def select(
     definition: ProcessDefinition,
     state: State | str,
@@ -152,6 +162,10 @@ def select(
     if relation is not None and known.relations is not None and relation not in known.relations:
         why = f"Only {_RELATION_WORDS[relation]} can {verb.value} when in {current.value}"
         raise _refuse(definition, current, verb, who, why, Refusal.relation, relation)
+    if row.within is not None and not window_open(row.within, known):
+        limit = f"{row.within.limit.amount:g} {row.within.limit.unit.value.replace('_', ' ')}"
+        why = f"Can't {verb.value} more than {limit} after {row.within.since.value}"
+        raise _refuse(definition, current, verb, who, why, Refusal.window)
     if row.guard is not None:
         refusal = row.guard(known)
         if refusal is not None:

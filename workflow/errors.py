@@ -41,6 +41,7 @@ class Refusal(StrEnum):
     role = "role"  # the role may not take it
     relation = "relation"  # the role may, but only bound to the case (the reporter …)
     guard = "guard"  # a guard over the case's facts refused; `message` is its sentence
+    window = "window"  # the row's `within` window has closed (or its facts are missing)
 
 
 class TransitionNotAllowed(WorkflowError):

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
+from typing import Any
 
+from workflow.calendar import WorkCalendar
 from workflow.errors import WorkflowError
 from workflow.sla import TimeLimit
 
@@ -76,12 +79,14 @@ class State(StrEnum):
     checking = "checking"
     accepted = "accepted"
     filed = "filed"
+    dispatched = "dispatched"
     handling = "handling"
     return_requested = "return_requested"
     extension_requested = "extension_requested"
     suspension_requested = "suspension_requested"
     suspended = "suspended"
     handled = "handled"
+    self_handled = "self_handled"
     verifying = "verifying"
     verified = "verified"
     closed = "closed"
@@ -102,12 +107,14 @@ STATE_LABELS: Mapping[State, str] = MappingProxyType(
         State.checking: "待核实",
         State.accepted: "待立案",
         State.filed: "待派遣",
+        State.dispatched: "待签收",
         State.handling: "处置中",
         State.return_requested: "回退申请",
         State.extension_requested: "延期申请",
         State.suspension_requested: "挂账申请",
         State.suspended: "挂账",
         State.handled: "待核查",
+        State.self_handled: "自处置待审核",
         State.verifying: "核查中",
         State.verified: "待结案",
         State.closed: "已结案",
@@ -130,9 +137,12 @@ class Action(StrEnum):
     reject = "reject"
     merge = "merge"
     self_handle = "self_handle"
+    approve_self_handling = "approve_self_handling"
+    deny_self_handling = "deny_self_handling"
     check_reply = "check_reply"
     file = "file"
     dispatch = "dispatch"
+    acknowledge = "acknowledge"
     void = "void"
     feedback = "feedback"
     request_return = "request_return"
@@ -164,9 +174,12 @@ ACTION_LABELS: Mapping[Action, str] = MappingProxyType(
         Action.reject: "不予立案",
         Action.merge: "合并",
         Action.self_handle: "自行处置",
+        Action.approve_self_handling: "同意自处置",
+        Action.deny_self_handling: "驳回自处置",
         Action.check_reply: "核实反馈",
         Action.file: "立案",
         Action.dispatch: "派遣",
+        Action.acknowledge: "签收",
         Action.void: "作废",
         Action.feedback: "处置反馈",
         Action.request_return: "申请回退",
@@ -273,10 +286,13 @@ class Requirement:
 
 @dataclass(frozen=True)
 class Facts:
-    """Carry what guards and relation checks need to know about a case and its actor.
+    """Carry what guards, windows, relation checks and step limits know about a case and actor.
 
     `relations` are the actor's relations to the case. `None` means the caller checks
     relations itself (the service's scope check); a set makes `fire` check them too.
+    `entered` holds when the case last entered each state it has been in; with `now` and
+    `calendar` it answers a row's `within` window. A window with any of the three missing
+    refuses (a forgotten fact refuses, as a guard over `Facts()` does).
     """
 
     source: str | None = None  # grid_worker, citizen, hotline, sensor
@@ -286,7 +302,62 @@ class Facts:
     case_id: int | None = None
     duplicate_of: int | None = None  # merge's target, from the payload
     rework_count: int = 0
+    extension_count: int = 0  # approved extensions so far (延期次数)
     relations: frozenset[Relation] | None = None
+    role: Role | None = None  # the actor's role (a second extension needs the shift leader)
+    urgency: str | None = None  # the case's urgency (`urgent`, `normal`)
+    setting: str | None = None  # the case's grid is `urban` or `rural` (城区 / 农村)
+    payload: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    now: datetime | None = None
+    calendar: WorkCalendar | None = None
+    entered: Mapping[State, datetime] = field(default_factory=lambda: MappingProxyType({}))
+
+    def fact(self, name: str) -> str | None:
+        """Return a fact a `LimitBy` may choose on (`urgency`, `setting`, `source`)."""
+        value = getattr(self, name, None)
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class LimitBy:
+    """Give a step a time limit that depends on one fact of the case (data, not code).
+
+    `LimitBy("urgency", {"urgent": 10 min}, otherwise=30 min)`: the urgent case's step has
+    10 working minutes, every other case 30 (center steps as in Taiyuan's rules);
+    `LimitBy("setting", {"rural": 2 h}, otherwise=1 h)`: a check in a rural grid may take
+    twice as long as one in the urban core.
+    """
+
+    fact: str
+    limits: Mapping[str, TimeLimit]
+    otherwise: TimeLimit
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limits", MappingProxyType(dict(self.limits)))
+
+    def __hash__(self) -> int:
+        return hash((self.fact, tuple(sorted(self.limits.items())), self.otherwise))
+
+    def choose(self, facts: Facts) -> TimeLimit:
+        """Return the limit for a case with these facts."""
+        value = facts.fact(self.fact)
+        return self.limits.get(value, self.otherwise) if value is not None else self.otherwise
+
+
+StepLimit = TimeLimit | LimitBy
+"""A state's time limit: one for every case, or one chosen by a fact of the case."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Allow an action only within a time after the case entered a state (data, not code).
+
+    `Window(TimeLimit(2, working_days), since=State.dispatched)`: a department may return a
+    misrouted hotline case within two working days of receiving it (两个工作日内申请退回).
+    """
+
+    limit: TimeLimit
+    since: State
 
 
 Guard = Callable[[Facts], str | None]
@@ -319,6 +390,7 @@ class Transition:
     effects: tuple[Effect, ...] = ()
     guard: Guard | None = field(default=None, compare=False)
     note: str = ""
+    within: Window | None = None  # the action is allowed only this long after `since`
 
     @property
     def clock(self) -> Effect:
@@ -368,7 +440,7 @@ class ProcessDefinition:
     initial: State
     ends: frozenset[State]
     transitions: tuple[Transition, ...]
-    time_limits: Mapping[State, TimeLimit] = field(
+    time_limits: Mapping[State, StepLimit] = field(
         default_factory=lambda: MappingProxyType({}), hash=False
     )
     levels: Mapping[State, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
@@ -401,6 +473,13 @@ class ProcessDefinition:
         for row in self.transitions:
             if row.relation_for_any(Relation.holding_center) and row.source not in self.levels:
                 raise WorkflowError(f"{self.code}: no level holds {row.source}")
+
+    def limit_for(self, state: State, facts: Facts | None = None) -> TimeLimit | None:
+        """Return a state's time limit for a case with these facts (None: no limit)."""
+        limit = self.time_limits.get(state)
+        if isinstance(limit, LimitBy):
+            return limit.choose(facts if facts is not None else Facts())
+        return limit
 
     def state_label(self, state: State) -> str:
         """Return the Chinese label of a state in this process."""

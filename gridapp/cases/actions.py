@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 import workflow
 from gridapp.accounts.models import User
+from gridapp.calendar.services import work_calendar
 from gridapp.cases.effects import CLOCK, RECORDING, TELLING, ActionContext, holding_area
-from gridapp.cases.history import append_event, latest_event
+from gridapp.cases.history import append_event, latest_event, states_entered
 from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.queries import get_case
 from gridapp.catalogue.services import find_category
@@ -66,17 +68,44 @@ def relations(user: User, case: Case) -> frozenset[workflow.Relation]:
     return frozenset(found)
 
 
-def facts(user: User, case: Case, payload: dict[str, Any] | None = None) -> workflow.Facts:
-    """Return what the guards and relation checks know about the case and its actor."""
+def facts(
+    user: User, case: Case, payload: Mapping[str, Any] | None = None, *, now: datetime | None = None
+) -> workflow.Facts:
+    """Return what the guards, windows and relation checks know about the case and its actor.
+
+    The history and the calendar are read only when a row leaving the case's state has a
+    window or a guard that may need them; most actions cost no query here.
+    """
+    given = dict(payload or {})
+    known = case_facts(case)
+    definition = workflow.PROCESSES[case.process]
+    rows = definition.transitions_from(workflow.State(case.state))
+    session = object_session(case)
+    timed = session is not None and any(r.within is not None or r.guard for r in rows)
+    return replace(
+        known,
+        duplicate_of=given.get("duplicate_of"),
+        relations=relations(user, case),
+        role=workflow.Role(user.role),
+        payload=MappingProxyType(given),
+        now=now or datetime.now(UTC),
+        calendar=work_calendar(session) if timed and session is not None else None,
+        entered=states_entered(session, case.id) if timed and session is not None else {},
+    )
+
+
+def case_facts(case: Case) -> workflow.Facts:
+    """Return what the case itself tells the definitions (no actor, no payload)."""
     return workflow.Facts(
         source=case.source,
         verification_passed=case.verification_passed,
         check_confirmed=case.check_confirmed,
         satisfied=case.satisfied,
         case_id=case.id,
-        duplicate_of=(payload or {}).get("duplicate_of"),
         rework_count=case.rework_count,
-        relations=relations(user, case),
+        extension_count=case.extension_count or 0,
+        urgency=case.urgency,
+        setting=case.setting,
     )
 
 
@@ -331,7 +360,7 @@ def system_action(
     row = definition.transition(workflow.State(case.state), action)
     if row is None:
         return None
-    known = workflow.Facts(source=case.source, case_id=case.id, rework_count=case.rework_count)
+    known = case_facts(case)
     if row.guard is not None and row.guard(known) is not None:
         return None
     try:

@@ -25,7 +25,8 @@ from gridapp.catalogue.models import Category
 
 
 def step_limit(case: Case, state: str, category: Category | None) -> workflow.TimeLimit | None:
-    """Return the time limit of ``state``: the category's for handling, else the process's."""
+    """Return the time limit of ``state``: the category's for handling, else the process's
+    (chosen by the case's urgency or urban/rural setting where the definition says so)."""
     if state == workflow.State.handling and category is not None:
         handling = (category.time_limits or {}).get("handling")
         if handling:
@@ -33,7 +34,8 @@ def step_limit(case: Case, state: str, category: Category | None) -> workflow.Ti
                 float(handling["amount"]), workflow.TimeUnit(handling["unit"])
             )
     definition = workflow.PROCESSES[case.process]
-    return definition.time_limits.get(workflow.State(state))
+    chooses = workflow.Facts(urgency=case.urgency, setting=case.setting, source=case.source)
+    return definition.limit_for(workflow.State(state), chooses)
 
 
 def is_working_clock(case: Case) -> bool:

@@ -257,6 +257,7 @@ def extend_clock(ctx: ActionContext) -> None:
         raise ValidationFailed(_("The new deadline is in the past."), errors={"until": _("future")})
     ctx.data["until"] = until.isoformat()
     ctx.data["previous_deadline"] = ctx.case.deadline.isoformat() if ctx.case.deadline else None
+    ctx.case.extension_count = (ctx.case.extension_count or 0) + 1
     extend_step(ctx.case, until)
 
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+import workflow
 from gridapp.cases.models import Case, CaseEvent
 
 GENESIS = "0" * 64
@@ -85,6 +86,17 @@ def latest_event(session: Session, case_id: int) -> CaseEvent | None:
     return session.scalar(
         select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq.desc())
     )
+
+
+def states_entered(session: Session, case_id: int) -> dict[workflow.State, datetime]:
+    """Return when the case last entered each state it has been in (for action windows)."""
+    rows = session.execute(
+        select(CaseEvent.to_state, func.max(CaseEvent.created_at))
+        .where(CaseEvent.case_id == case_id)
+        .group_by(CaseEvent.to_state)
+    )
+    known = {state.value for state in workflow.State}
+    return {workflow.State(state): at for state, at in rows if state in known and at is not None}
 
 
 @dataclass(frozen=True)

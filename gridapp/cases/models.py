@@ -66,6 +66,8 @@ class Case(Base):
     original_lat: Mapped[float | None]
     original_crs: Mapped[str | None] = mapped_column(String(12))
     layer: Mapped[str] = mapped_column(String(32), default="urban")
+    # The grid's setting when the case was located (城区 urban / 农村 rural): step limits by it.
+    setting: Mapped[str] = mapped_column(String(8), default="urban", server_default="urban")
     grid_code: Mapped[str | None] = mapped_column(String(20))
     community_code: Mapped[str | None] = mapped_column(String(20))
     street_code: Mapped[str | None] = mapped_column(String(20))
@@ -91,6 +93,8 @@ class Case(Base):
     )
     sla_flag: Mapped[str] = mapped_column(String(10), default="ok")
     rework_count: Mapped[int] = mapped_column(default=0)
+    # Approved extensions (延期次数): rules cap them or ask a higher role for the next one.
+    extension_count: Mapped[int] = mapped_column(default=0, server_default="0")
     supervise_count: Mapped[int] = mapped_column(default=0)
     verification_passed: Mapped[bool | None]
     # The latest on-site check's answer (核实) and the latest call-back's (回访): guards read them.

@@ -22,6 +22,11 @@ class TimeLimitSchema(StrictSchema):
     unit = fields.Enum(workflow.TimeUnit, by_value=fields.String)
 
 
+class TimeLimitBySchema(StrictSchema):
+    fact = fields.String(metadata={"description": "`urgency` or `setting` (urban/rural grid)"})
+    limits = fields.Dict(keys=fields.String(), values=fields.Nested(TimeLimitSchema))
+
+
 class ProcessStateSchema(StrictSchema):
     code = _state_field()
     label = fields.String(metadata={"description": LABEL_DESCRIPTION})
@@ -31,6 +36,14 @@ class ProcessStateSchema(StrictSchema):
         metadata={
             "description": "The step's default limit; a case's category may set its own "
             "handling limit. Null: no clock runs (ends, suspended)."
+        },
+    )
+    time_limit_by = fields.Nested(
+        TimeLimitBySchema,
+        allow_none=True,
+        metadata={
+            "description": "Where the step's limit depends on a fact of the case: the fact "
+            "and the limit for each of its values; `time_limit` holds for any other value."
         },
     )
     level = fields.String(
@@ -106,13 +119,24 @@ def describe_process(definition: workflow.ProcessDefinition) -> dict[str, Any]:
             {
                 "code": state,
                 "label": state_label(state, definition),
-                "time_limit": definition.time_limits.get(state),
+                "time_limit": _default_limit(definition.time_limits.get(state)),
+                "time_limit_by": _limit_by(definition.time_limits.get(state)),
                 "level": definition.levels.get(state),
             }
             for state in definition.states
         ],
         "actions": [_describe_row(row) for row in rows_by_state(definition)],
     }
+
+
+def _default_limit(limit: workflow.StepLimit | None) -> workflow.TimeLimit | None:
+    return limit.otherwise if isinstance(limit, workflow.LimitBy) else limit
+
+
+def _limit_by(limit: workflow.StepLimit | None) -> dict[str, Any] | None:
+    if not isinstance(limit, workflow.LimitBy):
+        return None
+    return {"fact": limit.fact, "limits": dict(limit.limits)}
 
 
 def _describe_row(row: workflow.Transition) -> dict[str, Any]:

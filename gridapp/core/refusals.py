@@ -62,6 +62,24 @@ REQUIREMENT_SENTENCES: Mapping[workflow.FieldKind, str] = MappingProxyType(
 PHOTOS_NOT_A_LIST = N_("photos must be a list of media ids")
 
 
+# A window's limit in words (``2 working days``).
+_LIMIT_WORDS: Mapping[workflow.TimeUnit, str] = MappingProxyType(
+    {
+        workflow.TimeUnit.working_minutes: N_("%(amount)s working minutes"),
+        workflow.TimeUnit.working_hours: N_("%(amount)s working hours"),
+        workflow.TimeUnit.working_days: N_("%(amount)s working days"),
+        workflow.TimeUnit.minutes: N_("%(amount)s minutes"),
+        workflow.TimeUnit.hours: N_("%(amount)s hours"),
+        workflow.TimeUnit.days: N_("%(amount)s days"),
+    }
+)
+
+
+def limit_words(limit: workflow.TimeLimit) -> str:
+    """Say a time limit in the reader's language (``2 个工作日``)."""
+    return gettext(_LIMIT_WORDS[limit.unit], amount=f"{limit.amount:g}")
+
+
 def _process_of(exc: workflow.TransitionNotAllowed) -> workflow.ProcessDefinition | None:
     return workflow.PROCESSES.get(exc.process) if exc.process else None
 
@@ -78,6 +96,13 @@ def _why(exc: workflow.TransitionNotAllowed) -> str | None:
         if words["role"][0] in "aeiou":
             return gettext("An %(role)s can't %(action)s when in %(state)s", **words)
         return gettext("A %(role)s can't %(action)s when in %(state)s", **words)
+    if reason is workflow.Refusal.window:
+        definition = _process_of(exc)
+        row = definition.transition(state, action) if definition is not None else None
+        if row is not None and row.within is not None:
+            words["limit"] = limit_words(row.within.limit)
+            words["since"] = state_label(row.within.since, definition)
+            return gettext("Can't %(action)s more than %(limit)s after %(since)s", **words)
     if reason is workflow.Refusal.relation and exc.relation is not None:
         words["relation"] = gettext(RELATION_LABELS[workflow.Relation(exc.relation)])
         return gettext("Only %(relation)s can %(action)s when in %(state)s", **words)

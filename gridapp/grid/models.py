@@ -33,6 +33,8 @@ class Area(Base):
     level: Mapped[str] = mapped_column(String(12))
     parent_code: Mapped[str | None] = mapped_column(String(20))
     layer: Mapped[str] = mapped_column(String(32), default="urban")
+    # 城区 or 农村: some step limits differ (a check in a rural grid may take longer).
+    setting: Mapped[str] = mapped_column(String(8), default="urban", server_default="urban")
     geometry: Mapped[BaseGeometry] = mapped_column(Geometry("GEOMETRY"))
     area_km2: Mapped[float] = mapped_column(default=0.0)
     generated: Mapped[bool] = mapped_column(default=False)

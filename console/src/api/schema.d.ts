@@ -1877,7 +1877,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @description Any state of any process; repeat for several. */
-                    state?: ("reported" | "checking" | "accepted" | "filed" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back")[];
+                    state?: ("reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back")[];
                     process?: "urban" | "social" | "hotline" | null;
                     category?: string | null;
                     street?: string | null;
@@ -2057,7 +2057,7 @@ export interface paths {
             header?: never;
             path: {
                 case_id: number;
-                action: "accept" | "request_check" | "reject" | "merge" | "self_handle" | "check_reply" | "file" | "dispatch" | "void" | "feedback" | "request_return" | "request_extension" | "request_suspension" | "approve_return" | "deny_return" | "approve_extension" | "deny_extension" | "approve_suspension" | "deny_suspension" | "resume" | "assign_verification" | "verify_reply" | "close" | "rework" | "evaluate" | "supervise" | "escalate" | "reply" | "call_back";
+                action: "accept" | "request_check" | "reject" | "merge" | "self_handle" | "approve_self_handling" | "deny_self_handling" | "check_reply" | "file" | "dispatch" | "acknowledge" | "void" | "feedback" | "request_return" | "request_extension" | "request_suspension" | "approve_return" | "deny_return" | "approve_extension" | "deny_extension" | "approve_suspension" | "deny_suspension" | "resume" | "assign_verification" | "verify_reply" | "close" | "rework" | "evaluate" | "supervise" | "escalate" | "reply" | "call_back";
             };
             cookie?: never;
         };
@@ -2076,7 +2076,7 @@ export interface paths {
                 };
                 path: {
                     case_id: number;
-                    action: "accept" | "request_check" | "reject" | "merge" | "self_handle" | "check_reply" | "file" | "dispatch" | "void" | "feedback" | "request_return" | "request_extension" | "request_suspension" | "approve_return" | "deny_return" | "approve_extension" | "deny_extension" | "approve_suspension" | "deny_suspension" | "resume" | "assign_verification" | "verify_reply" | "close" | "rework" | "evaluate" | "supervise" | "escalate" | "reply" | "call_back";
+                    action: "accept" | "request_check" | "reject" | "merge" | "self_handle" | "approve_self_handling" | "deny_self_handling" | "check_reply" | "file" | "dispatch" | "acknowledge" | "void" | "feedback" | "request_return" | "request_extension" | "request_suspension" | "approve_return" | "deny_return" | "approve_extension" | "deny_extension" | "approve_suspension" | "deny_suspension" | "resume" | "assign_verification" | "verify_reply" | "close" | "rework" | "evaluate" | "supervise" | "escalate" | "reply" | "call_back";
                 };
                 cookie?: never;
             };
@@ -3533,7 +3533,7 @@ export interface paths {
                     level?: ("district" | "street" | "community" | "grid")[];
                     /** @description Areas only: the grid map layer (urban, social …). */
                     map_layer?: string;
-                    state?: ("reported" | "checking" | "accepted" | "filed" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back")[];
+                    state?: ("reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back")[];
                     process?: "urban" | "social" | "hotline" | null;
                     category?: string | null;
                     street?: string | null;
@@ -4054,7 +4054,7 @@ export interface components {
             readonly sla?: unknown;
             source?: string;
             /** @enum {string} */
-            state?: "reported" | "checking" | "accepted" | "filed" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
+            state?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
             readonly state_label?: unknown;
             street_code?: string | null;
             supervise_count?: number;
@@ -4233,7 +4233,7 @@ export interface components {
             readonly sla?: unknown;
             source?: string;
             /** @enum {string} */
-            state?: "reported" | "checking" | "accepted" | "filed" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
+            state?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
             readonly state_label?: unknown;
             street_code?: string | null;
             supervise_count?: number;
@@ -4874,9 +4874,9 @@ export interface components {
             /** @description Grouped by state, in the order of `states`. */
             actions?: components["schemas"]["ProcessAction"][];
             code?: string;
-            ends?: ("reported" | "checking" | "accepted" | "filed" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back")[];
+            ends?: ("reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back")[];
             /** @enum {string} */
-            initial?: "reported" | "checking" | "accepted" | "filed" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
+            initial?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
             name?: string;
             states?: components["schemas"]["ProcessState"][];
         };
@@ -4886,32 +4886,34 @@ export interface components {
             /** @description The body's fields, as in a case's `actions`. */
             fields?: components["schemas"]["ActionField"][];
             /** @enum {string} */
-            from?: "reported" | "checking" | "accepted" | "filed" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
+            from?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
             /** @description What the action's condition refuses; null: no condition. */
             guard?: string | null;
             /** @description The label in the reader's language: the definition's Chinese one by default, the name in words with `Accept-Language: en`. */
             label?: string;
             min_photos?: number;
             /** @enum {string} */
-            name?: "accept" | "request_check" | "reject" | "merge" | "self_handle" | "check_reply" | "file" | "dispatch" | "void" | "feedback" | "request_return" | "request_extension" | "request_suspension" | "approve_return" | "deny_return" | "approve_extension" | "deny_extension" | "approve_suspension" | "deny_suspension" | "resume" | "assign_verification" | "verify_reply" | "close" | "rework" | "evaluate" | "supervise" | "escalate" | "reply" | "call_back";
+            name?: "accept" | "request_check" | "reject" | "merge" | "self_handle" | "approve_self_handling" | "deny_self_handling" | "check_reply" | "file" | "dispatch" | "acknowledge" | "void" | "feedback" | "request_return" | "request_extension" | "request_suspension" | "approve_return" | "deny_return" | "approve_extension" | "deny_extension" | "approve_suspension" | "deny_suspension" | "resume" | "assign_verification" | "verify_reply" | "close" | "rework" | "evaluate" | "supervise" | "escalate" | "reply" | "call_back";
             note?: string | null;
             /**
              * @description The next state; null: it stays (supervise).
              * @enum {string|null}
              */
-            to?: "reported" | "checking" | "accepted" | "filed" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back" | null;
+            to?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back" | null;
             /** @description Who may take the action: any one of these. */
             who?: components["schemas"]["Permit"][];
         };
         ProcessState: {
             /** @enum {string} */
-            code?: "reported" | "checking" | "accepted" | "filed" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
+            code?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
             /** @description The label in the reader's language: the definition's Chinese one by default, the name in words with `Accept-Language: en`. */
             label?: string;
             /** @description The level whose centre holds the case in this state (community, street, district); null where no level holds it. */
             level?: string | null;
             /** @description The step's default limit; a case's category may set its own handling limit. Null: no clock runs (ends, suspended). */
             time_limit?: components["schemas"]["TimeLimit"] | Record<string, never>;
+            /** @description Where the step's limit depends on a fact of the case: the fact and the limit for each of its values; `time_limit` holds for any other value. */
+            time_limit_by?: components["schemas"]["TimeLimitBy"] | Record<string, never>;
         };
         ReadBody: {
             /** @description `true`: mark every one of yours read. */
@@ -5047,6 +5049,13 @@ export interface components {
             amount?: number;
             /** @enum {string} */
             unit?: "working_minutes" | "working_hours" | "working_days" | "minutes" | "hours" | "days";
+        };
+        TimeLimitBy: {
+            /** @description `urgency` or `setting` (urban/rural grid) */
+            fact?: string;
+            limits?: {
+                [key: string]: components["schemas"]["TimeLimit"];
+            };
         };
         Token: {
             /** Format: date-time */

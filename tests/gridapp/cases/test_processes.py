@@ -33,6 +33,7 @@ def test_shows_one_process_with_labels_limits_and_levels(client, auth):
         "code": "reported",
         "label": "待处置",  # the social process names its own label
         "time_limit": {"amount": 2, "unit": "working_hours"},
+        "time_limit_by": None,  # the same limit for every case
         "level": "community",
     }
     assert states["street_handling"]["level"] == "street"
