@@ -10,8 +10,9 @@ from sqlalchemy import func, select, text
 import workflow
 from gridapp.calendar.services import calendar_warning
 from gridapp.cases.models import Case
-from gridapp.core.errors import GridappError
+from gridapp.core.errors import Forbidden, GridappError
 from gridapp.core.extensions import db, redis
+from gridapp.core.i18n import _
 from gridapp.core.models import OutboxMessage
 from gridapp.core.outbox import unfinished_count
 from gridapp.core.principal import optional_user
@@ -77,7 +78,13 @@ def readyz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Expose case and queue gauges in the Prometheus text format."""
+    """Expose case and queue gauges in the Prometheus text format.
+
+    The gauges say how much work the city has and where it waits: a local scraper or an
+    admin's token sees them (as /readyz's details); anyone else gets 403.
+    """
+    if not _may_see_details():
+        raise Forbidden(_("Metrics are for local scrapers and administrators."))
     session = db.session()
     lines = [
         "# HELP gridapp_cases Cases by state.",

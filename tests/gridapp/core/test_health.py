@@ -45,12 +45,29 @@ def test_readyz_names_the_backend(app, client):
 
 
 def test_metrics(client):
-    response = client.get("/metrics")
+    response = client.get("/metrics", environ_base=LOCAL_PROBE)
 
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     assert "gridapp_outbox_pending" in response.get_data(as_text=True)
     assert "gridapp_outbox_unfinished" in response.get_data(as_text=True)
+
+
+def test_metrics_are_for_local_scrapers_and_admins(client, auth):
+    remote = client.get("/metrics")
+    forwarded = client.get(
+        "/metrics", environ_base=LOCAL_PROBE, headers={"X-Forwarded-For": "203.0.113.9"}
+    )
+    grid_worker = client.get("/metrics", headers=auth("grid_worker"))
+    admin = client.get("/metrics", headers=auth("admin"))
+
+    assert remote.status_code == 403
+    assert remote.mimetype == "application/problem+json"
+    assert "gridapp_cases" not in remote.get_data(as_text=True)
+    assert forwarded.status_code == 403  # nginx forwarded it: not a local scraper
+    assert grid_worker.status_code == 403
+    assert admin.status_code == 200
+    assert "gridapp_outbox_pending" in admin.get_data(as_text=True)
 
 
 def test_openapi_document_is_valid(client):
