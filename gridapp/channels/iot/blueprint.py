@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, request
+from flask import Response, after_this_request, current_app, request
 from flask.views import MethodView
 from marshmallow import EXCLUDE, ValidationError, fields, validate
 
-from gridapp.channels.iot.services import Alarmed, receive_alarm, verify_alarm
+from gridapp.channels.iot.services import (
+    Alarmed,
+    receive_alarm,
+    release_signature,
+    verify_alarm,
+)
 from gridapp.core.errors import ValidationFailed
 from gridapp.core.extensions import db, redis
 from gridapp.core.i18n import _
@@ -100,6 +105,17 @@ class Alarms(MethodView):
             signature=request.headers.get("X-Signature"),
             body=raw,
         )
+        signature = request.headers.get("X-Signature", "")
+
+        # The signature is claimed before the alarm is stored (so two copies racing cannot
+        # both pass); when the alarm is then refused or fails, nothing was stored and the
+        # claim is given back, so the device's retry of the same signed bytes is heard.
+        @after_this_request
+        def release_unless_stored(response: Response) -> Response:
+            if response.status_code >= 400:
+                release_signature(redis.connection, redis.prefix, device.id, signature)
+            return response
+
         alarm = _alarm(raw)
         return receive_alarm(session, config, device.id, alarm)
 

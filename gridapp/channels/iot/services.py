@@ -203,11 +203,21 @@ def verify_alarm(
         raise _refused()
     if not hmac.compare_digest(expected, given):
         raise _refused()
-    remembered = f"{redis_prefix}:iot:signature:{device.id}:{expected}"
+    remembered = signature_key(redis_prefix, device.id, expected)
     ttl = max(1, sent_at + WINDOW_SECONDS - moment + 1)
     if not redis.set(remembered, b"1", nx=True, ex=ttl):
         raise AuthenticationFailed(_("This signature was used already."))
     return device
+
+
+def signature_key(redis_prefix: str, device_id: int, signature: str) -> str:
+    """Return the Redis key that marks a device's signature as used."""
+    return f"{redis_prefix}:iot:signature:{device_id}:{signature.strip().lower()}"
+
+
+def release_signature(redis: Redis, redis_prefix: str, device_id: int, signature: str) -> None:
+    """Forget a used signature: its alarm was not stored, so the device's retry must pass."""
+    redis.delete(signature_key(redis_prefix, device_id, signature))
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,17 @@ def test_a_signed_body_must_still_be_an_alarm(client):
     assert "type" in response.get_json()["errors"]
 
 
+def test_an_alarm_that_was_not_stored_does_not_spend_its_signature(client):
+    raw, headers = signed(body={"value": 3})
+    assert client.post(URL, data=raw, headers=headers).status_code == 422
+    # The same signed bytes again: refused for what they say, not as a replay.
+    again = client.post(URL, data=raw, headers=headers)
+    assert again.status_code == 422, again.get_json()
+    stored_raw, stored_headers = signed()
+    assert client.post(URL, data=stored_raw, headers=stored_headers).status_code == 200
+    assert "used" in refused(client.post(URL, data=stored_raw, headers=stored_headers))["detail"]
+
+
 def test_admins_register_and_disable_devices(client, auth):
     admin = auth("admin")
     assert client.get("/api/v1/admin/devices", headers=auth("dispatcher")).status_code == 403
