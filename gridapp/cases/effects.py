@@ -221,7 +221,7 @@ def record_dispute_resolution(ctx: ActionContext) -> None:
     if not isinstance(resolved, bool):
         raise ValidationFailed(
             _("A dispute says whether it was resolved."),
-            errors={"resolved": _("true if the dispute was resolved (化解), false if not.")},
+            errors={"resolved": _("true if the dispute was resolved, false if not.")},
         )
     ctx.data["resolved"] = resolved
 

@@ -210,7 +210,7 @@ class ActionBodySchema(StrictSchema):
     satisfied = fields.Boolean(load_default=None)
     resolved = fields.Boolean(
         load_default=None,
-        metadata={"description": "Whether a dispute (矛盾纠纷) was resolved (化解)."},
+        metadata={"description": "Whether a dispute was resolved (for dispute categories)."},
     )
     score = Integer(load_default=None, validate=validate.Range(0, 100))
     category = fields.String(load_default=None)

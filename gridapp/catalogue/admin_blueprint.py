@@ -132,7 +132,7 @@ class CategoryPatchSchema(StrictSchema):
     )
     dispute = fields.Boolean(
         metadata={
-            "description": "A dispute (矛盾纠纷): handling it records whether it was resolved."
+            "description": "A dispute: handling it records whether it was resolved."
         }
     )
     duplicate_radius_m = fields.Float(

@@ -36,7 +36,7 @@ class CategorySchema(StrictSchema):
     open311 = fields.Boolean(metadata={"description": "Offered to citizens as an Open311 service."})
     dispute = fields.Boolean(
         metadata={
-            "description": "A dispute (矛盾纠纷): `self_handle` and `feedback` need `resolved`."
+            "description": "A dispute: `self_handle` and `feedback` need `resolved`."
         }
     )
     duplicate_radius_m = fields.Float(
