@@ -131,9 +131,7 @@ class CategoryPatchSchema(StrictSchema):
         metadata={"description": "Offered to citizens as an Open311 service (`/open311/v2`)."}
     )
     dispute = fields.Boolean(
-        metadata={
-            "description": "A dispute: handling it records whether it was resolved."
-        }
+        metadata={"description": "A dispute: handling it records whether it was resolved."}
     )
     duplicate_radius_m = fields.Float(
         validate=validate.Range(1, 1000),
