@@ -3992,7 +3992,7 @@ export interface components {
             /** @default null */
             reason: string | null;
             /**
-             * @description Whether a dispute (矛盾纠纷) was resolved (化解).
+             * @description Whether a dispute was resolved (for dispute categories).
              * @default null
              */
             resolved: boolean | null;
@@ -4264,7 +4264,7 @@ export interface components {
         Category: {
             code?: string;
             department?: string | null;
-            /** @description A dispute (矛盾纠纷): `self_handle` and `feedback` need `resolved`. */
+            /** @description A dispute: `self_handle` and `feedback` need `resolved`. */
             dispute?: boolean;
             /** @description Likely duplicates: the same category within this distance. */
             duplicate_radius_m?: number;
@@ -4309,7 +4309,7 @@ export interface components {
             code: string;
             /** @description The default department's code (null: none). */
             department?: string | null;
-            /** @description A dispute (矛盾纠纷): handling it records whether it was resolved. */
+            /** @description A dispute: handling it records whether it was resolved. */
             dispute?: boolean;
             /** @description Open cases of this class this close are likely duplicates. */
             duplicate_radius_m?: number;
@@ -4341,7 +4341,7 @@ export interface components {
             active?: boolean;
             /** @description The default department's code (null: none). */
             department?: string | null;
-            /** @description A dispute (矛盾纠纷): handling it records whether it was resolved. */
+            /** @description A dispute: handling it records whether it was resolved. */
             dispute?: boolean;
             /** @description Open cases of this class this close are likely duplicates. */
             duplicate_radius_m?: number;
