@@ -105,8 +105,14 @@ def test_a_denied_self_handling_goes_back_and_is_escalated(client, session, peop
         422,
     )
     assert "resolved" in body["errors"]
+    # From the phone, as a grid worker on patrol does.
     case = act(
-        client, people["grid_worker"], case, "self_handle", {"photos": [photo], "resolved": True}
+        client,
+        people["grid_worker"],
+        case,
+        "self_handle",
+        {"photos": [photo], "resolved": True},
+        mobile=True,
     )
     assert case["state"] == "self_handled"
     act(client, people["community_center"], case, "deny_self_handling", expect=422)  # reason
@@ -120,7 +126,9 @@ def test_a_denied_self_handling_goes_back_and_is_escalated(client, session, peop
     # Back to the grid worker, who may handle it again or pass it to the community.
     assert case["state"] == "reported"
     assert _names(client, people["grid_worker"], case) == {"self_handle", "escalate"}
-    case = act(client, people["grid_worker"], case, "escalate", {"reason": "需社区调解"})
+    case = act(
+        client, people["grid_worker"], case, "escalate", {"reason": "需社区调解"}, mobile=True
+    )
     _pinned(session, case, "community_accepting")
     case = act(client, people["community_center"], case, "accept")
     _pinned(session, case, "community_handling")
