@@ -374,6 +374,85 @@ def _valid_closed_on_time(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
             yield Hit(code, valid.at, closing)
 
 
+# 办结率 (completion) and 化解率 (dispute resolution), per area. A case is closed (办结) when
+# an event takes it to `closed`, whatever the action (close, approve_self_handling …).
+_CLOSED, _VOID = "closed", "void"
+
+
+def _closing(case: CaseHistory) -> EventFact | None:
+    return next((e for e in case.events if e.to_state == _CLOSED), None)
+
+
+def _fell_due(case: CaseHistory, ctx: Context) -> tuple[datetime, EventFact] | None:
+    """Return when the case fell due (应办结) and the event that explains it, if it did.
+
+    A case falls due when it closes, or when a step deadline its history records (the event
+    that started, extended or resumed the step) passes while it is still open, whichever
+    comes first. A suspended (挂账) step falls due only once resumed; a voided case never does.
+    """
+    if any(e.to_state == _VOID for e in case.events):
+        return None
+    deadline: datetime | None = None
+    setter: EventFact | None = None
+    paused = False
+    for event in case.events:
+        if not paused and deadline is not None and setter is not None and deadline < event.at:
+            return deadline, setter
+        if event.to_state == _CLOSED:
+            return event.at, event
+        if event.action == Action.approve_suspension:
+            paused = True
+        elif "deadline" in event.data or event.action == Action.approve_extension:
+            paused = False
+            deadline = _moment(event.data.get("until") or event.data.get("deadline"))
+            setter = event if deadline is not None else None
+        elif "step" in event.data:
+            # The step ended and no new deadline was recorded: no known clock runs now.
+            deadline, setter = None, None
+    if not paused and deadline is not None and setter is not None and deadline < ctx.now:
+        return deadline, setter
+    return None
+
+
+def _area_due(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    code, due = case.area(ctx.level), _fell_due(case, ctx)
+    if code is not None and due is not None:
+        yield Hit(code, due[0], due[1])
+
+
+def _area_due_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    code, due, closing = case.area(ctx.level), _fell_due(case, ctx), _closing(case)
+    if code is not None and due is not None and closing is not None:
+        yield Hit(code, due[0], closing)
+
+
+def _dispute_outcome(case: CaseHistory) -> tuple[EventFact, EventFact] | None:
+    """Return a closed dispute's closing and the last `resolved` record before it.
+
+    Only disputes record ``resolved`` (化解); a record undone by a rework or a denied
+    self-handling is superseded by the next one, so the last before closing counts.
+    """
+    closing = _closing(case)
+    if closing is None:
+        return None
+    records = [
+        e for e in case.events if e.seq <= closing.seq and isinstance(e.data.get("resolved"), bool)
+    ]
+    return (closing, records[-1]) if records else None
+
+
+def _disputes_handled(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    code, outcome = case.area(ctx.level), _dispute_outcome(case)
+    if code is not None and outcome is not None:
+        yield Hit(code, outcome[0].at, outcome[1])
+
+
+def _disputes_resolved(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    code, outcome = case.area(ctx.level), _dispute_outcome(case)
+    if code is not None and outcome is not None and outcome[1].data["resolved"] is True:
+        yield Hit(code, outcome[0].at, outcome[1])
+
+
 # --- the 12345 hotline (三率) ---------------------------------------------------------------
 
 HOTLINE_PROCESS = "hotline"
@@ -448,6 +527,10 @@ COUNTERS: Mapping[str, Counter] = MappingProxyType(
         "valid_cases": _valid_cases,
         "valid_closed": _valid_closed,
         "valid_closed_on_time": _valid_closed_on_time,
+        "area_due": _area_due,
+        "area_due_closed": _area_due_closed,
+        "disputes_handled": _disputes_handled,
+        "disputes_resolved": _disputes_resolved,
         "hotline_closed": _hotline_closed,
         "hotline_responded": _hotline_responded,
         "hotline_resolved": _hotline_resolved,
@@ -521,6 +604,10 @@ INDICATORS: Mapping[Kind, tuple[Indicator, ...]] = MappingProxyType(
             Row("density", "案件密度", "valid_cases", "@area_km2", S.density_band, 1, "density"),
             Row("closure", "结案率", "valid_closed", "valid_cases", weight=1),
             Row("on_time_closure", "按时结案率", "valid_closed_on_time", "valid_cases", weight=1),
+            # Social governance's two rates; weight 0 by default, so version 1's scores stand
+            # (docs/evaluation.md): a city weighs them in a rules version of its own.
+            Row("completion", "办结率", "area_due_closed", "area_due"),
+            Row("dispute_resolution", "化解率", "disputes_resolved", "disputes_handled"),
         ),
         Kind.hotline: (
             Row("response", "响应率", "hotline_responded", "hotline_closed", weight=30),

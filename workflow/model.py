@@ -92,9 +92,12 @@ class State(StrEnum):
     closed = "closed"
     void = "void"
     evaluated = "evaluated"
-    # 社会治理 (social): level-by-level escalation
+    # 社会治理 (social): level-by-level escalation, each level accepting (受理) then handling
+    community_accepting = "community_accepting"
     community_handling = "community_handling"
+    street_accepting = "street_accepting"
     street_handling = "street_handling"
+    county_accepting = "county_accepting"
     county_handling = "county_handling"
     # 12345 热线 (hotline): reply and satisfaction call-back
     replied = "replied"
@@ -120,8 +123,11 @@ STATE_LABELS: Mapping[State, str] = MappingProxyType(
         State.closed: "已结案",
         State.void: "作废",
         State.evaluated: "已评价",
+        State.community_accepting: "待社区受理",
         State.community_handling: "社区处置中",
+        State.street_accepting: "待街道受理",
         State.street_handling: "街道处置中",
+        State.county_accepting: "待县级受理",
         State.county_handling: "县级处置中",
         State.replied: "待回访",
         State.called_back: "已回访",
@@ -243,6 +249,8 @@ class Effect(StrEnum):
     assign_verifier = "assign_verifier"  # verification (核查) goes to a grid worker
     record_verification = "record_verification"  # the verification passed or not
     record_satisfaction = "record_satisfaction"  # the call-back's satisfied (回访)
+    # A dispute (矛盾纠纷, a category marked `dispute`) says whether it was resolved (化解)
+    record_dispute_resolution = "record_dispute_resolution"
     count_rework = "count_rework"  # rework count + 1, verification forgotten
     count_supervision = "count_supervision"  # supervision count + 1 (督办)
     record_closure = "record_closure"  # when the case closed

@@ -12,9 +12,11 @@ working time so nights, weekends and holidays do not count; cities override them
 | handling (处置) | 3 working days, fallback: the category's limit wins | – | 5 working days |
 | return/extension requested (审批) | 2 working hours | – | 2 working hours |
 | suspension_requested (挂账审批) | 4 working hours | – | – |
-| handled (派核查 / 答复) | 30 working minutes | 1 working day | 1 working day |
+| handled (派核查 / 答复 / 确认) | 30 working minutes | 1 working day | 1 working day |
 | verifying (核查) | 1 working hour | – | – |
 | verified (结案) | 1 working hour | – | – |
+| self_handled (自处置审核) | – | 1 working day | – |
+| community / street / county accepting (受理) | – | 2 / 4 working hours, 1 working day | – |
 | community / street / county handling | – | 3 / 5 / 10 working days | – |
 | replied (回访) / called_back (办结) | – | – | 2 / 1 working days |
 
@@ -379,31 +381,37 @@ URBAN_MANAGEMENT = ProcessDefinition(
 
 SOCIAL_ENDS = frozenset({S.closed, S.void})
 
-# Social-governance events (社会治理事件): the grid worker who found the event fixes it on the
-# spot (自处置) or escalates it; each level's governance centre (综治中心: community → street
-# → county) handles it, escalates it or rejects it. Centre staff act with the dispatcher role
-# and the holding_center relation: the service checks they sit at the level holding the case.
+# Social-governance events (社会治理事件, 网格化服务管理): the grid worker who found the event
+# fixes it on the spot and records it (自处置), which the community's centre reviews, or
+# escalates it. Each level's governance centre (综治中心: community → street → county) first
+# accepts it (受理, a step with its own limit), then handles it or passes it up to the next
+# level. Centre staff act with the dispatcher role and the holding_center relation: the
+# service checks they sit at the level holding the case, which the event's grid decides.
 # The reporting grid worker confirms the result on site; an unresolved one goes back to the
-# community (属地优先), which may escalate again.
-_LEVELS: tuple[tuple[State, State | None], ...] = (
-    (S.community_handling, S.street_handling),
-    (S.street_handling, S.county_handling),
-    (S.county_handling, None),
+# community (属地优先), which may escalate again. A dispute (矛盾纠纷) records whether it was
+# resolved (化解) when handled: `resolved` on self_handle and feedback, required for the
+# classes the catalogue marks as disputes.
+_LEVELS: tuple[tuple[State, State, State | None], ...] = (
+    (S.community_accepting, S.community_handling, S.street_accepting),
+    (S.street_accepting, S.street_handling, S.county_accepting),
+    (S.county_accepting, S.county_handling, None),
 )
+CENTER_STAFF = _by(R.dispatcher, relation=CENTER)
 _SOCIAL_ROWS: tuple[Transition, ...] = (
     Transition(
         S.reported,
         A.self_handle,
-        S.closed,
+        S.self_handled,
         _by(R.grid_worker, relation=REPORTER),
+        _may(("resolved", K.flag)),
         min_photos=1,
-        effects=(E.record_closure,),
-        note="自处置",
+        effects=(E.record_dispute_resolution, E.notify_next_actor),
+        note="自处置: recorded on the spot, reviewed by the community",
     ),
     Transition(
         S.reported,
         A.escalate,
-        S.community_handling,
+        S.community_accepting,
         _by(R.grid_worker, relation=REPORTER),
         _needs(("reason", K.text)),
         effects=(E.record_reason, E.notify_next_actor),
@@ -412,43 +420,67 @@ _SOCIAL_ROWS: tuple[Transition, ...] = (
         S.reported,
         A.reject,
         S.void,
-        _by(R.dispatcher, relation=CENTER),
+        CENTER_STAFF,
         _needs(("reason", K.text)),
         effects=(E.record_reason,),
     ),
+    Transition(
+        S.self_handled,
+        A.approve_self_handling,
+        S.closed,
+        CENTER_STAFF,
+        effects=(E.record_closure, E.notify_reporter),
+    ),
+    Transition(
+        S.self_handled,
+        A.deny_self_handling,
+        S.reported,
+        CENTER_STAFF,
+        _needs(("reason", K.text)),
+        effects=(E.record_reason, E.notify_next_actor),
+        note="back to the grid worker, who handles it again or escalates it",
+    ),
     *(
         row
-        for level, above in _LEVELS
+        for accepting, handling, above in _LEVELS
         for row in (
             Transition(
-                level,
+                accepting,
+                A.accept,
+                handling,
+                CENTER_STAFF,
+                note="受理: the level's handling limit starts",
+            ),
+            Transition(
+                accepting,
+                A.reject,
+                S.void,
+                CENTER_STAFF,
+                _needs(("reason", K.text)),
+                effects=(E.record_reason, E.notify_reporter),
+            ),
+            Transition(
+                handling,
                 A.feedback,
                 S.handled,
-                _by(R.dispatcher, relation=CENTER),
+                CENTER_STAFF,
+                _may(("resolved", K.flag)),
                 min_photos=1,
-                effects=(E.record_handler, E.notify_next_actor),
+                effects=(E.record_handler, E.record_dispute_resolution, E.notify_next_actor),
             ),
             *(
                 ()
                 if above is None
                 else (
                     Transition(
-                        level,
+                        handling,
                         A.escalate,
                         above,
-                        _by(R.dispatcher, relation=CENTER),
+                        CENTER_STAFF,
                         _needs(("reason", K.text)),
                         effects=(E.record_reason, E.notify_next_actor),
                     ),
                 )
-            ),
-            Transition(
-                level,
-                A.reject,
-                S.void,
-                _by(R.dispatcher, relation=CENTER),
-                _needs(("reason", K.text)),
-                effects=(E.record_reason,),
             ),
         )
     ),
@@ -478,8 +510,12 @@ SOCIAL_GOVERNANCE = ProcessDefinition(
     time_limits=MappingProxyType(
         {
             S.reported: _hours(2),
+            S.self_handled: _days(1),
+            S.community_accepting: _hours(2),
             S.community_handling: _days(3),
+            S.street_accepting: _hours(4),
             S.street_handling: _days(5),
+            S.county_accepting: _days(1),
             S.county_handling: _days(10),
             S.handled: _days(1),
         }
@@ -491,12 +527,16 @@ SOCIAL_GOVERNANCE = ProcessDefinition(
         }
     ),
     # Which level's governance centre holds the case in each state (属地优先: the community
-    # first, then whoever it was escalated to).
+    # first, then whoever it was escalated to); the case's grid names the areas.
     levels=MappingProxyType(
         {
             S.reported: "community",
+            S.self_handled: "community",
+            S.community_accepting: "community",
             S.community_handling: "community",
+            S.street_accepting: "street",
             S.street_handling: "street",
+            S.county_accepting: "district",
             S.county_handling: "district",
         }
     ),

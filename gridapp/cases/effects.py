@@ -209,6 +209,23 @@ def record_satisfaction(ctx: ActionContext) -> None:
     ctx.data["satisfied"] = ctx.case.satisfied
 
 
+def record_dispute_resolution(ctx: ActionContext) -> None:
+    """Record whether a dispute (矛盾纠纷) was resolved (化解); other classes record nothing.
+
+    Which classes are disputes is catalogue data (``category.dispute``); the areas' 化解率
+    reads the ``resolved`` this writes into the history.
+    """
+    if not ctx.category.dispute:
+        return
+    resolved = ctx.payload.get("resolved")
+    if not isinstance(resolved, bool):
+        raise ValidationFailed(
+            _("A dispute says whether it was resolved."),
+            errors={"resolved": _("true if the dispute was resolved, false if not.")},
+        )
+    ctx.data["resolved"] = resolved
+
+
 def count_rework(ctx: ActionContext) -> None:
     ctx.case.rework_count += 1
     ctx.case.verification_passed, ctx.case.satisfied = None, None
@@ -357,6 +374,7 @@ RECORDING: Mapping[workflow.Effect, Effect] = MappingProxyType(
         E.assign_verifier: assign_verifier,
         E.record_verification: record_verification,
         E.record_satisfaction: record_satisfaction,
+        E.record_dispute_resolution: record_dispute_resolution,
         E.count_rework: count_rework,
         E.count_supervision: count_supervision,
         E.record_closure: record_closure,

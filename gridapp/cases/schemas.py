@@ -208,6 +208,10 @@ class ActionBodySchema(StrictSchema):
     confirmed = fields.Boolean(load_default=None)
     passed = fields.Boolean(load_default=None)
     satisfied = fields.Boolean(load_default=None)
+    resolved = fields.Boolean(
+        load_default=None,
+        metadata={"description": "Whether a dispute was resolved (for dispute categories)."},
+    )
     score = Integer(load_default=None, validate=validate.Range(0, 100))
     category = fields.String(load_default=None)
     urgency = fields.String(load_default=None, validate=validate.OneOf(("normal", "urgent")))

@@ -97,6 +97,7 @@ class CategoryAdminSchema(StrictSchema):
     department = fields.String(attribute="department_code", allow_none=True)
     active = fields.Boolean()
     open311 = fields.Boolean()
+    dispute = fields.Boolean()
     duplicate_radius_m = fields.Float()
     duplicate_window_hours = fields.Float()
 
@@ -128,6 +129,9 @@ class CategoryPatchSchema(StrictSchema):
     active = fields.Boolean()
     open311 = fields.Boolean(
         metadata={"description": "Offered to citizens as an Open311 service (`/open311/v2`)."}
+    )
+    dispute = fields.Boolean(
+        metadata={"description": "A dispute: handling it records whether it was resolved."}
     )
     duplicate_radius_m = fields.Float(
         validate=validate.Range(1, 1000),

@@ -34,6 +34,9 @@ class CategorySchema(StrictSchema):
     process = fields.String()
     time_limits = fields.Dict()
     open311 = fields.Boolean(metadata={"description": "Offered to citizens as an Open311 service."})
+    dispute = fields.Boolean(
+        metadata={"description": "A dispute: `self_handle` and `feedback` need `resolved`."}
+    )
     duplicate_radius_m = fields.Float(
         metadata={"description": "Likely duplicates: the same category within this distance."}
     )

@@ -68,6 +68,9 @@ class Category(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # Offered to citizens as an Open311 service (gridapp.channels.open311); staff see every class.
     open311: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A dispute class (矛盾纠纷): its handling records whether the dispute was resolved (化解),
+    # which the areas' 化解率 counts.
+    dispute: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Likely duplicates (疑似重复): open cases of this class this near and this recent.
     duplicate_radius_m: Mapped[float] = mapped_column(
         Float, default=DUPLICATE_RADIUS_M, server_default=text(str(DUPLICATE_RADIUS_M))

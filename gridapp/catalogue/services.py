@@ -96,6 +96,7 @@ def _category_dict(category: Category) -> dict[str, Any]:
         "department": category.department_code,
         "active": category.active,
         "open311": category.open311,
+        "dispute": category.dispute,
         "duplicate_radius_m": category.duplicate_radius_m,
         "duplicate_window_hours": category.duplicate_window_hours,
     }
@@ -201,6 +202,7 @@ def create_category(session: Session, values: dict[str, Any]) -> Category:
         process=values.get("process") or str(workflow.URBAN_MANAGEMENT.code),
         active=values.get("active", True),
         open311=values.get("open311", False),
+        dispute=values.get("dispute", False),
     )
     for setting in ("duplicate_radius_m", "duplicate_window_hours"):
         if setting in values:

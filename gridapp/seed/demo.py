@@ -213,6 +213,9 @@ def seed_township_governments(session: Session) -> dict[str, str]:
 # Which process a class runs (each category belongs to one): the social-governance classes
 # (majors 90–97, by practice) the social process, the 12345 request types the hotline's.
 SOCIAL_MAJOR_FROM = "90"
+# The social classes that are disputes (矛盾纠纷: 邻里, 婚姻家庭, 损害赔偿, 房屋宅基地, 村务管理 …):
+# handling one records whether it was resolved (化解), which the areas' 化解率 counts.
+DISPUTE_MAJORS = frozenset({"90"})
 CATEGORY_FILES = (
     ("categories.csv", None),
     ("hotline_categories.csv", workflow.HOTLINE_12345.code),
@@ -256,6 +259,8 @@ def seed_categories(session: Session, departments: dict[str, str]) -> int:
                     time_limits={"handling": limit},
                     process=process,
                     open311=process == URBAN and (kind, row["major_code"]) in OPEN311_MAJORS,
+                    dispute=process == workflow.SOCIAL_GOVERNANCE.code
+                    and row["major_code"] in DISPUTE_MAJORS,
                 )
             )
             count += 1

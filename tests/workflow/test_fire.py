@@ -389,14 +389,84 @@ def test_random_walks_stay_inside_the_process(
         assert state in definition.states
 
 
+# The social process (issue 9), copied by hand: state -> action -> (next state, roles).
+SOCIAL_EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
+    "reported": {
+        "self_handle": ("self_handled", {"grid_worker"}),
+        "escalate": ("community_accepting", {"grid_worker"}),
+        "reject": ("void", {"dispatcher"}),
+    },
+    "self_handled": {
+        "approve_self_handling": ("closed", {"dispatcher"}),
+        "deny_self_handling": ("reported", {"dispatcher"}),
+    },
+    "community_accepting": {
+        "accept": ("community_handling", {"dispatcher"}),
+        "reject": ("void", {"dispatcher"}),
+    },
+    "community_handling": {
+        "feedback": ("handled", {"dispatcher"}),
+        "escalate": ("street_accepting", {"dispatcher"}),
+    },
+    "street_accepting": {
+        "accept": ("street_handling", {"dispatcher"}),
+        "reject": ("void", {"dispatcher"}),
+    },
+    "street_handling": {
+        "feedback": ("handled", {"dispatcher"}),
+        "escalate": ("county_accepting", {"dispatcher"}),
+    },
+    "county_accepting": {
+        "accept": ("county_handling", {"dispatcher"}),
+        "reject": ("void", {"dispatcher"}),
+    },
+    "county_handling": {"feedback": ("handled", {"dispatcher"})},
+    "handled": {
+        "close": ("closed", {"shift_leader", "grid_worker"}),
+        "rework": ("community_handling", {"shift_leader", "grid_worker"}),
+    },
+}
+
+
+def test_the_social_table_matches_the_issue_row_by_row() -> None:
+    p = SOCIAL_GOVERNANCE
+    for state, actions in SOCIAL_EXPECTED.items():
+        found = {
+            row.action.value: (row.target.value if row.target else None, set(row.roles))
+            for row in p.transitions_from(State(state))
+            if row.action is not Action.supervise
+        }
+        assert found == actions, state
+    assert p.ends == {State.closed, State.void}
+    # Each centre row binds the dispatcher to the centre of the level holding the case.
+    for row in p.transitions:
+        if row.permits_role(Role.dispatcher) and row.action is not Action.supervise:
+            assert row.relation_for(Role.dispatcher) is Relation.holding_center
+            assert row.source in p.levels
+    held = ("self_handled", "street_accepting", "county_handling")
+    assert [p.levels[State(s)] for s in held] == ["community", "street", "district"]
+
+
 def test_social_events_escalate_level_by_level() -> None:
     p, clear = SOCIAL_GOVERNANCE, ALL_CLEAR
-    assert fire(p, "reported", "self_handle", "grid_worker", clear) is State.closed
+    assert fire(p, "reported", "self_handle", "grid_worker", clear) is State.self_handled
+    assert fire(p, "self_handled", "approve_self_handling", "dispatcher", clear) is State.closed
+    assert fire(p, "self_handled", "deny_self_handling", "dispatcher", clear) is State.reported
     state = fire(p, "reported", "escalate", "grid_worker", clear)
-    assert state is State.community_handling
-    state = fire(p, state, "escalate", "dispatcher", clear)
-    assert state is State.street_handling
-    state = fire(p, state, "escalate", "dispatcher", clear)
+    assert state is State.community_accepting
+    # A level accepts (受理) before it handles or passes the event up.
+    with pytest.raises(TransitionNotAllowed, match=r"^Can.t escalate when in community_accepting"):
+        fire(p, state, "escalate", "dispatcher", clear)
+    for accepting, handling, above in (
+        (State.community_accepting, State.community_handling, State.street_accepting),
+        (State.street_accepting, State.street_handling, State.county_accepting),
+    ):
+        assert state is accepting
+        state = fire(p, state, "accept", "dispatcher", clear)
+        assert state is handling
+        state = fire(p, state, "escalate", "dispatcher", clear)
+        assert state is above
+    state = fire(p, state, "accept", "dispatcher", clear)
     assert state is State.county_handling
     with pytest.raises(TransitionNotAllowed, match=r"^Can.t escalate when in county_handling: "):
         fire(p, state, "escalate", "dispatcher", clear)
@@ -406,7 +476,28 @@ def test_social_events_escalate_level_by_level() -> None:
     assert fire(p, state, "close", "grid_worker", clear) is State.closed
     with pytest.raises(TransitionNotAllowed, match="Only the reporter"):
         fire(p, state, "close", "grid_worker", Facts(relations=frozenset()))
-    assert p.ends == {State.closed, State.void}
+    with pytest.raises(TransitionNotAllowed, match="holding"):
+        fire(p, "self_handled", "approve_self_handling", "dispatcher", Facts(relations=frozenset()))
+
+
+def test_social_levels_have_their_own_limits() -> None:
+    p = SOCIAL_GOVERNANCE
+    limits = {
+        state: (limit.amount, limit.unit.value)
+        for state in p.states
+        if (limit := p.limit_for(state)) is not None
+    }
+    assert limits == {
+        State.reported: (2, "working_hours"),
+        State.self_handled: (1, "working_days"),
+        State.community_accepting: (2, "working_hours"),
+        State.community_handling: (3, "working_days"),
+        State.street_accepting: (4, "working_hours"),
+        State.street_handling: (5, "working_days"),
+        State.county_accepting: (1, "working_days"),
+        State.county_handling: (10, "working_days"),
+        State.handled: (1, "working_days"),
+    }
 
 
 def test_hotline_replies_and_calls_back() -> None:

@@ -1877,7 +1877,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @description Any state of any process; repeat for several. */
-                    state?: ("reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back")[];
+                    state?: ("reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_accepting" | "community_handling" | "street_accepting" | "street_handling" | "county_accepting" | "county_handling" | "replied" | "called_back")[];
                     process?: "urban" | "social" | "hotline" | null;
                     category?: string | null;
                     street?: string | null;
@@ -2982,25 +2982,25 @@ export interface paths {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86478,
-                     *           "t": "2026-11-26T02:27:31+00:00"
+                     *           "t": "2026-11-26T04:22:59+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86498,
-                     *           "t": "2026-11-26T02:28:01+00:00"
+                     *           "t": "2026-11-26T04:23:29+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86518,
-                     *           "t": "2026-11-26T02:28:31+00:00"
+                     *           "t": "2026-11-26T04:23:59+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86538,
-                     *           "t": "2026-11-26T02:29:01+00:00"
+                     *           "t": "2026-11-26T04:24:29+00:00"
                      *         }
                      *       ]
                      *     } */
@@ -3533,7 +3533,7 @@ export interface paths {
                     level?: ("district" | "street" | "community" | "grid")[];
                     /** @description Areas only: the grid map layer (urban, social …). */
                     map_layer?: string;
-                    state?: ("reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back")[];
+                    state?: ("reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_accepting" | "community_handling" | "street_accepting" | "street_handling" | "county_accepting" | "county_handling" | "replied" | "called_back")[];
                     process?: "urban" | "social" | "hotline" | null;
                     category?: string | null;
                     street?: string | null;
@@ -3991,6 +3991,11 @@ export interface components {
             photos?: number[];
             /** @default null */
             reason: string | null;
+            /**
+             * @description Whether a dispute was resolved (for dispute categories).
+             * @default null
+             */
+            resolved: boolean | null;
             /** @default null */
             satisfied: boolean | null;
             /** @default null */
@@ -4054,7 +4059,7 @@ export interface components {
             readonly sla?: unknown;
             source?: string;
             /** @enum {string} */
-            state?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
+            state?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_accepting" | "community_handling" | "street_accepting" | "street_handling" | "county_accepting" | "county_handling" | "replied" | "called_back";
             readonly state_label?: unknown;
             street_code?: string | null;
             supervise_count?: number;
@@ -4233,7 +4238,7 @@ export interface components {
             readonly sla?: unknown;
             source?: string;
             /** @enum {string} */
-            state?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
+            state?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_accepting" | "community_handling" | "street_accepting" | "street_handling" | "county_accepting" | "county_handling" | "replied" | "called_back";
             readonly state_label?: unknown;
             street_code?: string | null;
             supervise_count?: number;
@@ -4259,6 +4264,8 @@ export interface components {
         Category: {
             code?: string;
             department?: string | null;
+            /** @description A dispute: `self_handle` and `feedback` need `resolved`. */
+            dispute?: boolean;
             /** @description Likely duplicates: the same category within this distance. */
             duplicate_radius_m?: number;
             /** @description Likely duplicates: the same category within this many hours. */
@@ -4281,6 +4288,7 @@ export interface components {
             active?: boolean;
             code?: string;
             department?: string | null;
+            dispute?: boolean;
             duplicate_radius_m?: number;
             duplicate_window_hours?: number;
             kind?: string;
@@ -4301,6 +4309,8 @@ export interface components {
             code: string;
             /** @description The default department's code (null: none). */
             department?: string | null;
+            /** @description A dispute: handling it records whether it was resolved. */
+            dispute?: boolean;
             /** @description Open cases of this class this close are likely duplicates. */
             duplicate_radius_m?: number;
             /** @description … and reported within this many hours. */
@@ -4331,6 +4341,8 @@ export interface components {
             active?: boolean;
             /** @description The default department's code (null: none). */
             department?: string | null;
+            /** @description A dispute: handling it records whether it was resolved. */
+            dispute?: boolean;
             /** @description Open cases of this class this close are likely duplicates. */
             duplicate_radius_m?: number;
             /** @description … and reported within this many hours. */
@@ -4874,19 +4886,19 @@ export interface components {
             /** @description Grouped by state, in the order of `states`. */
             actions?: components["schemas"]["ProcessAction"][];
             code?: string;
-            ends?: ("reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back")[];
+            ends?: ("reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_accepting" | "community_handling" | "street_accepting" | "street_handling" | "county_accepting" | "county_handling" | "replied" | "called_back")[];
             /** @enum {string} */
-            initial?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
+            initial?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_accepting" | "community_handling" | "street_accepting" | "street_handling" | "county_accepting" | "county_handling" | "replied" | "called_back";
             name?: string;
             states?: components["schemas"]["ProcessState"][];
         };
         ProcessAction: {
             /** @description What the action does; exactly one names the step clock. */
-            effects?: ("start_clock" | "keep_clock" | "pause_clock" | "resume_clock" | "extend_clock" | "stop_clock" | "record_reason" | "link_duplicate" | "assign_checker" | "record_check" | "set_category" | "set_department" | "clear_department" | "record_extension_request" | "record_handler" | "assign_verifier" | "record_verification" | "record_satisfaction" | "count_rework" | "count_supervision" | "record_closure" | "record_score" | "notify_next_actor" | "notify_reporter")[];
+            effects?: ("start_clock" | "keep_clock" | "pause_clock" | "resume_clock" | "extend_clock" | "stop_clock" | "record_reason" | "link_duplicate" | "assign_checker" | "record_check" | "set_category" | "set_department" | "clear_department" | "record_extension_request" | "record_handler" | "assign_verifier" | "record_verification" | "record_satisfaction" | "record_dispute_resolution" | "count_rework" | "count_supervision" | "record_closure" | "record_score" | "notify_next_actor" | "notify_reporter")[];
             /** @description The body's fields, as in a case's `actions`. */
             fields?: components["schemas"]["ActionField"][];
             /** @enum {string} */
-            from?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
+            from?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_accepting" | "community_handling" | "street_accepting" | "street_handling" | "county_accepting" | "county_handling" | "replied" | "called_back";
             /** @description What the action's condition refuses; null: no condition. */
             guard?: string | null;
             /** @description The label in the reader's language: the definition's Chinese one by default, the name in words with `Accept-Language: en`. */
@@ -4899,13 +4911,13 @@ export interface components {
              * @description The next state; null: it stays (supervise).
              * @enum {string|null}
              */
-            to?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back" | null;
+            to?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_accepting" | "community_handling" | "street_accepting" | "street_handling" | "county_accepting" | "county_handling" | "replied" | "called_back" | null;
             /** @description Who may take the action: any one of these. */
             who?: components["schemas"]["Permit"][];
         };
         ProcessState: {
             /** @enum {string} */
-            code?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_handling" | "street_handling" | "county_handling" | "replied" | "called_back";
+            code?: "reported" | "checking" | "accepted" | "filed" | "dispatched" | "handling" | "return_requested" | "extension_requested" | "suspension_requested" | "suspended" | "handled" | "self_handled" | "verifying" | "verified" | "closed" | "void" | "evaluated" | "community_accepting" | "community_handling" | "street_accepting" | "street_handling" | "county_accepting" | "county_handling" | "replied" | "called_back";
             /** @description The label in the reader's language: the definition's Chinese one by default, the name in words with `Accept-Language: en`. */
             label?: string;
             /** @description The level whose centre holds the case in this state (community, street, district); null where no level holds it. */

@@ -43,7 +43,14 @@ def test_shows_one_process_with_labels_limits_and_levels(client, auth):
         for a in social["actions"]
         if a["from"] == "community_handling" and a["name"] == "escalate"
     )
-    assert escalate["to"] == "street_handling"
+    assert escalate["to"] == "street_accepting"  # the street accepts (受理) before it handles
+    assert states["street_accepting"] == {
+        "code": "street_accepting",
+        "label": "待街道受理",
+        "time_limit": {"amount": 4, "unit": "working_hours"},
+        "time_limit_by": None,
+        "level": "street",
+    }
     assert escalate["label"] == "上报上级"
     assert escalate["who"] == [
         {"role": "dispatcher", "role_label": "派遣员", "relation": "holding_center"}

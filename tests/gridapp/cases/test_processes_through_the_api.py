@@ -93,12 +93,15 @@ def test_a_social_event_escalates_level_by_level_to_closed(client, people, worke
     assert (case["process"], case["state"]) == ("social", "reported")
     assert set(_names(case)) == {"self_handle", "escalate"}
     case = act(client, people["grid_worker"], case, "escalate", {"reason": "需社区协调"})
-    assert case["state"] == "community_handling"
+    assert case["state"] == "community_accepting"
     # Only the centre at the level holding the case acts: not the street's, not the county's.
     for outsider in ("street_center", "dispatcher"):
-        act(client, people[outsider], case, "escalate", {"reason": "x"}, expect=409)
+        act(client, people[outsider], case, "accept", expect=409)
+    case = act(client, people["community_center"], case, "accept")
     case = act(client, people["community_center"], case, "escalate", {"reason": "需街道处理"})
-    assert case["state"] == "street_handling"
+    assert case["state"] == "street_accepting"
+    act(client, people["community_center"], case, "accept", expect=409)
+    case = act(client, people["street_center"], case, "accept")
     act(client, people["community_center"], case, "feedback", expect=409)
     photo = photo_id(client, people["street_center"])
     case = act(client, people["street_center"], case, "feedback", {"photos": [photo]})
@@ -108,7 +111,7 @@ def test_a_social_event_escalates_level_by_level_to_closed(client, people, worke
 
 
 def test_the_state_filter_takes_every_process_s_states(client, people):
-    for state in ("community_handling", "called_back", "replied", "reported"):
+    for state in ("community_handling", "street_accepting", "called_back", "replied", "reported"):
         response = client.get(f"/api/v1/cases?state={state}", headers=people["supervisor"])
         assert response.status_code == 200, (state, response.get_json())
     assert (

@@ -241,6 +241,10 @@ def test_area_by_hand(client, people, history):
     # Valid cases a, b, d; a closed, in time.
     assert counts["closure"] == (1, 3, 33.33)
     assert counts["on_time_closure"] == (1, 3, 33.33)
+    # 办结率: a is due (closed); b's recorded deadlines are all ahead; c and d were voided.
+    # 化解率: no dispute here. Both weigh 0 by default, so the score below stands.
+    assert counts["completion"] == (1, 1, 100.0)
+    assert counts["dispute_resolution"] == (0, 0, None)
     cases, km2, density = counts["density"]
     assert cases == 3 and km2 > 0
     expected = workflow.evaluation.band_score(workflow.default_rules()["bands"]["density"], 3 / km2)
