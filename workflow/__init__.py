@@ -59,8 +59,8 @@ from workflow.evaluation import (
 from workflow.model import (
     ACTION_LABELS,
     CLOCK_EFFECTS,
-    ROLE_LABELS,
     CONTENT,
+    ROLE_LABELS,
     SATISFACTION_LABELS,
     STAFF_ROLES,
     STATE_LABELS,

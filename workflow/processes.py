@@ -10,7 +10,7 @@ working time so nights, weekends and holidays do not count; cities override them
 | accepted (立案) | 30 working minutes | – | – |
 | filed (派遣 / 派单) | 30 working minutes | – | 30 working minutes |
 | dispatched (签收) | – | – | 2 working hours (urgent: 30 minutes) |
-| handling (处置 / 办理) | 3 working days, fallback: the category's limit wins | – | 5 working days, likewise |
+| handling (处置 / 办理) | 3 working days; the category's limit wins | – | 5 working days; same |
 | return/extension requested (审批) | 2 working hours | – | 2 working hours |
 | suspension_requested (挂账审批) | 4 working hours | – | – |
 | handled (派核查 / 确认) | 30 working minutes | 1 working day | – |

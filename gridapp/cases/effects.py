@@ -217,18 +217,18 @@ def record_satisfaction(ctx: ActionContext) -> None:
         case.unreached_calls = (case.unreached_calls or 0) + 1
         ctx.data.update(reached=False, attempt=case.unreached_calls)
         return
-    errors = {}
+    errors: dict[str, str] = {}
     if not isinstance(ctx.payload.get("resolved"), bool):
         errors["resolved"] = _("Say whether the problem was resolved (true or false).")
     satisfaction = ctx.payload.get("satisfaction")
-    if satisfaction not in set(workflow.Satisfaction):
+    if not isinstance(satisfaction, str) or satisfaction not in set(workflow.Satisfaction):
         errors["satisfaction"] = _(
             "satisfied, basically_satisfied or unsatisfied (or unreachable: true)."
         )
     if errors:
         raise ValidationFailed(_("The call-back needs the citizen's answers."), errors=errors)
     case.resolved = bool(ctx.payload["resolved"])
-    case.satisfaction = workflow.Satisfaction(satisfaction).value
+    case.satisfaction = workflow.Satisfaction(str(satisfaction)).value
     case.satisfied = case.satisfaction in workflow.CONTENT
     ctx.data.update(
         reached=True,

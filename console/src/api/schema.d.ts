@@ -2513,6 +2513,105 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hotline/call-backs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the call-backs due (待回访).
+         * @description Hotline cases the department replied to, waiting for the call-back (回访, `replied`) or, called back, for 办结, redo or another attempt (`called_back`); soonest deadline first, in your scope.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description From `next_cursor`. */
+                    cursor?: string | null;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CasePage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hotline/calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a 12345 call (受理) into a case.
+         * @description For hotline operators (acceptors may stand in): the call becomes a case with `source=hotline` through the desk intake; the category decides the process. With `answer` (a question answered on the call, 直接答复) the case is closed at once. The caller's details are shown to command-center roles only.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /** @example {
+                     *       "address": "开云镇建设路18号",
+                     *       "caller": {
+                     *         "name": "李女士",
+                     *         "phone": "13900000000"
+                     *       },
+                     *       "category": "RX8004",
+                     *       "summary": "小区门口道路积水，车辆无法通行"
+                     *     } */
+                    "application/json": components["schemas"]["Call"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Case"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/hotspots": {
         parameters: {
             query?: never;
@@ -2982,25 +3081,25 @@ export interface paths {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86478,
-                     *           "t": "2026-11-26T02:27:31+00:00"
+                     *           "t": "2026-11-26T04:27:11+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86498,
-                     *           "t": "2026-11-26T02:28:01+00:00"
+                     *           "t": "2026-11-26T04:27:41+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86518,
-                     *           "t": "2026-11-26T02:28:31+00:00"
+                     *           "t": "2026-11-26T04:28:11+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86538,
-                     *           "t": "2026-11-26T02:29:01+00:00"
+                     *           "t": "2026-11-26T04:28:41+00:00"
                      *         }
                      *       ]
                      *     } */
@@ -3992,9 +4091,16 @@ export interface components {
             /** @default null */
             reason: string | null;
             /** @default null */
-            satisfied: boolean | null;
+            resolved: boolean | null;
+            /**
+             * @default null
+             * @enum {string|null}
+             */
+            satisfaction: "satisfied" | "basically_satisfied" | "unsatisfied" | null;
             /** @default null */
             score: number | null;
+            /** @default null */
+            unreachable: boolean | null;
             /**
              * @description ISO 8601 with offset.
              * @default null
@@ -4048,7 +4154,13 @@ export interface components {
             process?: "urban" | "social" | "hotline";
             reporter?: number | null;
             readonly reporter_name?: unknown;
+            /** @description The latest reached call-back (回访): was it resolved? */
+            resolved?: boolean | null;
             rework_count?: number;
+            /** @description The latest reached call-back: satisfied (满意), basically_satisfied (基本满意) or unsatisfied (不满意). */
+            satisfaction?: string | null;
+            /** @description satisfaction is satisfied or basically_satisfied. */
+            satisfied?: boolean | null;
             score?: number | null;
             /** @description The running step's clock: status ok, warning or overdue. */
             readonly sla?: unknown;
@@ -4058,6 +4170,8 @@ export interface components {
             readonly state_label?: unknown;
             street_code?: string | null;
             supervise_count?: number;
+            /** @description Call-backs in a row that could not reach the citizen. */
+            unreached_calls?: number;
             /** Format: date-time */
             updated_at?: string;
             urgency?: string;
@@ -4185,6 +4299,23 @@ export interface components {
             /** @description Points stored from this batch. */
             stored?: number;
         };
+        Call: {
+            /** @default null */
+            address: string | null;
+            /**
+             * @description The answer given on the call (直接答复): the case closes.
+             * @default null
+             */
+            answer: string | null;
+            /** @default null */
+            caller: components["schemas"]["Caller"] | Record<string, never>;
+            /** @description Category code; it decides the process. */
+            category: string;
+            /** @default null */
+            location: components["schemas"]["PointWithCrs"] | Record<string, never>;
+            /** @description What the caller asked for or reported (诉求). */
+            summary: string;
+        };
         Caller: {
             /** @default null */
             name: string | null;
@@ -4227,7 +4358,13 @@ export interface components {
             process?: "urban" | "social" | "hotline";
             reporter?: number | null;
             readonly reporter_name?: unknown;
+            /** @description The latest reached call-back (回访): was it resolved? */
+            resolved?: boolean | null;
             rework_count?: number;
+            /** @description The latest reached call-back: satisfied (满意), basically_satisfied (基本满意) or unsatisfied (不满意). */
+            satisfaction?: string | null;
+            /** @description satisfaction is satisfied or basically_satisfied. */
+            satisfied?: boolean | null;
             score?: number | null;
             /** @description The running step's clock: status ok, warning or overdue. */
             readonly sla?: unknown;
@@ -4237,6 +4374,8 @@ export interface components {
             readonly state_label?: unknown;
             street_code?: string | null;
             supervise_count?: number;
+            /** @description Call-backs in a row that could not reach the citizen. */
+            unreached_calls?: number;
             /** Format: date-time */
             updated_at?: string;
             urgency?: string;

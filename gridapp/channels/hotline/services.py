@@ -87,4 +87,6 @@ def call_backs_due(
 ) -> tuple[list[Case], str | None]:
     """List the hotline cases waiting for the operator's call-back or 办结, soonest due first."""
     filters = CaseFilters(states=CALL_BACK_STATES, process=workflow.HOTLINE_12345.code)
-    return list_cases(session, operator, filters, sort=CaseSort.deadline, cursor=cursor, limit=limit)
+    return list_cases(
+        session, operator, filters, sort=CaseSort.deadline, cursor=cursor, limit=limit
+    )

@@ -99,7 +99,11 @@ def test_unsatisfied_is_redone_once_then_basically_satisfied_closes(client, peop
     assert case["satisfaction"] is None and case["resolved"] is None
     case = _reply(client, people, case)
     case = act(
-        client, operator, case, "call_back", {"resolved": True, "satisfaction": "basically_satisfied"}
+        client,
+        operator,
+        case,
+        "call_back",
+        {"resolved": True, "satisfaction": "basically_satisfied"},
     )
     assert case["satisfied"] is True and _names(case) == ["close"]
     case = act(client, operator, case, "close")
@@ -184,9 +188,7 @@ def _entered_dispatched_at(session: Any, case_id: int, at: datetime) -> None:
     session.flush()
 
 
-def test_a_return_is_allowed_within_two_working_days_of_receiving_the_case(
-    client, session, people
-):
+def test_a_return_is_allowed_within_two_working_days_of_receiving_the_case(client, session, people):
     handler = people["handler"]
     case = _to_handling(client, people)
     assert "request_return" in _names(case)
@@ -241,9 +243,7 @@ def _until(case: dict[str, Any], session: Any, extra: timedelta = timedelta(0)) 
     return (workflow.deadline(deadline, reach, work_calendar(session)) + extra).isoformat()
 
 
-def test_an_extension_reaches_at_most_ten_working_days_past_the_deadline(
-    client, session, people
-):
+def test_an_extension_reaches_at_most_ten_working_days_past_the_deadline(client, session, people):
     handler, operator = people["handler"], people["hotline_operator"]
     case = _to_handling(client, people)
     beyond = client.post(

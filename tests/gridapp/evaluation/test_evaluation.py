@@ -88,7 +88,7 @@ def history(client: Any, session: Any, people: Any) -> dict[str, Any]:
     d = act(client, people["shift_leader"], d, "file")
     d = act(client, people["shift_leader"], d, "void", {"reason": "filed by mistake"})
 
-    hotline = []
+    hotline: list[dict[str, Any]] = []
     # Satisfied at once; unsatisfied, redone, then basically satisfied; unsatisfied twice
     # (closed as unsatisfied, resolved the second time); never reached (closed unrated).
     for call_backs in (
