@@ -283,7 +283,8 @@ def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
     """Yield each stay with a department (dispatch to the next dispatch) once it fell due.
 
     A stay falls due when handled (first feedback) or when its deadline passes unhandled,
-    whichever comes first; while suspended (挂账) the clock is paused and nothing falls due, and
+    whichever comes first (before the department signs for it, 签收, the deadline is the
+    signature's); while suspended (挂账) the clock is paused and nothing falls due, and
     an approved return (回退) takes the stay out: it counts against the dispatcher.
     """
     events = case.events
@@ -300,6 +301,11 @@ def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
         deadline, setter, paused = _moment(dispatch.data.get("deadline")), dispatch, False
         due: tuple[datetime, EventFact, bool] | None = None
         for event in stay:
+            if event.action == Action.acknowledge:
+                # Signed for (签收): the handling limit runs from here. A late signature is the
+                # response rate's (按时响应), not the handling's.
+                deadline, setter = _moment(event.data.get("deadline")) or deadline, event
+                continue
             if not paused and deadline is not None and deadline < event.at:
                 due = (deadline, setter, False)
                 break

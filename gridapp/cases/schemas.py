@@ -148,13 +148,13 @@ class CaseSchema(StrictSchema):
     verification_passed = fields.Boolean(allow_none=True)
     resolved = fields.Boolean(
         allow_none=True,
-        metadata={"description": "The latest reached call-back (回访): was it resolved?"},
+        metadata={"description": "The latest call-back that reached the citizen: was it resolved?"},
     )
     satisfaction = fields.String(
         allow_none=True,
         metadata={
-            "description": "The latest reached call-back: satisfied (满意), basically_satisfied "
-            "(基本满意) or unsatisfied (不满意)."
+            "description": "The latest call-back that reached the citizen: satisfied, "
+            "basically_satisfied or unsatisfied."
         },
     )
     satisfied = fields.Boolean(

@@ -2522,7 +2522,7 @@ export interface paths {
         };
         /**
          * List the call-backs due (待回访).
-         * @description Hotline cases the department replied to, waiting for the call-back (回访, `replied`) or, called back, for 办结, redo or another attempt (`called_back`); soonest deadline first, in your scope.
+         * @description Hotline cases the department replied to, waiting for the call-back (`replied`) or, called back, for closing, redo or another attempt (`called_back`); soonest deadline first, in your scope.
          */
         get: {
             parameters: {
@@ -2569,7 +2569,7 @@ export interface paths {
         put?: never;
         /**
          * Take a 12345 call (受理) into a case.
-         * @description For hotline operators (acceptors may stand in): the call becomes a case with `source=hotline` through the desk intake; the category decides the process. With `answer` (a question answered on the call, 直接答复) the case is closed at once. The caller's details are shown to command-center roles only.
+         * @description For hotline operators (acceptors may stand in): the call becomes a case with `source=hotline` through the desk intake; the category decides the process. With `answer` (a question answered on the call) the case is closed at once. The caller's details are shown to command-center roles only.
          */
         post: {
             parameters: {
@@ -4154,10 +4154,10 @@ export interface components {
             process?: "urban" | "social" | "hotline";
             reporter?: number | null;
             readonly reporter_name?: unknown;
-            /** @description The latest reached call-back (回访): was it resolved? */
+            /** @description The latest call-back that reached the citizen: was it resolved? */
             resolved?: boolean | null;
             rework_count?: number;
-            /** @description The latest reached call-back: satisfied (满意), basically_satisfied (基本满意) or unsatisfied (不满意). */
+            /** @description The latest call-back that reached the citizen: satisfied, basically_satisfied or unsatisfied. */
             satisfaction?: string | null;
             /** @description satisfaction is satisfied or basically_satisfied. */
             satisfied?: boolean | null;
@@ -4303,7 +4303,7 @@ export interface components {
             /** @default null */
             address: string | null;
             /**
-             * @description The answer given on the call (直接答复): the case closes.
+             * @description The answer given on the call: the case closes at once.
              * @default null
              */
             answer: string | null;
@@ -4313,7 +4313,7 @@ export interface components {
             category: string;
             /** @default null */
             location: components["schemas"]["PointWithCrs"] | Record<string, never>;
-            /** @description What the caller asked for or reported (诉求). */
+            /** @description What the caller asked for or reported. */
             summary: string;
         };
         Caller: {
@@ -4358,10 +4358,10 @@ export interface components {
             process?: "urban" | "social" | "hotline";
             reporter?: number | null;
             readonly reporter_name?: unknown;
-            /** @description The latest reached call-back (回访): was it resolved? */
+            /** @description The latest call-back that reached the citizen: was it resolved? */
             resolved?: boolean | null;
             rework_count?: number;
-            /** @description The latest reached call-back: satisfied (满意), basically_satisfied (基本满意) or unsatisfied (不满意). */
+            /** @description The latest call-back that reached the citizen: satisfied, basically_satisfied or unsatisfied. */
             satisfaction?: string | null;
             /** @description satisfaction is satisfied or basically_satisfied. */
             satisfied?: boolean | null;

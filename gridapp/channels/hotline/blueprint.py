@@ -16,9 +16,7 @@ from gridapp.core.principal import BEARER, current_user, login_required
 from gridapp.core.rest import Blueprint
 from gridapp.core.schemas import Integer, PointWithCrsSchema, StrictSchema
 
-blp = Blueprint(
-    "hotline", __name__, url_prefix="/api/v1/hotline", description="12345 hotline (12345 热线)"
-)
+blp = Blueprint("hotline", __name__, url_prefix="/api/v1/hotline", description="12345 hotline")
 
 
 class CallSchema(StrictSchema):
@@ -28,7 +26,7 @@ class CallSchema(StrictSchema):
     summary = fields.String(
         required=True,
         validate=validate.Length(min=1, max=4000),
-        metadata={"description": "What the caller asked for or reported (诉求)."},
+        metadata={"description": "What the caller asked for or reported."},
     )
     category = fields.String(
         required=True, metadata={"description": "Category code; it decides the process."}
@@ -38,16 +36,8 @@ class CallSchema(StrictSchema):
     answer = fields.String(
         load_default=None,
         validate=validate.Length(min=1, max=2000),
-        metadata={"description": "The answer given on the call (直接答复): the case closes."},
+        metadata={"description": "The answer given on the call: the case closes at once."},
     )
-
-
-CALL_EXAMPLE = {
-    "caller": {"name": "张先生", "phone": "13800000000"},
-    "summary": "夜间施工噪音扰民",
-    "category": "RX8004",
-    "address": "开云镇建设路12号",
-}
 
 
 class CallBackArgs(StrictSchema):
@@ -61,11 +51,11 @@ class Calls(MethodView):
         security=BEARER,
         description="For hotline operators (acceptors may stand in): the call becomes a case "
         "with `source=hotline` through the desk intake; the category decides the process. "
-        "With `answer` (a question answered on the call, 直接答复) the case is closed at once. "
+        "With `answer` (a question answered on the call) the case is closed at once. "
         "The caller's details are shown to command-center roles only.",
     )
     @rate_limit("report")
-    @blp.arguments(CallSchema, example=CALL_EXAMPLE)
+    @blp.arguments(CallSchema)
     @blp.response(201, CaseSchema)
     @login_required(*OPERATOR_ROLES)
     def post(self, body: dict[str, Any]) -> Any:
@@ -86,8 +76,8 @@ class Calls(MethodView):
 class CallBacks(MethodView):
     @blp.doc(
         security=BEARER,
-        description="Hotline cases the department replied to, waiting for the call-back (回访, "
-        "`replied`) or, called back, for 办结, redo or another attempt (`called_back`); "
+        description="Hotline cases the department replied to, waiting for the call-back "
+        "(`replied`) or, called back, for closing, redo or another attempt (`called_back`); "
         "soonest deadline first, in your scope.",
     )
     @blp.arguments(CallBackArgs, location="query")
