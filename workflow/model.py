@@ -283,13 +283,6 @@ class Satisfaction(StrEnum):
     unsatisfied = "unsatisfied"  # 不满意
 
 
-SATISFACTION_LABELS: Mapping[Satisfaction, str] = MappingProxyType(
-    {
-        Satisfaction.satisfied: "满意",
-        Satisfaction.basically_satisfied: "基本满意",
-        Satisfaction.unsatisfied: "不满意",
-    }
-)
 # What counts as satisfied in the 满意率 (and the case's `satisfied` flag): 满意 + 基本满意.
 CONTENT = frozenset({Satisfaction.satisfied, Satisfaction.basically_satisfied})
 
