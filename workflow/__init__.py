@@ -59,6 +59,7 @@ from workflow.evaluation import (
 from workflow.model import (
     ACTION_LABELS,
     CLOCK_EFFECTS,
+    CONTENT,
     ROLE_LABELS,
     STAFF_ROLES,
     STATE_LABELS,
@@ -73,6 +74,7 @@ from workflow.model import (
     Relation,
     Requirement,
     Role,
+    Satisfaction,
     State,
     StepLimit,
     Transition,
@@ -84,6 +86,7 @@ from workflow.sla import SlaState, SlaStatus, TimeLimit, TimeUnit, deadline, ela
 __all__ = [
     "ACTION_LABELS",
     "CLOCK_EFFECTS",
+    "CONTENT",
     "COUNTERS",
     "HOTLINE_12345",
     "INDICATORS",
@@ -117,6 +120,7 @@ __all__ = [
     "Relation",
     "Requirement",
     "Role",
+    "Satisfaction",
     "Scored",
     "Scoring",
     "SlaState",

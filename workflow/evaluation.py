@@ -29,7 +29,7 @@ from itertools import pairwise
 from types import MappingProxyType
 from typing import Any
 
-from workflow.model import Action, Role
+from workflow.model import CONTENT, Action, Role, Satisfaction
 
 NUMERATOR = "numerator"
 DENOMINATOR = "denominator"
@@ -283,7 +283,8 @@ def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
     """Yield each stay with a department (dispatch to the next dispatch) once it fell due.
 
     A stay falls due when handled (first feedback) or when its deadline passes unhandled,
-    whichever comes first; while suspended (挂账) the clock is paused and nothing falls due, and
+    whichever comes first (before the department signs for it, 签收, the deadline is the
+    signature's); while suspended (挂账) the clock is paused and nothing falls due, and
     an approved return (回退) takes the stay out: it counts against the dispatcher.
     """
     events = case.events
@@ -300,6 +301,11 @@ def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
         deadline, setter, paused = _moment(dispatch.data.get("deadline")), dispatch, False
         due: tuple[datetime, EventFact, bool] | None = None
         for event in stay:
+            if event.action == Action.acknowledge:
+                # Signed for (签收): the handling limit runs from here. A late signature is the
+                # response rate's (按时响应), not the handling's.
+                deadline, setter = _moment(event.data.get("deadline")) or deadline, event
+                continue
             if not paused and deadline is not None and deadline < event.at:
                 due = (deadline, setter, False)
                 break
@@ -458,40 +464,89 @@ def _disputes_resolved(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 HOTLINE_PROCESS = "hotline"
 
 
-def _hotline_closings(case: CaseHistory) -> Iterator[tuple[str, EventFact]]:
+def _hotline_closing(case: CaseHistory) -> tuple[str, EventFact] | None:
+    """Return the case's district and the event that closed it (办结), for hotline cases.
+
+    The three rates are over cases closed in the period (DESIGN §5): each count is dated by
+    the closing, whatever it counts (a dispatch, a call-back).
+    """
     if case.process != HOTLINE_PROCESS or case.district_code is None:
+        return None
+    closing = next((e for e in reversed(case.events) if e.to_state == "closed"), None)
+    return None if closing is None else (case.district_code, closing)
+
+
+def _hotline_dispatches(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    """Count each work order sent to a department (派单/转办) of a closed hotline case."""
+    found = _hotline_closing(case)
+    if found is None:
         return
+    district, closing = found
     for event in case.events:
-        if event.action == Action.close:
-            yield case.district_code, event
+        if event.action == Action.dispatch:
+            yield Hit(district, closing.at, event)
 
 
-def _hotline_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
-    for district, close in _hotline_closings(case):
-        yield Hit(district, close.at, close)
+def _hotline_acknowledged_on_time(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    """Count the work orders the department signed for (签收) within the limit (按时响应)."""
+    found = _hotline_closing(case)
+    if found is None:
+        return
+    district, closing = found
+    for dispatch in (e for e in case.events if e.action == Action.dispatch):
+        later = _after(case, dispatch)
+        # The answer to this dispatch: its acknowledgement, before any later dispatch.
+        answer = _first(later, {Action.acknowledge, Action.dispatch})
+        if answer is not None and answer.action == Action.acknowledge and answer.on_time:
+            yield Hit(district, closing.at, answer)
 
 
-def _hotline_responded(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
-    for district, close in _hotline_closings(case):
-        # The action that ended the reported step (accept or a direct reply), not a 督办.
-        first = next(
-            (e for e in case.events if e.from_state == "reported" and "step" in e.data), None
-        )
-        if first is not None and first.on_time is True:
-            yield Hit(district, close.at, first)
+def _final_call_back(case: CaseHistory) -> tuple[str, EventFact, EventFact] | None:
+    """Return district, closing and the case's final call-back when it reached the citizen.
+
+    The last call-back counts (a redone case's earlier answer judged the earlier work); one
+    that never reached the citizen (unreachable up to the last attempt) counts in no rate.
+    """
+    found = _hotline_closing(case)
+    if found is None:
+        return None
+    district, closing = found
+    call = next((e for e in reversed(case.events) if e.action == Action.call_back), None)
+    if call is None or call.data.get("reached") is False:
+        return None
+    return district, closing, call
+
+
+def _call_back_satisfaction(call: EventFact) -> str | None:
+    value = call.data.get("satisfaction")
+    if isinstance(value, str):
+        return value
+    # Call-backs recorded before satisfaction was asked in three grades knew only satisfied.
+    old = call.data.get("satisfied")
+    if isinstance(old, bool):
+        return Satisfaction.satisfied.value if old else Satisfaction.unsatisfied.value
+    return None
+
+
+def _hotline_reached(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
+    found = _final_call_back(case)
+    if found is not None:
+        district, closing, call = found
+        yield Hit(district, closing.at, call)
 
 
 def _hotline_resolved(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
-    for district, close in _hotline_closings(case):
-        if not any(e.action == Action.rework and e.seq < close.seq for e in case.events):
-            yield Hit(district, close.at, close)
+    found = _final_call_back(case)
+    if found is not None and found[2].data.get("resolved") is True:
+        district, closing, call = found
+        yield Hit(district, closing.at, call)
 
 
 def _hotline_satisfied(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
-    for district, close in _hotline_closings(case):
-        call = _first(case.events, {Action.call_back})
-        if call is not None and call.data.get("satisfied") is True:
-            yield Hit(district, close.at, call)
+    found = _final_call_back(case)
+    if found is not None and _call_back_satisfaction(found[2]) in CONTENT:
+        district, closing, call = found
+        yield Hit(district, closing.at, call)
 
 
 A = Action
@@ -531,8 +586,9 @@ COUNTERS: Mapping[str, Counter] = MappingProxyType(
         "area_due_closed": _area_due_closed,
         "disputes_handled": _disputes_handled,
         "disputes_resolved": _disputes_resolved,
-        "hotline_closed": _hotline_closed,
-        "hotline_responded": _hotline_responded,
+        "hotline_dispatches": _hotline_dispatches,
+        "hotline_acknowledged_on_time": _hotline_acknowledged_on_time,
+        "hotline_reached": _hotline_reached,
         "hotline_resolved": _hotline_resolved,
         "hotline_satisfied": _hotline_satisfied,
     }
@@ -610,9 +666,17 @@ INDICATORS: Mapping[Kind, tuple[Indicator, ...]] = MappingProxyType(
             Row("dispute_resolution", "化解率", "disputes_resolved", "disputes_handled"),
         ),
         Kind.hotline: (
-            Row("response", "响应率", "hotline_responded", "hotline_closed", weight=30),
-            Row("resolution", "解决率", "hotline_resolved", "hotline_closed", weight=35),
-            Row("satisfaction", "满意率", "hotline_satisfied", "hotline_closed", weight=35),
+            # 按时响应率: work orders signed for (签收) in time / work orders sent (派单).
+            Row(
+                "response",
+                "响应率",
+                "hotline_acknowledged_on_time",
+                "hotline_dispatches",
+                weight=30,
+            ),
+            # 解决率 and 满意率 (满意 + 基本满意) over final call-backs that reached the citizen.
+            Row("resolution", "解决率", "hotline_resolved", "hotline_reached", weight=35),
+            Row("satisfaction", "满意率", "hotline_satisfied", "hotline_reached", weight=35),
         ),
     }
 )

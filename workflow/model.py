@@ -248,7 +248,7 @@ class Effect(StrEnum):
     record_handler = "record_handler"  # who reported the case handled
     assign_verifier = "assign_verifier"  # verification (核查) goes to a grid worker
     record_verification = "record_verification"  # the verification passed or not
-    record_satisfaction = "record_satisfaction"  # the call-back's satisfied (回访)
+    record_satisfaction = "record_satisfaction"  # the call-back: resolved, satisfaction (回访)
     # A dispute (矛盾纠纷, a category marked `dispute`) says whether it was resolved (化解)
     record_dispute_resolution = "record_dispute_resolution"
     count_rework = "count_rework"  # rework count + 1, verification forgotten
@@ -283,6 +283,18 @@ class FieldKind(StrEnum):
     moment = "moment"  # an aware datetime or an ISO 8601 string with offset
 
 
+class Satisfaction(StrEnum):
+    """Name what a citizen says of the result at a call-back (回访满意度)."""
+
+    satisfied = "satisfied"  # 满意
+    basically_satisfied = "basically_satisfied"  # 基本满意
+    unsatisfied = "unsatisfied"  # 不满意
+
+
+# What counts as satisfied in the 满意率 (and the case's `satisfied` flag): 满意 + 基本满意.
+CONTENT = frozenset({Satisfaction.satisfied, Satisfaction.basically_satisfied})
+
+
 @dataclass(frozen=True)
 class Requirement:
     """Say that an action's payload needs (or may carry) a field of a kind."""
@@ -306,7 +318,10 @@ class Facts:
     source: str | None = None  # grid_worker, citizen, hotline, sensor
     verification_passed: bool | None = None  # the latest verify_reply's `passed`
     check_confirmed: bool | None = None  # the latest check_reply's `confirmed`
-    satisfied: bool | None = None  # the latest call_back's `satisfied`
+    satisfied: bool | None = None  # the latest call_back found the citizen (basically) satisfied
+    satisfaction: str | None = None  # the latest reached call-back's `Satisfaction` (回访)
+    unreached_calls: int = 0  # call-backs in a row that could not reach the citizen
+    deadline: datetime | None = None  # the running step's deadline (an extension moves it)
     case_id: int | None = None
     duplicate_of: int | None = None  # merge's target, from the payload
     rework_count: int = 0

@@ -8,11 +8,12 @@ working time so nights, weekends and holidays do not count; cities override them
 | reported (受理) | 10 working minutes | 2 working hours | 30 working minutes |
 | checking (核实) | 1 working hour | – | – |
 | accepted (立案) | 30 working minutes | – | – |
-| filed (派遣) | 30 working minutes | – | 30 working minutes |
-| handling (处置) | 3 working days, fallback: the category's limit wins | – | 5 working days |
+| filed (派遣 / 派单) | 30 working minutes | – | 30 working minutes |
+| dispatched (签收) | – | – | 2 working hours (urgent: 30 minutes) |
+| handling (处置 / 办理) | 3 working days; the category's limit wins | – | 5 working days; same |
 | return/extension requested (审批) | 2 working hours | – | 2 working hours |
 | suspension_requested (挂账审批) | 4 working hours | – | – |
-| handled (派核查 / 答复 / 确认) | 30 working minutes | 1 working day | 1 working day |
+| handled (派核查 / 确认) | 30 working minutes | 1 working day | – |
 | verifying (核查) | 1 working hour | – | – |
 | verified (结案) | 1 working hour | – | – |
 | self_handled (自处置审核) | – | 1 working day | – |
@@ -27,6 +28,7 @@ reporter may never rate a closed one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from types import MappingProxyType
 
 from workflow.model import (
@@ -34,15 +36,18 @@ from workflow.model import (
     Effect,
     Facts,
     FieldKind,
+    LimitBy,
     Permit,
     ProcessDefinition,
     Relation,
     Requirement,
     Role,
+    Satisfaction,
     State,
     Transition,
+    Window,
 )
-from workflow.sla import TimeLimit, TimeUnit
+from workflow.sla import TimeLimit, TimeUnit, deadline
 
 A, S, R, K, E = Action, State, Role, FieldKind, Effect
 REPORTER, CHECKER, VERIFIER = (
@@ -84,13 +89,6 @@ def verification_passed(facts: Facts) -> str | None:
     """Refuse to close unless the latest verification (核查) passed."""
     if facts.verification_passed is not True:
         return "Can't close when verification did not pass"
-    return None
-
-
-def citizen_satisfied(facts: Facts) -> str | None:
-    """Refuse to close a hotline case unless the call-back found the citizen satisfied."""
-    if facts.satisfied is not True:
-        return "Can't close when the citizen is not satisfied"
     return None
 
 
@@ -545,13 +543,108 @@ SOCIAL_GOVERNANCE = ProcessDefinition(
 
 HOTLINE_ENDS = frozenset({S.closed, S.void})
 
-# 12345 hotline (政务服务便民热线): accept, dispatch, handle, reply to the citizen, call back
-# for satisfaction; a question answered on the call is replied to at once (直接答复). The
-# hotline's operators (话务员) take the calls, reply and call back; acceptors may stand in.
-HOTLINE_DESK = _by(R.acceptor, R.hotline_operator)
+# The provincial 12345 rules (政务服务便民热线工单办理规范), as data. Each number is one row's
+# (or one guard's) and named once here.
+HOTLINE_REDOS = 1  # an unsatisfied call-back sends the case back for redo once (不满意重办一次)
+CALL_BACK_ATTEMPTS = 3  # unreachable call-backs before the case closes unrated (三次未接通)
+HOTLINE_EXTENSIONS = 1  # a department may have its deadline extended once (延期一次)
+EXTENSION_REACH = _days(10)  # … by at most 10 working days past the deadline in force
+# A department may ask to return a misrouted case (退回) within 2 working days of receiving it.
+RETURN_WINDOW = Window(_days(2), since=S.dispatched)
+
+
+def _instant(value: object) -> datetime | None:
+    """Return an aware instant from a payload value, or None (the payload check words it)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return value
+    return None
+
+
+def extension_allowed(facts: Facts) -> str | None:
+    """Refuse a second extension, and one reaching more than 10 working days past the deadline.
+
+    Without an `until` in the payload (the request's own, approved as asked) only the count is
+    judged: the request was judged on its `until` against the same deadline.
+    """
+    if facts.extension_count >= HOTLINE_EXTENSIONS:
+        return "Can't extend a hotline case more than once"
+    until = _instant(facts.payload.get("until"))
+    if until is None:
+        return None
+    if facts.deadline is None or facts.calendar is None:
+        return "Can't extend a case whose step has no deadline"
+    if until > deadline(facts.deadline, EXTENSION_REACH, facts.calendar):
+        return "Can't extend more than 10 working days past the deadline"
+    return None
+
+
+def _redo_due(facts: Facts) -> bool:
+    return facts.satisfaction == Satisfaction.unsatisfied and facts.rework_count < HOTLINE_REDOS
+
+
+def _reached(facts: Facts) -> bool:
+    return facts.satisfaction is not None
+
+
+def call_back_settled(facts: Facts) -> str | None:
+    """Refuse to close (办结) while the call-back still has something to do.
+
+    Closes after a satisfied or basically satisfied call-back, after an unsatisfied one once
+    the case was redone (closed as unsatisfied), and after the last allowed attempt failed to
+    reach the citizen (closed unrated): a case never waits open for a rating.
+    """
+    if _redo_due(facts):
+        return "Can't close when the citizen is unsatisfied and the case was not redone"
+    if not _reached(facts) and facts.unreached_calls < CALL_BACK_ATTEMPTS:
+        return "Can't close before the call-back reached the citizen or every attempt failed"
+    return None
+
+
+def redo_due(facts: Facts) -> str | None:
+    """Refuse a redo (重办) unless the citizen is unsatisfied and the case was not redone yet."""
+    if facts.satisfaction != Satisfaction.unsatisfied:
+        return "Can't rework a hotline case unless the citizen is unsatisfied"
+    if not _redo_due(facts):
+        return "Can't rework a hotline case more than once"
+    return None
+
+
+def call_again(facts: Facts) -> str | None:
+    """Refuse another call-back once the citizen was reached or every attempt failed."""
+    if _reached(facts):
+        return "Can't call back again after the citizen was reached"
+    if facts.unreached_calls >= CALL_BACK_ATTEMPTS:
+        return "Can't call back again after every attempt failed"
+    return None
+
+
+# 12345 hotline (政务服务便民热线), as the provincial rules run it: the operator takes the call
+# (受理) or answers a question on the call at once (直接答复, closed); the 12345 centre sends
+# the work order to a department (派单/转办: the operator, as 12345 centres do, or a
+# dispatcher); the department signs for it (签收) within its own limit, then handles it within
+# the limit (5 working days, the category's own handling limit wins) and ends with its reply to
+# the citizen (答复, `feedback` carries the text); the operator calls the citizen back (回访)
+# recording resolved and satisfaction separately, then closes it (办结) or, when unsatisfied,
+# sends it back for redo once.
+HOTLINE_DESK = _by(R.acceptor, R.hotline_operator)  # 受理, 回访, 办结 (acceptors stand in)
+HOTLINE_CENTER = _by(R.hotline_operator, R.dispatcher)  # 派单, returns (退回审核)
+HOTLINE_APPROVERS = _by(R.hotline_operator, R.dispatcher, R.shift_leader)  # 延期审核
 _HOTLINE_ROWS: tuple[Transition, ...] = (
     Transition(S.reported, A.accept, S.filed, HOTLINE_DESK),
-    Transition(S.reported, A.reply, S.replied, HOTLINE_DESK, _needs(("comment", K.text))),
+    Transition(
+        S.reported,
+        A.reply,
+        S.closed,
+        HOTLINE_DESK,
+        _needs(("comment", K.text)),
+        effects=(E.record_closure,),
+        note="直接答复: a question answered on the call",
+    ),
     Transition(
         S.reported,
         A.reject,
@@ -572,10 +665,11 @@ _HOTLINE_ROWS: tuple[Transition, ...] = (
     Transition(
         S.filed,
         A.dispatch,
-        S.handling,
-        _by(R.dispatcher),
+        S.dispatched,
+        HOTLINE_CENTER,
         _may(("department", K.code)),
         effects=(E.set_department, E.notify_next_actor),
+        note="派单/转办; department omitted: the responsibility rules decide",
     ),
     Transition(
         S.filed,
@@ -586,12 +680,20 @@ _HOTLINE_ROWS: tuple[Transition, ...] = (
         effects=(E.record_reason,),
     ),
     Transition(
+        S.dispatched,
+        A.acknowledge,
+        S.handling,
+        _by(R.handler, relation=MEMBER),
+        note="签收; starts the handling limit",
+    ),
+    Transition(
         S.handling,
         A.feedback,
-        S.handled,
+        S.replied,
         _by(R.handler, relation=MEMBER),
         _needs(("comment", K.text)),
-        effects=(E.record_handler,),
+        effects=(E.record_handler, E.notify_next_actor),
+        note="答复: the comment is the reply to the citizen",
     ),
     Transition(
         S.handling,
@@ -600,6 +702,8 @@ _HOTLINE_ROWS: tuple[Transition, ...] = (
         _by(R.handler, relation=MEMBER),
         _needs(("reason", K.text)),
         effects=(E.keep_clock, E.record_reason),
+        within=RETURN_WINDOW,
+        note="within 2 working days of receiving the case",
     ),
     Transition(
         S.handling,
@@ -608,19 +712,22 @@ _HOTLINE_ROWS: tuple[Transition, ...] = (
         _by(R.handler, relation=MEMBER),
         _needs(("until", K.moment), ("reason", K.text)),
         effects=(E.keep_clock, E.record_extension_request),
+        guard=extension_allowed,
+        note="once, up to 10 working days past the deadline",
     ),
     Transition(
         S.return_requested,
         A.approve_return,
         S.filed,
-        _by(R.dispatcher),
+        HOTLINE_CENTER,
         effects=(E.clear_department,),
+        note="the centre sends it again (转办)",
     ),
     Transition(
         S.return_requested,
         A.deny_return,
         S.handling,
-        _by(R.dispatcher),
+        HOTLINE_CENTER,
         _may(("reason", K.text)),
         effects=(E.keep_clock, E.record_reason),
     ),
@@ -628,51 +735,57 @@ _HOTLINE_ROWS: tuple[Transition, ...] = (
         S.extension_requested,
         A.approve_extension,
         S.handling,
-        _by(R.dispatcher, R.shift_leader),
+        HOTLINE_APPROVERS,
         _may(("until", K.moment)),
         effects=(E.extend_clock,),
+        guard=extension_allowed,
+        note="until omitted: the requested one",
     ),
     Transition(
         S.extension_requested,
         A.deny_extension,
         S.handling,
-        _by(R.dispatcher, R.shift_leader),
+        HOTLINE_APPROVERS,
         _may(("reason", K.text)),
         effects=(E.keep_clock, E.record_reason),
-    ),
-    Transition(S.handled, A.reply, S.replied, HOTLINE_DESK, _needs(("comment", K.text))),
-    Transition(
-        S.handled,
-        A.rework,
-        S.handling,
-        _by(R.dispatcher),
-        _may(("reason", K.text)),
-        effects=(E.count_rework, E.record_reason, E.notify_next_actor),
     ),
     Transition(
         S.replied,
         A.call_back,
         S.called_back,
         HOTLINE_DESK,
-        _needs(("satisfied", K.flag)) + _may(("score", K.score)),
-        effects=(E.record_satisfaction, E.record_score),
+        _may(("resolved", K.flag), ("satisfaction", K.code), ("unreachable", K.flag)),
+        effects=(E.record_satisfaction,),
+        note="resolved and satisfaction, or unreachable: true",
     ),
     Transition(
         S.called_back,
-        A.close,
-        S.closed,
-        _by(R.shift_leader),
-        effects=(E.record_closure, E.notify_reporter),
-        guard=citizen_satisfied,
+        A.call_back,
+        S.called_back,
+        HOTLINE_DESK,
+        _may(("resolved", K.flag), ("satisfaction", K.code), ("unreachable", K.flag)),
+        effects=(E.record_satisfaction,),
+        guard=call_again,
+        note="another attempt after the citizen could not be reached (up to 3)",
     ),
     Transition(
         S.called_back,
         A.rework,
         S.handling,
-        _by(R.shift_leader),
+        HOTLINE_DESK,
         _may(("reason", K.text)),
         effects=(E.count_rework, E.record_reason, E.notify_next_actor),
-        note="不满意重办",
+        guard=redo_due,
+        note="不满意重办, once",
+    ),
+    Transition(
+        S.called_back,
+        A.close,
+        S.closed,
+        HOTLINE_DESK + _by(R.shift_leader),
+        effects=(E.record_closure, E.notify_reporter),
+        guard=call_back_settled,
+        note="办结",
     ),
 )
 
@@ -686,10 +799,11 @@ HOTLINE_12345 = ProcessDefinition(
         {
             S.reported: _minutes(30),
             S.filed: _minutes(30),
+            # 签收: urgent work orders at once, the others within 2 working hours.
+            S.dispatched: LimitBy("urgency", {"urgent": _minutes(30)}, otherwise=_hours(2)),
             S.handling: _days(5),
             S.return_requested: _hours(2),
             S.extension_requested: _hours(2),
-            S.handled: _days(1),
             S.replied: _days(2),
             S.called_back: _days(1),
         }
@@ -697,7 +811,8 @@ HOTLINE_12345 = ProcessDefinition(
     labels=MappingProxyType(
         {
             S.filed: "待派单",
-            S.handled: "待答复",  # the department handled it: the citizen is told
+            S.handling: "办理中",
+            S.replied: "待回访",
         }
     ),
 )

@@ -205,8 +205,37 @@ def record_verification(ctx: ActionContext) -> None:
 
 
 def record_satisfaction(ctx: ActionContext) -> None:
-    ctx.case.satisfied = bool(ctx.payload["satisfied"])
-    ctx.data["satisfied"] = ctx.case.satisfied
+    """Record a call-back (回访): resolved and satisfaction, or one more unreachable attempt.
+
+    A call that reached the citizen needs both answers, asked separately; one that did not
+    (``unreachable``) needs neither and counts an attempt (the guards close the case after
+    the last one). ``satisfied`` keeps meaning satisfied or basically satisfied.
+    """
+    case = ctx.case
+    if ctx.payload.get("unreachable") is True:
+        case.resolved, case.satisfaction, case.satisfied = None, None, None
+        case.unreached_calls = (case.unreached_calls or 0) + 1
+        ctx.data.update(reached=False, attempt=case.unreached_calls)
+        return
+    errors: dict[str, str] = {}
+    if not isinstance(ctx.payload.get("resolved"), bool):
+        errors["resolved"] = _("Say whether the problem was resolved (true or false).")
+    satisfaction = ctx.payload.get("satisfaction")
+    if not isinstance(satisfaction, str) or satisfaction not in set(workflow.Satisfaction):
+        errors["satisfaction"] = _(
+            "satisfied, basically_satisfied or unsatisfied (or unreachable: true)."
+        )
+    if errors:
+        raise ValidationFailed(_("The call-back needs the citizen's answers."), errors=errors)
+    case.resolved = bool(ctx.payload["resolved"])
+    case.satisfaction = workflow.Satisfaction(str(satisfaction)).value
+    case.satisfied = case.satisfaction in workflow.CONTENT
+    ctx.data.update(
+        reached=True,
+        resolved=case.resolved,
+        satisfaction=case.satisfaction,
+        satisfied=case.satisfied,
+    )
 
 
 def record_dispute_resolution(ctx: ActionContext) -> None:
@@ -229,6 +258,8 @@ def record_dispute_resolution(ctx: ActionContext) -> None:
 def count_rework(ctx: ActionContext) -> None:
     ctx.case.rework_count += 1
     ctx.case.verification_passed, ctx.case.satisfied = None, None
+    # A redone case is called back afresh (回访): the earlier answers judged the earlier work.
+    ctx.case.resolved, ctx.case.satisfaction, ctx.case.unreached_calls = None, None, 0
     ctx.data["rework_count"] = ctx.case.rework_count
 
 

@@ -99,7 +99,14 @@ class Case(Base):
     verification_passed: Mapped[bool | None]
     # The latest on-site check's answer (核实) and the latest call-back's (回访): guards read them.
     check_confirmed: Mapped[bool | None]
+    # True for satisfied or basically satisfied (满意 / 基本满意), as before the call-back
+    # recorded both separately.
     satisfied: Mapped[bool | None]
+    # The latest reached call-back (回访): was the problem resolved, how satisfied is the
+    # citizen (`workflow.Satisfaction`); and call-backs in a row that could not reach them.
+    resolved: Mapped[bool | None]
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    unreached_calls: Mapped[int] = mapped_column(default=0, server_default="0")
     score: Mapped[int | None]
     client_id: Mapped[str | None] = mapped_column(String(80))
     request_hash: Mapped[str | None] = mapped_column(String(64))

@@ -146,6 +146,24 @@ class CaseSchema(StrictSchema):
     rework_count = fields.Integer()
     supervise_count = fields.Integer()
     verification_passed = fields.Boolean(allow_none=True)
+    resolved = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "The latest call-back that reached the citizen: was it resolved?"},
+    )
+    satisfaction = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The latest call-back that reached the citizen: satisfied, "
+            "basically_satisfied or unsatisfied."
+        },
+    )
+    satisfied = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "satisfaction is satisfied or basically_satisfied."},
+    )
+    unreached_calls = fields.Integer(
+        metadata={"description": "Call-backs in a row that could not reach the citizen."}
+    )
     score = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -207,11 +225,17 @@ class ActionBodySchema(StrictSchema):
     grid_worker = record_id(load_default=None)
     confirmed = fields.Boolean(load_default=None)
     passed = fields.Boolean(load_default=None)
-    satisfied = fields.Boolean(load_default=None)
     resolved = fields.Boolean(
         load_default=None,
-        metadata={"description": "Whether a dispute was resolved (for dispute categories)."},
+        metadata={
+            "description": "A dispute's outcome (化解, dispute categories) or a hotline "
+            "call-back's answer: was the problem resolved."
+        },
     )
+    satisfaction = fields.String(
+        load_default=None, validate=validate.OneOf([s.value for s in workflow.Satisfaction])
+    )
+    unreachable = fields.Boolean(load_default=None)
     score = Integer(load_default=None, validate=validate.Range(0, 100))
     category = fields.String(load_default=None)
     urgency = fields.String(load_default=None, validate=validate.OneOf(("normal", "urgent")))

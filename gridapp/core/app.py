@@ -113,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
     from gridapp.cases import blueprint as cases
     from gridapp.cases import processes_blueprint as processes
     from gridapp.catalogue import blueprint as catalogue
+    from gridapp.channels.hotline import blueprint as hotline
     from gridapp.channels.iot import blueprint as iot
     from gridapp.channels.iot import devices_blueprint as iot_devices
     from gridapp.channels.open311 import blueprint as open311
@@ -133,7 +134,7 @@ def _register_blueprints(app: Flask) -> None:
         api.register_blueprint(module.blp)
     api.register_blueprint(accounts.users_blp)
     _register_admin_blueprints()
-    for channel in (open311, open311_keys, iot, iot_devices):
+    for channel in (open311, open311_keys, iot, iot_devices, hotline):
         api.register_blueprint(channel.blp)
     api.register_blueprint(patrols.blp)
     api.register_blueprint(dashboard.blp)

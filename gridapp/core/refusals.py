@@ -42,7 +42,15 @@ RELATION_LABELS: Mapping[workflow.Relation, str] = MappingProxyType(
 # checks that every guard's sentence is here.
 GUARD_REFUSALS = (
     N_("Can't close when verification did not pass"),
-    N_("Can't close when the citizen is not satisfied"),
+    N_("Can't extend a hotline case more than once"),
+    N_("Can't extend a case whose step has no deadline"),
+    N_("Can't extend more than 10 working days past the deadline"),
+    N_("Can't close when the citizen is unsatisfied and the case was not redone"),
+    N_("Can't close before the call-back reached the citizen or every attempt failed"),
+    N_("Can't rework a hotline case unless the citizen is unsatisfied"),
+    N_("Can't rework a hotline case more than once"),
+    N_("Can't call back again after the citizen was reached"),
+    N_("Can't call back again after every attempt failed"),
     N_("Can't merge when duplicate_of is not given"),
     N_("Can't merge a case into itself"),
     N_("Can't request_check when a grid worker reported the case"),

@@ -190,6 +190,25 @@ def _if_match(case: dict[str, Any]) -> dict[str, str]:
     return {"If-Match": f'"{case["version"]}"'}
 
 
+def _hotline_step(
+    rec: Recorder,
+    auth: dict[str, str],
+    case: dict[str, Any],
+    action: str,
+    note: str,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    answer: dict[str, Any] = rec.call(
+        note,
+        "POST",
+        f"/api/v1/cases/{case['id']}/actions/{action}",
+        auth=auth,
+        headers=_if_match(case),
+        json_body=body,
+    ).get_json()
+    return answer
+
+
 def walk(app: Flask, client: Any) -> Recorder:
     """Take one case from the grid worker's report to the reporter's rating, and around it."""
     from gridapp.core.extensions import api
@@ -482,6 +501,63 @@ def walk(app: Flask, client: Any) -> Recorder:
             "caller": {"name": "张先生", "phone": "13800000000"},
         },
     )
+
+    rec.title("Hotline operator (12345 话务员): a call through the hotline desk, to 办结")
+    call = rec.call(
+        "The operator's call record (来电记录) becomes a case with `source=hotline`; with "
+        "`answer` (直接答复) it would be closed at once.",
+        "POST",
+        "/api/v1/hotline/calls",
+        auth=operator,
+        json_body={
+            "caller": {"name": "李女士", "phone": "13900000000"},
+            "summary": "小区门口道路积水，车辆无法通行",
+            "category": "RX8004",
+            "address": "开云镇建设路18号",
+        },
+    ).get_json()
+    call = _hotline_step(rec, operator, call, "accept", "Accept it (受理).", {})
+    call = _hotline_step(
+        rec,
+        operator,
+        call,
+        "dispatch",
+        "Send it to a department (派单); the responsibility rules choose when none is named.",
+        {},
+    )
+    handler = login("handler")
+    call = _hotline_step(
+        rec,
+        handler,
+        call,
+        "acknowledge",
+        "The department signs for it (签收) within its own limit; the handling limit starts.",
+        {},
+    )
+    call = _hotline_step(
+        rec,
+        handler,
+        call,
+        "feedback",
+        "The department's reply to the citizen (答复) ends the handling.",
+        {"comment": "已疏通排水管道，积水已排除"},
+    )
+    rec.call(
+        "The operator's call-backs due (待回访), soonest deadline first.",
+        "GET",
+        "/api/v1/hotline/call-backs",
+        auth=operator,
+    )
+    call = _hotline_step(
+        rec,
+        operator,
+        call,
+        "call_back",
+        "The call-back (回访) records resolved and satisfaction separately (or "
+        '`{"unreachable": true}`, up to three attempts).',
+        {"resolved": True, "satisfaction": "basically_satisfied", "comment": "市民基本满意"},
+    )
+    _hotline_step(rec, operator, call, "close", "Close it (办结).", {})
 
     rec.title("Supervisor (领导): history and its hash chain")
     supervisor = login("supervisor")

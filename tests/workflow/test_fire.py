@@ -97,6 +97,7 @@ ALL_CLEAR = Facts(
     source="citizen",
     verification_passed=True,
     satisfied=True,
+    satisfaction="satisfied",
     case_id=1,
     duplicate_of=2,
     relations=frozenset(Relation),
@@ -377,12 +378,18 @@ def test_random_walks_stay_inside_the_process(
 ) -> None:
     state = definition.initial
     for _ in range(30):
-        moves = [
-            (row.action, role) for row in definition.transitions_from(state) for role in row.roles
-        ]
+        rows = definition.transitions_from(state)
         if state in definition.ends:
-            assert moves == []
+            assert rows == ()
             return
+        # Guards may exclude each other (a hotline call-back closes or redoes, never both), and
+        # a window without its facts refuses: walk the moves these facts allow.
+        moves = [
+            (row.action, role)
+            for row in rows
+            for role in row.roles
+            if _allowed(definition, state, row.action, role)
+        ]
         assert moves, f"{state} is a dead end"
         action, role = data.draw(st.sampled_from(moves))
         state = fire(definition, state, action, role, ALL_CLEAR)
@@ -447,6 +454,14 @@ def test_the_social_table_matches_the_issue_row_by_row() -> None:
     assert [p.levels[State(s)] for s in held] == ["community", "street", "district"]
 
 
+def _allowed(definition: ProcessDefinition, state: State, action: Action, role: Role) -> bool:
+    try:
+        select(definition, state, action, role, ALL_CLEAR)
+    except TransitionNotAllowed:
+        return False
+    return True
+
+
 def test_social_events_escalate_level_by_level() -> None:
     p, clear = SOCIAL_GOVERNANCE, ALL_CLEAR
     assert fire(p, "reported", "self_handle", "grid_worker", clear) is State.self_handled
@@ -500,24 +515,46 @@ def test_social_levels_have_their_own_limits() -> None:
     }
 
 
-def test_hotline_replies_and_calls_back() -> None:
+def test_hotline_dispatches_acknowledges_replies_and_calls_back() -> None:
     p = HOTLINE_12345
     state = State.reported
     for action, role in [
-        ("accept", "acceptor"),
-        ("dispatch", "dispatcher"),
+        ("accept", "hotline_operator"),
+        ("dispatch", "hotline_operator"),
+        ("acknowledge", "handler"),
         ("feedback", "handler"),
-        ("reply", "acceptor"),
-        ("call_back", "acceptor"),
+        ("call_back", "hotline_operator"),
     ]:
         state = fire(p, state, action, role, ALL_CLEAR)
     assert state is State.called_back
-    with pytest.raises(TransitionNotAllowed, match="citizen is not satisfied"):
-        fire(p, state, "close", "shift_leader", Facts(satisfied=False))
-    assert fire(p, state, "rework", "shift_leader") is State.handling
-    assert fire(p, state, "close", "shift_leader", Facts(satisfied=True)) is State.closed
-    # A question answered on the call goes straight to the call-back.
-    assert fire(p, "reported", "reply", "acceptor") is State.replied
+    unsatisfied = Facts(satisfaction="unsatisfied", rework_count=0)
+    with pytest.raises(TransitionNotAllowed, match="not redone"):
+        fire(p, state, "close", "hotline_operator", unsatisfied)
+    assert fire(p, state, "rework", "hotline_operator", unsatisfied) is State.handling
+    again = Facts(satisfaction="unsatisfied", rework_count=1)
+    with pytest.raises(TransitionNotAllowed, match="more than once"):
+        fire(p, state, "rework", "hotline_operator", again)
+    assert fire(p, state, "close", "hotline_operator", again) is State.closed
+    # A question answered on the call closes at once (直接答复).
+    assert fire(p, "reported", "reply", "hotline_operator") is State.closed
+
+
+def test_a_hotline_call_back_that_never_reaches_the_citizen_closes_after_three_tries() -> None:
+    p = HOTLINE_12345
+    for tries in (1, 2):
+        unreached = Facts(unreached_calls=tries)
+        assert fire(p, "called_back", "call_back", "hotline_operator", unreached) is (
+            State.called_back
+        )
+        with pytest.raises(TransitionNotAllowed, match="every attempt failed"):
+            fire(p, "called_back", "close", "hotline_operator", unreached)
+    given_up = Facts(unreached_calls=3)
+    with pytest.raises(TransitionNotAllowed, match="every attempt failed"):
+        fire(p, "called_back", "call_back", "hotline_operator", given_up)
+    assert fire(p, "called_back", "close", "hotline_operator", given_up) is State.closed
+    reached = Facts(satisfaction="basically_satisfied", unreached_calls=1)
+    with pytest.raises(TransitionNotAllowed, match="was reached"):
+        fire(p, "called_back", "call_back", "hotline_operator", reached)
 
 
 def test_a_refusal_names_the_check_that_refused() -> None:

@@ -2513,6 +2513,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hotline/call-backs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the call-backs due (待回访).
+         * @description Hotline cases the department replied to, waiting for the call-back (`replied`) or, called back, for closing, redo or another attempt (`called_back`); soonest deadline first, in your scope.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description From `next_cursor`. */
+                    cursor?: string | null;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CasePage"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hotline/calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a 12345 call (受理) into a case.
+         * @description For hotline operators (acceptors may stand in): the call becomes a case with `source=hotline` through the desk intake; the category decides the process. With `answer` (a question answered on the call) the case is closed at once. The caller's details are shown to command-center roles only.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Call"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Case"];
+                    };
+                };
+                422: components["responses"]["UNPROCESSABLE_ENTITY"];
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/hotspots": {
         parameters: {
             query?: never;
@@ -3992,14 +4082,19 @@ export interface components {
             /** @default null */
             reason: string | null;
             /**
-             * @description Whether a dispute was resolved (for dispute categories).
+             * @description A dispute's outcome (化解, dispute categories) or a hotline call-back's answer: was the problem resolved.
              * @default null
              */
             resolved: boolean | null;
-            /** @default null */
-            satisfied: boolean | null;
+            /**
+             * @default null
+             * @enum {string|null}
+             */
+            satisfaction: "satisfied" | "basically_satisfied" | "unsatisfied" | null;
             /** @default null */
             score: number | null;
+            /** @default null */
+            unreachable: boolean | null;
             /**
              * @description ISO 8601 with offset.
              * @default null
@@ -4053,7 +4148,13 @@ export interface components {
             process?: "urban" | "social" | "hotline";
             reporter?: number | null;
             readonly reporter_name?: unknown;
+            /** @description The latest call-back that reached the citizen: was it resolved? */
+            resolved?: boolean | null;
             rework_count?: number;
+            /** @description The latest call-back that reached the citizen: satisfied, basically_satisfied or unsatisfied. */
+            satisfaction?: string | null;
+            /** @description satisfaction is satisfied or basically_satisfied. */
+            satisfied?: boolean | null;
             score?: number | null;
             /** @description The running step's clock: status ok, warning or overdue. */
             readonly sla?: unknown;
@@ -4063,6 +4164,8 @@ export interface components {
             readonly state_label?: unknown;
             street_code?: string | null;
             supervise_count?: number;
+            /** @description Call-backs in a row that could not reach the citizen. */
+            unreached_calls?: number;
             /** Format: date-time */
             updated_at?: string;
             urgency?: string;
@@ -4190,6 +4293,23 @@ export interface components {
             /** @description Points stored from this batch. */
             stored?: number;
         };
+        Call: {
+            /** @default null */
+            address: string | null;
+            /**
+             * @description The answer given on the call: the case closes at once.
+             * @default null
+             */
+            answer: string | null;
+            /** @default null */
+            caller: components["schemas"]["Caller"] | Record<string, never>;
+            /** @description Category code; it decides the process. */
+            category: string;
+            /** @default null */
+            location: components["schemas"]["PointWithCrs"] | Record<string, never>;
+            /** @description What the caller asked for or reported. */
+            summary: string;
+        };
         Caller: {
             /** @default null */
             name: string | null;
@@ -4232,7 +4352,13 @@ export interface components {
             process?: "urban" | "social" | "hotline";
             reporter?: number | null;
             readonly reporter_name?: unknown;
+            /** @description The latest call-back that reached the citizen: was it resolved? */
+            resolved?: boolean | null;
             rework_count?: number;
+            /** @description The latest call-back that reached the citizen: satisfied, basically_satisfied or unsatisfied. */
+            satisfaction?: string | null;
+            /** @description satisfaction is satisfied or basically_satisfied. */
+            satisfied?: boolean | null;
             score?: number | null;
             /** @description The running step's clock: status ok, warning or overdue. */
             readonly sla?: unknown;
@@ -4242,6 +4368,8 @@ export interface components {
             readonly state_label?: unknown;
             street_code?: string | null;
             supervise_count?: number;
+            /** @description Call-backs in a row that could not reach the citizen. */
+            unreached_calls?: number;
             /** Format: date-time */
             updated_at?: string;
             urgency?: string;

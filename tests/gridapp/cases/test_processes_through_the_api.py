@@ -60,25 +60,27 @@ def test_a_hotline_call_runs_to_closed_after_a_satisfied_call_back(client, peopl
     assert case["location"] is None and case["district_code"] == "430423"
     assert case["caller"] == {"name": "张先生", "phone": "13800000000"}
     assert {"accept", "reply"} <= set(_names(case))
-    # Personal data: a grid worker's or handler's view never shows the caller.
-    case = act(client, people["hotline_operator"], case, "accept")
+    # An acceptor stands in for the operator at the desk; the dispatcher may send it (派单).
+    case = act(client, people["acceptor"], case, "accept")
     assert case["state"] == "filed"
     case = act(client, people["dispatcher"], case, "dispatch")
-    assert case["state"] == "handling" and case["department"] == "urban-enforcement"
+    assert case["state"] == "dispatched" and case["department"] == "urban-enforcement"
     handler = auth("handler")
     seen = client.get(f"/api/v1/cases/{case['id']}", headers=handler).get_json()
-    assert seen["caller"] is None and _names(seen)[0] == "feedback"
+    # Personal data: a handler's view never shows the caller.
+    assert seen["caller"] is None and _names(seen)[0] == "acknowledge"
+    case = act(client, handler, case, "acknowledge")
     case = act(client, handler, case, "feedback", {"comment": "已责令停工"})
-    case = act(client, people["hotline_operator"], case, "reply", {"comment": "已处理"})
     assert case["state"] == "replied"
-    case = act(client, people["hotline_operator"], case, "call_back", {"satisfied": False})
-    # Not satisfied: the close guard refuses, rework is open.
+    unsatisfied = {"resolved": False, "satisfaction": "unsatisfied"}
+    case = act(client, people["hotline_operator"], case, "call_back", unsatisfied)
+    # Not satisfied: the close guard refuses, the redo is open.
     act(client, people["shift_leader"], case, "close", expect=409)
-    case = act(client, people["shift_leader"], case, "rework", {"reason": "市民不满意"})
+    case = act(client, people["hotline_operator"], case, "rework", {"reason": "市民不满意"})
     assert case["state"] == "handling" and case["rework_count"] == 1
     case = act(client, handler, case, "feedback", {"comment": "已复查"})
-    case = act(client, people["hotline_operator"], case, "reply", {"comment": "已复查处理"})
-    case = act(client, people["hotline_operator"], case, "call_back", {"satisfied": True})
+    satisfied = {"resolved": True, "satisfaction": "satisfied"}
+    case = act(client, people["acceptor"], case, "call_back", satisfied)
     assert "close" in _names(
         client.get(f"/api/v1/cases/{case['id']}", headers=people["shift_leader"]).get_json()
     )

@@ -146,6 +146,8 @@ def test_every_guard_sentence_is_in_the_catalogue():
         workflow.Facts(),
         workflow.Facts(source="grid_worker", duplicate_of=7, case_id=7),
         workflow.Facts(verification_passed=False, satisfied=False, check_confirmed=False),
+        workflow.Facts(satisfaction="unsatisfied", rework_count=1, extension_count=1),
+        workflow.Facts(satisfaction="satisfied", unreached_calls=3),
     ]
     sentences = {
         refusal

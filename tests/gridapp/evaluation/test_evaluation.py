@@ -48,7 +48,7 @@ def _late(session: Any, case: dict[str, Any]) -> None:
 @pytest.fixture()
 def history(client: Any, session: Any, people: Any) -> dict[str, Any]:
     """Four urban cases (closed on time, late dispatch and rework, rejected, filed then voided)
-    and two hotline calls (satisfied at once; unsatisfied, reworked, then satisfied)."""
+    and four hotline calls, each ending the call-back another way (see below)."""
     me = client.get("/api/v1/auth/me", headers=people["grid_worker"]).get_json()
     point = grid_point(client, people["grid_worker"], me["grids"][0])
 
@@ -88,8 +88,15 @@ def history(client: Any, session: Any, people: Any) -> dict[str, Any]:
     d = act(client, people["shift_leader"], d, "file")
     d = act(client, people["shift_leader"], d, "void", {"reason": "filed by mistake"})
 
-    hotline = []
-    for satisfied_first in (True, False):
+    hotline: list[dict[str, Any]] = []
+    # Satisfied at once; unsatisfied, redone, then basically satisfied; unsatisfied twice
+    # (closed as unsatisfied, resolved the second time); never reached (closed unrated).
+    for call_backs in (
+        [("satisfied", True)],
+        [("unsatisfied", False), ("basically_satisfied", True)],
+        [("unsatisfied", False), ("unsatisfied", True)],
+        [None, None, None],
+    ):
         taken = client.post(
             "/api/v1/cases",
             json={
@@ -103,14 +110,21 @@ def history(client: Any, session: Any, people: Any) -> dict[str, Any]:
         assert taken.status_code == 201, taken.get_json()
         h = act(client, people["hotline_operator"], taken.get_json(), "accept")
         h = act(client, people["dispatcher"], h, "dispatch")
+        if len(hotline) == 1:
+            _late(session, h)  # 签收 after its limit
+        h = act(client, people["handler"], h, "acknowledge")
         h = act(client, people["handler"], h, "feedback", {"comment": "done"})
-        h = act(client, people["hotline_operator"], h, "reply", {"comment": "done"})
-        h = act(client, people["hotline_operator"], h, "call_back", {"satisfied": satisfied_first})
-        if not satisfied_first:
-            h = act(client, people["shift_leader"], h, "rework", {"reason": "again"})
-            h = act(client, people["handler"], h, "feedback", {"comment": "again"})
-            h = act(client, people["hotline_operator"], h, "reply", {"comment": "again"})
-            h = act(client, people["hotline_operator"], h, "call_back", {"satisfied": True})
+        for answer in call_backs:
+            if h["state"] == "handling":
+                h = act(client, people["handler"], h, "feedback", {"comment": "again"})
+            body = (
+                {"unreachable": True}
+                if answer is None
+                else {"satisfaction": answer[0], "resolved": answer[1]}
+            )
+            h = act(client, people["hotline_operator"], h, "call_back", body)
+            if "rework" in [action["name"] for action in h["actions"]]:
+                h = act(client, people["hotline_operator"], h, "rework", {"reason": "again"})
         h = act(client, people["shift_leader"], h, "close")
         hotline.append(h)
     return {"a": a, "b": b, "c": c, "d": d, "hotline": hotline, "worker": me}
@@ -198,11 +212,11 @@ def test_acceptor_by_hand(client, session, people, history):
 def test_shift_leader_by_hand(client, session, people, history):
     answer = _get(client, people["supervisor"], "shift_leaders")
     row = _row(answer, "id", _user_id(session, "shift_leader"))
-    # Filed a, b, d in time; d voided later; closed a in time and both hotline calls in time.
+    # Filed a, b, d in time; d voided later; closed a in time and the four hotline calls too.
     assert _counts(row) == {
         "on_time_filing": (3, 3, 100.0),
         "accurate_filing": (2, 3, 66.67),
-        "on_time_closing": (3, 3, 100.0),
+        "on_time_closing": (5, 5, 100.0),
     }
     assert row["score"] == round((25 * 100 + 40 * 200 / 3 + 35 * 100) / 100, 2)
     assert answer["rules_version"] == 1
@@ -212,13 +226,13 @@ def test_dispatcher_by_hand(client, session, people, history):
     row = _row(
         _get(client, people["supervisor"], "dispatchers"), "id", _user_id(session, "dispatcher")
     )
-    # Dispatches: a (in time), b (late), two hotline calls (in time); none returned.
+    # Dispatches: a (in time), b (late), four hotline calls (in time); none returned.
     assert _counts(row) == {
-        "volume": (4, None, 40.0),
-        "on_time_dispatch": (3, 4, 75.0),
-        "accurate_dispatch": (4, 4, 100.0),
+        "volume": (6, None, 40.0),
+        "on_time_dispatch": (5, 6, 83.33),
+        "accurate_dispatch": (6, 6, 100.0),
     }
-    assert row["score"] == round((20 * 40 + 40 * 75 + 40 * 100) / 100, 2)
+    assert row["score"] == round((20 * 40 + 40 * 500 / 6 + 40 * 100) / 100, 2)
 
 
 def test_department_by_hand(client, people, history):
@@ -258,13 +272,21 @@ def test_area_by_hand(client, people, history):
 
 def test_hotline_by_hand(client, people, history):
     row = _row(_get(client, people["supervisor"], "hotline"), "code", "430423")
-    # Two calls closed: both accepted in time; one reworked; one satisfied at the first call-back.
+    # Four calls closed, each dispatched once: all signed for (签收) in time but the second.
+    # The final call-backs that reached the citizen: the first three (the fourth never did);
+    # resolved in all three, satisfied or basically satisfied in the first two.
     assert _counts(row) == {
-        "response": (2, 2, 100.0),
-        "resolution": (1, 2, 50.0),
-        "satisfaction": (1, 2, 50.0),
+        "response": (3, 4, 75.0),
+        "resolution": (3, 3, 100.0),
+        "satisfaction": (2, 3, 66.67),
     }
-    assert row["score"] == 65.0 and row["grade"] == "C"
+    assert row["score"] == round((30 * 75 + 35 * 100 + 35 * 200 / 3) / 100, 2)
+    assert row["grade"] == "B"
+    explained = _get(
+        client, people["supervisor"], "hotline", "&subject=430423&explain=satisfaction"
+    )
+    sides = sorted((c["side"], c["event"]["action"]) for c in explained["cases"])
+    assert sides == [("denominator", "call_back")] * 3 + [("numerator", "call_back")] * 2
 
 
 def test_explain_lists_the_cases_behind_a_number(client, people, history):
