@@ -1871,7 +1871,7 @@ export interface paths {
         };
         /**
          * List cases in your scope, with filters, a sort order and a cursor.
-         * @description Filters combine with AND; `state` takes any process's states. Sorted newest first unless `sort` says otherwise; each page's `next_cursor` fetches the next.
+         * @description Filters combine with AND; `state` takes any process's states. Sorted newest first unless `sort` says otherwise; each page's `next_cursor` fetches the next. With `total=true` the answer also counts every case the filters select (a queue tab's number).
          */
         get: {
             parameters: {
@@ -1886,11 +1886,15 @@ export interface paths {
                     department?: string | null;
                     source?: string | null;
                     overdue?: boolean | null;
+                    /** @description Where the running step's clock stands now: ok, warning (past 80 %) or overdue; the same status as each case's `sla`. */
+                    sla?: "ok" | "warning" | "overdue" | null;
                     due_before?: string | null;
                     reported_from?: string | null;
                     reported_to?: string | null;
                     /** @description Text in description, address or number. */
                     q?: string | null;
+                    /** @description Also count every case the filters select (`total`). */
+                    total?: boolean;
                     /** @description created, updated or deadline; a leading '-' reverses. */
                     sort?: "created" | "-created" | "updated" | "-updated" | "deadline" | "-deadline";
                     /** @description From `next_cursor`. */
@@ -3542,6 +3546,7 @@ export interface paths {
                     department?: string | null;
                     source?: string | null;
                     overdue?: boolean | null;
+                    sla?: "ok" | "warning" | "overdue" | null;
                     due_before?: string | null;
                     reported_from?: string | null;
                     reported_to?: string | null;
@@ -4255,6 +4260,8 @@ export interface components {
         CasePage: {
             items?: components["schemas"]["Case"][];
             next_cursor?: string | null;
+            /** @description Every case the filters select, when asked (`total=true`). */
+            total?: number | null;
         };
         Category: {
             code?: string;

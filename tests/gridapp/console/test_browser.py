@@ -436,3 +436,68 @@ def test_the_supervisor_sees_the_closed_case_in_the_ranking(page: Any, server: s
     counted = [int(n) for n, _d in re.findall(r"\((\d+)/(\d+)\)", row.first.inner_text())]
     assert counted and max(counted) >= 1, row.first.inner_text()
     shot(page, "ranking")
+
+
+def form_error(page: Any, field: str) -> str:
+    """The error Element Plus shows under one field of the open admin form."""
+    selector = f"[data-test=admin-form] [data-test='form-field-{field}'] .el-form-item__error"
+    page.wait_for_selector(selector)
+    return str(page.inner_text(selector))
+
+
+def test_the_admin_edits_departments_and_categories_through_forms(page: Any, server: str) -> None:
+    api = Api(server)
+    sign_in(page, server, "admin")
+    page.wait_for_url("**/console/admin")
+
+    # A new department: the form checks the code's shape before sending anything ...
+    page.click("[data-test=admin-tab-departments]")
+    page.click("[data-test=create-department]")
+    page.fill("[data-test='form-input-code']", "parks dept!")
+    page.fill("[data-test='form-input-name']", "园林绿化处（浏览器测试）")
+    page.click("[data-test=form-submit]")
+    assert "_" in form_error(page, "code")  # "letters, digits, - and _"
+    # ... then saves it, and it is listed.
+    page.fill("[data-test='form-input-code']", "parks-browser")
+    page.click("[data-test=form-submit]")
+    page.wait_for_selector("[data-test=admin-form]", state="detached")
+    page.wait_for_selector(
+        "[data-test=table-department] [data-test=cell-code]:text-is('parks-browser')"
+    )
+    admin = api.login("admin")
+    _status, departments = api.call("GET", "/api/v1/admin/departments?limit=500", token=admin)
+    assert {"code": "parks-browser", "name": "园林绿化处（浏览器测试）"}.items() <= next(
+        d for d in departments["items"] if d["code"] == "parks-browser"
+    ).items()
+
+    # The same code again: the server's field error (problem+json `errors.code`) is shown
+    # under the code field, in the page's language.
+    page.click("[data-test=create-department]")
+    page.fill("[data-test='form-input-code']", "parks-browser")
+    page.fill("[data-test='form-input-name']", "又一个")
+    page.click("[data-test=form-submit]")
+    assert "parks-browser" in form_error(page, "code")
+    page.wait_for_selector("[data-test=form-error]")
+    shot(page, "admin-form")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-test=admin-form]", state="detached")
+
+    # A category through its form: the likely-duplicate radius and the Open311 flag change.
+    def category() -> dict[str, Any]:
+        _status, page_ = api.call("GET", "/api/v1/admin/categories?limit=500", token=admin)
+        return dict(next(c for c in page_["items"] if c["code"] == "SJ0102"))
+
+    before = category()
+    page.click("[data-test=admin-tab-categories]")
+    page.click("[data-test=edit-category-SJ0102]")
+    radius = "[data-test=admin-form] [data-test='form-input-duplicate_radius_m'] input"
+    page.fill(radius, "80")
+    page.locator(radius).blur()
+    page.click("[data-test=admin-form] [data-test='form-input-open311']")
+    page.click("[data-test=form-submit]")
+    page.wait_for_selector("[data-test=admin-form]", state="detached")
+    after = category()
+    assert after["duplicate_radius_m"] == 80 and after["open311"] is not before["open311"]
+    assert {k: v for k, v in after.items() if k not in ("duplicate_radius_m", "open311")} == {
+        k: v for k, v in before.items() if k not in ("duplicate_radius_m", "open311")
+    }
