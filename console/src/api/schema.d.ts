@@ -2412,6 +2412,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evaluation/indicators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the indicators of each kind with their labels (考核指标).
+         * @description Every kind with its indicators in table order, as the rankings and the evaluation rules name them; the weights themselves are in the rules versions.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["KindIndicators"][];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evaluation/{kind}": {
         parameters: {
             query?: never;
@@ -4631,6 +4671,18 @@ export interface components {
             field?: string | null;
             message?: string;
         };
+        Indicator: {
+            /** @description The bands it scores by. */
+            band?: string | null;
+            label?: string;
+            /** @description The key in `indicators` and in the weights. */
+            name?: string;
+            /**
+             * @description rate, inverse (lower is better), band or density_band.
+             * @enum {string}
+             */
+            scoring?: "rate" | "inverse" | "band" | "density_band";
+        };
         IssuedKey: {
             active?: boolean;
             /** @description The key itself: shown this once, stored only as a hash. */
@@ -4669,6 +4721,12 @@ export interface components {
             prefix?: string;
             /** Format: date-time */
             revoked_at?: string | null;
+        };
+        KindIndicators: {
+            indicators?: components["schemas"]["Indicator"][];
+            /** @enum {string} */
+            kind?: "grid_workers" | "acceptors" | "shift_leaders" | "dispatchers" | "departments" | "areas" | "hotline";
+            label?: string;
         };
         Layer: {
             /** @description Per level. */

@@ -37,7 +37,15 @@ from tests.gridapp.console.build import ROOT, built_console
 CHROMIUM = os.environ.get("GRIDAPP_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "var" / "screenshots"
 PASSWORD = "demo-pass-2026"
-MFA = {"acceptor", "dispatcher", "shift_leader", "supervisor", "admin", "hotline_operator"}
+MFA = {
+    "acceptor",
+    "dispatcher",
+    "shift_leader",
+    "supervisor",
+    "admin",
+    "hotline_operator",
+    "security_admin",
+}
 
 
 def free_port() -> int:
@@ -501,3 +509,93 @@ def test_the_admin_edits_departments_and_categories_through_forms(page: Any, ser
     assert {k: v for k, v in after.items() if k not in ("duplicate_radius_m", "open311")} == {
         k: v for k, v in before.items() if k not in ("duplicate_radius_m", "open311")
     }
+
+
+def pick_option(page: Any, select: str, text: str) -> None:
+    """Choose an option of an Element Plus select by its visible text."""
+    page.click(select)
+    page.click(f".el-select-dropdown__item:visible:has-text('{text}')")
+
+
+def test_the_admin_pages_answer_in_tables_and_name_each_problem(page: Any, server: str) -> None:
+    api = Api(server)
+    worker = api.login("grid_worker")
+    _status, me = api.call("GET", "/api/v1/auth/me", token=worker)
+    _status, area = api.call("GET", f"/api/v1/areas/{me['grids'][0]}?format=geojson", token=worker)
+    import shapely
+
+    point = shapely.geometry.shape(area["geometry"]).representative_point()
+    admin = api.login("admin")
+    _status, expected = api.call(
+        "GET",
+        f"/api/v1/admin/rules/dry-run?category=SJ0102&lon={point.x}&lat={point.y}",
+        token=admin,
+    )
+    sign_in(page, server, "admin")
+    page.wait_for_url("**/console/admin")
+
+    # The rules' dry run at the worker's grid: the answer as a table naming the department.
+    page.click("[data-test=admin-tab-rules]")
+    pick_option(page, "[data-test=dry-category]", "SJ0102")
+    for name, value in (("lon", point.x), ("lat", point.y)):
+        page.fill(f"[data-test=dry-{name}] input", f"{value:.6f}")
+        page.locator(f"[data-test=dry-{name}] input").blur()
+    page.click("[data-test=dry-run-go]")
+    table = page.wait_for_selector("[data-test=dry-run-table]")
+    assert expected["department"]["code"] in table.inner_text()
+    assert expected["grid"]["code"] in table.inner_text()
+    shot(page, "admin-rules")
+
+    # The calendar: the years covered, and a year's days by month.
+    page.click("[data-test=admin-tab-calendar]")
+    page.wait_for_selector("[data-test=calendar] .entry")
+    shot(page, "admin-calendar")
+
+    # A refused map file: every problem, grouped by the feature it is in.
+    page.click("[data-test=admin-tab-maps]")
+    features = [
+        {"type": "Feature", "geometry": None, "properties": {"code": "X1", "name": "坏"}},
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [112.8, 27.2]},
+            "properties": {"code": "X2", "name": "也坏", "level": "grid", "parent": "nowhere"},
+        },
+    ]
+    body = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+    page.set_input_files(
+        "[data-test=map-file]",
+        files=[{"name": "bad.geojson", "mimeType": "application/geo+json", "buffer": body}],
+    )
+    page.click("[data-test=map-dry-run]")
+    page.wait_for_selector("[data-test=map-refused]")
+    page.wait_for_selector("[data-test=map-problems] [data-test=feature-0]")
+    page.wait_for_selector("[data-test=map-problems] [data-test=feature-1]")
+    shot(page, "admin-maps")
+
+    # Evaluation rules: grade cut-offs that do not fall are refused, said under the grades.
+    page.click("[data-test=admin-tab-evaluation_rules]")
+    page.fill("[data-test=grade-0] input", "10")
+    page.locator("[data-test=grade-0] input").blur()
+    page.click("[data-test=rules-save]")
+    page.wait_for_selector("[data-test=rules-grades] .el-form-item__error")
+    shot(page, "admin-evaluation-rules")
+
+
+def test_the_security_admin_creates_a_user_through_the_form(page: Any, server: str) -> None:
+    sign_in(page, server, "security_admin")
+    page.wait_for_url("**/console/admin")
+    page.click("[data-test=create-user]")
+    page.fill("[data-test='form-input-username']", "handler-browser")
+    page.fill("[data-test='form-input-display_name']", "浏览器测试处置员")
+    pick_option(page, "[data-test='form-input-role']", "处置人员")
+    # A handler belongs to a department: the form asks for it only now.
+    pick_option(page, "[data-test='form-input-department']", "sanitation")
+    page.click("[data-test=form-submit]")
+    password = page.wait_for_selector("[data-test=one-time-password]").inner_text()
+    assert len(password) >= 12
+    shot(page, "admin-user")
+    api = Api(server)
+    status, answer = api.call(
+        "POST", "/api/v1/auth/login", {"username": "handler-browser", "password": password}
+    )
+    assert status == 200 and answer["user"]["department"] == "sanitation", answer
