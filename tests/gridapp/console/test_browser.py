@@ -546,8 +546,13 @@ def test_the_admin_pages_answer_in_tables_and_name_each_problem(page: Any, serve
     assert expected["grid"]["code"] in table.inner_text()
     shot(page, "admin-rules")
 
-    # The calendar: the years covered, and a year's days by month.
+    # The calendar: the years covered; a year at a glance (New Year's Day is a day off) and
+    # its days by month.
+    _status, overview = api.call("GET", "/api/v1/admin/calendar", token=admin)
+    year = overview["years"][-1]["year"]
     page.click("[data-test=admin-tab-calendar]")
+    page.click(f"[data-test=year-{year}]")
+    page.wait_for_selector(f"[data-test=year-grid] [data-test=day-{year}-01-01].holiday")
     page.wait_for_selector("[data-test=calendar] .entry")
     shot(page, "admin-calendar")
 
