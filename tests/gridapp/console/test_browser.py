@@ -604,3 +604,42 @@ def test_the_security_admin_creates_a_user_through_the_form(page: Any, server: s
         "POST", "/api/v1/auth/login", {"username": "handler-browser", "password": password}
     )
     assert status == 200 and answer["user"]["department"] == "sanitation", answer
+
+
+def test_the_acceptor_merges_a_likely_duplicate_from_the_case_page(page: Any, server: str) -> None:
+    api = Api(server)
+    worker = api.login("grid_worker")
+    _status, me = api.call("GET", "/api/v1/auth/me", token=worker)
+    _status, area = api.call("GET", f"/api/v1/areas/{me['grids'][0]}?format=geojson", token=worker)
+    import shapely
+
+    point = shapely.geometry.shape(area["geometry"]).representative_point()
+    made = []
+    for words in ("井盖破损 first report", "井盖破损 the same one again"):
+        status, case = api.call(
+            "POST",
+            "/api/v1/mobile/reports",
+            {
+                "category": "SJ0102",
+                "description": words,
+                "location": {"lon": point.x, "lat": point.y, "crs": "wgs84"},
+            },
+            worker,
+        )
+        assert status == 201, case
+        made.append(case)
+    first, second = made
+
+    # The second report's page lists the first as a likely duplicate (the case JSON's own
+    # `duplicates`); merging into it is one click and a confirmation.
+    sign_in(page, server, "acceptor")
+    page.click("[data-test=tab-to_accept]")
+    page.click(f"[data-test=case-{second['id']}]")
+    wait_state(page, "reported")
+    listed = page.wait_for_selector("[data-test=duplicates]")
+    assert first["number"] in listed.inner_text()
+    page.click(f"[data-test=merge-{first['id']}]")
+    page.click(".el-message-box__btns .el-button--primary")
+    wait_state(page, "void")
+    merged = api.case(api.login("acceptor"), second["id"])
+    assert merged["duplicate_of"] == first["id"]
