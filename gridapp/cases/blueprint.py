@@ -29,6 +29,7 @@ from gridapp.cases.services import (
     act_on_case,
     case_history,
     cases_changed_since,
+    count_cases,
     get_case,
     list_cases,
     suggest_department,
@@ -60,11 +61,24 @@ class CaseListArgs(StrictSchema):
     department = fields.String(load_default=None)
     source = fields.String(load_default=None)
     overdue = fields.Boolean(load_default=None)
+    sla = fields.Enum(
+        workflow.SlaState,
+        by_value=True,
+        load_default=None,
+        metadata={
+            "description": "Where the running step's clock stands now: ok, warning (past 80 %) "
+            "or overdue; the same status as each case's `sla`."
+        },
+    )
     due_before = UtcDateTime(load_default=None)
     reported_from = UtcDateTime(load_default=None)
     reported_to = UtcDateTime(load_default=None)
     q = fields.String(
         load_default=None, metadata={"description": "Text in description, address or number."}
+    )
+    total = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also count every case the filters select (`total`)."},
     )
     sort = fields.Enum(
         CaseSort,
@@ -85,7 +99,9 @@ class Cases(MethodView):
     @blp.doc(
         security=BEARER,
         description="Filters combine with AND; `state` takes any process's states. Sorted "
-        "newest first unless `sort` says otherwise; each page's `next_cursor` fetches the next.",
+        "newest first unless `sort` says otherwise; each page's `next_cursor` fetches the next. "
+        "With `total=true` the answer also counts every case the filters select (a queue "
+        "tab's number).",
     )
     @blp.arguments(CaseListArgs, location="query")
     @blp.response(200, CasePageSchema)
@@ -106,6 +122,7 @@ class Cases(MethodView):
             reported_from=args["reported_from"],
             reported_to=args["reported_to"],
             text=args["q"],
+            sla=args["sla"],
         )
         items, next_cursor = list_cases(
             db.session(),
@@ -115,7 +132,8 @@ class Cases(MethodView):
             cursor=args["cursor"],
             limit=args["limit"],
         )
-        return {"items": items, "next_cursor": next_cursor}
+        total = count_cases(db.session(), current_user(), filters) if args["total"] else None
+        return {"items": items, "next_cursor": next_cursor, "total": total}
 
     @blp.doc(
         security=BEARER,

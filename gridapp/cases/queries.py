@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, not_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 import workflow
@@ -78,6 +78,35 @@ class CaseFilters:
     reported_from: datetime | None = None
     reported_to: datetime | None = None
     text: str | None = None
+    sla: workflow.SlaState | None = None
+
+
+def sla_condition(status: workflow.SlaState, now: datetime) -> ColumnElement[bool]:
+    """Select the cases whose running step's clock stands at ``status`` now (时限状态).
+
+    Read from the stored deadline and ``warn_at`` (the instant the step reaches its warning
+    share, kept by `gridapp.cases.clock`), so each status is one condition the partial indexes
+    on those columns serve. A paused clock (挂账) stands where it stood when the pause began,
+    as each case's `sla` says; no clock at all is ok.
+    """
+
+    def reached(column: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
+        return or_(
+            and_(Case.paused_at.is_(None), column <= now),
+            and_(Case.paused_at.is_not(None), column <= Case.paused_at),
+        )
+
+    passed = or_(
+        and_(Case.paused_at.is_(None), Case.deadline < now),
+        and_(Case.paused_at.is_not(None), Case.deadline < Case.paused_at),
+    )
+    overdue = and_(Case.deadline.is_not(None), passed)
+    warning = and_(Case.deadline.is_not(None), Case.warn_at.is_not(None), reached(Case.warn_at))
+    if status is workflow.SlaState.overdue:
+        return overdue
+    if status is workflow.SlaState.warning:
+        return and_(warning, not_(passed))
+    return not_(or_(overdue, warning))
 
 
 def filter_conditions(filters: CaseFilters, now: datetime) -> list[ColumnElement[bool]]:
@@ -95,12 +124,11 @@ def filter_conditions(filters: CaseFilters, now: datetime) -> list[ColumnElement
     ):
         if value:
             conditions.append(column == value)
-    if filters.overdue is True:
-        conditions.append(
-            and_(Case.deadline.is_not(None), Case.deadline < now, Case.paused_at.is_(None))
-        )
-    elif filters.overdue is False:
-        conditions.append(or_(Case.deadline.is_(None), Case.deadline >= now))
+    if filters.overdue is not None:
+        overdue = sla_condition(workflow.SlaState.overdue, now)
+        conditions.append(overdue if filters.overdue else not_(overdue))
+    if filters.sla is not None:
+        conditions.append(sla_condition(filters.sla, now))
     if filters.due_before:
         conditions.append(and_(Case.deadline.is_not(None), Case.deadline < filters.due_before))
     if filters.reported_from:
@@ -163,6 +191,16 @@ def list_cases(
     )
     rows = list(session.scalars(query))
     return paginate(rows, limit, lambda case: (getattr(case, column.key), case.id))
+
+
+def count_cases(session: Session, user: User, filters: CaseFilters) -> int:
+    """Count the cases in the user's scope that the filters select (a queue's exact size)."""
+    query = (
+        select(func.count())
+        .select_from(Case)
+        .where(case_scope(user), *filter_conditions(filters, datetime.now(UTC)))
+    )
+    return int(session.scalar(query) or 0)
 
 
 def case_history(session: Session, user: User, case_id: int) -> tuple[Case, list[CaseEvent]]:

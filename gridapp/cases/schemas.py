@@ -211,6 +211,10 @@ class CaseSchema(StrictSchema):
 class CasePageSchema(StrictSchema):
     items = fields.List(fields.Nested(CaseSchema))
     next_cursor = fields.String(allow_none=True)
+    total = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Every case the filters select, when asked (`total=true`)."},
+    )
 
 
 class ActionBodySchema(StrictSchema):

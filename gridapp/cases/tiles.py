@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shapely.geometry import Point
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, select
+from sqlalchemy import ColumnElement, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 import workflow
@@ -27,7 +27,7 @@ from geo.tiles import (
 )
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case
-from gridapp.cases.queries import CaseFilters, filter_conditions
+from gridapp.cases.queries import CaseFilters, filter_conditions, sla_condition
 from gridapp.cases.scope import case_scope
 
 LAYER = "cases"
@@ -37,10 +37,9 @@ _S = workflow.SlaState
 
 def _sla_status(now: datetime) -> ColumnElement[str]:
     """The SLA status as the clock states it: overdue past the deadline, warning past 80 %."""
-    running = and_(Case.deadline.is_not(None), Case.paused_at.is_(None))
     return case(
-        (and_(running, Case.deadline < now), _S.overdue.value),
-        (and_(running, Case.warn_at.is_not(None), Case.warn_at <= now), _S.warning.value),
+        (sla_condition(_S.overdue, now), _S.overdue.value),
+        (sla_condition(_S.warning, now), _S.warning.value),
         else_=_S.ok.value,
     )
 

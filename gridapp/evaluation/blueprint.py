@@ -84,6 +84,46 @@ class EvaluationSchema(StrictSchema):
     items = fields.List(fields.Nested(ItemSchema))
 
 
+class IndicatorSchema(StrictSchema):
+    name = fields.String(metadata={"description": "The key in `indicators` and in the weights."})
+    label = fields.String()
+    scoring = fields.String(
+        validate=validate.OneOf([s.value for s in workflow.evaluation.Scoring]),
+        metadata={"description": "rate, inverse (lower is better), band or density_band."},
+    )
+    band = fields.String(allow_none=True, metadata={"description": "The bands it scores by."})
+
+
+class KindIndicatorsSchema(StrictSchema):
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    label = fields.String()
+    indicators = fields.List(fields.Nested(IndicatorSchema))
+
+
+@blp.route("/indicators")
+class Indicators(MethodView):
+    @blp.doc(
+        security=BEARER,
+        description="Every kind with its indicators in table order, as the rankings and the "
+        "evaluation rules name them; the weights themselves are in the rules versions.",
+    )
+    @blp.response(200, KindIndicatorsSchema(many=True))
+    @login_required(*READERS)
+    def get(self) -> list[dict[str, Any]]:
+        """List the indicators of each kind with their labels (考核指标)."""
+        return [
+            {
+                "kind": kind.value,
+                "label": workflow.evaluation.KIND_LABELS[kind],
+                "indicators": [
+                    {"name": row.name, "label": row.label, "scoring": row.scoring, "band": row.band}
+                    for row in workflow.evaluation.INDICATORS[kind]
+                ],
+            }
+            for kind in workflow.Kind
+        ]
+
+
 @blp.route("/<any(" + ", ".join(KINDS) + "):kind>")
 class Evaluation(MethodView):
     @blp.doc(

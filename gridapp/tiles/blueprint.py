@@ -57,6 +57,7 @@ class TileArgs(StrictSchema):
     department = fields.String(load_default=None)
     source = fields.String(load_default=None)
     overdue = fields.Boolean(load_default=None)
+    sla = fields.Enum(workflow.SlaState, by_value=True, load_default=None)
     due_before = UtcDateTime(load_default=None)
     reported_from = UtcDateTime(load_default=None)
     reported_to = UtcDateTime(load_default=None)
@@ -78,6 +79,7 @@ def case_filters(args: dict[str, Any]) -> CaseFilters:
         reported_from=args["reported_from"],
         reported_to=args["reported_to"],
         text=args["q"],
+        sla=args["sla"],
     )
 
 

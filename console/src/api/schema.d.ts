@@ -1871,7 +1871,7 @@ export interface paths {
         };
         /**
          * List cases in your scope, with filters, a sort order and a cursor.
-         * @description Filters combine with AND; `state` takes any process's states. Sorted newest first unless `sort` says otherwise; each page's `next_cursor` fetches the next.
+         * @description Filters combine with AND; `state` takes any process's states. Sorted newest first unless `sort` says otherwise; each page's `next_cursor` fetches the next. With `total=true` the answer also counts every case the filters select (a queue tab's number).
          */
         get: {
             parameters: {
@@ -1886,11 +1886,15 @@ export interface paths {
                     department?: string | null;
                     source?: string | null;
                     overdue?: boolean | null;
+                    /** @description Where the running step's clock stands now: ok, warning (past 80 %) or overdue; the same status as each case's `sla`. */
+                    sla?: "ok" | "warning" | "overdue" | null;
                     due_before?: string | null;
                     reported_from?: string | null;
                     reported_to?: string | null;
                     /** @description Text in description, address or number. */
                     q?: string | null;
+                    /** @description Also count every case the filters select (`total`). */
+                    total?: boolean;
                     /** @description created, updated or deadline; a leading '-' reverses. */
                     sort?: "created" | "-created" | "updated" | "-updated" | "deadline" | "-deadline";
                     /** @description From `next_cursor`. */
@@ -2408,6 +2412,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evaluation/indicators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the indicators of each kind with their labels (考核指标).
+         * @description Every kind with its indicators in table order, as the rankings and the evaluation rules name them; the weights themselves are in the rules versions.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["KindIndicators"][];
+                    };
+                };
+                default: components["responses"]["DEFAULT_ERROR"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evaluation/{kind}": {
         parameters: {
             query?: never;
@@ -2580,6 +2624,15 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /** @example {
+                     *       "address": "开云镇建设路18号",
+                     *       "caller": {
+                     *         "name": "李女士",
+                     *         "phone": "13900000000"
+                     *       },
+                     *       "category": "RX8004",
+                     *       "summary": "小区门口道路积水，车辆无法通行"
+                     *     } */
                     "application/json": components["schemas"]["Call"];
                 };
             };
@@ -3072,25 +3125,25 @@ export interface paths {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86478,
-                     *           "t": "2026-11-26T04:22:59+00:00"
+                     *           "t": "2026-11-26T04:58:43+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86498,
-                     *           "t": "2026-11-26T04:23:29+00:00"
+                     *           "t": "2026-11-26T04:59:13+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86518,
-                     *           "t": "2026-11-26T04:23:59+00:00"
+                     *           "t": "2026-11-26T04:59:43+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86538,
-                     *           "t": "2026-11-26T04:24:29+00:00"
+                     *           "t": "2026-11-26T05:00:13+00:00"
                      *         }
                      *       ]
                      *     } */
@@ -3632,6 +3685,7 @@ export interface paths {
                     department?: string | null;
                     source?: string | null;
                     overdue?: boolean | null;
+                    sla?: "ok" | "warning" | "overdue" | null;
                     due_before?: string | null;
                     reported_from?: string | null;
                     reported_to?: string | null;
@@ -4388,6 +4442,8 @@ export interface components {
         CasePage: {
             items?: components["schemas"]["Case"][];
             next_cursor?: string | null;
+            /** @description Every case the filters select, when asked (`total=true`). */
+            total?: number | null;
         };
         Category: {
             code?: string;
@@ -4764,6 +4820,18 @@ export interface components {
             field?: string | null;
             message?: string;
         };
+        Indicator: {
+            /** @description The bands it scores by. */
+            band?: string | null;
+            label?: string;
+            /** @description The key in `indicators` and in the weights. */
+            name?: string;
+            /**
+             * @description rate, inverse (lower is better), band or density_band.
+             * @enum {string}
+             */
+            scoring?: "rate" | "inverse" | "band" | "density_band";
+        };
         IssuedKey: {
             active?: boolean;
             /** @description The key itself: shown this once, stored only as a hash. */
@@ -4802,6 +4870,12 @@ export interface components {
             prefix?: string;
             /** Format: date-time */
             revoked_at?: string | null;
+        };
+        KindIndicators: {
+            indicators?: components["schemas"]["Indicator"][];
+            /** @enum {string} */
+            kind?: "grid_workers" | "acceptors" | "shift_leaders" | "dispatchers" | "departments" | "areas" | "hotline";
+            label?: string;
         };
         Layer: {
             /** @description Per level. */

@@ -17,17 +17,27 @@ export interface Sla {
   working_seconds_used?: number
   working_seconds_allowed?: number
 }
-export type Case = Omit<S['Case'], 'location' | 'sla' | 'actions' | 'state_label' | 'original_location'> & {
+// A likely duplicate to merge into (gridapp.cases.schemas.DuplicateSchema, 疑似重复).
+export interface Duplicate {
+  id: number
+  number: string
+  distance_m: number
+  created_at: string
+}
+export type Case = Omit<S['Case'], 'location' | 'sla' | 'actions' | 'state_label' | 'original_location' | 'duplicates'> & {
   location: { lon: number; lat: number } | null
   original_location: { lon: number; lat: number; crs: string } | null
   sla: Sla
   actions: AvailableAction[]
   state_label: string
+  duplicates?: Duplicate[] | null
 }
 export interface CasePage {
   items: Case[]
   next_cursor?: string | null
+  total?: number | null
 }
+
 export type Event = S['Event']
 export type History = S['History']
 export type Chain = S['Chain']

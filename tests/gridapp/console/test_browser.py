@@ -37,7 +37,15 @@ from tests.gridapp.console.build import ROOT, built_console
 CHROMIUM = os.environ.get("GRIDAPP_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "var" / "screenshots"
 PASSWORD = "demo-pass-2026"
-MFA = {"acceptor", "dispatcher", "shift_leader", "supervisor", "admin", "hotline_operator"}
+MFA = {
+    "acceptor",
+    "dispatcher",
+    "shift_leader",
+    "supervisor",
+    "admin",
+    "hotline_operator",
+    "security_admin",
+}
 
 
 def free_port() -> int:
@@ -436,3 +444,202 @@ def test_the_supervisor_sees_the_closed_case_in_the_ranking(page: Any, server: s
     counted = [int(n) for n, _d in re.findall(r"\((\d+)/(\d+)\)", row.first.inner_text())]
     assert counted and max(counted) >= 1, row.first.inner_text()
     shot(page, "ranking")
+
+
+def form_error(page: Any, field: str) -> str:
+    """The error Element Plus shows under one field of the open admin form."""
+    selector = f"[data-test=admin-form] [data-test='form-field-{field}'] .el-form-item__error"
+    page.wait_for_selector(selector)
+    return str(page.inner_text(selector))
+
+
+def test_the_admin_edits_departments_and_categories_through_forms(page: Any, server: str) -> None:
+    api = Api(server)
+    sign_in(page, server, "admin")
+    page.wait_for_url("**/console/admin")
+
+    # A new department: the form checks the code's shape before sending anything ...
+    page.click("[data-test=admin-tab-departments]")
+    page.click("[data-test=create-department]")
+    page.fill("[data-test='form-input-code']", "parks dept!")
+    page.fill("[data-test='form-input-name']", "园林绿化处（浏览器测试）")
+    page.click("[data-test=form-submit]")
+    assert "_" in form_error(page, "code")  # "letters, digits, - and _"
+    # ... then saves it, and it is listed.
+    page.fill("[data-test='form-input-code']", "parks-browser")
+    page.click("[data-test=form-submit]")
+    page.wait_for_selector("[data-test=admin-form]", state="detached")
+    page.wait_for_selector(
+        "[data-test=table-department] [data-test=cell-code]:text-is('parks-browser')"
+    )
+    admin = api.login("admin")
+    _status, departments = api.call("GET", "/api/v1/admin/departments?limit=500", token=admin)
+    assert {"code": "parks-browser", "name": "园林绿化处（浏览器测试）"}.items() <= next(
+        d for d in departments["items"] if d["code"] == "parks-browser"
+    ).items()
+
+    # The same code again: the server's field error (problem+json `errors.code`) is shown
+    # under the code field, in the page's language.
+    page.click("[data-test=create-department]")
+    page.fill("[data-test='form-input-code']", "parks-browser")
+    page.fill("[data-test='form-input-name']", "又一个")
+    page.click("[data-test=form-submit]")
+    assert "parks-browser" in form_error(page, "code")
+    page.wait_for_selector("[data-test=form-error]")
+    shot(page, "admin-form")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-test=admin-form]", state="detached")
+
+    # A category through its form: the likely-duplicate radius and the Open311 flag change.
+    def category() -> dict[str, Any]:
+        _status, page_ = api.call("GET", "/api/v1/admin/categories?limit=500", token=admin)
+        return dict(next(c for c in page_["items"] if c["code"] == "SJ0102"))
+
+    before = category()
+    page.click("[data-test=admin-tab-categories]")
+    page.click("[data-test=edit-category-SJ0102]")
+    radius = "[data-test=admin-form] [data-test='form-input-duplicate_radius_m'] input"
+    page.fill(radius, "80")
+    page.locator(radius).blur()
+    page.click("[data-test=admin-form] [data-test='form-input-open311']")
+    page.click("[data-test=form-submit]")
+    page.wait_for_selector("[data-test=admin-form]", state="detached")
+    after = category()
+    assert after["duplicate_radius_m"] == 80 and after["open311"] is not before["open311"]
+    assert {k: v for k, v in after.items() if k not in ("duplicate_radius_m", "open311")} == {
+        k: v for k, v in before.items() if k not in ("duplicate_radius_m", "open311")
+    }
+
+
+def pick_option(page: Any, select: str, text: str) -> None:
+    """Choose an option of an Element Plus select by its visible text."""
+    page.click(select)
+    page.click(f".el-select-dropdown__item:visible:has-text('{text}')")
+
+
+def test_the_admin_pages_answer_in_tables_and_name_each_problem(page: Any, server: str) -> None:
+    api = Api(server)
+    worker = api.login("grid_worker")
+    _status, me = api.call("GET", "/api/v1/auth/me", token=worker)
+    _status, area = api.call("GET", f"/api/v1/areas/{me['grids'][0]}?format=geojson", token=worker)
+    import shapely
+
+    point = shapely.geometry.shape(area["geometry"]).representative_point()
+    admin = api.login("admin")
+    _status, expected = api.call(
+        "GET",
+        f"/api/v1/admin/rules/dry-run?category=SJ0102&lon={point.x}&lat={point.y}",
+        token=admin,
+    )
+    sign_in(page, server, "admin")
+    page.wait_for_url("**/console/admin")
+
+    # The rules' dry run at the worker's grid: the answer as a table naming the department.
+    page.click("[data-test=admin-tab-rules]")
+    pick_option(page, "[data-test=dry-category]", "SJ0102")
+    for name, value in (("lon", point.x), ("lat", point.y)):
+        page.fill(f"[data-test=dry-{name}] input", f"{value:.6f}")
+        page.locator(f"[data-test=dry-{name}] input").blur()
+    page.click("[data-test=dry-run-go]")
+    table = page.wait_for_selector("[data-test=dry-run-table]")
+    assert expected["department"]["code"] in table.inner_text()
+    assert expected["grid"]["code"] in table.inner_text()
+    shot(page, "admin-rules")
+
+    # The calendar: the years covered; a year at a glance (New Year's Day is a day off) and
+    # its days by month.
+    _status, overview = api.call("GET", "/api/v1/admin/calendar", token=admin)
+    year = overview["years"][-1]["year"]
+    page.click("[data-test=admin-tab-calendar]")
+    page.click(f"[data-test=year-{year}]")
+    page.wait_for_selector(f"[data-test=year-grid] [data-test=day-{year}-01-01].holiday")
+    page.wait_for_selector("[data-test=calendar] .entry")
+    shot(page, "admin-calendar")
+
+    # A refused map file: every problem, grouped by the feature it is in.
+    page.click("[data-test=admin-tab-maps]")
+    features = [
+        {"type": "Feature", "geometry": None, "properties": {"code": "X1", "name": "坏"}},
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [112.8, 27.2]},
+            "properties": {"code": "X2", "name": "也坏", "level": "grid", "parent": "nowhere"},
+        },
+    ]
+    body = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+    page.set_input_files(
+        "[data-test=map-file]",
+        files=[{"name": "bad.geojson", "mimeType": "application/geo+json", "buffer": body}],
+    )
+    page.click("[data-test=map-dry-run]")
+    page.wait_for_selector("[data-test=map-refused]")
+    page.wait_for_selector("[data-test=map-problems] [data-test=feature-0]")
+    page.wait_for_selector("[data-test=map-problems] [data-test=feature-1]")
+    shot(page, "admin-maps")
+
+    # Evaluation rules: grade cut-offs that do not fall are refused, said under the grades.
+    page.click("[data-test=admin-tab-evaluation_rules]")
+    page.fill("[data-test=grade-0] input", "10")
+    page.locator("[data-test=grade-0] input").blur()
+    page.click("[data-test=rules-save]")
+    page.wait_for_selector("[data-test=rules-grades] .el-form-item__error")
+    shot(page, "admin-evaluation-rules")
+
+
+def test_the_security_admin_creates_a_user_through_the_form(page: Any, server: str) -> None:
+    sign_in(page, server, "security_admin")
+    page.wait_for_url("**/console/admin")
+    page.click("[data-test=create-user]")
+    page.fill("[data-test='form-input-username']", "handler-browser")
+    page.fill("[data-test='form-input-display_name']", "浏览器测试处置员")
+    pick_option(page, "[data-test='form-input-role']", "处置人员")
+    # A handler belongs to a department: the form asks for it only now.
+    pick_option(page, "[data-test='form-input-department']", "sanitation")
+    page.click("[data-test=form-submit]")
+    password = page.wait_for_selector("[data-test=one-time-password]").inner_text()
+    assert len(password) >= 12
+    shot(page, "admin-user")
+    api = Api(server)
+    status, answer = api.call(
+        "POST", "/api/v1/auth/login", {"username": "handler-browser", "password": password}
+    )
+    assert status == 200 and answer["user"]["department"] == "sanitation", answer
+
+
+def test_the_acceptor_merges_a_likely_duplicate_from_the_case_page(page: Any, server: str) -> None:
+    api = Api(server)
+    worker = api.login("grid_worker")
+    _status, me = api.call("GET", "/api/v1/auth/me", token=worker)
+    _status, area = api.call("GET", f"/api/v1/areas/{me['grids'][0]}?format=geojson", token=worker)
+    import shapely
+
+    point = shapely.geometry.shape(area["geometry"]).representative_point()
+    made = []
+    for words in ("井盖破损 first report", "井盖破损 the same one again"):
+        status, case = api.call(
+            "POST",
+            "/api/v1/mobile/reports",
+            {
+                "category": "SJ0102",
+                "description": words,
+                "location": {"lon": point.x, "lat": point.y, "crs": "wgs84"},
+            },
+            worker,
+        )
+        assert status == 201, case
+        made.append(case)
+    first, second = made
+
+    # The second report's page lists the first as a likely duplicate (the case JSON's own
+    # `duplicates`); merging into it is one click and a confirmation.
+    sign_in(page, server, "acceptor")
+    page.click("[data-test=tab-to_accept]")
+    page.click(f"[data-test=case-{second['id']}]")
+    wait_state(page, "reported")
+    listed = page.wait_for_selector("[data-test=duplicates]")
+    assert first["number"] in listed.inner_text()
+    page.click(f"[data-test=merge-{first['id']}]")
+    page.click(".el-message-box__btns .el-button--primary")
+    wait_state(page, "void")
+    merged = api.case(api.login("acceptor"), second["id"])
+    assert merged["duplicate_of"] == first["id"]
