@@ -155,14 +155,38 @@ class Indicator:
 
 # --- helpers over one history ------------------------------------------------------------
 
-_VALID = frozenset({Action.file, Action.self_handle})
-_CLOSING = frozenset({Action.close, Action.self_handle})
+# A self-handling (自处置) closes where the process says so: at once (social events) or once the
+# acceptor approves it (urban); the state it reached tells, not the action's name.
+_SELF_HANDLING = frozenset({Action.self_handle, Action.approve_self_handling})
+CLOSED = "closed"
+
+
+def _valid(event: EventFact) -> bool:
+    """Whether the event made the report valid: filed, or closed by a self-handling."""
+    return event.action == Action.file or (
+        event.action in _SELF_HANDLING and event.to_state == CLOSED
+    )
+
+
+def _closing(event: EventFact) -> bool:
+    """Whether the event closed the case (结案, or a self-handling that closed it)."""
+    return event.action == Action.close or (
+        event.action in _SELF_HANDLING and event.to_state == CLOSED
+    )
+
+
 _DECISIONS = frozenset({Action.accept, Action.reject, Action.merge, Action.request_check})
 
 
 def _first(events: Iterable[EventFact], actions: Iterable[str]) -> EventFact | None:
     wanted = frozenset(actions)
     return next((event for event in events if event.action in wanted), None)
+
+
+def _first_where(
+    events: Iterable[EventFact], test: Callable[[EventFact], bool]
+) -> EventFact | None:
+    return next((event for event in events if test(event)), None)
 
 
 def _after(case: CaseHistory, event: EventFact) -> tuple[EventFact, ...]:
@@ -242,13 +266,13 @@ def _reports(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 def _valid_reports(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
     for hit in _reports(case, ctx):
-        valid = _first(case.events, _VALID)
+        valid = _first_where(case.events, _valid)
         if valid is not None:
             yield Hit(hit.subject, hit.at, valid)
 
 
 def _filed_in_grids(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
-    valid = _first(case.events, _VALID)
+    valid = _first_where(case.events, _valid)
     if valid is None or case.grid_code is None:
         return
     for worker in ctx.grid_workers.get(case.grid_code, ()):
@@ -256,7 +280,7 @@ def _filed_in_grids(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 
 def _missed_in_grids(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
-    valid = _first(case.events, _VALID)
+    valid = _first_where(case.events, _valid)
     if valid is None or case.grid_code is None or not case.events:
         return
     for worker in ctx.grid_workers.get(case.grid_code, ()):
@@ -282,6 +306,9 @@ class _Task:
 def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
     """Yield each stay with a department (dispatch to the next dispatch) once it fell due.
 
+    The department first has the acknowledgement limit (签收, the dispatch's deadline), then,
+    from acknowledging, the handling limit (the acknowledgement's deadline): on-time handling
+    counts from acknowledgement, and a case left unacknowledged falls due like one unhandled.
     A stay falls due when handled (first feedback) or when its deadline passes unhandled,
     whichever comes first; while suspended (挂账) the clock is paused and nothing falls due, and
     an approved return (回退) takes the stay out: it counts against the dispatcher.
@@ -313,6 +340,9 @@ def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
                 deadline, setter = _moment(event.data.get("deadline")) or deadline, event
             elif event.action == Action.approve_extension:
                 deadline, setter = _moment(event.data.get("until")) or deadline, event
+            elif event.action == Action.acknowledge:
+                # 签收 in time: handling has its own limit from now on.
+                deadline, setter = _moment(event.data.get("deadline")) or deadline, event
         if due is None and not paused and deadline is not None and deadline < ctx.now:
             due = (deadline, setter, False)
         if due is not None:
@@ -332,7 +362,7 @@ def _due_on_time(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 def _due_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
     for task in _tasks(case, ctx):
-        closing = _first(task.stay, _CLOSING)
+        closing = _first_where(task.stay, _closing)
         if closing is not None:
             yield Hit(task.department, task.due_at, closing)
 
@@ -349,7 +379,7 @@ def _reworks(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 def _area_valid(case: CaseHistory, ctx: Context) -> Iterator[tuple[str, EventFact]]:
     code = case.area(ctx.level)
-    valid = _first(case.events, _VALID)
+    valid = _first_where(case.events, _valid)
     if code is not None and valid is not None:
         yield code, valid
 
@@ -361,14 +391,14 @@ def _valid_cases(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 def _valid_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
     for code, valid in _area_valid(case, ctx):
-        closing = _first(case.events, _CLOSING)
+        closing = _first_where(case.events, _closing)
         if closing is not None:
             yield Hit(code, valid.at, closing)
 
 
 def _valid_closed_on_time(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
     for code, valid in _area_valid(case, ctx):
-        closing = _first(case.events, _CLOSING)
+        closing = _first_where(case.events, _closing)
         feedbacks = [e for e in case.events if e.action == Action.feedback]
         if closing is not None and all(e.on_time is not False for e in feedbacks):
             yield Hit(code, valid.at, closing)
