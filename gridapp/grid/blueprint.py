@@ -39,7 +39,7 @@ class LocateResultSchema(StrictSchema):
     district = fields.Nested(AreaRefSchema, attribute="located.district", allow_none=True)
     setting = fields.String(
         attribute="located.setting",
-        metadata={"description": "`urban` or `rural` (城区 / 农村): the grid's, for step limits."},
+        metadata={"description": "`urban` or `rural`: the grid's; some step limits differ."},
     )
     grid_workers = fields.List(fields.Nested(GridWorkerSchema))
     location = fields.Nested(PointSchema, attribute="point")

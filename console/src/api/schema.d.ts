@@ -4684,7 +4684,7 @@ export interface components {
             original_location?: {
                 [key: string]: unknown;
             };
-            /** @description `urban` or `rural` (城区 / 农村): the grid's, for step limits. */
+            /** @description `urban` or `rural`: the grid's; some step limits differ. */
             setting?: string;
             street?: Record<string, never> | components["schemas"]["AreaRef"];
         };
