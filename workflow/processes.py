@@ -8,8 +8,8 @@ working time so nights, weekends and holidays do not count; cities override them
 | reported (受理) | 10 working minutes | 2 working hours | 30 working minutes |
 | checking (核实) | 1 working hour, rural grids 2 | – | – |
 | self_handled (自处置审核) | 30 working minutes | – | – |
-| accepted (立案) | 30 working minutes for filing and dispatch together, urgent cases 10 | – | – |
-| filed (派遣) | the rest of accepted's; after a return 30, urgent cases 10 | – | 30 working minutes |
+| accepted (立案) | 30 working minutes for 立案+派遣 together, urgent cases 10 | – | – |
+| filed (派遣) | what accepted left; after a return 30, urgent 10 | – | 30 working minutes |
 | dispatched (签收) | 30 working minutes | – | – |
 | handling (处置) | 3 working days, fallback: the category's limit wins | – | 5 working days |
 | return/extension requested (审批) | 2 working hours | – | 2 working hours |
