@@ -8,9 +8,12 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from geo.codes import Level
 
-__all__ = ["DEFAULT_LAYER", "AreaRef", "AreaShape"]
+__all__ = ["DEFAULT_LAYER", "DEFAULT_SETTING", "SETTINGS", "AreaRef", "AreaShape"]
 
 DEFAULT_LAYER = "urban"
+# 城区 or 农村: some step limits differ by it (a check in a rural grid may take longer).
+SETTINGS = ("urban", "rural")
+DEFAULT_SETTING = "urban"  # a top-level area that says nothing; lower ones inherit their parent's
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +30,8 @@ class AreaShape:
     """Hold one area of the grid map (district, street, community or unit grid) with its shape.
 
     The geometry is WGS84 lon/lat. `layer` tells which of several coexisting grid maps
-    (多网融合: urban management, social governance, …) a unit grid belongs to.
+    (多网融合: urban management, social governance, …) a unit grid belongs to; `setting` whether
+    the area is urban or rural (城区 / 农村).
     """
 
     code: str
@@ -36,6 +40,7 @@ class AreaShape:
     parent: str | None
     geometry: Polygon | MultiPolygon
     layer: str = DEFAULT_LAYER
+    setting: str = DEFAULT_SETTING
 
     @property
     def ref(self) -> AreaRef:

@@ -17,7 +17,7 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon, Polygon
 
-from geo.area import DEFAULT_LAYER, AreaShape
+from geo.area import DEFAULT_LAYER, DEFAULT_SETTING, SETTINGS, AreaShape
 from geo.codes import Level, check_area_code
 from geo.crs import CRS, parse_crs, to_wgs84_many
 from geo.errors import GridImportError, UnknownCRS
@@ -68,6 +68,7 @@ class _Feature:
     level: Level | None = None
     parent: str | None = None
     layer: str = DEFAULT_LAYER
+    setting: str | None = None  # None: the parent's (urban at the top)
     geometry: Polygon | MultiPolygon | None = None
     # Rings as parsed, before conversion: polygons → rings → (n, 2) arrays.
     rings: list[list[NDArray[np.float64]]] = field(default_factory=list)
@@ -147,6 +148,7 @@ def check_feature_collection(
         raise GridImportError(errors.sorted())
 
     _check_gaps(features, first_with_code, stored, tolerance_m, warnings)
+    settings = _settings(features, first_with_code, stored)
     areas = [
         AreaShape(
             code=feat.code,
@@ -155,6 +157,7 @@ def check_feature_collection(
             parent=feat.parent if feat.level is not Level.district else None,
             geometry=feat.geometry,
             layer=feat.layer,
+            setting=settings[feat.index],
         )
         for feat in sorted(features, key=lambda f: (f.level.rank if f.level else 0, f.index))
         if feat.code is not None
@@ -163,6 +166,26 @@ def check_feature_collection(
         and feat.geometry is not None
     ]
     return ImportResult(areas=areas, warnings=warnings.sorted(), crs=crs)
+
+
+def _settings(
+    features: Sequence[_Feature],
+    first_with_code: Mapping[str, _Feature],
+    stored: Mapping[str, AreaShape],
+) -> dict[int, str]:
+    """Resolve each feature's urban/rural setting: its own, else its parent's (in the file or
+    stored), urban at the top. Parents are resolved first (by level)."""
+    resolved: dict[int, str] = {}
+    for feat in sorted(features, key=lambda f: (f.level.rank if f.level else 0, f.index)):
+        setting = feat.setting
+        if setting is None and feat.parent is not None and feat.level is not Level.district:
+            in_file = first_with_code.get(feat.parent)
+            if in_file is not None:
+                setting = resolved.get(in_file.index)
+            elif feat.parent in stored:
+                setting = stored[feat.parent].setting
+        resolved[feat.index] = setting or DEFAULT_SETTING
+    return resolved
 
 
 # -- reading features -----------------------------------------------------------------------
@@ -222,6 +245,13 @@ def _parse_feature(index: int, raw: object, errors: _Problems) -> _Feature:
         errors.add(index, feat.code, "layer", "layer must be a non-empty string")
     else:
         feat.layer = layer
+    setting = props.get("setting")
+    if setting is not None and setting not in SETTINGS:
+        errors.add(
+            index, feat.code, "setting", f"setting {setting!r} is unknown; use urban or rural"
+        )
+    elif setting is not None:
+        feat.setting = setting
 
     geometry_problem = _parse_rings(feat, raw.get("geometry"))
     if geometry_problem is not None:

@@ -21,7 +21,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from shapely.geometry import MultiPolygon, Polygon
 
-from geo.area import DEFAULT_LAYER, AreaRef, AreaShape
+from geo.area import DEFAULT_LAYER, DEFAULT_SETTING, AreaRef, AreaShape
 from geo.codes import Level
 from geo.errors import GeoError, PointOutsideGrids, UnknownArea
 
@@ -52,12 +52,14 @@ _intersects_xy: Any = getattr(shapely.lib, "intersects_xy", shapely.intersects_x
 
 @dataclass(frozen=True, slots=True)
 class Located:
-    """Tell which unit grid holds a point, and that grid's community, street and district."""
+    """Tell which unit grid holds a point, that grid's community, street and district, and
+    whether the grid is urban or rural (城区 / 农村)."""
 
     grid: AreaRef
     community: AreaRef | None
     street: AreaRef | None
     district: AreaRef | None
+    setting: str = DEFAULT_SETTING
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +308,7 @@ def _located(cell: AreaShape, by_code: dict[str, AreaShape], refs: dict[str, Are
         community=found.get(Level.community),
         street=found.get(Level.street),
         district=found.get(Level.district),
+        setting=cell.setting,
     )
 
 

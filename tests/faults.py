@@ -458,7 +458,7 @@ class Load:
         for role, action, after in (
             ("acceptor", "accept", "accepted"),
             ("shift_leader", "file", "filed"),
-            ("dispatcher", "dispatch", "handling"),
+            ("dispatcher", "dispatch", "dispatched"),
         ):
             case = self._act(desk[role], case, action, after)
             if case is None:
@@ -857,7 +857,7 @@ class Faults:
         with app.app_context(), db.transaction() as session:
             session.execute(
                 update(Case)
-                .where(Case.id.in_(ids), Case.state == "handling")
+                .where(Case.id.in_(ids), Case.state == "dispatched")
                 .values(
                     urgency="urgent",
                     step_started_at=now - timedelta(hours=30),
@@ -867,7 +867,9 @@ class Faults:
             )
         db.session.remove()
         self.ledger.overdue.update(ids)
-        self.summary.append(f"{len(ids)} handling cases made overdue for the sweep to catch")
+        self.summary.append(
+            f"{len(ids)} dispatched cases (not acknowledged) made overdue for the sweep to catch"
+        )
 
     def main(self) -> int:
         with self.services():

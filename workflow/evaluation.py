@@ -155,14 +155,38 @@ class Indicator:
 
 # --- helpers over one history ------------------------------------------------------------
 
-_VALID = frozenset({Action.file, Action.self_handle})
-_CLOSING = frozenset({Action.close, Action.self_handle})
+# A self-handling (自处置) closes where the process says so: at once (social events) or once the
+# acceptor approves it (urban); the state it reached tells, not the action's name.
+_SELF_HANDLING = frozenset({Action.self_handle, Action.approve_self_handling})
+CLOSED = "closed"
+
+
+def _valid(event: EventFact) -> bool:
+    """Whether the event made the report valid: filed, or closed by a self-handling."""
+    return event.action == Action.file or (
+        event.action in _SELF_HANDLING and event.to_state == CLOSED
+    )
+
+
+def _closing(event: EventFact) -> bool:
+    """Whether the event closed the case (结案, or a self-handling that closed it)."""
+    return event.action == Action.close or (
+        event.action in _SELF_HANDLING and event.to_state == CLOSED
+    )
+
+
 _DECISIONS = frozenset({Action.accept, Action.reject, Action.merge, Action.request_check})
 
 
 def _first(events: Iterable[EventFact], actions: Iterable[str]) -> EventFact | None:
     wanted = frozenset(actions)
     return next((event for event in events if event.action in wanted), None)
+
+
+def _first_where(
+    events: Iterable[EventFact], test: Callable[[EventFact], bool]
+) -> EventFact | None:
+    return next((event for event in events if test(event)), None)
 
 
 def _after(case: CaseHistory, event: EventFact) -> tuple[EventFact, ...]:
@@ -242,13 +266,13 @@ def _reports(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 def _valid_reports(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
     for hit in _reports(case, ctx):
-        valid = _first(case.events, _VALID)
+        valid = _first_where(case.events, _valid)
         if valid is not None:
             yield Hit(hit.subject, hit.at, valid)
 
 
 def _filed_in_grids(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
-    valid = _first(case.events, _VALID)
+    valid = _first_where(case.events, _valid)
     if valid is None or case.grid_code is None:
         return
     for worker in ctx.grid_workers.get(case.grid_code, ()):
@@ -256,7 +280,7 @@ def _filed_in_grids(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 
 def _missed_in_grids(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
-    valid = _first(case.events, _VALID)
+    valid = _first_where(case.events, _valid)
     if valid is None or case.grid_code is None or not case.events:
         return
     for worker in ctx.grid_workers.get(case.grid_code, ()):
@@ -282,6 +306,10 @@ class _Task:
 def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
     """Yield each stay with a department (dispatch to the next dispatch) once it fell due.
 
+    The department first has the acknowledgement limit (签收, the dispatch's deadline), then,
+    from acknowledging, the handling limit (the acknowledgement's deadline): on-time handling
+    counts from acknowledgement (a late signature is judged where signatures are, the hotline's
+    response rate), and a case left unacknowledged past its limit falls due like one unhandled.
     A stay falls due when handled (first feedback) or when its deadline passes unhandled,
     whichever comes first (before the department signs for it, 签收, the deadline is the
     signature's); while suspended (挂账) the clock is paused and nothing falls due, and
@@ -338,7 +366,7 @@ def _due_on_time(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 def _due_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
     for task in _tasks(case, ctx):
-        closing = _first(task.stay, _CLOSING)
+        closing = _first_where(task.stay, _closing)
         if closing is not None:
             yield Hit(task.department, task.due_at, closing)
 
@@ -355,7 +383,7 @@ def _reworks(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 def _area_valid(case: CaseHistory, ctx: Context) -> Iterator[tuple[str, EventFact]]:
     code = case.area(ctx.level)
-    valid = _first(case.events, _VALID)
+    valid = _first_where(case.events, _valid)
     if code is not None and valid is not None:
         yield code, valid
 
@@ -367,14 +395,14 @@ def _valid_cases(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 def _valid_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
     for code, valid in _area_valid(case, ctx):
-        closing = _first(case.events, _CLOSING)
+        closing = _first_where(case.events, _closing)
         if closing is not None:
             yield Hit(code, valid.at, closing)
 
 
 def _valid_closed_on_time(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
     for code, valid in _area_valid(case, ctx):
-        closing = _first(case.events, _CLOSING)
+        closing = _first_where(case.events, _closing)
         feedbacks = [e for e in case.events if e.action == Action.feedback]
         if closing is not None and all(e.on_time is not False for e in feedbacks):
             yield Hit(code, valid.at, closing)
@@ -382,11 +410,12 @@ def _valid_closed_on_time(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 # 办结率 (completion) and 化解率 (dispute resolution), per area. A case is closed (办结) when
 # an event takes it to `closed`, whatever the action (close, approve_self_handling …).
-_CLOSED, _VOID = "closed", "void"
+_VOID = "void"
 
 
-def _closing(case: CaseHistory) -> EventFact | None:
-    return next((e for e in case.events if e.to_state == _CLOSED), None)
+def _closing_event(case: CaseHistory) -> EventFact | None:
+    """Return the event that took the case to `closed`, whatever its action."""
+    return next((e for e in case.events if e.to_state == CLOSED), None)
 
 
 def _fell_due(case: CaseHistory, ctx: Context) -> tuple[datetime, EventFact] | None:
@@ -404,7 +433,7 @@ def _fell_due(case: CaseHistory, ctx: Context) -> tuple[datetime, EventFact] | N
     for event in case.events:
         if not paused and deadline is not None and setter is not None and deadline < event.at:
             return deadline, setter
-        if event.to_state == _CLOSED:
+        if event.to_state == CLOSED:
             return event.at, event
         if event.action == Action.approve_suspension:
             paused = True
@@ -427,7 +456,7 @@ def _area_due(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 
 
 def _area_due_closed(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
-    code, due, closing = case.area(ctx.level), _fell_due(case, ctx), _closing(case)
+    code, due, closing = case.area(ctx.level), _fell_due(case, ctx), _closing_event(case)
     if code is not None and due is not None and closing is not None:
         yield Hit(code, due[0], closing)
 
@@ -438,7 +467,7 @@ def _dispute_outcome(case: CaseHistory) -> tuple[EventFact, EventFact] | None:
     Only disputes record ``resolved`` (化解); a record undone by a rework or a denied
     self-handling is superseded by the next one, so the last before closing counts.
     """
-    closing = _closing(case)
+    closing = _closing_event(case)
     if closing is None:
         return None
     records = [

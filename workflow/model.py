@@ -224,7 +224,7 @@ class Relation(StrEnum):
 class Effect(StrEnum):
     """Name what an action does to a case besides moving its state (DESIGN §5).
 
-    The first six are the step clock's: every transition has exactly one of them (the
+    The first seven are the step clock's: every transition has exactly one of them (the
     definition fills in the usual one where a row names none). The application implements
     each effect once (`gridapp.cases.effects`).
     """
@@ -232,6 +232,9 @@ class Effect(StrEnum):
     # The step clock (时限)
     start_clock = "start_clock"  # the target step's own limit runs from now
     keep_clock = "keep_clock"  # the running step's deadline stays (requests, denials, 督办)
+    # One limit over two states (立案+派遣): the step's start stays, its deadline is the next
+    # state's limit counted from that start for the case's facts now (filing may make it urgent).
+    carry_clock = "carry_clock"
     pause_clock = "pause_clock"  # suspension approved: the clock stops counting (挂账)
     resume_clock = "resume_clock"  # back from suspension: the working time left runs again
     extend_clock = "extend_clock"  # extension approved: the deadline moves to `until`
@@ -264,6 +267,7 @@ CLOCK_EFFECTS = frozenset(
     {
         Effect.start_clock,
         Effect.keep_clock,
+        Effect.carry_clock,
         Effect.pause_clock,
         Effect.resume_clock,
         Effect.extend_clock,

@@ -6,23 +6,36 @@ working time so nights, weekends and holidays do not count; cities override them
 | state | urban | social | hotline |
 |---|---|---|---|
 | reported (受理) | 10 working minutes | 2 working hours | 30 working minutes |
-| checking (核实) | 1 working hour | – | – |
-| accepted (立案) | 30 working minutes | – | – |
-| filed (派遣 / 派单) | 30 working minutes | – | 30 working minutes |
-| dispatched (签收) | – | – | 2 working hours (urgent: 30 minutes) |
+| checking (核实) | 1 working hour, rural grids 2 | – | – |
+| self_handled (自处置审核) | 30 working minutes | 1 working day | – |
+| accepted (立案) | 30 working minutes for 立案+派遣 together, urgent cases 10 | – | – |
+| filed (派遣 / 派单) | what accepted left; after a return 30, urgent 10 | – | 30 working minutes |
+| dispatched (签收) | 30 working minutes | – | 2 working hours (urgent: 30 minutes) |
 | handling (处置 / 办理) | 3 working days; the category's limit wins | – | 5 working days; same |
 | return/extension requested (审批) | 2 working hours | – | 2 working hours |
 | suspension_requested (挂账审批) | 4 working hours | – | – |
 | handled (派核查 / 确认) | 30 working minutes | 1 working day | – |
-| verifying (核查) | 1 working hour | – | – |
+| verifying (核查) | 1 working hour, rural grids 2 | – | – |
 | verified (结案) | 1 working hour | – | – |
-| self_handled (自处置审核) | – | 1 working day | – |
 | community / street / county accepting (受理) | – | 2 / 4 working hours, 1 working day | – |
 | community / street / county handling | – | 3 / 5 / 10 working days | – |
 | replied (回访) / called_back (办结) | – | – | 2 / 1 working days |
 
 `suspended`, `closed` and the ends have no limit: a suspended case's clock is paused and a
 reporter may never rate a closed one.
+
+Urban centre steps as Taiyuan runs them: 立案 and 派遣 together within 30 working minutes, 10
+for an urgent case (urgent cases count every hour, `gridapp.cases.clock.is_working_clock`). Two
+states keep their own actors and their own on-time rates (the shift leader files, the dispatcher
+dispatches), so `accept` starts one step and `file` carries it on (`Effect.carry_clock`): the
+filing is judged against the deadline in force when it came, and the dispatch against the same
+step's deadline recomputed from acceptance for the urgency filing settled (a filing that makes
+the case urgent leaves 10 minutes from acceptance, not a fresh 10). A returned case re-enters
+`filed` with a fresh dispatch limit. The department's clock starts at 签收 (`acknowledge`), not at
+dispatch. A misrouted case is returned after acknowledging (`request_return` from `handling`):
+a denial sends it back to handling with its handling deadline, which a case still waiting in
+`dispatched` would not have. On-site check and verification limits follow the case's grid
+(`area.setting`, copied onto the case at intake): rural grids take twice as long to reach.
 """
 
 from __future__ import annotations
@@ -108,6 +121,13 @@ def not_from_grid_worker(facts: Facts) -> str | None:
     return None
 
 
+def second_extension_by_shift_leader(facts: Facts) -> str | None:
+    """Refuse a second extension (延期) unless the shift leader approves it."""
+    if facts.extension_count >= 1 and facts.role is not Role.shift_leader:
+        return "Can't approve_extension a second time: only the shift leader may"
+    return None
+
+
 SUPERVISORS = _by(R.shift_leader, R.supervisor)
 
 
@@ -139,6 +159,11 @@ def _with_supervision(
 
 
 URBAN_ENDS = frozenset({S.void, S.evaluated})
+
+# 立案+派遣 within 10 minutes for an urgent case, 30 otherwise (Taiyuan's centre steps).
+CENTER_STEPS = LimitBy("urgency", {"urgent": _minutes(10)}, otherwise=_minutes(30))
+# On-site check (核实) and verification (核查): a rural grid is further to reach.
+ON_SITE = LimitBy("setting", {"rural": _hours(2)}, otherwise=_hours(1))
 
 # DESIGN §5, row by row. Photos are required only where DESIGN §9 says so (feedback,
 # self_handle); check and verification photos are welcome but optional.
@@ -174,11 +199,27 @@ _URBAN_ROWS: tuple[Transition, ...] = (
     Transition(
         S.reported,
         A.self_handle,
-        S.closed,
+        S.self_handled,
         _by(R.grid_worker, relation=REPORTER),
         min_photos=1,
-        effects=(E.record_closure,),
-        note="small issues fixed on the spot",
+        effects=(E.notify_next_actor,),
+        note="small issues fixed on the spot; the acceptor reviews",
+    ),
+    Transition(
+        S.self_handled,
+        A.approve_self_handling,
+        S.closed,
+        _by(R.acceptor),
+        effects=(E.record_closure, E.notify_reporter),
+    ),
+    Transition(
+        S.self_handled,
+        A.deny_self_handling,
+        S.reported,
+        _by(R.acceptor),
+        _needs(("reason", K.text)),
+        effects=(E.record_reason, E.notify_reporter),
+        note="the case goes on as a report",
     ),
     Transition(
         S.checking,
@@ -194,8 +235,8 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.filed,
         _by(R.shift_leader),
         _may(("category", K.code), ("urgency", K.code)),
-        effects=(E.set_category,),
-        note="sets the time limits from the category and urgency",
+        effects=(E.carry_clock, E.set_category),
+        note="sets the category and urgency; 立案+派遣 share one limit from acceptance",
     ),
     Transition(
         S.accepted,
@@ -208,11 +249,11 @@ _URBAN_ROWS: tuple[Transition, ...] = (
     Transition(
         S.filed,
         A.dispatch,
-        S.handling,
+        S.dispatched,
         _by(R.dispatcher),
         _may(("department", K.code)),
         effects=(E.set_department, E.notify_next_actor),
-        note="department omitted: the responsibility rules decide",
+        note="department omitted: the responsibility rules decide; the department is told",
     ),
     Transition(
         S.filed,
@@ -221,6 +262,13 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         _by(R.shift_leader),
         _may(("reason", K.text)),
         effects=(E.record_reason,),
+    ),
+    Transition(
+        S.dispatched,
+        A.acknowledge,
+        S.handling,
+        _by(R.handler, relation=MEMBER),
+        note="签收: the handling clock starts now",
     ),
     Transition(
         S.handling,
@@ -258,14 +306,15 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.return_requested,
         A.approve_return,
         S.filed,
-        _by(R.dispatcher),
-        effects=(E.clear_department,),
+        _by(R.shift_leader),
+        effects=(E.clear_department, E.notify_next_actor),
+        note="the dispatcher re-dispatches",
     ),
     Transition(
         S.return_requested,
         A.deny_return,
         S.handling,
-        _by(R.dispatcher),
+        _by(R.shift_leader),
         _may(("reason", K.text)),
         effects=(E.keep_clock, E.record_reason),
     ),
@@ -276,7 +325,8 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         _by(R.dispatcher, R.shift_leader),
         _may(("until", K.moment)),
         effects=(E.extend_clock,),
-        note="until omitted: the requested one",
+        guard=second_extension_by_shift_leader,
+        note="until omitted: the requested one; a second extension: the shift leader only",
     ),
     Transition(
         S.extension_requested,
@@ -362,15 +412,18 @@ URBAN_MANAGEMENT = ProcessDefinition(
     time_limits=MappingProxyType(
         {
             S.reported: _minutes(10),
-            S.checking: _hours(1),
-            S.accepted: _minutes(30),
-            S.filed: _minutes(30),
+            S.checking: ON_SITE,
+            S.self_handled: _minutes(30),
+            # 立案+派遣 together: `file` carries the step accept started into `filed`.
+            S.accepted: CENTER_STEPS,
+            S.filed: CENTER_STEPS,
+            S.dispatched: _minutes(30),
             S.handling: _days(3),
             S.return_requested: _hours(2),
             S.extension_requested: _hours(2),
             S.suspension_requested: _hours(4),
             S.handled: _minutes(30),
-            S.verifying: _hours(1),
+            S.verifying: ON_SITE,
             S.verified: _hours(1),
         }
     ),

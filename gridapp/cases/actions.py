@@ -270,9 +270,14 @@ def apply_transition(
     )
 
 
-# The step clock effects that end the running step, and those that set a new deadline.
-STEP_ENDING = frozenset({workflow.Effect.start_clock, workflow.Effect.stop_clock})
-DEADLINE_SETTING = frozenset({workflow.Effect.start_clock, workflow.Effect.resume_clock})
+# The step clock effects that end the running state's step (a carried step ends one state's
+# share of it: the filing is judged by the deadline in force), and those that set a deadline.
+STEP_ENDING = frozenset(
+    {workflow.Effect.start_clock, workflow.Effect.carry_clock, workflow.Effect.stop_clock}
+)
+DEADLINE_SETTING = frozenset(
+    {workflow.Effect.start_clock, workflow.Effect.carry_clock, workflow.Effect.resume_clock}
+)
 
 
 def _record_clock(

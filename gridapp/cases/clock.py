@@ -61,10 +61,40 @@ def start_step(
     case.step_pauses = []
     case.paused_at = None
     case.sla_flag = workflow.SlaState.ok.value
+    case.deadline = _step_deadline(case, state, category, calendar, now)
+
+
+def carry_step(
+    case: Case,
+    state: str,
+    category: Category | None,
+    calendar: workflow.WorkCalendar,
+    now: datetime,
+) -> None:
+    """Carry the running step into ``state`` (立案+派遣 share one limit): the start stays, the
+    deadline is ``state``'s limit from that start, for the case's urgency now."""
+    if case.step_started_at is None:
+        start_step(case, state, category, calendar, now)
+        return
+    case.deadline = _step_deadline(case, state, category, calendar, case.step_started_at)
+    case.sla_flag = workflow.SlaState.ok.value
+
+
+def _step_deadline(
+    case: Case,
+    state: str,
+    category: Category | None,
+    calendar: workflow.WorkCalendar,
+    start: datetime,
+) -> datetime | None:
     limit = step_limit(case, state, category)
-    case.deadline = (
-        None if limit is None else workflow.deadline(now, limit, calendar).astimezone(UTC)
-    )
+    if limit is None:
+        return None
+    if limit.working and not is_working_clock(case):
+        # An urgent case counts every hour: the same amount of time, on the natural clock.
+        minutes = limit.duration(calendar).total_seconds() / 60
+        limit = workflow.TimeLimit(minutes, workflow.TimeUnit.minutes)
+    return workflow.deadline(start, limit, calendar).astimezone(UTC)
 
 
 def stop_step(case: Case) -> None:

@@ -20,7 +20,14 @@ import workflow
 from gridapp.accounts.models import User, UserGrid
 from gridapp.accounts.services import command_center, department_members
 from gridapp.calendar.services import work_calendar
-from gridapp.cases.clock import extend_step, pause_step, resume_step, start_step, stop_step
+from gridapp.cases.clock import (
+    carry_step,
+    extend_step,
+    pause_step,
+    resume_step,
+    start_step,
+    stop_step,
+)
 from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.scope import case_visible
 from gridapp.catalogue.models import Category
@@ -289,6 +296,11 @@ def keep_clock(ctx: ActionContext) -> None:
     """Leave the running step's deadline where it is: requests and denials live inside it."""
 
 
+def carry_clock(ctx: ActionContext) -> None:
+    """Go on with the running step in the next state (立案+派遣 share one limit)."""
+    carry_step(ctx.case, ctx.case.state, ctx.category, work_calendar(ctx.session), ctx.now)
+
+
 def pause_clock(ctx: ActionContext) -> None:
     pause_step(ctx.case, ctx.now)
 
@@ -416,6 +428,7 @@ CLOCK: Mapping[workflow.Effect, Effect] = MappingProxyType(
     {
         E.start_clock: start_clock,
         E.keep_clock: keep_clock,
+        E.carry_clock: carry_clock,
         E.pause_clock: pause_clock,
         E.resume_clock: resume_clock,
         E.extend_clock: extend_clock,

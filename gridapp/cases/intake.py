@@ -94,6 +94,8 @@ def _placed(case: Case, location: Location, lon: float, lat: float) -> None:
     case.community_code = located.community.code if located.community else None
     case.street_code = located.street.code if located.street else None
     case.district_code = located.district.code if located.district else None
+    # Some step limits (核实, 核查) follow the grid: rural grids take longer to reach.
+    case.setting = located.setting
 
 
 def _open(

@@ -54,6 +54,7 @@ GUARD_REFUSALS = (
     N_("Can't merge when duplicate_of is not given"),
     N_("Can't merge a case into itself"),
     N_("Can't request_check when a grid worker reported the case"),
+    N_("Can't approve_extension a second time: only the shift leader may"),
 )
 
 REQUIREMENT_SENTENCES: Mapping[workflow.FieldKind, str] = MappingProxyType(

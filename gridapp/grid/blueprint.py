@@ -37,6 +37,10 @@ class LocateResultSchema(StrictSchema):
     community = fields.Nested(AreaRefSchema, attribute="located.community", allow_none=True)
     street = fields.Nested(AreaRefSchema, attribute="located.street", allow_none=True)
     district = fields.Nested(AreaRefSchema, attribute="located.district", allow_none=True)
+    setting = fields.String(
+        attribute="located.setting",
+        metadata={"description": "`urban` or `rural`: the grid's; some step limits differ."},
+    )
     grid_workers = fields.List(fields.Nested(GridWorkerSchema))
     location = fields.Nested(PointSchema, attribute="point")
     original_location = fields.Dict(attribute="original_point")

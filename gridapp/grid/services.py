@@ -108,6 +108,7 @@ def plan_grid_map(session: Session, data: Mapping[str, Any], *, replace: bool = 
             parent=a.parent_code,
             geometry=a.geometry,
             layer=a.layer,
+            setting=a.setting,
         )
         for (_layer, code), a in existing_rows.items()
     }
@@ -128,6 +129,7 @@ def plan_grid_map(session: Session, data: Mapping[str, Any], *, replace: bool = 
                 ("name", row.name == shape.name),
                 ("level", row.level == str(shape.level)),
                 ("parent", row.parent_code == shape.parent),
+                ("setting", row.setting == shape.setting),
                 (
                     "geometry",
                     shapely.equals_exact(row.geometry, shape.geometry, tolerance=1e-9),
@@ -187,6 +189,7 @@ def import_grid_map(
                     level=str(shape.level),
                     parent_code=shape.parent,
                     layer=shape.layer,
+                    setting=shape.setting,
                     geometry=shape.geometry,
                     area_km2=approx_area_km2(shape.geometry),
                     generated=generated,
@@ -194,6 +197,7 @@ def import_grid_map(
             )
         elif (shape.layer, shape.code) in changed_codes:
             row.name, row.level, row.parent_code = shape.name, str(shape.level), shape.parent
+            row.setting = shape.setting
             row.geometry = shape.geometry
             row.area_km2 = approx_area_km2(shape.geometry)
     for gone in plan.removed:
@@ -249,9 +253,9 @@ grid_indexes: VersionedCache[geo.GridIndex] = VersionedCache()
 
 def load_area_shapes(session: Session, layer: str = DEFAULT_LAYER) -> list[geo.AreaShape]:
     rows = session.execute(
-        select(Area.code, Area.name, Area.level, Area.parent_code, Area.geometry).where(
-            Area.layer == layer
-        )
+        select(
+            Area.code, Area.name, Area.level, Area.parent_code, Area.geometry, Area.setting
+        ).where(Area.layer == layer)
     )
     return [
         geo.AreaShape(
@@ -261,8 +265,9 @@ def load_area_shapes(session: Session, layer: str = DEFAULT_LAYER) -> list[geo.A
             parent=parent,
             geometry=geometry,
             layer=layer,
+            setting=setting,
         )
-        for code, name, level, parent, geometry in rows
+        for code, name, level, parent, geometry, setting in rows
     ]
 
 

@@ -100,6 +100,7 @@ class DemoMap:
                         "level": c.level,
                         **({"parent": c.parent} if c.parent else {}),
                         "layer": "urban",
+                        **({"setting": c.setting} if c.setting else {}),
                     },
                 }
                 for c in self.cells
@@ -170,10 +171,13 @@ def _communities(
 ) -> Iterator[Cell]:
     if not members:
         return
+    # The county seat's gridded communities are urban (城区); the villages (村) rural, their
+    # grids inherit it.
+    setting = "urban" if gridded else "rural"
     seeds = seeds_inside(area, [centre.get(p["code"]) for p in members], int(parent))
     for member, shape in zip(members, partition(area, seeds), strict=True):
         code = member["code"]
-        yield Cell(code, display_name(member["name"]), "community", parent, shape)
+        yield Cell(code, display_name(member["name"]), "community", parent, shape, setting)
         # Urban communities are cut into 100 m unit grids (万米单元网格); a rural village is one
         # grid, as rural grid management usually draws them.
         pieces = geo.generate_unit_grids(shape, cell_m=100.0) if gridded else [shape]

@@ -83,6 +83,7 @@ class Cell:
     level: str
     parent: str | None
     geometry: BaseGeometry
+    setting: str | None = None  # urban or rural (城区 / 农村); None: the parent's
 
 
 def largest_polygon(geometry: BaseGeometry) -> BaseGeometry:

@@ -361,7 +361,8 @@ def walk(app: Flask, client: Any) -> Recorder:
         json_body={},
     )
     case = rec.call(
-        "File it; category and urgency may be corrected here, and set the time limits.",
+        "File it; category and urgency may be corrected here. Filing and dispatch share one "
+        "limit from acceptance (30 working minutes, 10 for an urgent case).",
         "POST",
         f"{case_path}/actions/file",
         auth=leader,
@@ -373,7 +374,8 @@ def walk(app: Flask, client: Any) -> Recorder:
     dispatcher = login("dispatcher")
     rec.call("The departments a case may go to.", "GET", "/api/v1/departments", auth=dispatcher)
     case = rec.call(
-        "Without a department the most specific rule decides; the event records it.",
+        "Without a department the most specific rule decides; the event records it. The case "
+        "waits for the department to acknowledge it (待签收); the department is told.",
         "POST",
         f"{case_path}/actions/dispatch",
         auth=dispatcher,
@@ -390,8 +392,18 @@ def walk(app: Flask, client: Any) -> Recorder:
     )
 
     handler_name = handler_of[case["department"]]
-    rec.title(f"Handler (处置人员, `{handler_name}`): photo of the fix, feedback (处置反馈)")
+    rec.title(
+        f"Handler (处置人员, `{handler_name}`): acknowledge (签收), photo of the fix, feedback"
+    )
     handler = login(handler_name)
+    case = rec.call(
+        "Acknowledge the dispatched case within its limit; the handling clock starts now.",
+        "POST",
+        f"{case_path}/actions/acknowledge",
+        auth=handler,
+        headers=_if_match(case),
+        json_body={},
+    ).get_json()
     fixed = rec.call(
         "The department's photo of the repaired cover.",
         "POST",

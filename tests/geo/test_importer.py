@@ -268,3 +268,30 @@ def test_generated_grids_import_cleanly():
     assert len(result.areas) == 3 + len(cells)
     # The street has its community but the community does not fill it: one gap warning.
     assert [w.code for w in result.warnings] == [STREET]
+
+
+def test_the_setting_is_inherited_from_the_parent_and_urban_at_the_top():
+    features = good_features()
+    assert {a.setting for a in check_feature_collection(collection(features)).areas} == {"urban"}
+    features[2]["properties"]["setting"] = "rural"  # the community is a village (村)
+    features[3]["properties"]["setting"] = "urban"  # one grid says otherwise
+    areas = {a.code: a for a in check_feature_collection(collection(features)).areas}
+    assert areas[DISTRICT].setting == areas[STREET].setting == "urban"
+    assert areas[COMMUNITY].setting == "rural"
+    assert areas[f"{COMMUNITY}001"].setting == "urban"
+    assert {areas[f"{COMMUNITY}{i:03d}"].setting for i in range(2, 9)} == {"rural"}
+
+
+def test_grids_inherit_the_setting_of_a_stored_parent():
+    features = good_features()
+    features[2]["properties"]["setting"] = "rural"
+    stored = {a.code: a for a in check_feature_collection(collection(features[:3])).areas}
+    result = check_feature_collection(collection(features[3:]), existing=stored)
+    assert {a.setting for a in result.areas} == {"rural"}
+
+
+def test_an_unknown_setting_is_a_problem():
+    features = good_features()
+    features[3]["properties"]["setting"] = "suburban"
+    [problem] = problems_of(collection(features))
+    assert (problem.feature, problem.field) == (3, "setting")

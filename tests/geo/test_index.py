@@ -1,5 +1,6 @@
 """GridIndex: which unit grid holds a point (covers; lowest code wins on shared boundaries)."""
 
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -323,3 +324,11 @@ def test_raster_stays_bounded_for_a_huge_sparse_extent():
     assert index.locate(95.001, 30.001).grid.code == "430423100001002"
     with pytest.raises(PointOutsideGrids):
         index.locate(85.0, 30.0)
+
+
+def test_a_located_point_carries_its_grids_setting():
+    cells = [grid(code, geom) for code, geom in BLOCK.items()]
+    cells = [replace(c, setting="rural") if c.code.endswith("004") else c for c in cells]
+    index = GridIndex(hierarchy() + cells)
+    assert index.locate(LON0 + 0.5 * STEP, LAT0 + 1.5 * STEP).setting == "rural"
+    assert index.locate(LON0 + 1.5 * STEP, LAT0 + 0.5 * STEP).setting == "urban"

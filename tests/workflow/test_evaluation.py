@@ -128,3 +128,56 @@ def test_every_indicator_names_known_counters() -> None:
                 or row.denominator.startswith("@")
                 or (row.denominator in known)
             )
+
+
+def _on(
+    seq: int, action: str, actor: int, role: str, minutes: int, to: str, **data: Any
+) -> EventFact:
+    return EventFact(seq, action, actor, role, T0 + timedelta(minutes=minutes), None, to, data)
+
+
+def test_on_time_handling_counts_from_acknowledgement() -> None:
+    acknowledge_by = (T0 + timedelta(minutes=40)).isoformat()
+    handle_by = (T0 + timedelta(days=3)).isoformat()
+    case = history(
+        ev(1, "report", 1, "grid_worker", 0),
+        ev(2, "dispatch", 3, "dispatcher", 10, department="D", deadline=acknowledge_by),
+        ev(3, "acknowledge", 5, "handler", 30, deadline=handle_by),
+        ev(4, "feedback", 5, "handler", 24 * 60),
+    )
+    # Handled a day after dispatch: late by the acknowledgement limit, in time by handling's.
+    counted = totals(Kind.departments, case, Context(now=T0 + timedelta(days=5)))
+    assert counted == {"D": {"due": 1, "due_on_time": 1}}
+    # Never acknowledged: due, late, once the acknowledgement limit passed.
+    waiting = history(*case.events[:2])
+    assert totals(Kind.departments, waiting, Context(now=T0 + timedelta(hours=1))) == {
+        "D": {"due": 1}
+    }
+    # Acknowledged late: the department missed its limit, the task is late.
+    late = history(
+        *case.events[:2],
+        ev(3, "acknowledge", 5, "handler", 50, deadline=handle_by),
+        ev(4, "feedback", 5, "handler", 60),
+    )
+    assert totals(Kind.departments, late, Context(now=T0 + timedelta(days=5))) == {"D": {"due": 1}}
+
+
+def test_a_self_handling_counts_once_the_acceptor_approves_it() -> None:
+    reported = ev(1, "report", 1, "grid_worker", 0)
+    pending = _on(2, "self_handle", 1, "grid_worker", 5, "self_handled")
+    approved = _on(3, "approve_self_handling", 2, "acceptor", 20, "closed")
+    denied = _on(3, "deny_self_handling", 2, "acceptor", 20, "reported")
+    ctx = Context(now=T0 + timedelta(days=1))
+    assert totals(Kind.grid_workers, history(reported, pending, approved), ctx)["1"] == {
+        "reports": 1,
+        "valid_reports": 1,
+    }
+    assert totals(Kind.grid_workers, history(reported, pending, denied), ctx)["1"] == {"reports": 1}
+    closed = totals(Kind.areas, history(reported, pending, approved), ctx)
+    assert closed["S1"]["valid_closed"] == 1
+    # Social events close on the spot: their self_handle reaches closed itself.
+    on_the_spot = _on(2, "self_handle", 1, "grid_worker", 5, "closed")
+    assert totals(Kind.grid_workers, history(reported, on_the_spot), ctx)["1"] == {
+        "reports": 1,
+        "valid_reports": 1,
+    }

@@ -44,11 +44,16 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
         "request_check": ("checking", {"acceptor"}),
         "reject": ("void", {"acceptor"}),
         "merge": ("void", {"acceptor"}),
-        "self_handle": ("closed", {"grid_worker"}),
+        "self_handle": ("self_handled", {"grid_worker"}),
+    },
+    "self_handled": {
+        "approve_self_handling": ("closed", {"acceptor"}),
+        "deny_self_handling": ("reported", {"acceptor"}),
     },
     "checking": {"check_reply": ("reported", {"grid_worker"})},
     "accepted": {"file": ("filed", {"shift_leader"}), "reject": ("void", {"shift_leader"})},
-    "filed": {"dispatch": ("handling", {"dispatcher"}), "void": ("void", {"shift_leader"})},
+    "filed": {"dispatch": ("dispatched", {"dispatcher"}), "void": ("void", {"shift_leader"})},
+    "dispatched": {"acknowledge": ("handling", {"handler"})},
     "handling": {
         "feedback": ("handled", {"handler"}),
         "request_return": ("return_requested", {"handler"}),
@@ -56,8 +61,8 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
         "request_suspension": ("suspension_requested", {"handler"}),
     },
     "return_requested": {
-        "approve_return": ("filed", {"dispatcher"}),
-        "deny_return": ("handling", {"dispatcher"}),
+        "approve_return": ("filed", {"shift_leader"}),
+        "deny_return": ("handling", {"shift_leader"}),
     },
     "extension_requested": {
         "approve_extension": ("handling", {"dispatcher", "shift_leader"}),
@@ -81,10 +86,11 @@ for _state, _actions in EXPECTED.items():
         _actions["supervise"] = (_state, {"shift_leader", "supervisor"})
 
 ACTIONS = [
-    "accept", "request_check", "reject", "merge", "self_handle", "check_reply", "file",
-    "dispatch", "void", "feedback", "request_return", "request_extension",
-    "request_suspension", "approve_return", "deny_return", "approve_extension",
-    "deny_extension", "approve_suspension", "deny_suspension", "resume",
+    "accept", "request_check", "reject", "merge", "self_handle", "approve_self_handling",
+    "deny_self_handling", "check_reply", "file", "dispatch", "acknowledge", "void", "feedback",
+    "request_return", "request_extension", "request_suspension", "approve_return",
+    "deny_return", "approve_extension", "deny_extension", "approve_suspension",
+    "deny_suspension", "resume",
     "assign_verification", "verify_reply", "close", "rework", "evaluate", "supervise",
 ]  # fmt: skip
 ROLES = [
@@ -213,6 +219,7 @@ def test_request_check_is_for_reports_not_from_grid_workers() -> None:
         ("verifying", "verify_reply", "grid_worker", Relation.assigned_verifier),
         ("checking", "check_reply", "grid_worker", Relation.assigned_checker),
         ("reported", "self_handle", "grid_worker", Relation.reporter),
+        ("dispatched", "acknowledge", "handler", Relation.department_member),
         ("closed", "evaluate", "citizen", Relation.reporter),
         ("closed", "evaluate", "grid_worker", Relation.reporter),
         ("handling", "feedback", "handler", Relation.department_member),
@@ -258,6 +265,8 @@ def test_urban_clock_effects_are_the_ones_design_names() -> None:
         and row.action is not Action.supervise
     }
     assert unusual == {
+        # 立案+派遣 share one limit from acceptance.
+        (State.accepted, Action.file): Effect.carry_clock,
         (State.handling, Action.request_return): Effect.keep_clock,
         (State.handling, Action.request_extension): Effect.keep_clock,
         (State.handling, Action.request_suspension): Effect.keep_clock,
@@ -315,7 +324,8 @@ def test_actions_for_a_role_and_allowed_actions() -> None:
         Action.rework,
         Action.supervise,
     )
-    assert select(URBAN_MANAGEMENT, "filed", "dispatch", "dispatcher").target is State.handling
+    assert select(URBAN_MANAGEMENT, "filed", "dispatch", "dispatcher").target is State.dispatched
+    assert URBAN_MANAGEMENT.actions_for(State.dispatched, Role.handler) == (Action.acknowledge,)
 
 
 def test_every_state_has_a_chinese_label() -> None:
@@ -579,3 +589,64 @@ def test_a_refusal_names_the_check_that_refused() -> None:
             fire(URBAN_MANAGEMENT, state, action, role, facts)
         assert (caught.value.reason, caught.value.relation) == (reason, relation)
         assert caught.value.process == "urban"
+
+
+def test_a_second_extension_needs_the_shift_leader() -> None:
+    for role in ("dispatcher", "shift_leader"):
+        facts = Facts(extension_count=0, role=Role(role))
+        assert (
+            fire(URBAN_MANAGEMENT, "extension_requested", "approve_extension", role, facts)
+            is State.handling
+        )
+    with pytest.raises(TransitionNotAllowed, match="only the shift leader may"):
+        fire(
+            URBAN_MANAGEMENT,
+            "extension_requested",
+            "approve_extension",
+            "dispatcher",
+            Facts(extension_count=1, role=Role.dispatcher),
+        )
+    leader = Facts(extension_count=2, role=Role.shift_leader)
+    assert (
+        fire(URBAN_MANAGEMENT, "extension_requested", "approve_extension", "shift_leader", leader)
+        is State.handling
+    )
+    # A forgotten role refuses the second one, as a forgotten fact does.
+    with pytest.raises(TransitionNotAllowed):
+        fire(
+            URBAN_MANAGEMENT,
+            "extension_requested",
+            "approve_extension",
+            "shift_leader",
+            Facts(extension_count=1),
+        )
+
+
+def test_self_handling_waits_for_the_acceptor_and_a_denial_needs_a_reason() -> None:
+    assert fire(URBAN_MANAGEMENT, "reported", "self_handle", "grid_worker") is State.self_handled
+    deny = URBAN_MANAGEMENT.transition(State.self_handled, Action.deny_self_handling)
+    assert deny is not None and deny.required_fields == {"reason"}
+    approve = URBAN_MANAGEMENT.transition(State.self_handled, Action.approve_self_handling)
+    assert approve is not None and Effect.record_closure in approve.effects
+    self_handle = URBAN_MANAGEMENT.transition(State.reported, Action.self_handle)
+    assert self_handle is not None and self_handle.min_photos == 1
+    assert Effect.record_closure not in self_handle.effects
+
+
+def test_a_return_is_approved_by_the_shift_leader_and_re_dispatched() -> None:
+    assert fire(URBAN_MANAGEMENT, "return_requested", "approve_return", "shift_leader") is (
+        State.filed
+    )
+    approve = URBAN_MANAGEMENT.transition(State.return_requested, Action.approve_return)
+    assert approve is not None and Effect.clear_department in approve.effects
+    assert Effect.notify_next_actor in approve.effects
+    assert fire(URBAN_MANAGEMENT, "filed", "dispatch", "dispatcher") is State.dispatched
+
+
+def test_the_department_acknowledges_before_its_handling_clock_starts() -> None:
+    dispatch = URBAN_MANAGEMENT.transition(State.filed, Action.dispatch)
+    acknowledge = URBAN_MANAGEMENT.transition(State.dispatched, Action.acknowledge)
+    assert dispatch is not None and acknowledge is not None
+    assert Effect.notify_next_actor in dispatch.effects
+    assert acknowledge.clock is Effect.start_clock
+    assert acknowledge.relation_for(Role.handler) is Relation.department_member

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from workflow import (
+    URBAN_MANAGEMENT,
     Action,
     Facts,
     LimitBy,
@@ -137,3 +138,25 @@ def test_select_refuses_an_action_after_its_window_with_the_window_reason() -> N
 def test_a_window_without_its_facts_refuses() -> None:
     with pytest.raises(TransitionNotAllowed):
         select(PROCESS, State.handling, Action.request_return, Role.handler, Facts())
+
+
+def test_the_urban_centre_steps_are_shorter_for_urgent_cases() -> None:
+    urban = URBAN_MANAGEMENT
+    for state in (State.accepted, State.filed):
+        assert urban.limit_for(state, Facts(urgency="urgent")) == TimeLimit(
+            10, TimeUnit.working_minutes
+        )
+        assert urban.limit_for(state, Facts(urgency="normal")) == TimeLimit(
+            30, TimeUnit.working_minutes
+        )
+    assert urban.limit_for(State.dispatched) == TimeLimit(30, TimeUnit.working_minutes)
+
+
+def test_urban_checks_and_verifications_take_longer_in_rural_grids() -> None:
+    for state in (State.checking, State.verifying):
+        assert URBAN_MANAGEMENT.limit_for(state, Facts(setting="rural")) == TimeLimit(
+            2, TimeUnit.working_hours
+        )
+        assert URBAN_MANAGEMENT.limit_for(state, Facts(setting="urban")) == TimeLimit(
+            1, TimeUnit.working_hours
+        )

@@ -182,7 +182,8 @@ def test_long_limits_are_counted_by_day() -> None:
 def test_the_default_step_limits() -> None:
     limits = URBAN_MANAGEMENT.time_limits
     assert limits[State.reported] == TimeLimit(10, TimeUnit.working_minutes)
-    assert limits[State.filed] == TimeLimit(30, TimeUnit.working_minutes)
+    assert URBAN_MANAGEMENT.limit_for(State.filed) == TimeLimit(30, TimeUnit.working_minutes)
+    assert URBAN_MANAGEMENT.limit_for(State.dispatched) == TimeLimit(30, TimeUnit.working_minutes)
     assert State.suspended not in limits
 
 

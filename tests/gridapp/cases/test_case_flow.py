@@ -49,8 +49,12 @@ def test_happy_path_to_evaluation(client, people, worker_point):
     case = act(client, people["acceptor"], case, "accept")
     case = act(client, people["shift_leader"], case, "file")
     case = act(client, people["dispatcher"], case, "dispatch")
-    assert case["state"] == "handling"
+    assert case["state"] == "dispatched"
     assert case["department"] == "sanitation"  # SJ0102 暴露垃圾 → 环卫处 by the directory rule
+    # Another department may not acknowledge (签收) it; the department's handler does.
+    act(client, people["handler"], case, "acknowledge", expect=404)
+    case = act(client, people["handler2"], case, "acknowledge")
+    assert case["state"] == "handling"
     case = act(
         client,
         people["handler2"],
@@ -73,6 +77,7 @@ def test_happy_path_to_evaluation(client, people, worker_point):
         "accept",
         "file",
         "dispatch",
+        "acknowledge",
         "feedback",
         "assign_verification",
         "verify_reply",
@@ -83,7 +88,7 @@ def test_happy_path_to_evaluation(client, people, worker_point):
     chain = client.get(
         f"/api/v1/cases/{case['id']}/history/verify", headers=people["supervisor"]
     ).get_json()
-    assert chain["intact"] is True and chain["events"] == 9
+    assert chain["intact"] is True and chain["events"] == 10
     notes = client.get("/api/v1/notifications", headers=people["grid_worker"]).get_json()
     assert {"assign_verification", "close"} <= {n["kind"] for n in notes}
     notes = client.get("/api/v1/notifications", headers=people["handler2"]).get_json()
@@ -96,10 +101,14 @@ def test_side_paths_return_extension_suspension_rework(client, people, worker_po
     case = act(client, people["acceptor"], case, "accept")
     case = act(client, people["shift_leader"], case, "file")
     case = act(client, people["dispatcher"], case, "dispatch", {"department": "urban-enforcement"})
+    case = act(client, people["handler"], case, "acknowledge")
     case = act(client, people["handler"], case, "request_return", {"reason": "not ours"})
-    case = act(client, people["dispatcher"], case, "approve_return")
+    # The shift leader approves a return (回退), no longer the dispatcher.
+    act(client, people["dispatcher"], case, "approve_return", expect=409)
+    case = act(client, people["shift_leader"], case, "approve_return")
     assert case["state"] == "filed" and case["department"] is None
     case = act(client, people["dispatcher"], case, "dispatch")
+    case = act(client, people["handler2"], case, "acknowledge")
     case = act(
         client,
         people["handler2"],
@@ -144,7 +153,11 @@ def test_reject_merge_self_handle(client, people, worker_point):
         {"photos": [photo_id(client, people["grid_worker"])]},
         mobile=True,
     )
-    assert fixed["state"] == "closed"
+    # The acceptor reviews a 自处置 before it closes.
+    assert fixed["state"] == "self_handled"
+    act(client, people["acceptor"], fixed, "deny_self_handling", expect=422)
+    closed = act(client, people["acceptor"], fixed, "approve_self_handling")
+    assert closed["state"] == "closed" and closed["closed_at"] is not None
 
 
 def test_preconditions_and_scope(client, people, worker_point):

@@ -34,7 +34,7 @@ READ_PATHS = [
 
 @pytest.fixture()
 def world(client: Any, session: Any) -> dict[str, Any]:
-    """Two dispatched cases (sanitation, urban-enforcement) in two grid workers' grids."""
+    """Two cases in handling (sanitation, urban-enforcement) in two grid workers' grids."""
     from gridapp.accounts.services import create_user
 
     create_user(
@@ -55,7 +55,10 @@ def world(client: Any, session: Any) -> dict[str, Any]:
         case = case.get_json()
         case = act(client, heads["acceptor"], case, "accept")
         case = act(client, heads["shift_leader"], case, "file")
-        return act(client, heads["dispatcher"], case, "dispatch", {"department": department})
+        case = act(client, heads["dispatcher"], case, "dispatch", {"department": department})
+        # The department acknowledges it (签收): the case is in handling.
+        handler = "handler2" if department == "sanitation" else "handler"
+        return act(client, heads[handler], case, "acknowledge")
 
     return {
         "heads": heads,

@@ -4,7 +4,8 @@ A real server (gridapp's `make run`: gunicorn and the RQ worker) runs on a free 
 database of its own (a SQLite file, or a PostgreSQL database made for the run), seeded with the
 demo county. The scenario is the closed loop at the desk: the dispatcher signs in with the second
 factor, finds a filed case in the queue and on the map and dispatches it to the suggested
-department; that department's handler gives feedback with a photo; the acceptor assigns the
+department; that department's handler acknowledges it (签收) from the department queue's "to
+acknowledge" tab and gives feedback with a photo; the acceptor assigns the
 verification; the grid worker verifies (phone API); the case closes. Screenshots of the map, the
 case and the ranking page are saved under var/screenshots/.
 """
@@ -355,15 +356,20 @@ def test_the_desk_closes_a_case_in_the_browser(page: Any, server: str) -> None:
     page.wait_for_selector("[data-test=suggestion]")
     assert routing["department_name"] in page.inner_text("[data-test=suggestion]")
     page.click("[data-test=action-submit]")
-    wait_state(page, "handling")
+    wait_state(page, "dispatched")
     page.wait_for_selector("[data-test=chain]")
     shot(page, "case")
     sign_out(page)
 
-    # The department's handler sees it in the department queue and reports it handled.
+    # The department's handler finds it waiting to be acknowledged (待签收), acknowledges it,
+    # and reports it handled.
     sign_in(page, server, handler_of(routing["department"]))
     page.wait_for_url("**/console/department")
+    page.click("[data-test=dept-tab-dispatched]")
     page.click(f"[data-test=case-{case_id}]")
+    wait_state(page, "dispatched")
+    take(page, "acknowledge")
+    page.click("[data-test=action-submit]")
     wait_state(page, "handling")
     take(page, "feedback")
     page.set_input_files(
@@ -411,7 +417,7 @@ def test_a_stale_action_is_explained_and_the_case_reloaded(page: Any, server: st
     page.wait_for_selector("[data-test=suggestion]")
     page.click("[data-test=action-submit]")
     page.wait_for_selector("[data-test=case-notice]")
-    wait_state(page, "handling")
+    wait_state(page, "dispatched")
 
 
 def test_the_supervisor_sees_the_closed_case_in_the_ranking(page: Any, server: str) -> None:
@@ -419,6 +425,7 @@ def test_the_supervisor_sees_the_closed_case_in_the_ranking(page: Any, server: s
     case = filed_case(api)
     case = api.act(api.login("dispatcher"), case, "dispatch")
     handler = api.login(handler_of(case["department"]))
+    case = api.act(handler, case, "acknowledge")
     _status, media = api.call(
         "POST",
         "/api/v1/media",

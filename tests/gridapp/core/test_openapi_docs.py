@@ -42,7 +42,15 @@ MUST_HAVE_EXAMPLES = {
     MOBILE_ACTION_OPERATION,
 }
 # The walk's actions: the desk's through the desk operation, the grid worker's through the phone's.
-DESK_ACTIONS = {"accept", "file", "dispatch", "feedback", "assign_verification", "close"}
+DESK_ACTIONS = {
+    "accept",
+    "file",
+    "dispatch",
+    "acknowledge",
+    "feedback",
+    "assign_verification",
+    "close",
+}
 PHONE_ACTIONS = {"verify_reply", "evaluate"}
 
 

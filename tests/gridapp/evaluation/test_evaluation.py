@@ -58,6 +58,9 @@ def history(client: Any, session: Any, people: Any) -> dict[str, Any]:
         return made.get_json()
 
     def handle(case: dict[str, Any]) -> dict[str, Any]:
+        """The department acknowledges (签收) the case, then reports it handled."""
+        if case["state"] == "dispatched":
+            case = act(client, people["handler2"], case, "acknowledge")
         photo = photo_id(client, people["handler2"])
         return act(client, people["handler2"], case, "feedback", {"photos": [photo]})
 
