@@ -308,8 +308,8 @@ def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
 
     The department first has the acknowledgement limit (签收, the dispatch's deadline), then,
     from acknowledging, the handling limit (the acknowledgement's deadline): on-time handling
-    counts from acknowledgement (a late signature is judged where signatures are, the hotline's
-    response rate), and a case left unacknowledged past its limit falls due like one unhandled.
+    counts from acknowledgement; a signature after its limit makes the task late (the department
+    missed one of its two limits), and a case left unacknowledged falls due like one unhandled.
     A stay falls due when handled (first feedback) or when its deadline passes unhandled,
     whichever comes first (before the department signs for it, 签收, the deadline is the
     signature's); while suspended (挂账) the clock is paused and nothing falls due, and
@@ -329,11 +329,6 @@ def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
         deadline, setter, paused = _moment(dispatch.data.get("deadline")), dispatch, False
         due: tuple[datetime, EventFact, bool] | None = None
         for event in stay:
-            if event.action == Action.acknowledge:
-                # Signed for (签收): the handling limit runs from here. A late signature is the
-                # response rate's (按时响应), not the handling's.
-                deadline, setter = _moment(event.data.get("deadline")) or deadline, event
-                continue
             if not paused and deadline is not None and deadline < event.at:
                 due = (deadline, setter, False)
                 break
@@ -347,6 +342,9 @@ def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
                 deadline, setter = _moment(event.data.get("deadline")) or deadline, event
             elif event.action == Action.approve_extension:
                 deadline, setter = _moment(event.data.get("until")) or deadline, event
+            elif event.action == Action.acknowledge:
+                # Signed for (签收) in time: the handling limit runs from here.
+                deadline, setter = _moment(event.data.get("deadline")) or deadline, event
         if due is None and not paused and deadline is not None and deadline < ctx.now:
             due = (deadline, setter, False)
         if due is not None:

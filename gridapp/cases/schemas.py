@@ -232,7 +232,7 @@ class ActionBodySchema(StrictSchema):
     resolved = fields.Boolean(
         load_default=None,
         metadata={
-            "description": "A dispute's outcome (化解, dispute categories) or a hotline "
+            "description": "A dispute's outcome (dispute categories) or a hotline "
             "call-back's answer: was the problem resolved."
         },
     )

@@ -178,17 +178,25 @@ def test_the_three_rates_read_signatures_and_the_final_call_back() -> None:
 
 
 def test_a_department_s_handling_counts_from_its_signature() -> None:
-    # The 签收 step's deadline (2 hours) passed before the late signature: the handling is
-    # judged against the handling deadline the signature started, and was in time.
+    # Signed within the 签收 limit: the handling is judged against the handling deadline the
+    # signature started (5 days), not the signing limit, and was in time.
     sign_by = (T0 + timedelta(hours=3)).isoformat()
     handle_by = (T0 + timedelta(days=5)).isoformat()
     case = _call(
         _event(1, "dispatch", "dispatched", 1, department="D1", deadline=sign_by),
-        _event(2, "acknowledge", "handling", 4, deadline=handle_by),
+        _event(2, "acknowledge", "handling", 2, deadline=handle_by),
         _event(3, "feedback", "replied", 30),
     )
     counts = _counts(Kind.departments, case)
     assert counts["D1:due"] == 1 and counts["D1:due_on_time"] == 1
+    # Signed after its limit: the department missed one of its two limits, the task is late.
+    late = _call(
+        _event(1, "dispatch", "dispatched", 1, department="D1", deadline=sign_by),
+        _event(2, "acknowledge", "handling", 4, deadline=handle_by),
+        _event(3, "feedback", "replied", 30),
+    )
+    counts = _counts(Kind.departments, late)
+    assert counts["D1:due"] == 1 and "D1:due_on_time" not in counts
     unsigned = _call(_event(1, "dispatch", "dispatched", 1, department="D1", deadline=sign_by))
     counts = _counts(Kind.departments, unsigned)
     assert counts["D1:due"] == 1 and "D1:due_on_time" not in counts

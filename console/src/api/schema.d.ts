@@ -3125,25 +3125,25 @@ export interface paths {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86478,
-                     *           "t": "2026-11-26T05:05:58+00:00"
+                     *           "t": "2026-11-26T05:07:36+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86498,
-                     *           "t": "2026-11-26T05:06:28+00:00"
+                     *           "t": "2026-11-26T05:08:06+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86518,
-                     *           "t": "2026-11-26T05:06:58+00:00"
+                     *           "t": "2026-11-26T05:08:36+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86538,
-                     *           "t": "2026-11-26T05:07:28+00:00"
+                     *           "t": "2026-11-26T05:09:06+00:00"
                      *         }
                      *       ]
                      *     } */
@@ -4136,7 +4136,7 @@ export interface components {
             /** @default null */
             reason: string | null;
             /**
-             * @description A dispute's outcome (化解, dispute categories) or a hotline call-back's answer: was the problem resolved.
+             * @description A dispute's outcome (dispute categories) or a hotline call-back's answer: was the problem resolved.
              * @default null
              */
             resolved: boolean | null;
