@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
@@ -27,6 +28,16 @@ PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 APP_TESTS = ("tests/gridapp", "tests/mobile_api", "tests/test_")
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "gridapp" / "translations"
+# Examples per property where a test leaves the count to the profile: the schemathesis fuzz tests,
+# where each example is a request through the app, per operation, generation mode and user
+# (tests/gridapp/core/test_fuzz.py, the identity fuzz in tests/gridapp/accounts). `make test` runs
+# "ci": 20 derandomized examples per operation and mode (the fuzz test ran 40, two thirds of a
+# pass's time); HYPOTHESIS_PROFILE=thorough searches further, e.g. before a release.
+HYPOTHESIS_PROFILES = {"ci": 20, "thorough": 100}
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+for _name, _examples in HYPOTHESIS_PROFILES.items():
+    hypothesis.settings.register_profile(_name, max_examples=_examples)
+hypothesis.settings.load_profile(HYPOTHESIS_PROFILE)
 # Production's argon2id hashes, in form (salt, length, type), at the least cost argon2 allows.
 TEST_PASSWORD_HASHING = dataclasses.replace(
     RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=8, parallelism=1
@@ -34,7 +45,7 @@ TEST_PASSWORD_HASHING = dataclasses.replace(
 
 
 def pytest_report_header() -> str:
-    return f"gridapp backend: {BACKEND}"
+    return f"gridapp backend: {BACKEND}, hypothesis profile: {HYPOTHESIS_PROFILE}"
 
 
 def compile_catalogues() -> None:
