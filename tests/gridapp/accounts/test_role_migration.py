@@ -23,8 +23,8 @@ TOKEN = (
 
 
 @pytest.fixture()
-def url(tmp_path: Path) -> Iterator[str]:
-    with throwaway_database(tmp_path, "roles") as database:
+def url(tmp_path: Path, postgis_template: str | None) -> Iterator[str]:
+    with throwaway_database(tmp_path, "roles", postgis_template) as database:
         yield database
 
 

@@ -33,7 +33,7 @@ def test_no_request_makes_a_server_error(app: Any, client: Any, mode: Generation
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
-            max_examples=40,
+            # max_examples: the Hypothesis profile's (tests/conftest.py; `make test` runs "ci")
             derandomize=True,
             deadline=None,
             database=None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -18,30 +17,15 @@ from gridapp.calendar.models import CalendarEntry
 from gridapp.core import migrate
 from gridapp.core.db import make_engine
 from gridapp.core.models import Base
-from tests.conftest import BACKEND, PG_ADMIN_URL
+from tests.conftest import BACKEND
+from tests.gridapp.throwaway import throwaway_database
 
 
 @pytest.fixture()
-def fresh_url(tmp_path: Path) -> Iterator[str]:
+def fresh_url(tmp_path: Path, postgis_template: str | None) -> Iterator[str]:
     """An empty database of the backend under test, dropped afterwards."""
-    if BACKEND == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    name = f"gridapp_migrations_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    with throwaway_database(tmp_path, "migrations", postgis_template) as url:
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture()

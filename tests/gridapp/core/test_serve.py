@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import secrets
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,36 +16,20 @@ from gridapp.accounts.models import ROLES
 from gridapp.core import migrate
 from gridapp.core.db import make_engine
 from gridapp.core.serve import first_admin_hint
-from tests.conftest import BACKEND, PG_ADMIN_URL
+from tests.gridapp.throwaway import throwaway_database
 
 
 @pytest.fixture()
-def empty_session(tmp_path: Path) -> Iterator[Session]:
+def empty_session(tmp_path: Path, postgis_template: str | None) -> Iterator[Session]:
     """A session on a freshly migrated database that has no users; dropped afterwards."""
-    if BACKEND == "sqlite":
-        url = f"sqlite:///{tmp_path / 'empty.db'}"
-        admin, name = None, None
-    else:
-        import psycopg
-        from sqlalchemy.engine import make_url
-
-        admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-        name = f"gridapp_serve_{secrets.token_hex(4)}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    try:
-        migrate.upgrade(url)
-        with Session(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
-        if admin is not None:
-            import psycopg
-
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(tmp_path, "serve", postgis_template) as url:
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(url)
+            with Session(engine) as session:
+                yield session
+        finally:
+            engine.dispose()
 
 
 def test_a_new_instance_outside_demo_mode_says_how_to_create_the_first_admin(config, empty_session):

@@ -114,11 +114,11 @@ def forget_queues(prefix: str) -> None:
 
 
 @pytest.fixture()
-def server(run_id: str) -> Iterator[Server]:
+def server(run_id: str, postgis_template: str | None) -> Iterator[Server]:
     var_dir = Path(tempfile.mkdtemp(prefix="gridapp-walk-"))
     prefix = f"test{run_id}walk"
     try:
-        with throwaway_database(var_dir, "walk") as database_url:
+        with throwaway_database(var_dir, "walk", postgis_template) as database_url:
             port = free_port()
             process = subprocess.Popen(
                 [sys.executable, "-m", "gridapp.core.serve"],
