@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon
 
 import geo
 from geo.generate import M_PER_DEG_LAT, m_per_deg_lon
+from workflow import LOCAL_ZONE
 
 CENTRE_LON = 112.45  # 衡阳县, roughly: north-west of the demo county
 CENTRE_LAT = 27.10
@@ -45,8 +46,19 @@ COUNTY_NAME = "衡阳县"
 CELL_M = 200.0  # a unit grid is about 200 m across, as in a county seat
 GRIDS_PER_COMMUNITY = 100
 COMMUNITIES_PER_STREET = 20
-YEAR_START = datetime(2024, 12, 31, 16, 0, tzinfo=UTC)  # 2025-01-01 00:00 Asia/Shanghai
 YEAR_SECONDS = 365 * 86400
+
+
+def year_start(end: datetime | None = None) -> datetime:
+    """The start of the generated year, which ends at ``end`` (default: today's local midnight).
+
+    Cases end where the clock is now, so open steps are as overdue as real ones: only the
+    dates move with the day, the seed decides everything else.
+    """
+    if end is None:
+        today = datetime.now(LOCAL_ZONE).date()
+        end = datetime.combine(today, datetime.min.time(), tzinfo=LOCAL_ZONE)
+    return (end - timedelta(seconds=YEAR_SECONDS)).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -331,6 +343,7 @@ class Cases:
 
     case: dict[str, NDArray[Any]]
     event: dict[str, NDArray[Any]]
+    start: datetime  # times are seconds since this instant
 
     def __len__(self) -> int:
         return int(self.case["id"].size)
@@ -349,6 +362,7 @@ def year_of_cases(
     departments: Sequence[str],
     seed: int = 2026,
     first_id: int = 1,
+    start: datetime | None = None,
 ) -> Cases:
     """Return ``n`` cases created over the year and their histories up to its end."""
     rng = np.random.default_rng(seed)
@@ -469,7 +483,7 @@ def year_of_cases(
         "closed_at": closed,
     }
     event["created_at"] = event.pop("at")
-    return Cases(case, event)
+    return Cases(case, event, start or year_start())
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -487,9 +501,9 @@ _CASE_CONSTANTS = {
 }
 
 
-def _text_times(seconds: NDArray[np.float64], sqlite: bool) -> list[str | None]:
+def _text_times(seconds: NDArray[np.float64], start: datetime, sqlite: bool) -> list[str | None]:
     """UTC times as the backend stores them (SQLite: naive text, as SQLAlchemy writes it)."""
-    base = np.datetime64(YEAR_START.replace(tzinfo=None), "us")
+    base = np.datetime64(start.astimezone(UTC).replace(tzinfo=None), "us")
     stamps = base + (np.nan_to_num(seconds) * 1e6).astype("timedelta64[us]")
     text = np.datetime_as_string(stamps, unit="us")
     text = np.char.replace(text, "T", " ") if sqlite else np.char.add(text, "+00")
@@ -499,11 +513,11 @@ def _text_times(seconds: NDArray[np.float64], sqlite: bool) -> list[str | None]:
     ]
 
 
-def _columns(data: dict[str, NDArray[Any]], sqlite: bool) -> dict[str, list[Any]]:
+def _columns(data: dict[str, NDArray[Any]], start: datetime, sqlite: bool) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for name, values in data.items():
         if name in TIME_COLUMNS:
-            out[name] = _text_times(values, sqlite)
+            out[name] = _text_times(values, start, sqlite)
         else:
             out[name] = values.tolist()
     return out
@@ -536,7 +550,7 @@ def write_cases(connection: Any, cases: Cases) -> None:
         # The app's SQLite connections run in autocommit: one transaction, not one per row.
         connection.execute("BEGIN")
     for part in _chunks(cases.case, CHUNK):
-        columns = _columns(part, sqlite)
+        columns = _columns(part, cases.start, sqlite)
         size = len(columns["id"])
         points = shapely.points(part["lon"], part["lat"])
         if sqlite:
@@ -549,7 +563,7 @@ def write_cases(connection: Any, cases: Cases) -> None:
             columns[name] = [value] * size
         _insert(connection, sqlite, "case", columns)
     for part in _chunks(cases.event, CHUNK * 4):
-        columns = _columns(part, sqlite)
+        columns = _columns(part, cases.start, sqlite)
         size = len(columns["case_id"])
         columns["data"] = ["{}"] * size
         columns["prev_hash"] = [""] * size
@@ -637,25 +651,21 @@ def generate(database_url: str, size: Size, seed: int = 2026) -> dict[str, float
             raw.commit()
         finally:
             raw.close()
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                conn.execute(
-                    text(
-                        "SELECT setval(pg_get_serial_sequence('case', 'id'), max(id)) FROM \"case\""
+        postgres = engine.dialect.name == "postgresql"
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if postgres:
+                for table in ("case", "case_event"):
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) "
+                            f'FROM "{table}"'
+                        )
                     )
-                )
-                conn.execute(
-                    text(
-                        "SELECT setval(pg_get_serial_sequence('case_event', 'id'), "
-                        "max(id)) FROM case_event"
-                    )
-                )
-            conn.execute(
-                text('ANALYZE "case"' if engine.dialect.name == "postgresql" else "ANALYZE")
-            )
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("ANALYZE case_event"))
-                conn.execute(text("ANALYZE area"))
+                # As autovacuum would after a while: statistics, and the visibility map that
+                # lets a month's cases be counted from the index alone.
+                conn.execute(text('VACUUM ANALYZE "case", case_event, area'))
+            else:
+                conn.execute(text("ANALYZE"))
         timings["cases written"] = time.perf_counter() - start
         timings["events"] = float(cases.event["case_id"].size)
     finally:

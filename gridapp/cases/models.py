@@ -29,6 +29,32 @@ class Case(Base):
         Index("ix_case_grid_state", "grid_code", "state", "id"),
         Index("ix_case_department_state", "department_code", "state", "id"),
         Index("ix_case_category_created", "category_code", "created_at"),
+        # A period's cases grouped by area, category or source from the index alone (the
+        # dashboard, its trend, hot spots; migration 0019).
+        Index(
+            "ix_case_created_areas",
+            "created_at",
+            "district_code",
+            "street_code",
+            "community_code",
+            "grid_code",
+            "category_code",
+            "source",
+        ),
+        # The cases open at the end of a period: the unfinished ones and those closed after it.
+        Index(
+            "ix_case_unfinished_created",
+            "created_at",
+            postgresql_where=text("closed_at IS NULL"),
+            sqlite_where=text("closed_at IS NULL"),
+        ),
+        Index(
+            "ix_case_closed_created",
+            "closed_at",
+            "created_at",
+            postgresql_where=text("closed_at IS NOT NULL"),
+            sqlite_where=text("closed_at IS NOT NULL"),
+        ),
         # Open cases with a running clock: what the SLA sweep scans.
         Index(
             "ix_case_open_deadline",
@@ -127,6 +153,17 @@ class CaseEvent(Base):
         UniqueConstraint("case_id", "seq"),
         Index("ix_case_event_actor_created", "actor_id", "created_at"),
         Index("ix_case_event_created", "created_at"),
+        # The cases filed (an action) or closed (a state entered) in a period (migration 0019).
+        Index("ix_case_event_action_created", "action", "created_at", "case_id"),
+        Index("ix_case_event_to_state_created", "to_state", "created_at", "case_id"),
+        # The SLA sweep's own 督办: whether a case ever went overdue.
+        Index(
+            "ix_case_event_system_supervise",
+            "case_id",
+            "created_at",
+            postgresql_where=text("action = 'supervise' AND role = 'system'"),
+            sqlite_where=text("action = 'supervise' AND role = 'system'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -207,24 +207,27 @@ def dashboard(
         "closed_on_time",
     )
 
-    # Finished by the end: closed by then, or voided by then (void is an end: its event is the
-    # case's last, so updated_at is when it was voided). One pass over the case rows, no join.
-    finished_by_end = or_(closed_by_end, and_(Case.state == S.void.value, Case.updated_at < end))
+    # Open at the end: created before it and neither closed nor voided by then. Two parts, each
+    # a range of its own index (migration 0019) instead of every case created before the end:
+    # the cases never closed (void ones only if voided after the end: void is an end, its
+    # event is the case's last, so updated_at is when), and the cases closed after the end.
     overdue_now = and_(
         Case.state.not_in(ENDED),
         Case.paused_at.is_(None),
         Case.deadline.is_not(None),
         Case.deadline <= now,
     )
-    tally.add(
-        session.execute(
-            select(*GROUPS, func.count(), func.sum(case((overdue_now, 1), else_=0)))
-            .where(scope, Case.created_at < end, ~finished_by_end)
-            .group_by(*GROUPS)
-        ),
-        "open",
-        "overdue",
-    )
+    not_voided = or_(Case.state != S.void.value, Case.updated_at >= end)
+    for still_open in (Case.closed_at.is_(None), Case.closed_at >= end):
+        tally.add(
+            session.execute(
+                select(*GROUPS, func.count(), func.sum(case((overdue_now, 1), else_=0)))
+                .where(scope, Case.created_at < end, still_open, not_voided)
+                .group_by(*GROUPS)
+            ),
+            "open",
+            "overdue",
+        )
 
     return {
         "from": first,
