@@ -11,7 +11,7 @@ database already holding them (nothing is generated or dropped). It then measure
 - ``GET /api/v1/cases`` as an admin with state + street + overdue filters (every open state and
   street in turn, and the second page by the keyset cursor): p95, target ≤ 50 ms;
 - ``dashboard()`` for a month, every district (the leader's numbers): best of a few, ≤ 300 ms;
-- ``hotspots()`` per unit grid for the same month: best of a few, ≤ 300 ms;
+- ``hotspots_geojson()`` (the text the API answers) per unit grid, the same month, ≤ 300 ms;
 - a z14 vector tile of unit grids (``area_tile``) and of open cases (``case_tile``) over the
   generated map, tiles where the cases are: p95 of both made one after the other, ≤ 50 ms.
 
@@ -92,7 +92,7 @@ def measure(url: str, var_dir: Path, backend: str, samples: int, repeats: int) -
     from gridapp.cases.tiles import case_tile
     from gridapp.core.config import Config
     from gridapp.core.extensions import db
-    from gridapp.evaluation.dashboard import dashboard, hotspots
+    from gridapp.evaluation.dashboard import dashboard, hotspots_geojson
     from gridapp.grid.models import Area
     from gridapp.grid.tiles import area_tile
     from gridapp.seed.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
@@ -175,7 +175,8 @@ def measure(url: str, var_dir: Path, backend: str, samples: int, repeats: int) -
             )
         )
         spots_ms = min(
-            timed(lambda: hotspots(session, admin, first, last, "grid"))[0] for _ in range(repeats)
+            timed(lambda: hotspots_geojson(session, admin, first, last, "grid"))[0]
+            for _ in range(repeats)
         )
         emit(
             Row(
