@@ -55,6 +55,14 @@ class Case(Base):
             postgresql_where=text(LIVE_CASE),
             sqlite_where=text(LIVE_CASE),
         ),
+        # Where the live cases are: a map tile's box over them (gridapp.cases.tiles).
+        Index(
+            "ix_case_live_lonlat",
+            "lon",
+            "lat",
+            postgresql_where=text(LIVE_CASE),
+            sqlite_where=text(LIVE_CASE),
+        ),
         Index(
             "ix_case_void_updated",
             "updated_at",

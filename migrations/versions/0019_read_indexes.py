@@ -10,6 +10,7 @@ created_at)`` had no index a range could use).
   void ones and ``case(closed_at, created_at)`` of closed ones: the cases open at the end of a
   period are the live ones, those voided after it and those closed after it, three short
   ranges instead of every case created before the end;
+- ``case(lon, lat)`` of live cases: the open cases in a map tile's box;
 - ``case_event(action, created_at, case_id)`` and ``case_event(to_state, created_at,
   case_id)``: the cases filed or closed in a period;
 - ``case_event(case_id, created_at) WHERE action = 'supervise' AND role = 'system'``: whether
@@ -58,6 +59,7 @@ INDEXES: list[tuple[str, str, list[str], dict[str, sa.TextClause]]] = [
         {},
     ),
     ("ix_case_live_created", "case", ["created_at"], _where(LIVE_CASE)),
+    ("ix_case_live_lonlat", "case", ["lon", "lat"], _where(LIVE_CASE)),
     ("ix_case_void_updated", "case", ["updated_at", "created_at"], _where(VOID_CASE)),
     ("ix_case_closed_created", "case", ["closed_at", "created_at"], _where(CLOSED)),
     ("ix_case_event_action_created", "case_event", ["action", "created_at", "case_id"], {}),
