@@ -327,6 +327,16 @@ def _working_between(
         return total
     day, first, last = start.date(), start.date(), end.date()
     full_day = calendar.workday_length
+    if not spans and (last - first).days > 1:
+        # No pause: the whole days inside count by the calendar's arithmetic, then the first
+        # and the last day by their periods.
+        total += full_day * calendar.workdays_between(first + timedelta(days=1), last)
+        for edge in (first, last):
+            for period_start, period_end in calendar.periods_on(edge):
+                a, b = max(period_start, start), min(period_end, end)
+                if a < b:
+                    total += b - a
+        return total
     while day <= last:
         # A day strictly inside the span and free of pauses counts whole: no periods to build,
         # so a step open for a year costs a set lookup a day (an overdue list shows many).
