@@ -24,8 +24,8 @@ from workflow import (
     TimeUnit,
     Transition,
     TransitionNotAllowed,
-    WorkCalendar,
     Window,
+    WorkCalendar,
     select,
     window_open,
 )
