@@ -211,11 +211,13 @@ def dashboard(
         CaseEvent.role == SYSTEM_ROLE,
         CaseEvent.created_at < end,
     )
-    closed_ids = _event_cases(CaseEvent.to_state == S.closed.value, in_period)
+    # Entering `closed` records closed_at and nothing leaves `closed` but to `evaluated`, so the
+    # cases closed in the period are a range of closed_at: the (closed_at, created_at) index
+    # visits them in time order, near each other on disk, instead of hashing every case row.
     tally.add(
         session.execute(
             select(*GROUPS, func.count(), func.sum(case((~went_overdue, 1), else_=0)))
-            .where(scope, Case.id.in_(closed_ids))
+            .where(scope, Case.closed_at >= start, Case.closed_at < end)
             .group_by(*GROUPS)
         ),
         "closed",
