@@ -138,6 +138,8 @@ def measure(url: str, var_dir: Path, backend: str, samples: int, repeats: int) -
             body: dict[str, Any] = response.get_json()
             return body
 
+        # Steady state: the first request of a process loads its caches (calendar, catalogue).
+        list_page(f"/api/v1/cases?street={streets[0]}&limit=50")
         list_ms: list[float] = []
         listed = 0
         for n in range(samples):
