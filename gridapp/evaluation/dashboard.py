@@ -155,12 +155,28 @@ class _Tally:
     )
 
     def add(self, rows: Iterable[Any], *names: str) -> None:
-        """Add grouped rows (street, category, source, then the named counts)."""
-        for street, category, source, *values in rows:
-            counts = dict(zip(names, values, strict=True))
-            self.totals.add(counts)
-            for dimension, key in zip(DIMENSIONS, (street, category, source), strict=True):
-                self.by[dimension][key].add(counts)
+        """Add grouped rows (street, category, source, then the named counts).
+
+        A month at city scale is tens of thousands of (street, category, source) groups: they
+        are summed per street, category and source in plain lists first, and each of those few
+        sums is added to its ``Counts`` once (profiled: a ``Counts.add`` per row and dimension
+        was half of the dashboard's time).
+        """
+        width = len(names)
+        sums: list[dict[str | None, list[int]]] = [{} for _ in DIMENSIONS]
+        total = [0] * width
+        for row in rows:
+            values = [int(value or 0) for value in row[3:]]
+            for i in range(width):
+                total[i] += values[i]
+            for position in range(len(DIMENSIONS)):
+                acc = sums[position].setdefault(row[position], [0] * width)
+                for i in range(width):
+                    acc[i] += values[i]
+        self.totals.add(dict(zip(names, total, strict=True)))
+        for dimension, groups in zip(DIMENSIONS, sums, strict=True):
+            for key, acc in groups.items():
+                self.by[dimension][key].add(dict(zip(names, acc, strict=True)))
 
 
 GROUPS = (Case.street_code, Case.category_code, Case.source)
