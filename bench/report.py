@@ -62,6 +62,6 @@ def p95(samples: Sequence[float]) -> float:
 
 def table(rows: Sequence[Row]) -> str:
     """Rows as a Markdown table (what docs/performance.md quotes)."""
-    header = ["figure", "baseline", "ratio / value", "target", ""]
+    header = ["figure", "baseline", "ratio / value", "target", "met"]
     lines = [header, ["---"] * len(header), *(row.cells() for row in rows)]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
