@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
+from bench.report import Row, emit
 
 TARGET_MS = 200.0
 MONTH = date(2026, 10, 1)
@@ -127,6 +128,16 @@ def main(argv: list[str] | None = None) -> int:
                 session.close()
             release_db()
         ms = best * 1000
+        emit(
+            Row(
+                "evaluation of every department, a month, from snapshots",
+                "",
+                ms,
+                "ms",
+                TARGET_MS,
+                at_least=False,
+            )
+        )
         print(
             f"evaluation of {len(items)} departments for a month from snapshots "
             f"({summed} tasks due): {ms:.1f} ms, best of {args.repeats} "

@@ -20,11 +20,15 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, Polygon
 
+from bench.report import Row, emit
 from geo import AreaShape, GridIndex, Level, buffer_m, generate_unit_grids, partition_voronoi
 
 CENTRE_LON = 112.60  # 衡山县, roughly
 CENTRE_LAT = 27.23
 DISTRICT = "430423"
+# DESIGN §10: GridIndex against shapely's STRtree, per point and in bulk.
+LOCATE_TARGET = 10.0
+LOCATE_MANY_TARGET = 12.0
 ENCLAVE = "430412"  # 南岳区, an enclave in a hole of the district
 
 
@@ -180,6 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     same = want == got
     failures += not same
     n = len(pts)
+    emit(
+        Row(
+            "GridIndex.locate, one point",
+            "shapely STRtree.query per point",
+            base_s / ours_s,
+            "×",
+            LOCATE_TARGET,
+            at_least=True,
+        )
+    )
     print(
         f"locate: {base_s / ours_s:.1f}x per-point STRtree "
         f"({base_s / n * 1e6:.2f} vs {ours_s / n * 1e6:.2f} µs/point, {n} points inside, "
@@ -200,6 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     same = bool(np.array_equal(want, got))
     failures += not same
     n = lons.size
+    emit(
+        Row(
+            f"GridIndex.locate_many, {n} points",
+            "shapely bulk STRtree.query",
+            base_s / ours_s,
+            "×",
+            LOCATE_MANY_TARGET,
+            at_least=True,
+        )
+    )
     print(
         f"locate_many: {base_s / ours_s:.1f}x bulk STRtree "
         f"({base_s / n * 1e6:.3f} vs {ours_s / n * 1e6:.3f} µs/point over {n} points, "

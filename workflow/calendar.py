@@ -121,6 +121,25 @@ class WorkCalendar:
             return day in self.workdays or (day.weekday() < 5 and day not in self.holidays)
         return day.weekday() < 5
 
+    def workdays_between(self, first: date, last: date) -> int:
+        """Count the working days from ``first`` up to, not including, ``last``.
+
+        Arithmetic on the week plus the table's rows in range: a year costs what a day does
+        (an overdue step's elapsed time is asked of every case in a list).
+        """
+        if last <= first:
+            return 0
+        days = (last - first).days
+        weeks, rest = divmod(days, 7)
+        count = weeks * 5 + sum((first.weekday() + n) % 7 < 5 for n in range(rest))
+        for day in self.holidays:
+            if first <= day < last and day.year in self.years and day.weekday() < 5:
+                count -= 1
+        for day in self.workdays:
+            if first <= day < last and day.year in self.years and day.weekday() >= 5:
+                count += 1
+        return count
+
     def covers(self, year: int) -> bool:
         """Return whether the table has entries for a year (else it falls back to Mon–Fri)."""
         return year in self.years

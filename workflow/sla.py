@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -314,14 +314,37 @@ def _touches(spans: Sequence[_Span], a: datetime, b: datetime) -> bool:
     return any(start < b and (end is None or end > a) for start, end in spans)
 
 
+def _touches_day(spans: Sequence[_Span], day: date) -> bool:
+    midnight = datetime.combine(day, time(0))
+    return _touches(spans, midnight, midnight + timedelta(days=1))
+
+
 def _working_between(
     calendar: WorkCalendar, start: datetime, end: datetime, spans: Sequence[_Span]
 ) -> timedelta:
     total = timedelta(0)
     if end <= start:
         return total
-    day = start.date()
-    while day <= end.date():
+    day, first, last = start.date(), start.date(), end.date()
+    full_day = calendar.workday_length
+    if not spans and (last - first).days > 1:
+        # No pause: the whole days inside count by the calendar's arithmetic, then the first
+        # and the last day by their periods.
+        total += full_day * calendar.workdays_between(first + timedelta(days=1), last)
+        for edge in (first, last):
+            for period_start, period_end in calendar.periods_on(edge):
+                a, b = max(period_start, start), min(period_end, end)
+                if a < b:
+                    total += b - a
+        return total
+    while day <= last:
+        # A day strictly inside the span and free of pauses counts whole: no periods to build,
+        # so a step open for a year costs a set lookup a day (an overdue list shows many).
+        if first < day < last and (not spans or not _touches_day(spans, day)):
+            if calendar.is_workday(day):
+                total += full_day
+            day = _next_day(day)
+            continue
         for period_start, period_end in calendar.periods_on(day):
             a, b = max(period_start, start), min(period_end, end)
             if a < b:

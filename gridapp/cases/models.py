@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from gridapp.catalogue.models import Category, Department
 
 
+# Conditions of partial indexes, written once for the index and the queries that use it: SQLite
+# uses a partial index only when the query states its condition with the same literals.
+LIVE_CASE = "closed_at IS NULL AND state <> 'void'"
+VOID_CASE = "state = 'void'"
+
+
 class Case(Base):
     """A case travelling through a process definition; only ``case_event`` rows change it."""
 
@@ -29,6 +35,48 @@ class Case(Base):
         Index("ix_case_grid_state", "grid_code", "state", "id"),
         Index("ix_case_department_state", "department_code", "state", "id"),
         Index("ix_case_category_created", "category_code", "created_at"),
+        # A period's cases grouped by area, category or source from the index alone (the
+        # dashboard, its trend, hot spots; migration 0019).
+        Index(
+            "ix_case_created_areas",
+            "created_at",
+            "district_code",
+            "street_code",
+            "community_code",
+            "grid_code",
+            "category_code",
+            "source",
+        ),
+        # The cases open at the end of a period: the live ones, those voided after it and those
+        # closed after it (gridapp.evaluation.dashboard), each a short range of its own index.
+        Index(
+            "ix_case_live_created",
+            "created_at",
+            postgresql_where=text(LIVE_CASE),
+            sqlite_where=text(LIVE_CASE),
+        ),
+        # Where the live cases are: a map tile's box over them (gridapp.cases.tiles).
+        Index(
+            "ix_case_live_lonlat",
+            "lon",
+            "lat",
+            postgresql_where=text(LIVE_CASE),
+            sqlite_where=text(LIVE_CASE),
+        ),
+        Index(
+            "ix_case_void_updated",
+            "updated_at",
+            "created_at",
+            postgresql_where=text(VOID_CASE),
+            sqlite_where=text(VOID_CASE),
+        ),
+        Index(
+            "ix_case_closed_created",
+            "closed_at",
+            "created_at",
+            postgresql_where=text("closed_at IS NOT NULL"),
+            sqlite_where=text("closed_at IS NOT NULL"),
+        ),
         # Open cases with a running clock: what the SLA sweep scans.
         Index(
             "ix_case_open_deadline",
@@ -134,6 +182,17 @@ class CaseEvent(Base):
         UniqueConstraint("case_id", "seq"),
         Index("ix_case_event_actor_created", "actor_id", "created_at"),
         Index("ix_case_event_created", "created_at"),
+        # The cases filed (an action) or closed (a state entered) in a period (migration 0019).
+        Index("ix_case_event_action_created", "action", "created_at", "case_id"),
+        Index("ix_case_event_to_state_created", "to_state", "created_at", "case_id"),
+        # The SLA sweep's own 督办: whether a case ever went overdue.
+        Index(
+            "ix_case_event_system_supervise",
+            "case_id",
+            "created_at",
+            postgresql_where=text("action = 'supervise' AND role = 'system'"),
+            sqlite_where=text("action = 'supervise' AND role = 'system'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

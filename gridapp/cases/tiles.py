@@ -8,10 +8,10 @@ lon/lat columns) and the tile is made in Python, with the same features.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from shapely.geometry import Point
-from sqlalchemy import ColumnElement, case, func, literal_column, select
+from sqlalchemy import ColumnElement, case, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 import workflow
@@ -26,7 +26,7 @@ from geo.tiles import (
     tile_bounds_lonlat,
 )
 from gridapp.accounts.models import User
-from gridapp.cases.models import Case
+from gridapp.cases.models import LIVE_CASE, Case
 from gridapp.cases.queries import CaseFilters, filter_conditions, sla_condition
 from gridapp.cases.scope import case_scope
 
@@ -63,6 +63,9 @@ def _where(
         *filter_conditions(filters, now),
         case_scope(user),
         Case.state.not_in(END_STATES),
+        # Implied by the line above (an ended case is closed or void), stated in the partial
+        # index's own words so both backends read the tile's box from it (migration 0019).
+        cast(ColumnElement[bool], text(LIVE_CASE)),
         Case.lon.is_not(None),
         Case.lon.between(west, east),
         Case.lat.between(south, north),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from flask.views import MethodView
 from marshmallow import fields, validate
 
@@ -19,7 +19,7 @@ from gridapp.evaluation.dashboard import (
     HOTSPOT_LEVELS,
     MAX_DAYS,
     dashboard,
-    hotspots,
+    hotspots_geojson,
 )
 
 blp = Blueprint("dashboard", __name__, url_prefix="/api/v1", description="Dashboard")
@@ -153,8 +153,7 @@ class Hotspots(MethodView):
     @login_required(*ROLES)
     def get(self, args: dict[str, Any]) -> Response:
         """Map where cases were reported in a period (热点)."""
-        answer = jsonify(
-            hotspots(db.session(), current_user(), args["start"], args["end"], args["level"])
+        text = hotspots_geojson(
+            db.session(), current_user(), args["start"], args["end"], args["level"]
         )
-        answer.mimetype = GEOJSON
-        return answer
+        return Response(text, mimetype=GEOJSON)

@@ -9,6 +9,7 @@ on both backends: PostGIS knows no Chinese datum.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import shapely
@@ -138,6 +139,59 @@ def area_tile(
     shown = levels_at(z, levels)
     if not shown:
         return b""
+    # The map changes only by an import (a new version): a tile made once serves every later
+    # request for it until then, whoever asks (areas are not scoped to the caller).
+    key = (
+        str(session.get_bind().engine.url),
+        layer,
+        map_version(session, layer),
+        z,
+        x,
+        y,
+        tuple(shown),
+        datum,
+    )
+    cached = tile_cache.get(key)
+    if cached is not None:
+        return cached
     if datum == "wgs84" and session.get_bind().dialect.name == "postgresql":
-        return _pg_tile(session, layer, shown, z, x, y)
-    return _python_tile(session, layer, shown, z, x, y, datum)
+        data = _pg_tile(session, layer, shown, z, x, y)
+    else:
+        data = _python_tile(session, layer, shown, z, x, y, datum)
+    tile_cache.put(key, data)
+    return data
+
+
+class _TileCache:
+    """The most recently used area tiles of this process, keyed by the map version they show.
+
+    A new version makes every older key unreachable; they age out as new tiles come in.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._tiles: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> bytes | None:
+        with self._lock:
+            data = self._tiles.get(key)
+            if data is not None:
+                self._tiles.move_to_end(key)
+            return data
+
+    def put(self, key: tuple[object, ...], data: bytes) -> None:
+        with self._lock:
+            self._tiles[key] = data
+            self._tiles.move_to_end(key)
+            while len(self._tiles) > self.capacity:
+                self._tiles.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tiles.clear()
+
+
+# About 2 000 tiles (a few MB: a z14 tile of a county's unit grids is ~16 KB) cover the views
+# a command centre keeps open; an older one is made again when asked for.
+tile_cache = _TileCache(2048)

@@ -159,3 +159,22 @@ def test_a_misconfigured_calendar_is_refused() -> None:
 def test_working_day_length_follows_the_periods() -> None:
     assert CALENDAR.workday_length == timedelta(hours=7)
     assert WorkCalendar(work_periods=((time(9), time(17)),)).workday_length == timedelta(hours=8)
+
+
+def test_workdays_between_counts_what_is_workday_says_day_by_day() -> None:
+    """The arithmetic count (weeks, then the table's rows in range) equals a day-by-day count,
+    holidays on weekdays and make-up working weekends included."""
+    calendar = WorkCalendar().with_entries(
+        [
+            CalendarEntry(date(2025, 10, 1), EntryKind.holiday, "国庆节"),
+            CalendarEntry(date(2025, 10, 11), EntryKind.workday, "国庆节调休"),
+            CalendarEntry(date(2026, 1, 1), EntryKind.holiday, "元旦"),
+        ]
+    )
+    first = date(2025, 9, 1)
+    for offset in range(0, 200, 3):
+        for length in (0, 1, 2, 6, 7, 8, 30, 120, 400):
+            a = first + timedelta(days=offset)
+            b = a + timedelta(days=length)
+            by_day = sum(calendar.is_workday(a + timedelta(days=n)) for n in range(length))
+            assert calendar.workdays_between(a, b) == by_day, (a, b)

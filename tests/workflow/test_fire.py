@@ -650,3 +650,12 @@ def test_the_department_acknowledges_before_its_handling_clock_starts() -> None:
     assert Effect.notify_next_actor in dispatch.effects
     assert acknowledge.clock is Effect.start_clock
     assert acknowledge.relation_for(Role.handler) is Relation.department_member
+
+
+def test_every_row_into_closed_records_the_closure() -> None:
+    # The lists, the dashboard and the tiles read "live" as closed_at IS NULL (migration 0019's
+    # partial indexes): a row that closed a case without recording it would leave it live.
+    for definition in PROCESSES.values():
+        for row in definition.transitions:
+            if row.target is State.closed:
+                assert Effect.record_closure in row.effects, (definition.code, row.action)

@@ -1,0 +1,90 @@
+"""The benchmark's generated county and year of cases, at the test size (``bench.generate``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+import numpy as np
+import shapely
+
+import geo
+from bench.generate import HISTORIES, SIZES, county_map, year_of_cases
+
+SIZE = SIZES["test"]
+
+
+def test_the_map_nests_covers_and_has_holes_and_multipolygons() -> None:
+    county = county_map(SIZE.cells, seed=2026)
+    by_code = {area.code: area for area in county.areas}
+    assert len(by_code) == len(county.areas), "codes are unique"
+    grids = county.grids
+    assert 0.7 * SIZE.cells <= len(grids) <= 1.5 * SIZE.cells
+    geoms = np.array([g.geometry for g in grids], dtype=object)
+    assert shapely.is_valid(geoms).all()
+    assert any(g.geometry.geom_type == "MultiPolygon" for g in grids)
+    assert any(shapely.get_num_interior_rings(p) > 0 for p in shapely.get_parts(geoms))
+    # About 20 vertices a cell, as a surveyed map's cells have.
+    assert 15 <= float(np.median(shapely.get_num_coordinates(geoms))) <= 35
+    for area in county.areas:
+        assert geo.check_area_code(area.code, area.level) == []
+        if area.parent is not None:
+            parent = by_code[area.parent]
+            assert area.code.startswith(parent.code)
+            assert parent.geometry.buffer(1e-6).covers(area.geometry), area.code
+    # The unit grids tile the county: their areas add up to its area.
+    district = next(a for a in county.areas if a.level == geo.Level.district)
+    assert abs(shapely.area(geoms).sum() / district.geometry.area - 1) < 1e-3
+
+
+def test_the_same_seed_makes_the_same_data() -> None:
+    first, again = county_map(SIZE.cells, seed=7), county_map(SIZE.cells, seed=7)
+    assert [a.code for a in first.areas] == [a.code for a in again.areas]
+    pairs = zip(first.areas, again.areas, strict=True)
+    assert all(a.geometry.equals_exact(b.geometry, 0) for a, b in pairs)
+
+
+def test_histories_follow_the_process_in_a_citys_proportions() -> None:
+    county = county_map(SIZE.cells, seed=2026)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    cases = year_of_cases(
+        SIZE.cases, county.grids, county.rural, ["SJ0101", "SJ0102"], ["D1", "D2"], 2026, 1, start
+    )
+    case, event = cases.case, cases.event
+    assert len(cases) == SIZE.cases
+    states = Counter(case["state"].tolist())
+    # Most close on time; every kind of history is there.
+    assert states["closed"] + states["evaluated"] > 0.7 * SIZE.cases
+    assert states["void"] > 0
+    actions = Counter(event["action"].tolist())
+    for action in (
+        "rework",
+        "approve_extension",
+        "approve_suspension",
+        "approve_return",
+        "supervise",
+        "self_handle",
+        "reject",
+        "evaluate",
+    ):
+        assert actions[action] > 0, action
+    assert abs(sum(share for share, _ in HISTORIES.values()) - 1) < 1e-9
+    # Each case's events chain from state to state, and its row says where the chain ends.
+    last_state: dict[int, str] = {}
+    for case_id, seq, from_state, to_state, action in zip(
+        event["case_id"].tolist(),
+        event["seq"].tolist(),
+        event["from_state"].tolist(),
+        event["to_state"].tolist(),
+        event["action"].tolist(),
+        strict=True,
+    ):
+        if seq == 1:
+            assert from_state is None and action == "report"
+        else:
+            assert from_state == last_state[case_id], (case_id, seq)
+        last_state[case_id] = to_state
+    row_state = dict(zip(case["id"].tolist(), case["state"].tolist(), strict=True))
+    assert last_state == row_state
+    closed = ~np.isnan(case["closed_at"])
+    assert set(case["state"][closed].tolist()) <= {"closed", "evaluated"}
