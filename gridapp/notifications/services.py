@@ -29,6 +29,7 @@ def notify(
     message: str,
     dedupe_key: str | None = None,
     push: bool = True,
+    case_is_new: bool = False,
 ) -> list[Notification]:
     """Write one notification per user and a delivery job for each (after commit).
 
@@ -36,11 +37,25 @@ def notify(
     who have no phone to push to; it keeps the report path to one transaction and no relay.
     ``message`` is stored as it is: callers make it in the default language, Chinese
     (``gridapp.core.i18n.stored_language``), since its readers' language is not known then.
+    ``case_is_new`` says the case was made in this transaction: no key about it can exist yet.
     """
     made = []
-    for user_id in sorted(set(user_ids)):
-        key = f"{dedupe_key}:{user_id}" if dedupe_key else None
-        if key and session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
+    users = sorted(set(user_ids))
+    keys = {user_id: f"{dedupe_key}:{user_id}" if dedupe_key else None for user_id in users}
+    wanted = [key for key in keys.values() if key is not None]
+    # One read for every recipient's key, none for a new case's.
+    sent = (
+        set(
+            session.scalars(
+                select(Notification.dedupe_key).where(Notification.dedupe_key.in_(wanted))
+            )
+        )
+        if wanted and not case_is_new
+        else set()
+    )
+    for user_id in users:
+        key = keys[user_id]
+        if key is not None and key in sent:
             continue
         note = Notification(
             user_id=user_id,
@@ -57,8 +72,13 @@ def notify(
     return made
 
 
-def notify_new_report(session: Session, case: Case) -> list[Notification]:
-    """Tell the acceptors of the case's district that a report waits for review (待受理)."""
+def notify_new_report(
+    session: Session, case: Case, *, case_is_new: bool = False
+) -> list[Notification]:
+    """Tell the acceptors of the case's district that a report waits for review (待受理).
+
+    ``case_is_new``: intake made the case in this transaction, so nobody was told of it yet.
+    """
     # A county-wide acceptor (no district) reviews every report; a case outside any district
     # reaches only those, never every district's desk.
     recipients = session.scalars(
@@ -84,6 +104,7 @@ def notify_new_report(session: Session, case: Case) -> list[Notification]:
         # A second call for the same case (a retried intake or job) tells nobody twice.
         dedupe_key=f"{NEW_REPORT}:{case.id}",
         push=False,
+        case_is_new=case_is_new,
     )
 
 
