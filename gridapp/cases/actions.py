@@ -247,11 +247,13 @@ def apply_transition(
     ending = case.deadline if row.clock in STEP_ENDING else None
     CLOCK[row.clock](ctx)
     _record_clock(ctx, row, from_state, ending)
+    # Before the telling: the first query there flushes the case, and with the version in the
+    # same UPDATE the row is written once, not once for the state and again for the version.
+    case.version += 1
+    case.updated_at = now
     for effect in row.effects:
         if effect in TELLING:
             TELLING[effect](ctx)
-    case.version += 1
-    case.updated_at = now
     if photo_ids:
         ctx.data["photos"] = list(photo_ids)
     if idempotency_key:

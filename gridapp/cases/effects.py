@@ -55,10 +55,20 @@ class ActionContext:
     now: datetime
     category: Category
     data: dict[str, Any] = field(default_factory=dict)  # what the history event records
+    # A department's members as read during this action: dispatch checks them, then tells them.
+    members: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def definition(self) -> workflow.ProcessDefinition:
         return workflow.PROCESSES[self.case.process]
+
+    def department_members(self, code: str | None) -> list[int]:
+        """Return the active handlers and admins of a department, read once per action."""
+        if code is None:
+            return []
+        if code not in self.members:
+            self.members[code] = department_members(self.session, code)
+        return self.members[code]
 
 
 Effect = Callable[[ActionContext], None]
@@ -168,7 +178,7 @@ def set_department(ctx: ActionContext) -> None:
             "area": rule.area_code,
             "note": rule.note,
         }
-    if not department_members(ctx.session, code):
+    if not ctx.department_members(code):
         # A case sent where nobody can open it would wait unseen until it is overdue.
         raise Conflict(
             _(
@@ -331,7 +341,10 @@ def stop_clock(ctx: ActionContext) -> None:
 def notify_next_actor(ctx: ActionContext) -> None:
     """Tell whoever may move the case on from the state it is in now (督办 included)."""
     state = workflow.State(ctx.case.state)
-    recipients = set(next_actors(ctx.session, ctx.case, ctx.definition, state)) - _actor(ctx)
+    found = next_actors(
+        ctx.session, ctx.case, ctx.definition, state, members=ctx.department_members
+    )
+    recipients = set(found) - _actor(ctx)
     with stored_language():
         message = _(
             "Case %(number)s: %(action)s; now %(state)s, please act on it.",
@@ -366,9 +379,18 @@ def _actor(ctx: ActionContext) -> set[int]:
 
 
 def next_actors(
-    session: Session, case: Case, definition: workflow.ProcessDefinition, state: workflow.State
+    session: Session,
+    case: Case,
+    definition: workflow.ProcessDefinition,
+    state: workflow.State,
+    *,
+    members: Callable[[str | None], list[int]] | None = None,
 ) -> list[int]:
-    """Return the users who may move a case on from ``state`` (督办 aside), by their permits."""
+    """Return the users who may move a case on from ``state`` (督办 aside), by their permits.
+
+    ``members`` reads a department's members (an action's own reader remembers what it read).
+    """
+    read_members = members or (lambda code: department_members(session, code))
     found: list[int] = []
     for who in workflow.waiting_for(definition, state):
         role, relation = who["role"], who["relation"]
@@ -381,7 +403,7 @@ def next_actors(
         elif relation == workflow.Relation.assigned_verifier:
             found += [case.verifier_id] if case.verifier_id else []
         elif relation == workflow.Relation.department_member:
-            found += department_members(session, case.department_code)
+            found += read_members(case.department_code)
         elif relation == workflow.Relation.holding_center:
             code = holding_area(case, definition, state)
             found += command_center(session, code, (role,), exact=True) if code else []

@@ -6,9 +6,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session
 
 import workflow
@@ -21,6 +22,26 @@ LAST_EVENT = (
     .order_by(CaseEvent.seq.desc())
     .limit(1)
 )
+STATES_ENTERED = (
+    select(CaseEvent.to_state, func.max(CaseEvent.created_at))
+    .where(CaseEvent.case_id == bindparam("case_id"))
+    .group_by(CaseEvent.to_state)
+)
+# session.info key: per case id, when it last entered each state, as this transaction knows it.
+ENTERED_KEY = "cases.states_entered"
+KNOWN_STATES = frozenset(state.value for state in workflow.State)
+
+
+def _entered_known(session: Session) -> dict[int, dict[workflow.State, datetime]]:
+    return cast(dict[int, dict[workflow.State, datetime]], session.info.setdefault(ENTERED_KEY, {}))
+
+
+@listens_for(Session, "after_commit")
+@listens_for(Session, "after_soft_rollback")
+def _forget_entered(session: Session, *_args: Any) -> None:
+    # After a commit another process may append events; after a rollback (a savepoint's too)
+    # the events this transaction appended are gone. Either way the history is read again.
+    session.info.pop(ENTERED_KEY, None)
 
 
 def event_digest(event: CaseEvent) -> str:
@@ -79,6 +100,18 @@ def append_event(
     event.hash = event_digest(event)
     session.add(event)
     session.flush()
+    # Keep what states_entered would read in step: the actions listed in the answer (a new
+    # case's, an acted-on case's) then need no second read of the history. Only a new case or
+    # one whose history this transaction has read (its row locked by the version bump) counts.
+    known = _entered_known(session)
+    if first:
+        known[case.id] = {}
+    entered = known.get(case.id)
+    if entered is not None and to_state in KNOWN_STATES:
+        state = workflow.State(to_state)
+        at = event.created_at
+        if state not in entered or entered[state] < at:
+            entered[state] = at
     return event
 
 
@@ -89,14 +122,19 @@ def latest_event(session: Session, case_id: int) -> CaseEvent | None:
 
 
 def states_entered(session: Session, case_id: int) -> dict[workflow.State, datetime]:
-    """Return when the case last entered each state it has been in (for action windows)."""
-    rows = session.execute(
-        select(CaseEvent.to_state, func.max(CaseEvent.created_at))
-        .where(CaseEvent.case_id == case_id)
-        .group_by(CaseEvent.to_state)
-    )
-    known = {state.value for state in workflow.State}
-    return {workflow.State(state): at for state, at in rows if state in known and at is not None}
+    """Return when the case last entered each state it has been in (for action windows).
+
+    Read once per transaction and case: the events this transaction appends keep it in step.
+    """
+    known = _entered_known(session)
+    if case_id not in known:
+        rows = session.execute(STATES_ENTERED, {"case_id": case_id})
+        known[case_id] = {
+            workflow.State(state): at
+            for state, at in rows
+            if state in KNOWN_STATES and at is not None
+        }
+    return dict(known[case_id])
 
 
 @dataclass(frozen=True)

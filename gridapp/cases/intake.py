@@ -137,7 +137,7 @@ def _open(
     for attachment in photos:
         attachment.case_id, attachment.event_id = case.id, event.id
     # The acceptors of its district learn of the new case (待受理).
-    notify_new_report(session, case)
+    notify_new_report(session, case, case_is_new=True)
     session.flush()
     return case
 
