@@ -256,6 +256,7 @@ class Effect(StrEnum):
     record_dispute_resolution = "record_dispute_resolution"
     count_rework = "count_rework"  # rework count + 1, verification forgotten
     count_supervision = "count_supervision"  # supervision count + 1 (督办)
+    record_filing = "record_filing"  # when the case was filed (立案)
     record_closure = "record_closure"  # when the case closed
     record_score = "record_score"  # the evaluation's score (评价)
     # Who is told
