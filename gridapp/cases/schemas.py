@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import fields, post_dump, pre_dump, validate
 
 import workflow
 from gridapp.calendar.services import work_calendar
-from gridapp.cases.actions import available_actions
+from gridapp.cases.actions import available_actions, forget_facts, prefetch_facts
 from gridapp.cases.clock import case_sla
 from gridapp.cases.duplicates import likely_duplicates, may_merge
 from gridapp.cases.models import Case
@@ -214,6 +214,18 @@ class CaseSchema(StrictSchema):
 
 class CasePageSchema(StrictSchema):
     items = fields.List(fields.Nested(CaseSchema))
+
+    # The page's history facts in one query, not one per case (the cases' `actions`).
+    @pre_dump
+    def _prefetch(self, page: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        prefetch_facts(page["items"])
+        return page
+
+    @post_dump(pass_original=True)
+    def _forget(self, data: dict[str, Any], page: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        forget_facts(page["items"])
+        return data
+
     next_cursor = fields.String(allow_none=True)
     total = fields.Integer(
         allow_none=True,
