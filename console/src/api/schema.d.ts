@@ -5098,7 +5098,7 @@ export interface components {
         };
         ProcessAction: {
             /** @description What the action does; exactly one names the step clock. */
-            effects?: ("start_clock" | "keep_clock" | "carry_clock" | "pause_clock" | "resume_clock" | "extend_clock" | "stop_clock" | "record_reason" | "link_duplicate" | "assign_checker" | "record_check" | "set_category" | "set_department" | "clear_department" | "record_extension_request" | "record_handler" | "assign_verifier" | "record_verification" | "record_satisfaction" | "record_dispute_resolution" | "count_rework" | "count_supervision" | "record_closure" | "record_score" | "notify_next_actor" | "notify_reporter")[];
+            effects?: ("start_clock" | "keep_clock" | "carry_clock" | "pause_clock" | "resume_clock" | "extend_clock" | "stop_clock" | "record_reason" | "link_duplicate" | "assign_checker" | "record_check" | "set_category" | "set_department" | "clear_department" | "record_extension_request" | "record_handler" | "assign_verifier" | "record_verification" | "record_satisfaction" | "record_dispute_resolution" | "count_rework" | "count_supervision" | "record_filing" | "record_closure" | "record_score" | "notify_next_actor" | "notify_reporter")[];
             /** @description The body's fields, as in a case's `actions`. */
             fields?: components["schemas"]["ActionField"][];
             /** @enum {string} */
