@@ -350,7 +350,15 @@ class Cases:
 
 
 TIME_COLUMNS = frozenset(
-    {"created_at", "updated_at", "step_started_at", "deadline", "paused_at", "closed_at"}
+    {
+        "created_at",
+        "updated_at",
+        "step_started_at",
+        "deadline",
+        "paused_at",
+        "filed_at",
+        "closed_at",
+    }
 )
 
 
@@ -393,6 +401,7 @@ def year_of_cases(
     state = np.full(n, "reported", dtype=object)
     updated = created.copy()
     closed = np.full(n, np.nan)
+    filed = np.full(n, np.nan)
     dispatched = np.full(n, np.nan)
     counts = {c: np.zeros(n, dtype=np.int64) for c in ("rework", "extension", "supervise")}
     events: dict[str, list[NDArray[Any]]] = {
@@ -427,6 +436,8 @@ def year_of_cases(
             updated[done] = at[alive]
             if to_state == "closed":
                 closed[done] = at[alive]
+            if action == "file":
+                filed[done] = at[alive]
             if action in ("dispatch", "rework", "resume", "approve_extension"):
                 dispatched[done] = at[alive]
             for counter, name in (
@@ -480,6 +491,7 @@ def year_of_cases(
         "step_started_at": np.where(open_, updated, np.nan),
         "deadline": deadline,
         "paused_at": np.where(state == "suspended", updated, np.nan),
+        "filed_at": filed,
         "closed_at": closed,
     }
     event["created_at"] = event.pop("at")

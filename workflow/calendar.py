@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -100,6 +101,17 @@ class WorkCalendar:
         # Cached here, not per call: the clock converts every datetime it sees.
         object.__setattr__(self, "_zone", zone)
         object.__setattr__(self, "names", MappingProxyType(dict(self.names)))
+        # Also cached: a list page computes every case's clock, each asking these.
+        day = date(2000, 1, 1)
+        length = sum(
+            (_on(day, end) - _on(day, start) for start, end in self.work_periods), timedelta(0)
+        )
+        object.__setattr__(self, "_workday_length", length)
+        # The table's rows that change a count of weekdays, sorted for a range by bisection.
+        off = sorted(d for d in self.holidays if d.year in self.years and d.weekday() < 5)
+        on = sorted(d for d in self.workdays if d.year in self.years and d.weekday() >= 5)
+        object.__setattr__(self, "_weekday_holidays", tuple(off))
+        object.__setattr__(self, "_weekend_workdays", tuple(on))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -110,10 +122,8 @@ class WorkCalendar:
     @property
     def workday_length(self) -> timedelta:
         """Return the working time of one full working day."""
-        day = date(2000, 1, 1)
-        return sum(
-            (_on(day, end) - _on(day, start) for start, end in self.work_periods), timedelta(0)
-        )
+        length: timedelta = self.__dict__["_workday_length"]
+        return length
 
     def is_workday(self, day: date) -> bool:
         """Return whether a day is a working day (never raises for years 1–9999)."""
@@ -132,12 +142,10 @@ class WorkCalendar:
         days = (last - first).days
         weeks, rest = divmod(days, 7)
         count = weeks * 5 + sum((first.weekday() + n) % 7 < 5 for n in range(rest))
-        for day in self.holidays:
-            if first <= day < last and day.year in self.years and day.weekday() < 5:
-                count -= 1
-        for day in self.workdays:
-            if first <= day < last and day.year in self.years and day.weekday() >= 5:
-                count += 1
+        off: tuple[date, ...] = self.__dict__["_weekday_holidays"]
+        on: tuple[date, ...] = self.__dict__["_weekend_workdays"]
+        count -= bisect_left(off, last) - bisect_left(off, first)
+        count += bisect_left(on, last) - bisect_left(on, first)
         return count
 
     def covers(self, year: int) -> bool:

@@ -130,6 +130,26 @@ def window_open(window: Window, facts: Facts) -> bool:
     return facts.now <= deadline(entered, window.limit, facts.calendar)
 
 
+def refusal(row: Transition, role: Role, facts: Facts) -> Refusal | str | None:
+    """Say why an actor may not take a row of the current state now, or None when they may.
+
+    The checks of `select` after the row is found (role, relation when `facts.relations` is
+    given, window, guard), without building the refusal: a list of cases asks this for every
+    row of every case, and only an action taken needs the sentence. A guard's refusal is its
+    own sentence; the others are a `Refusal`.
+    """
+    if not row.permits_role(role):
+        return Refusal.role
+    relation = row.relation_for(role)
+    if relation is not None and facts.relations is not None and relation not in facts.relations:
+        return Refusal.relation
+    if row.within is not None and not window_open(row.within, facts):
+        return Refusal.window
+    if row.guard is not None:
+        return row.guard(facts)
+    return None
+
+
 def select(
     definition: ProcessDefinition,
     state: State | str,
@@ -158,22 +178,23 @@ def select(
         why = f"{_article(who)} {who.value} can't {verb.value} when in {current.value}"
         raise _refuse(definition, current, verb, who, why, Refusal.role)
     known = facts if facts is not None else Facts()
-    relation = row.relation_for(who)
-    if relation is not None and known.relations is not None and relation not in known.relations:
+    refused = refusal(row, who, known)
+    if refused is None:
+        return row
+    if refused is Refusal.role:
+        why = f"{_article(who)} {who.value} can't {verb.value} when in {current.value}"
+        raise _refuse(definition, current, verb, who, why, Refusal.role)
+    if refused is Refusal.relation:
+        relation = row.relation_for(who)
+        assert relation is not None  # refusal() says relation only for a bound row
         why = f"Only {_RELATION_WORDS[relation]} can {verb.value} when in {current.value}"
         raise _refuse(definition, current, verb, who, why, Refusal.relation, relation)
-    if row.within is not None and not window_open(row.within, known):
+    if refused is Refusal.window and row.within is not None:
         limit = f"{row.within.limit.amount:g} {row.within.limit.unit.value.replace('_', ' ')}"
         why = f"Can't {verb.value} more than {limit} after {row.within.since.value}"
         raise _refuse(definition, current, verb, who, why, Refusal.window)
-    if row.guard is not None:
-        refusal = row.guard(known)
-        if refusal is not None:
-            waiting = waiting_for(definition, current)
-            raise TransitionNotAllowed(
-                current, verb, who, refusal, waiting, process=definition.code
-            )
-    return row
+    waiting = waiting_for(definition, current)
+    raise TransitionNotAllowed(current, verb, who, refused, waiting, process=definition.code)
 
 
 def fire(
@@ -200,12 +221,11 @@ def allowed_actions(
     """Return the actions an actor may take now, relations and guards included."""
     current = parse_state(state)
     result: list[Action] = []
-    for verb in definition.actions_from(current):
-        try:
-            select(definition, current, verb, role, facts)
-        except TransitionNotAllowed:
-            continue
-        result.append(verb)
+    who = parse_role(role)
+    known = facts if facts is not None else Facts()
+    for row in definition.transitions_from(current):
+        if refusal(row, who, known) is None:
+            result.append(row.action)
     return tuple(result)
 
 

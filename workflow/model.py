@@ -256,6 +256,7 @@ class Effect(StrEnum):
     record_dispute_resolution = "record_dispute_resolution"
     count_rework = "count_rework"  # rework count + 1, verification forgotten
     count_supervision = "count_supervision"  # supervision count + 1 (督办)
+    record_filing = "record_filing"  # when the case was filed (立案)
     record_closure = "record_closure"  # when the case closed
     record_score = "record_score"  # the evaluation's score (评价)
     # Who is told
@@ -531,6 +532,14 @@ class ProcessDefinition:
         return MappingProxyType({(t.source, t.action): t for t in self.transitions})
 
     @cached_property
+    def _from(self) -> Mapping[State, tuple[Transition, ...]]:
+        # Every case of a list page asks for its state's rows (its actions, its facts).
+        found: dict[State, list[Transition]] = {}
+        for row in self.transitions:
+            found.setdefault(row.source, []).append(row)
+        return MappingProxyType({state: tuple(rows) for state, rows in found.items()})
+
+    @cached_property
     def states(self) -> tuple[State, ...]:
         """Return the process's states in the order `State` declares them (DESIGN §5's)."""
         used = {self.initial, *self.ends}
@@ -560,5 +569,5 @@ class ProcessDefinition:
         )
 
     def transitions_from(self, state: State) -> tuple[Transition, ...]:
-        """Return the rows leaving a state."""
-        return tuple(row for row in self.transitions if row.source is state)
+        """Return the rows leaving a state, in table order."""
+        return self._from.get(state, ())

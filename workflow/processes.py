@@ -235,7 +235,7 @@ _URBAN_ROWS: tuple[Transition, ...] = (
         S.filed,
         _by(R.shift_leader),
         _may(("category", K.code), ("urgency", K.code)),
-        effects=(E.carry_clock, E.set_category),
+        effects=(E.carry_clock, E.set_category, E.record_filing),
         note="sets the category and urgency; 立案+派遣 share one limit from acceptance",
     ),
     Transition(

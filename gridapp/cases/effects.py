@@ -285,6 +285,10 @@ def count_supervision(ctx: ActionContext) -> None:
     ctx.data["supervise_count"] = ctx.case.supervise_count
 
 
+def record_filing(ctx: ActionContext) -> None:
+    ctx.case.filed_at = ctx.now
+
+
 def record_closure(ctx: ActionContext) -> None:
     ctx.case.closed_at = ctx.now
 
@@ -442,6 +446,7 @@ RECORDING: Mapping[workflow.Effect, Effect] = MappingProxyType(
         E.record_dispute_resolution: record_dispute_resolution,
         E.count_rework: count_rework,
         E.count_supervision: count_supervision,
+        E.record_filing: record_filing,
         E.record_closure: record_closure,
         E.record_score: record_score,
     }

@@ -77,6 +77,14 @@ class Case(Base):
             postgresql_where=text("closed_at IS NOT NULL"),
             sqlite_where=text("closed_at IS NOT NULL"),
         ),
+        # The cases filed in a period (the dashboard's filed count; migration 0020).
+        Index(
+            "ix_case_filed_created",
+            "filed_at",
+            "created_at",
+            postgresql_where=text("filed_at IS NOT NULL"),
+            sqlite_where=text("filed_at IS NOT NULL"),
+        ),
         # Open cases with a running clock: what the SLA sweep scans.
         Index(
             "ix_case_open_deadline",
@@ -160,6 +168,9 @@ class Case(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the case was filed (立案, the record_filing effect; migration 0020 filled it from the
+    # history): the dashboard's filed count is a range of it.
+    filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # What the codes and ids name, for a case as JSON (loaded when read, never joined into

@@ -652,6 +652,15 @@ def test_the_department_acknowledges_before_its_handling_clock_starts() -> None:
     assert acknowledge.relation_for(Role.handler) is Relation.department_member
 
 
+def test_every_filing_records_when() -> None:
+    # The dashboard's filed count is a range of case.filed_at (migration 0020), not a look
+    # into every case's history: a filing row that did not record it would go uncounted.
+    for definition in PROCESSES.values():
+        for row in definition.transitions:
+            if row.action is Action.file:
+                assert Effect.record_filing in row.effects, (definition.code, row.target)
+
+
 def test_every_row_into_closed_records_the_closure() -> None:
     # The lists, the dashboard and the tiles read "live" as closed_at IS NULL (migration 0019's
     # partial indexes): a row that closed a case without recording it would leave it live.

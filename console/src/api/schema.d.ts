@@ -3125,25 +3125,25 @@ export interface paths {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86478,
-                     *           "t": "2026-11-26T05:27:27+00:00"
+                     *           "t": "2026-11-26T06:11:27+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86498,
-                     *           "t": "2026-11-26T05:27:57+00:00"
+                     *           "t": "2026-11-26T06:11:57+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86518,
-                     *           "t": "2026-11-26T05:28:27+00:00"
+                     *           "t": "2026-11-26T06:12:27+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86538,
-                     *           "t": "2026-11-26T05:28:57+00:00"
+                     *           "t": "2026-11-26T06:12:57+00:00"
                      *         }
                      *       ]
                      *     } */
@@ -5098,7 +5098,7 @@ export interface components {
         };
         ProcessAction: {
             /** @description What the action does; exactly one names the step clock. */
-            effects?: ("start_clock" | "keep_clock" | "carry_clock" | "pause_clock" | "resume_clock" | "extend_clock" | "stop_clock" | "record_reason" | "link_duplicate" | "assign_checker" | "record_check" | "set_category" | "set_department" | "clear_department" | "record_extension_request" | "record_handler" | "assign_verifier" | "record_verification" | "record_satisfaction" | "record_dispute_resolution" | "count_rework" | "count_supervision" | "record_closure" | "record_score" | "notify_next_actor" | "notify_reporter")[];
+            effects?: ("start_clock" | "keep_clock" | "carry_clock" | "pause_clock" | "resume_clock" | "extend_clock" | "stop_clock" | "record_reason" | "link_duplicate" | "assign_checker" | "record_check" | "set_category" | "set_department" | "clear_department" | "record_extension_request" | "record_handler" | "assign_verifier" | "record_verification" | "record_satisfaction" | "record_dispute_resolution" | "count_rework" | "count_supervision" | "record_filing" | "record_closure" | "record_score" | "notify_next_actor" | "notify_reporter")[];
             /** @description The body's fields, as in a case's `actions`. */
             fields?: components["schemas"]["ActionField"][];
             /** @enum {string} */

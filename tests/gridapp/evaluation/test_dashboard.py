@@ -97,6 +97,8 @@ def make_case(
         case.updated_at = at
         if to_state == "closed":
             case.closed_at = at
+        if action == "file":
+            case.filed_at = at
     case.state, case.deadline = state, deadline
     session.flush()
     return case
