@@ -23,11 +23,6 @@ LAST_EVENT = (
     .order_by(CaseEvent.seq.desc())
     .limit(1)
 )
-STATES_ENTERED = (
-    select(CaseEvent.to_state, func.max(CaseEvent.created_at))
-    .where(CaseEvent.case_id == bindparam("case_id"))
-    .group_by(CaseEvent.to_state)
-)
 # session.info key: per case id, when it last entered each state, as this transaction knows it.
 ENTERED_KEY = "cases.states_entered"
 KNOWN_STATES = frozenset(state.value for state in workflow.State)
@@ -129,12 +124,7 @@ def states_entered(session: Session, case_id: int) -> dict[workflow.State, datet
     """
     known = _entered_known(session)
     if case_id not in known:
-        rows = session.execute(STATES_ENTERED, {"case_id": case_id})
-        known[case_id] = {
-            workflow.State(state): at
-            for state, at in rows
-            if state in KNOWN_STATES and at is not None
-        }
+        known[case_id] = states_entered_of(session, [case_id])[case_id]
     return dict(known[case_id])
 
 
