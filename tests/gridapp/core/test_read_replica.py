@@ -25,6 +25,7 @@ from tests.gridapp.case_helpers import grid_point, report
 from tests.gridapp.tiles.test_tiles import tile_of
 
 PERIOD = "from=2025-03-10&to=2025-03-12"
+DEPT = "sanitation"
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +91,8 @@ def listed_ids(client: Any, headers: dict[str, str]) -> set[int]:
 
 def test_without_the_setting_reads_stay_on_the_primary(app, client, auth, fresh_case):
     assert db.read_engine is None
-    with app.app_context():
-        with db.read_session() as reading:
-            assert reading is db.session()
+    with app.app_context(), db.read_session() as reading:
+        assert reading is db.session()
     # The desk list sees the case just reported in this transaction: nothing changed.
     assert fresh_case["id"] in listed_ids(client, auth("acceptor"))
 
@@ -133,7 +133,7 @@ def routed_paths(client: Any, auth: Any) -> list[tuple[str, str]]:
         ("supervisor", f"/api/v1/evaluation/departments?{PERIOD}"),
         ("supervisor", f"/api/v1/evaluation/areas?{PERIOD}&level=street"),
         ("supervisor", f"/api/v1/evaluation/departments?{PERIOD}&format=csv"),
-        ("supervisor", f"/api/v1/evaluation/departments?{PERIOD}&subject=sanitation&explain=rework"),
+        ("supervisor", f"/api/v1/evaluation/departments?{PERIOD}&subject={DEPT}&explain=rework"),
         ("grid_worker", f"/api/v1/tiles/areas/14/{x}/{y}.mvt"),
         ("acceptor", f"/api/v1/tiles/cases/14/{x}/{y}.mvt"),
         ("grid_worker", "/api/v1/areas?level=street"),
@@ -268,3 +268,26 @@ def test_a_replica_too_far_behind_leaves_reads_on_the_primary(
         assert fresh_case["id"] not in listed_ids(client, acceptor)
     finally:
         db.init_replica(None)
+
+
+def test_the_settings_are_read_from_the_environment(tmp_path):
+    from gridapp.core.config import Config
+    from gridapp.core.errors import ConfigurationError
+
+    unset = Config.from_env({}, var_dir=tmp_path)
+    assert unset.read_database_url is None
+    assert unset.read_database_max_lag_seconds == 30.0
+    config = Config.from_env(
+        {
+            "READ_DATABASE_URL": "postgresql://gridapp_reader@db-2/gridapp",
+            "READ_DATABASE_MAX_LAG_SECONDS": "5.5",
+        },
+        var_dir=tmp_path,
+    )
+    assert config.read_database_url == "postgresql://gridapp_reader@db-2/gridapp"
+    assert config.read_database_max_lag_seconds == 5.5
+    off = Config.from_env({"READ_DATABASE_MAX_LAG_SECONDS": "off"}, var_dir=tmp_path)
+    assert off.read_database_max_lag_seconds is None
+    for wrong in ("soon", "-1"):
+        with pytest.raises(ConfigurationError, match="READ_DATABASE_MAX_LAG_SECONDS"):
+            Config.from_env({"READ_DATABASE_MAX_LAG_SECONDS": wrong}, var_dir=tmp_path)
