@@ -33,6 +33,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # How often one process asks the replica how far behind it is: a query per request would cost
 # more than the replica saves.
 LAG_CHECK_SECONDS = 5.0
+REPLICA_CONNECT_TIMEOUT = 3
 # The replica's replay lag in seconds. Not in recovery (a primary reached through a read-only
 # role) or every received WAL record replayed: no lag, even when the last replayed transaction
 # is old because nothing was written since. NULL (a standby that never replayed one): unknown.
@@ -62,6 +63,10 @@ def make_engine(
         url = url.replace("postgres://", "postgresql+psycopg://", 1)
         if url.startswith("postgresql://"):
             url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        if read_only and "connect_timeout" not in url:
+            # A replica that does not answer (a dead host drops packets) costs the reads routed
+            # to it a few seconds, then the primary takes them, instead of minutes of TCP retries.
+            kwargs.setdefault("connect_args", {"connect_timeout": REPLICA_CONNECT_TIMEOUT})
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
         if role:
             event.listen(engine, "connect", _set_role(role))
