@@ -252,8 +252,7 @@ def _rate_limits(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def _max_lag(env: Mapping[str, str]) -> float | None:
-    """READ_DATABASE_MAX_LAG_SECONDS: a number of seconds, or ``off`` to use the replica however
-    far behind it is."""
+    """Read READ_DATABASE_MAX_LAG_SECONDS: seconds, or ``off`` (the replica however far behind)."""
     value = env.get("READ_DATABASE_MAX_LAG_SECONDS", "30").strip()
     if value.lower() in {"off", "none", ""}:
         return None

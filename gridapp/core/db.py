@@ -191,7 +191,7 @@ class Database:
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
-        """Within the block, ``db.session()`` is a session on the replica (when it is usable).
+        """Make ``db.session()`` a session on the replica within the block, when it is usable.
 
         Without a usable replica it is the request's own session, so nothing changes. The
         replica's session stays open after the block, until ``remove``: the view's answer is
@@ -215,9 +215,12 @@ class Database:
                 registry.set(previous)
 
     def reads_replica(self, view: F) -> F:
-        """Declare that a view reads from the replica: it tolerates seconds of lag and writes
-        nothing. Place it directly above the view function, under ``login_required``, so the
-        caller's token is still checked on the primary."""
+        """Declare that a view reads from the replica (读副本).
+
+        For views that tolerate seconds of lag and write nothing. Place it directly above the
+        view function, under ``login_required``, so the caller's token is still checked on the
+        primary.
+        """
 
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
