@@ -191,6 +191,21 @@ def test_the_replica_session_is_given_back_after_the_block(app, replica):
         db.remove()
 
 
+def test_what_a_view_read_on_the_replica_still_loads_there_after_it_returns(app, replica):
+    """The answer is serialised after the view: its objects' lazy loads use the replica's
+    session, which stays open until the end of the request."""
+    from sqlalchemy import select
+
+    with app.app_context():
+        with db.read_session() as reading:
+            worker = reading.scalar(select(User).where(User.username == "grid_worker"))
+        assert worker is not None
+        replica.count = 0
+        assert [grid.grid_code for grid in worker.grids]
+        assert replica.count == 1
+        db.remove()
+
+
 @pytest.mark.skipif(BACKEND != "postgres", reason="the replica's own role is PostgreSQL's")
 def test_the_replica_is_reached_as_its_read_only_role(app, replica, replica_url):
     with app.app_context():
