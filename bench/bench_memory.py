@@ -121,34 +121,48 @@ def generated_grids(database_url: str, count: int, seed: int) -> list[str]:
     return sorted(random.Random(seed).sample(codes, min(count, len(codes))))
 
 
-def typical_requests(get: Callable[[str], tuple[int, Any]], codes: list[str]) -> dict[str, int]:
-    """Locate, list, read grids and draw tiles as a command centre does; count the answers."""
+Get = Callable[[str], tuple[int, Any]]
+
+
+def read_grids(get: Get, codes: list[str]) -> list[tuple[float, float]]:
+    """Read the grids' GeoJSON (what a map shows on a click); a point inside each."""
     import shapely.geometry
 
-    counts = {"locate": 0, "list": 0, "area": 0, "tile": 0}
     points = []
     for code in codes:
         status, feature = get(f"/api/v1/areas/{code}?format=geojson")
         if status != 200:
             raise RuntimeError(f"/api/v1/areas/{code} answered {status}: {str(feature)[:300]}")
-        counts["area"] += 1
         point = shapely.geometry.shape(feature["geometry"]).representative_point()
         points.append((point.x, point.y))
-    for _ in range(2):  # the first builds the index, the second is a lookup
+    return points
+
+
+def locate(get: Get, points: list[tuple[float, float]]) -> int:
+    """Locate every point twice: the first builds the worker's grid index, then lookups."""
+    for _ in range(2):
         for lon, lat in points:
             status, found = get(f"/api/v1/grid/locate?lon={lon:.7f}&lat={lat:.7f}")
             if status != 200:
                 raise RuntimeError(f"locate answered {status}: {str(found)[:300]}")
-            counts["locate"] += 1
-    for path in (
+    return 2 * len(points)
+
+
+def list_pages(get: Get, street: str) -> int:
+    paths = (
         "/api/v1/cases?limit=50",
         "/api/v1/cases?state=handling&limit=50",
-        f"/api/v1/cases?street={codes[0][:9]}&overdue=true&limit=50",
-    ):
+        f"/api/v1/cases?street={street}&overdue=true&limit=50",
+    )
+    for path in paths:
         status, page = get(path)
         if status != 200:
             raise RuntimeError(f"{path} answered {status}: {str(page)[:300]}")
-        counts["list"] += 1
+    return len(paths)
+
+
+def draw_tiles(get: Get, points: list[tuple[float, float]]) -> int:
+    """z14 tiles of unit grids and of open cases around each point (3 × 3 tiles)."""
     tiles = sorted(
         {
             (x + dx, y + dy)
@@ -163,8 +177,18 @@ def typical_requests(get: Callable[[str], tuple[int, Any]], codes: list[str]) ->
             status, _ = get(f"/api/v1/tiles/{layer}/14/{x}/{y}.mvt")
             if status not in (200, 204):
                 raise RuntimeError(f"tile {layer}/14/{x}/{y} answered {status}")
-            counts["tile"] += 1
-    return counts
+    return 2 * len(tiles)
+
+
+def typical_requests(get: Get, codes: list[str]) -> dict[str, int]:
+    """Locate, list, read grids and draw tiles as a command centre does; count the answers."""
+    points = read_grids(get, codes)
+    return {
+        "area": len(points),
+        "locate": locate(get, points),
+        "list": list_pages(get, codes[0][:9]),
+        "tile": draw_tiles(get, points),
+    }
 
 
 def http_get(port: int, token: str) -> Callable[[str], tuple[int, Any]]:
@@ -199,7 +223,9 @@ def hello_worker_mb(tmp: Path) -> float:
         server.stop()
 
 
-def measure(database_url: str, backend: str, tmp: Path, hello_mb: float, seed: int) -> float:
+def measure(
+    database_url: str, backend: str, tmp: Path, hello_mb: float, seed: int, always_profile: bool
+) -> float:
     """Serve the database with one worker, ask the typical requests, read the worker's RSS."""
     codes = generated_grids(database_url, POINTS, seed)
     with existing_backend(database_url, tmp / f"var-{backend}") as env:
@@ -215,23 +241,25 @@ def measure(database_url: str, backend: str, tmp: Path, hello_mb: float, seed: i
             rss, peak = memory_mb(pid)
         finally:
             server.stop()
-    grids = count_grids(database_url)
-    print(
-        f"[{backend}] worker {pid}: {before:.0f} MB after start-up, {rss:.0f} MB (peak "
-        f"{peak:.0f} MB) after {counts} in {took:.1f} s; {grids} unit grids",
-        flush=True,
-    )
-    emit(
-        Row(
-            f"one gunicorn worker holding a {grids}-cell map, RSS [{backend}]",
-            f"a bare Flask worker {hello_mb:.0f} MB; this one {before:.0f} MB at start, peak "
-            f"{peak:.0f} MB",
-            rss,
-            "MB",
-            TARGET_MB,
-            at_least=False,
+        grids = count_grids(database_url)
+        print(
+            f"[{backend}] worker {pid}: {before:.0f} MB after start-up, {rss:.0f} MB (peak "
+            f"{peak:.0f} MB) after {counts} in {took:.1f} s; {grids} unit grids",
+            flush=True,
         )
-    )
+        emit(
+            Row(
+                f"one gunicorn worker holding a {grids}-cell map, RSS [{backend}]",
+                f"a bare Flask worker {hello_mb:.0f} MB; this one {before:.0f} MB at start, "
+                f"peak {peak:.0f} MB",
+                rss,
+                "MB",
+                TARGET_MB,
+                at_least=False,
+            )
+        )
+        if always_profile or rss > TARGET_MB:
+            profile(database_url, backend, env, token, seed)
     return rss
 
 
@@ -249,58 +277,69 @@ def count_grids(database_url: str) -> int:
         engine.dispose()
 
 
-def profile(database_url: str, backend: str, tmp: Path, seed: int, top: int = 15) -> None:
-    """The same requests in this process under tracemalloc: what holds the memory."""
+def profile(
+    database_url: str, backend: str, env: dict[str, str], token: str, seed: int, top: int = 12
+) -> None:
+    """The same requests in this process, step by step: the resident set after each, and a
+    tracemalloc snapshot of what building the grid index allocated."""
+    import gc
+
     from gridapp import create_app
-    from gridapp.accounts.totp import totp_now
     from gridapp.core.config import Config
-    from gridapp.seed.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
 
     codes = generated_grids(database_url, POINTS, seed)
-    tracemalloc.start(12)
+    steps: list[tuple[str, float]] = [("this process before the app", memory_mb(os.getpid())[0])]
     config = Config(
         database_url=database_url,
-        redis_url=None,
-        var_dir=tmp / f"profile-{backend}",
-        secret_key=secrets.token_urlsafe(32),
-        embedded=backend == "sqlite",
+        redis_url=env["REDIS_URL"],
+        var_dir=Path(env["GRIDAPP_VAR_DIR"]),
+        secret_key=env["SECRET_KEY"],
+        embedded=False,
         demo=True,
+        queue_prefix=env.get("QUEUE_PREFIX", "gridapp"),
     )
     app = create_app(config)
     client = app.test_client()
-    answer = client.post(
-        "/api/v1/auth/login",
-        json={"username": "admin", "password": DEMO_PASSWORD, "otp": totp_now(DEMO_TOTP_SECRET)},
-    )
-    assert answer.status_code == 200, answer.get_json()
-    headers = {"Authorization": f"Bearer {answer.get_json()['access_token']}"}
-    start_snapshot = tracemalloc.take_snapshot()
+    # The server's session (a second sign-in would reuse the TOTP code, which is refused).
+    headers = {"Authorization": f"Bearer {token}"}
 
     def get(path: str) -> tuple[int, Any]:
         response = client.get(path, headers=headers)
         return response.status_code, response.get_json(silent=True) or response.get_data()
 
-    typical_requests(get, codes)
-    snapshot = tracemalloc.take_snapshot()
-    traced, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    with contextlib.suppress(Exception):
-        from gridapp.core.extensions import redis
+    def step(name: str) -> None:
+        gc.collect()
+        steps.append((name, memory_mb(os.getpid())[0]))
 
-        redis.stop_embedded()
-    release_db()
-    rss, _ = memory_mb(os.getpid())
+    try:
+        step("the app made")
+        points = read_grids(get, codes)
+        step(f"{len(points)} grids read")
+        tracemalloc.start(8)
+        before = tracemalloc.take_snapshot()
+        locate(get, points)
+        after = tracemalloc.take_snapshot()
+        traced, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        step("the grid index built (locate)")
+        list_pages(get, codes[0][:9])
+        step("case list pages")
+        draw_tiles(get, points)
+        step("z14 tiles")
+    finally:
+        release_db()
+    print(f"[{backend}] profile in this process (resident set after each step, gc collected):")
+    for name, mb in steps:
+        print(f"  {mb:7.0f} MB  {name}")
     print(
-        f"[{backend}] profile: {traced / 1e6:.0f} MB traced by tracemalloc, this process "
-        f"{rss:.0f} MB resident; top sites grown by the requests:"
+        f"[{backend}] building the grid index: {traced / 1e6:.0f} MB traced by tracemalloc "
+        f"(peak {traced_peak / 1e6:.0f} MB; GEOS geometries are not traced); top sites:"
     )
-    for stat in snapshot.compare_to(start_snapshot, "filename")[:top]:
-        print(f"  {stat.size_diff / 1e6:8.1f} MB  {stat.traceback[0].filename}")
-    print(f"[{backend}] top allocation sites (the innermost frame of this project):")
-    for stat in snapshot.compare_to(start_snapshot, "traceback")[:top]:
-        frames = list(stat.traceback)
-        ours = [f for f in frames if "/site-packages/" not in f.filename] or frames
-        where = ", ".join(f"{Path(f.filename).name}:{f.lineno}" for f in ours[:3])
+    for stat in after.compare_to(before, "traceback")[:top]:
+        # Innermost first: where the memory was asked for, then this project's callers.
+        frames = list(reversed(stat.traceback))
+        ours = [f for f in frames[1:] if "/site-packages/" not in f.filename][:2]
+        where = " ← ".join(f"{Path(f.filename).name}:{f.lineno}" for f in [frames[0], *ours])
         print(f"  {stat.size_diff / 1e6:8.1f} MB  {where}")
 
 
@@ -320,9 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bare Flask worker: {hello_mb:.0f} MB", flush=True)
 
         def one(url: str, backend: str) -> None:
-            rss = measure(url, backend, tmp, hello_mb, args.seed)
-            if args.profile or rss > TARGET_MB:
-                profile(url, backend, tmp, args.seed)
+            measure(url, backend, tmp, hello_mb, args.seed, args.profile)
 
         if args.database_url:
             for url in args.database_url:
