@@ -14,11 +14,12 @@ module that reads it (``bench.bench_city``, ``bench.bench_memory``) gets it by
 databases (the demo county, or what they measure) and remove them.
 PostgreSQL and Redis are those of ``make test`` (TEST_DATABASE_URL, TEST_REDIS_URL).
 
-How long ``city`` takes on two cores (measured part by part on the loaded machine of
-docs/performance.md; an idle one is faster): generating the city about 12 min on PostGIS and
-about as long on SQLite; the modules of the generated city some 5 min per backend; the others
-(geo, PostGIS, HTTP with wrk, the offline replay on both backends, duplicates, evaluation)
-some 15 min: about three quarters of an hour in all.
+How long ``city`` takes on two cores, estimated from its parts on the loaded machine of
+docs/performance.md (an idle one is faster): generating the PostGIS city about 12.5 min, the
+SQLite one not timed at that size; the modules reading the city a few minutes per backend
+(``bench_memory`` about 2 min, 4 more for the profile a missed target triggers); the other
+modules (geo, PostGIS, HTTP with wrk, the offline replay on both backends, duplicates,
+evaluation) about a quarter of an hour: three quarters of an hour to an hour in all.
 """
 
 from __future__ import annotations
