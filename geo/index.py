@@ -217,24 +217,30 @@ class GridIndex:
         shape = lon_arr.shape
         lon_flat = lon_arr.ravel()
         lat_flat = lat_arr.ravel()
-        result = np.full(lon_flat.shape, -1, dtype=np.int64)
         if self._ncols == 0 or lon_flat.size == 0:
-            return result.reshape(shape)
+            return np.full(shape, -1, dtype=np.int64)
         r = self._raster
-        u = (lon_flat - self._lon0) * self._inv_dlon
-        v = (lat_flat - self._lat0) * self._inv_dlat
-        inside = np.flatnonzero((u >= 0.0) & (u < r.ncols) & (v >= 0.0) & (v < r.nrows))
-        u = u[inside]
-        v = v[inside]
+        u = lon_flat - self._lon0
+        u *= self._inv_dlon
+        v = lat_flat - self._lat0
+        v *= self._inv_dlat
+        # Written so that NaN compares false and lands outside.
+        inside = (u >= 0.0) & (u < r.ncols) & (v >= 0.0) & (v < r.nrows)
         # Truncation equals floor for non-negative values, exactly as int() on the point path.
-        iu = u.astype(np.int64)
-        iv = v.astype(np.int64)
-        value = r.values[iv * r.ncols + iu].astype(np.int64)
-        result[inside] = np.maximum(value, -1)
+        # A point outside (NaN, huge) casts to garbage: it reads pixel 0, then answers -1.
+        with np.errstate(invalid="ignore"):
+            iu = u.astype(np.int64)
+            iv = v.astype(np.int64)
+        pixel = iv * r.ncols
+        pixel += iu
+        np.multiply(pixel, inside, out=pixel)
+        result = r.values[pixel].astype(np.int64)
+        result[~inside] = -1
 
-        mixed = np.flatnonzero(value <= -2)
-        points = inside[mixed]
-        k = -2 - value[mixed]
+        mixed = np.flatnonzero(result <= -2)
+        points = mixed
+        k = -2 - result[mixed]
+        result[mixed] = -1
         su = (u[mixed] * SUB).astype(np.int64) - iu[mixed] * SUB
         sv = (v[mixed] * SUB).astype(np.int64) - iv[mixed] * SUB
         sub = r.sub[k * _SUB_AREA + sv * SUB + su]
