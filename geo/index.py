@@ -693,24 +693,31 @@ def _boundary_key_chunks(
         r_hi = np.floor(np.maximum(a_v, a_v + piece_v) + _MARGIN).astype(np.int64)
         chunk_keys: list[IntArray] = []
         for dc in range(3):
-            c = c_lo + dc
             for dr in range(3):
-                r = r_lo + dr
-                ok = (c <= c_hi) & (r <= r_hi) & (c >= 0) & (c < ncols) & (r >= 0) & (r < nrows)
+                # Only the pieces whose box reaches this far: most span one or two pixels a
+                # side, so the later offsets test a fraction of them.
+                at = np.flatnonzero((c_lo + dc <= c_hi) & (r_lo + dr <= r_hi))
+                c = c_lo[at] + dc
+                r = r_lo[at] + dr
+                ok = (c >= 0) & (c < ncols) & (r >= 0) & (r < nrows)
                 # The bounding boxes overlap already; the piece meets the widened pixel unless
                 # all four corners lie strictly on one side of its line.
-                left = c - _MARGIN - a_u
-                right = c + 1.0 + _MARGIN - a_u
-                bottom = r - _MARGIN - a_v
-                top = r + 1.0 + _MARGIN - a_v
-                s1 = left * piece_v - bottom * piece_u
-                s2 = right * piece_v - bottom * piece_u
-                s3 = left * piece_v - top * piece_u
-                s4 = right * piece_v - top * piece_u
+                au = a_u[at]
+                av = a_v[at]
+                pu = piece_u[at]
+                pv = piece_v[at]
+                left = c - _MARGIN - au
+                right = c + 1.0 + _MARGIN - au
+                bottom = r - _MARGIN - av
+                top = r + 1.0 + _MARGIN - av
+                s1 = left * pv - bottom * pu
+                s2 = right * pv - bottom * pu
+                s3 = left * pv - top * pu
+                s4 = right * pv - top * pu
                 lo_s = np.minimum(np.minimum(s1, s2), np.minimum(s3, s4))
                 hi_s = np.maximum(np.maximum(s1, s2), np.maximum(s3, s4))
                 ok &= (lo_s <= 0.0) & (hi_s >= 0.0)
-                chunk_keys.append((r[ok] * ncols + c[ok]) * ncells + cell[ok])
+                chunk_keys.append((r[ok] * ncols + c[ok]) * ncells + cell[at[ok]])
         yield _sorted_unique(np.concatenate(chunk_keys))
 
 
