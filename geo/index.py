@@ -2,8 +2,10 @@
 
 The index is a raster laid over the map. A pixel that no cell boundary touches answers directly
 with the one cell that covers it (or "outside"); a pixel that a boundary crosses keeps the short
-list of cells that may cover a point in it, and only those are tested exactly with GEOS. Because
-the candidates are tested in code order and the first that covers the point wins, the answers are
+list of cells that may cover a point in it, and is split into SUB x SUB sub-pixels that answer
+the same way, each computed exactly when the index is built. Only a point in a sub-pixel that a
+boundary touches is tested exactly with GEOS, against its pixel's candidates. Because the
+candidates are tested in code order and the first that covers the point wins, the answers are
 exactly those of "every cell that covers the point, lowest code first", boundary points included.
 """
 
