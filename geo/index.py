@@ -237,7 +237,8 @@ class GridIndex:
         pixel = iv * r.ncols
         pixel += iu
         np.multiply(pixel, inside, out=pixel)
-        result = r.values[pixel].astype(np.int64)
+        # Every index is in range (points outside read pixel 0): "wrap" skips the bounds check.
+        result = np.take(r.values, pixel, mode="wrap").astype(np.int64)
         result[~inside] = -1
 
         mixed = np.flatnonzero(result <= -2)
