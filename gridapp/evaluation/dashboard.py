@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from sqlalchemy import (
     LargeBinary,
     Select,
     Text,
+    TextClause,
     and_,
     case,
     cast,
@@ -42,6 +43,7 @@ from sqlalchemy import (
     text,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import True_
@@ -181,8 +183,57 @@ class _Tally:
             for key, acc in groups.items():
                 self.by[dimension][key].add(dict(zip(names, acc, strict=True)))
 
+    def add_dimensions(self, rows: Iterable[Any], *names: str) -> None:
+        """Add rows already summed per dimension: (dimension, code, then the named counts)."""
+        for dimension, key, *values in rows:
+            counts = {name: int(value or 0) for name, value in zip(names, values, strict=True)}
+            self.by[dimension][key].add(counts)
+            # Every case is in exactly one source group: their sum is the total.
+            if dimension == "source":
+                self.totals.add(counts)
+
 
 GROUPS = (Case.street_code, Case.category_code, Case.source)
+
+
+def _grouped(
+    session: Session,
+    tally: _Tally,
+    counts: Sequence[ColumnElement[Any]],
+    names: Sequence[str],
+    *where: ColumnElement[bool] | TextClause,
+) -> None:
+    """Add the counts of the cases matching ``where`` by street, category and source.
+
+    The cases are grouped once by (street, category, source) (tens of thousands of groups a
+    month at city scale) and the database sums those groups per dimension itself, so a few
+    hundred rows come back instead of every group summed in Python (profiled: that loop and
+    the rows' transfer were a third of the dashboard at a million cases). GROUPING SETS were
+    tried and were slower on PostgreSQL: a sort per set spilled to disk, and the higher cost
+    estimate switched JIT compilation on (seconds).
+    """
+    labels = [f"n{i}" for i in range(len(counts))]
+    groups = (
+        select(
+            *(
+                column.label(dimension)
+                for column, dimension in zip(GROUPS, DIMENSIONS, strict=True)
+            ),
+            *(count.label(label) for count, label in zip(counts, labels, strict=True)),
+        )
+        .where(*where)
+        .group_by(*GROUPS)
+        .cte("groups")
+    )
+    parts = [
+        select(
+            literal(dimension).label("dimension"),
+            groups.c[dimension].label("code"),
+            *(func.sum(groups.c[label]).label(label) for label in labels),
+        ).group_by(groups.c[dimension])
+        for dimension in DIMENSIONS
+    ]
+    tally.add_dimensions(session.execute(union_all(*parts)), *names)
 
 
 def dashboard(
@@ -194,13 +245,14 @@ def dashboard(
     now = now or datetime.now(UTC)
     tally = _Tally()
 
-    tally.add(
-        session.execute(
-            select(*GROUPS, func.count())
-            .where(scope, Case.created_at >= start, Case.created_at < end)
-            .group_by(*GROUPS)
-        ),
-        "reported",
+    _grouped(
+        session,
+        tally,
+        [func.count()],
+        ["reported"],
+        scope,
+        Case.created_at >= start,
+        Case.created_at < end,
     )
 
     # Entering `closed` records closed_at (the record_closure effect of every process), so the
@@ -209,14 +261,14 @@ def dashboard(
     # Filing records filed_at (the record_filing effect; a case is filed at most once), so the
     # cases filed in the period are a range of its (filed_at, created_at) index (migration
     # 0020) instead of the period's file events joined back to every case row.
-    tally.add(
-        session.execute(
-            select(*GROUPS, func.count(), func.sum(case((closed_by_end, 1), else_=0)))
-            .where(scope, Case.filed_at >= start, Case.filed_at < end)
-            .group_by(*GROUPS)
-        ),
-        "filed",
-        "filed_closed",
+    _grouped(
+        session,
+        tally,
+        [func.count(), func.sum(case((closed_by_end, 1), else_=0))],
+        ["filed", "filed_closed"],
+        scope,
+        Case.filed_at >= start,
+        Case.filed_at < end,
     )
 
     # The SLA sweep's own 督办 (no actor) is the history's record of a step gone overdue.
@@ -229,14 +281,14 @@ def dashboard(
     # Entering `closed` records closed_at and nothing leaves `closed` but to `evaluated`, so the
     # cases closed in the period are a range of closed_at: the (closed_at, created_at) index
     # visits them in time order, near each other on disk, instead of hashing every case row.
-    tally.add(
-        session.execute(
-            select(*GROUPS, func.count(), func.sum(case((~went_overdue, 1), else_=0)))
-            .where(scope, Case.closed_at >= start, Case.closed_at < end)
-            .group_by(*GROUPS)
-        ),
-        "closed",
-        "closed_on_time",
+    _grouped(
+        session,
+        tally,
+        [func.count(), func.sum(case((~went_overdue, 1), else_=0))],
+        ["closed", "closed_on_time"],
+        scope,
+        Case.closed_at >= start,
+        Case.closed_at < end,
     )
 
     # Open at the end: created before it and neither closed nor voided by then (void is an end:
@@ -254,14 +306,14 @@ def dashboard(
         and_(text(VOID_CASE), Case.updated_at >= end),
         Case.closed_at >= end,
     ):
-        tally.add(
-            session.execute(
-                select(*GROUPS, func.count(), func.sum(case((overdue_now, 1), else_=0)))
-                .where(scope, Case.created_at < end, still_open)
-                .group_by(*GROUPS)
-            ),
-            "open",
-            "overdue",
+        _grouped(
+            session,
+            tally,
+            [func.count(), func.sum(case((overdue_now, 1), else_=0))],
+            ["open", "overdue"],
+            scope,
+            Case.created_at < end,
+            still_open,
         )
 
     return {
