@@ -423,9 +423,8 @@ def hotspot_counts(
     A map client draws the areas from the grid map's vector tiles (the console already does)
     and colours them by code (MapLibre's feature state), so the answer is the counts alone:
     ``items`` of ``{"code", "cases"}`` in no set order (a map looks them up by code), and their
-    ``total``.
-    At city scale a month touches tens of thousands of unit grids: their polygons were tens of
-    megabytes.
+    ``total``. At city scale a month touches tens of thousands of unit grids: their polygons
+    were tens of megabytes.
     """
     answer: dict[str, Any] = json.loads(hotspot_counts_json(session, user, first, last, level))
     return answer
