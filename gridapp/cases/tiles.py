@@ -7,11 +7,13 @@ lon/lat columns) and the tile is made in Python, with the same features.
 
 from __future__ import annotations
 
+import functools
+import typing
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from shapely.geometry import Point
-from sqlalchemy import ColumnElement, case, func, literal_column, select, text
+from sqlalchemy import ColumnElement, bindparam, case, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 import workflow
@@ -44,15 +46,23 @@ def _sla_status(now: datetime) -> ColumnElement[str]:
     )
 
 
-def _columns(now: datetime) -> list[Any]:
-    return [
+# The tile's columns are built once per process, the time standing as a bound parameter
+# (``NOW``, given at execution): building the SLA expression per tile was a third of a tile's
+# time (profiled over 50 z14 tiles at city scale; the SQL itself runs in under a millisecond).
+NOW = "tile_now"
+
+
+@functools.cache
+def _columns() -> tuple[Any, ...]:
+    now = typing.cast(datetime, bindparam(NOW))  # compared with the deadline columns
+    return (
         Case.id.label("id"),
         Case.number.label("number"),
         Case.state.label("state"),
         _sla_status(now).label("sla"),
         Case.category_code.label("category"),
         Case.urgency.label("urgency"),
-    ]
+    )
 
 
 def _where(
@@ -79,7 +89,7 @@ def _pg_tile(
     envelope = func.ST_TileEnvelope(z, x, y)
     rows = (
         select(
-            *_columns(now),
+            *_columns(),
             func.ST_AsMVTGeom(
                 func.ST_Transform(Case.location, 3857), envelope, EXTENT, BUFFER, True
             ).label("geom"),
@@ -90,10 +100,14 @@ def _pg_tile(
         )
         .subquery("rows")
     )
-    query = select(
-        func.ST_AsMVT(literal_column("rows.*"), LAYER, EXTENT, "geom", "id")
-    ).select_from(rows)
-    data = session.scalar(query.where(rows.c.geom.is_not(None)))
+    # ``rows.geom`` by name: asking the subquery for its column collection (``rows.c``) cost
+    # more than the statement's run.
+    query = (
+        select(func.ST_AsMVT(literal_column("rows.*"), LAYER, EXTENT, "geom", "id"))
+        .select_from(rows)
+        .where(literal_column("rows.geom").is_not(None))
+    )
+    data = session.scalar(query, {NOW: now})
     return bytes(data) if data else b""
 
 
@@ -132,13 +146,14 @@ def _python_tile(
     west, south, east, north = tile_bounds_lonlat(z, x, y, BUFFER)
     margin = 0.0 if datum == "wgs84" else 0.02  # a datum shift in China is under ~1 km
     rows = session.execute(
-        select(*_columns(now), Case.lon, Case.lat)
+        select(*_columns(), Case.lon, Case.lat)
         .where(
             *_where(
                 user, (west - margin, south - margin, east + margin, north + margin), filters, now
             )
         )
-        .order_by(Case.id)
+        .order_by(Case.id),
+        {NOW: now},
     )
     features = [
         TileFeature(

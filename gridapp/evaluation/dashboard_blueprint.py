@@ -19,6 +19,7 @@ from gridapp.evaluation.dashboard import (
     HOTSPOT_LEVELS,
     MAX_DAYS,
     dashboard,
+    hotspot_counts_json,
     hotspots_geojson,
 )
 
@@ -26,6 +27,7 @@ blp = Blueprint("dashboard", __name__, url_prefix="/api/v1", description="Dashbo
 
 ROLES = tuple(sorted(r.value for r in DASHBOARD_ROLES))
 GEOJSON = "application/geo+json"
+HOTSPOT_FORMATS = ("geojson", "counts")
 SCOPE = (
     "Supervisors count their district, the command centre its area (as for cases), admins "
     "everything; other roles get a 403."
@@ -55,6 +57,16 @@ class PeriodArgs(StrictSchema):
 
 class HotspotArgs(PeriodArgs):
     level = fields.String(load_default="grid", validate=validate.OneOf(tuple(HOTSPOT_LEVELS)))
+    format = fields.String(
+        load_default="geojson",
+        validate=validate.OneOf(HOTSPOT_FORMATS),
+        metadata={
+            "description": "`geojson` (default): a FeatureCollection with each area's polygon. "
+            "`counts`: JSON `{from, to, level, total, items: [{code, cases}]}` without geometry, "
+            "for a map that draws the areas from the vector tiles (`/api/v1/tiles/areas/…`, "
+            "feature id `code`); at city scale the polygons are tens of megabytes."
+        },
+    )
 
 
 class CountsSchema(StrictSchema):
@@ -100,6 +112,25 @@ class DashboardSchema(StrictSchema):
     trend = fields.List(fields.Nested(TrendSchema))
 
 
+HOTSPOT_COUNTS_SCHEMA = {
+    "type": "object",
+    "required": ["from", "to", "level", "total", "items"],
+    "properties": {
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "level": {"type": "string", "enum": list(HOTSPOT_LEVELS)},
+        "total": {"type": "integer", "description": "The cases counted (those with an area)."},
+        "items": {
+            "type": "array",
+            "description": "One item per area with cases, in no set order.",
+            "items": {
+                "type": "object",
+                "required": ["code", "cases"],
+                "properties": {"code": {"type": "string"}, "cases": {"type": "integer"}},
+            },
+        },
+    },
+}
 HOTSPOTS_SCHEMA = {
     "type": "object",
     "required": ["type", "features"],
@@ -141,11 +172,15 @@ class Hotspots(MethodView):
         security=BEARER,
         description="A GeoJSON FeatureCollection (RFC 7946, `application/geo+json`) of the "
         "cases reported in the period per area of `level` (unit grid by default), with each "
-        f"area's polygon; areas without cases are left out. {SCOPE}",
+        "area's polygon; areas without cases are left out. With `format=counts`, the "
+        f"counts alone by area code (`application/json`). {SCOPE}",
         responses={
             "200": {
                 "description": "Case counts per area.",
-                "content": {GEOJSON: {"schema": HOTSPOTS_SCHEMA}},
+                "content": {
+                    GEOJSON: {"schema": HOTSPOTS_SCHEMA},
+                    "application/json": {"schema": HOTSPOT_COUNTS_SCHEMA},
+                },
             }
         },
     )
@@ -155,6 +190,11 @@ class Hotspots(MethodView):
     @db.reads_replica
     def get(self, args: dict[str, Any]) -> Response:
         """Map where cases were reported in a period (热点)."""
+        if args["format"] == "counts":
+            counts = hotspot_counts_json(
+                db.session(), current_user(), args["start"], args["end"], args["level"]
+            )
+            return Response(counts, mimetype="application/json")
         text = hotspots_geojson(
             db.session(), current_user(), args["start"], args["end"], args["level"]
         )

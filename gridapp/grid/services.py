@@ -15,6 +15,7 @@ from gridapp.accounts.models import User, UserGrid
 from gridapp.core.audit import record_audit
 from gridapp.core.errors import NotFound, ValidationFailed
 from gridapp.core.i18n import _
+from gridapp.core.outbox import enqueue_after_commit
 from gridapp.core.pagination import cursor_int, decode_cursor, paginate
 from gridapp.core.versions import VersionedCache, bump_version, stored_version, version_number
 from gridapp.grid.models import AREA_LEVELS, Area, MapVersion
@@ -235,6 +236,8 @@ def import_grid_map(
         )
     if touched:
         grid_indexes.forget()
+        if source != "seed":
+            _precompute_tiles_after_commit(session, sorted(touched))
     session.flush()
     return ImportSummary(
         len(plan.added),
@@ -245,6 +248,19 @@ def import_grid_map(
         len(plan.removed),
         plan,
     )
+
+
+def _precompute_tiles_after_commit(session: Session, layers: Sequence[str]) -> None:
+    """Have a worker render the new versions' area tiles once this import commits.
+
+    The demo seed's small map is left to on-demand rendering (each process, then the store).
+    """
+    from gridapp.grid.jobs import precompute_area_tiles  # the job module imports this one
+
+    for layer in layers:
+        enqueue_after_commit(
+            session, precompute_area_tiles, [layer, map_version(session, layer)], queue="low"
+        )
 
 
 # One GridIndex per process and layer, rebuilt when the stored map version changes.

@@ -4,17 +4,33 @@ PostgreSQL makes the tile itself (``ST_AsMVTGeom``/``ST_AsMVT`` over the GiST in
 no spatial functions, so the same tile is made in Python from an STRtree of the layer's shapes,
 cached per map version. A base map in another datum (GCJ-02, BD-09) gets its tiles from Python
 on both backends: PostGIS knows no Chinese datum.
+
+Tiles are kept at two places, both keyed by the map version they show (an import makes every
+older key unreachable): this process's LRU, and a store every process shares (``TileStore``:
+files under ``var/tiles/<layer>/<version>/``, where the media also live). After an import the
+job ``gridapp.grid.jobs.precompute_area_tiles`` renders every tile of the zooms the console asks
+for into the store, so no viewer pays a first render; a tile not in the store (another datum,
+a subset of the levels, a zoom past the console's) is rendered on demand, and the ones the
+store keeps are written there for the other processes.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import shutil
+import tempfile
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import shapely
+from flask import current_app, has_app_context
 from shapely.strtree import STRtree
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 import geo
@@ -57,7 +73,8 @@ class _ShapeCache:
 
 shape_cache = _ShapeCache()
 
-_PG_LEVEL_TILE = text(
+# Every level of the tile in one statement (one GiST range, one round trip): a layer per level.
+_PG_TILE = text(
     """
     WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS tile,
                         ST_Transform(ST_Expand(ST_TileEnvelope(:z, :x, :y), :pad), 4326) AS box),
@@ -67,34 +84,33 @@ _PG_LEVEL_TILE = text(
                ST_AsMVTGeom(ST_Transform(a.geometry, 3857), env.tile, :extent, :buffer, true)
                    AS geom
         FROM area a, env
-        WHERE a.layer = :layer AND a.level = :level AND a.geometry && env.box
+        WHERE a.layer = :layer AND a.level IN :levels AND a.geometry && env.box
     )
-    SELECT ST_AsMVT(rows.*, :level, :extent, 'geom') FROM rows WHERE geom IS NOT NULL
+    SELECT rows.level, ST_AsMVT(rows.*, rows.level, :extent, 'geom')
+    FROM rows WHERE geom IS NOT NULL GROUP BY rows.level
     """
-)
+).bindparams(bindparam("levels", expanding=True))
 
 
 def _pg_tile(session: Session, layer: str, levels: Sequence[str], z: int, x: int, y: int) -> bytes:
     pad = 2 * geo.tiles.EARTH_HALF / 2**z * BUFFER / EXTENT
-    parts = []
-    for level in levels:
-        data = session.scalar(
-            _PG_LEVEL_TILE,
-            {
-                "z": z,
-                "x": x,
-                "y": y,
-                "pad": pad,
-                "extent": EXTENT,
-                "buffer": BUFFER,
-                "layer": layer,
-                "level": level,
-            },
-        )
-        if data:
-            parts.append(bytes(data))
-    # Vector tile layers are concatenated protobuf messages: a tile is their concatenation.
-    return b"".join(parts)
+    rows = session.execute(
+        _PG_TILE,
+        {
+            "z": z,
+            "x": x,
+            "y": y,
+            "pad": pad,
+            "extent": EXTENT,
+            "buffer": BUFFER,
+            "layer": layer,
+            "levels": list(levels),
+        },
+    )
+    by_level = {level: bytes(data) for level, data in rows if data}
+    # Vector tile layers are concatenated protobuf messages: a tile is their concatenation,
+    # in the order of the levels (coarsest first).
+    return b"".join(by_level.get(level, b"") for level in levels)
 
 
 def _python_tile(
@@ -125,6 +141,17 @@ def _python_tile(
     return encode_tile(layers, z, x, y)
 
 
+def render_area_tile(
+    session: Session, layer: str, levels: Sequence[str], z: int, x: int, y: int, datum: str
+) -> bytes:
+    """Make one area tile now (PostGIS in WGS84, Python otherwise), bypassing every cache."""
+    if not levels:
+        return b""
+    if datum == "wgs84" and session.get_bind().dialect.name == "postgresql":
+        return _pg_tile(session, layer, levels, z, x, y)
+    return _python_tile(session, layer, levels, z, x, y, datum)
+
+
 def area_tile(
     session: Session,
     z: int,
@@ -134,32 +161,182 @@ def area_tile(
     layer: str = DEFAULT_LAYER,
     levels: Sequence[str] | None = None,
     datum: str = "wgs84",
+    store: TileStore | None = None,
 ) -> bytes:
-    """Return the vector tile of the grid map's areas, one tile layer per level shown at z."""
+    """Return the vector tile of the grid map's areas, one tile layer per level shown at z.
+
+    ``store`` defaults to the app's (``tile_store``); the tiles it keeps are the console's:
+    WGS84, every level shown at ``z``, zooms ``PRECOMPUTED_ZOOMS``.
+    """
     shown = levels_at(z, levels)
     if not shown:
         return b""
     # The map changes only by an import (a new version): a tile made once serves every later
     # request for it until then, whoever asks (areas are not scoped to the caller).
-    key = (
-        str(session.get_bind().engine.url),
-        layer,
-        map_version(session, layer),
-        z,
-        x,
-        y,
-        tuple(shown),
-        datum,
-    )
+    version = map_version(session, layer)
+    key = (str(session.get_bind().engine.url), layer, version, z, x, y, tuple(shown), datum)
     cached = tile_cache.get(key)
     if cached is not None:
         return cached
-    if datum == "wgs84" and session.get_bind().dialect.name == "postgresql":
-        data = _pg_tile(session, layer, shown, z, x, y)
+    stored = datum == "wgs84" and shown == levels_at(z) and z in PRECOMPUTED_ZOOMS
+    if stored and store is None:
+        store = tile_store()
+    if stored and store is not None:
+        data = store.read(layer, version, z, x, y)
+        if data is None:
+            data = render_area_tile(session, layer, shown, z, x, y, datum)
+            store.write(layer, version, z, x, y, data)
     else:
-        data = _python_tile(session, layer, shown, z, x, y, datum)
+        data = render_area_tile(session, layer, shown, z, x, y, datum)
     tile_cache.put(key, data)
     return data
+
+
+# The console's area source asks for zooms 0-16 (MapLibre draws deeper zooms from z16 tiles).
+PRECOMPUTED_ZOOMS = range(0, 17)
+
+
+class TileStore:
+    """Area tiles on disk, shared by every process of the deployment (like the media).
+
+    ``<root>/<layer>/<version>/<z>/<x>/<y>.mvt``; an empty file is an empty tile. A tile is
+    written to a temporary file and renamed, so a reader sees a whole tile or none. A version's
+    ``complete`` file says its precompute ran to the end (and what it did).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _folder(self, layer: str, version: str) -> Path:
+        # Layer names and version tags are the project's own ([a-z0-9_-]); refuse anything else
+        # rather than let a name walk out of the store.
+        for part in (layer, version):
+            if not part or not all(c.isalnum() or c in "-_" for c in part):
+                raise ValueError(f"not a tile store key: {part!r}")
+        return self.root / layer / version
+
+    def path(self, layer: str, version: str, z: int, x: int, y: int) -> Path:
+        return self._folder(layer, version) / str(z) / str(x) / f"{y}.mvt"
+
+    def read(self, layer: str, version: str, z: int, x: int, y: int) -> bytes | None:
+        try:
+            return self.path(layer, version, z, x, y).read_bytes()
+        except OSError:  # not there (yet), or removed with its version
+            return None
+
+    def write(self, layer: str, version: str, z: int, x: int, y: int, data: bytes) -> None:
+        target = self.path(layer, version, z, x, y)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".partial")
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            os.replace(temporary, target)
+        except OSError:  # a full or read-only disk: the tile is still answered, just not kept
+            return
+
+    def complete(self, layer: str, version: str) -> bool:
+        return (self._folder(layer, version) / "complete").exists()
+
+    def mark_complete(self, layer: str, version: str, summary: str) -> None:
+        folder = self._folder(layer, version)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "complete").write_text(summary)
+
+    def remove_other_versions(self, layer: str, keep: str) -> list[str]:
+        """Remove the stored tiles of every version of ``layer`` but ``keep``; return them."""
+        folder = self._folder(layer, keep).parent
+        if not folder.is_dir():
+            return []
+        removed = []
+        for child in folder.iterdir():
+            if child.name != keep and child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+                removed.append(child.name)
+        return sorted(removed)
+
+
+def tile_store() -> TileStore | None:
+    """The app's tile store (``var/tiles``), or None outside an app."""
+    if not has_app_context():
+        return None
+    return TileStore(Path(current_app.config["GRIDAPP"].var_dir) / "tiles")
+
+
+def tiles_covering(bounds: Sequence[float], z: int) -> Iterator[tuple[int, int]]:
+    """The (x, y) of every tile at zoom ``z`` meeting a lon/lat box (west, south, east, north)."""
+    west, south, east, north = bounds
+    n = 1 << z
+
+    def column(lon: float) -> int:
+        return min(n - 1, max(0, int((lon + 180.0) / 360.0 * n)))
+
+    def row(lat: float) -> int:
+        lat = max(-geo.tiles.MAX_LAT, min(geo.tiles.MAX_LAT, lat))
+        return min(
+            n - 1, max(0, int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n))
+        )
+
+    for x in range(column(west), column(east) + 1):
+        for y in range(row(north), row(south) + 1):
+            yield x, y
+
+
+def layer_bounds(session: Session, layer: str) -> tuple[float, float, float, float] | None:
+    """The lon/lat box of a layer's areas, or None when it has none."""
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                "FROM (SELECT ST_Extent(geometry) AS e FROM area WHERE layer = :layer) t"
+            ),
+            {"layer": layer},
+        ).one()
+        return None if row[0] is None else (row[0], row[1], row[2], row[3])
+    shapes, _ = shape_cache.get(session, layer)
+    if not shapes:
+        return None
+    west, south, east, north = shapely.total_bounds([shape.geometry for shape in shapes])
+    return float(west), float(south), float(east), float(north)
+
+
+def precompute_area_tiles(
+    session: Session,
+    store: TileStore,
+    layer: str = DEFAULT_LAYER,
+    zooms: Sequence[int] = PRECOMPUTED_ZOOMS,
+) -> dict[str, Any]:
+    """Render every tile of ``zooms`` over the layer's areas into the store, for its version now.
+
+    The tiles the console asks for (WGS84, every level shown at each zoom); tiles outside the
+    map's box are empty and made on demand if ever asked. Then the older versions' tiles go.
+    """
+    started = time.perf_counter()
+    version = map_version(session, layer)
+    bounds = layer_bounds(session, layer)
+    tiles = empty = size = 0
+    if bounds is not None:
+        for z in zooms:
+            shown = levels_at(z)
+            for x, y in tiles_covering(bounds, z):
+                data = render_area_tile(session, layer, shown, z, x, y, "wgs84")
+                store.write(layer, version, z, x, y, data)
+                tiles += 1
+                empty += not data
+                size += len(data)
+    seconds = round(time.perf_counter() - started, 1)
+    summary = {
+        "layer": layer,
+        "version": version,
+        "zooms": [min(zooms), max(zooms)] if zooms else [],
+        "tiles": tiles,
+        "empty": empty,
+        "bytes": size,
+        "seconds": seconds,
+    }
+    store.mark_complete(layer, version, repr(summary))
+    summary["removed_versions"] = store.remove_other_versions(layer, version)
+    return summary
 
 
 class _TileCache:

@@ -337,6 +337,44 @@ def test_hotspots_by_street_and_community(client, auth, history):
     assert sum(f["properties"]["cases"] for f in communities["features"]) == 5
 
 
+@pytest.mark.parametrize("level", ["grid", "community", "street"])
+def test_hotspot_counts_are_the_polygons_counts_without_geometry(client, auth, history, level):
+    headers = auth("supervisor")
+    response = client.get(f"/api/v1/hotspots?{PERIOD}&level={level}&format=counts", headers=headers)
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    counts = response.get_json()
+    assert (counts["from"], counts["to"], counts["level"]) == ("2025-03-10", "2025-03-12", level)
+    spots = get(client, headers, f"/api/v1/hotspots?{PERIOD}&level={level}")
+    expected = {f["id"]: f["properties"]["cases"] for f in spots["features"]}
+    assert {item["code"]: item["cases"] for item in counts["items"]} == expected
+    assert len(counts["items"]) == len(expected)
+    assert counts["total"] == sum(expected.values())
+    assert set(counts["items"][0]) == {"code", "cases"}
+
+
+def test_hotspot_counts_by_grid_counted_by_hand(client, auth, history):
+    counts = get(client, auth("supervisor"), f"/api/v1/hotspots?{PERIOD}&format=counts")
+    # A B I in g1; C in g2; F in g3.
+    assert sorted((i["code"], i["cases"]) for i in counts["items"]) == sorted(
+        [(history["g1"], 3), (history["g2"], 1), (history["g3"], 1)]
+    )
+    assert counts["total"] == 5
+
+
+def test_hotspot_counts_of_nothing_are_empty(client, auth, history, session):
+    user("supervisor").district_code = OTHER
+    session.flush()
+    counts = get(client, auth("supervisor"), f"/api/v1/hotspots?{PERIOD}&format=counts")
+    assert (counts["items"], counts["total"]) == ([], 0)
+
+
+def test_an_unknown_hotspot_format_is_a_422(client, auth):
+    response = client.get(f"/api/v1/hotspots?{PERIOD}&format=shapefile", headers=auth("admin"))
+    problem_of(response, 422)
+
+
 def test_a_case_reported_through_the_api_counts_today(client, auth):
     from tests.gridapp.case_helpers import grid_point, report
 
