@@ -20,7 +20,13 @@ from gridapp.core.inputs import register_input_checks
 from gridapp.core.limits import register_limits
 from gridapp.core.metadata import load_models
 from gridapp.core.openapi_examples import serve_with_examples
-from gridapp.core.outbox import relay_outbox
+from gridapp.core.outbox import (
+    PENDING,
+    RELAY_AFTER_COMMIT,
+    forget_claimed,
+    push_claimed,
+    relay_outbox,
+)
 from gridapp.core.personal_data import record_personal_data_reads
 from gridapp.core.problems import register_problem_handlers
 from gridapp.core.schemas import MAX_ID
@@ -191,6 +197,9 @@ def _register_transaction_boundary(app: Flask) -> None:
     def reads_take_no_write_lock() -> None:
         if request.method in READ_ONLY_METHODS:
             g.read_only_token = db_sqlite.READ_ONLY.set(True)
+        # The commit below pushes the outbox rows this request writes: they are written
+        # claimed, and handed to Redis in one pipeline without a second transaction.
+        db.session().info[RELAY_AFTER_COMMIT] = True
 
     @app.teardown_request
     def end_read_only(_exc: BaseException | None) -> None:
@@ -203,10 +212,13 @@ def _register_transaction_boundary(app: Flask) -> None:
         session = db.session()
         if response.status_code >= 400:
             session.rollback()
+            forget_claimed(session)
             return response
         session.commit()
         record_personal_data_reads()
-        if session.info.pop("outbox_pending", False):
+        # Sent back to the relay on failure; the commit stands either way.
+        push_claimed(session, redis, app.logger)
+        if session.info.pop(PENDING, False):
             try:
                 relay_outbox(session, redis)
             except Exception:  # the commit stands; the worker's relay sends what is left
