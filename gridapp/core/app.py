@@ -7,7 +7,8 @@ from typing import Any
 
 import flask_babel
 import swagger_ui_bundle
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Request, Response, g, request
+from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
@@ -48,6 +49,16 @@ class RowIdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+class NoCookieSessions(SessionInterface):
+    """Flask's session, never stored: nothing in gridapp keeps state in a cookie."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
+
+
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Create a gridapp instance; ``config`` is a Config or overrides of the environment's."""
     if not isinstance(config, Config):
@@ -83,6 +94,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         },
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # The API is stateless (bearer tokens): no cookie session to open and sign per request.
+    app.session_interface = NoCookieSessions()
     config.var_dir.mkdir(parents=True, exist_ok=True)
     load_models()
     db.init(config.database_url, config.database_role)
@@ -199,16 +212,21 @@ def _register_transaction_boundary(app: Flask) -> None:
             g.read_only_token = db_sqlite.READ_ONLY.set(True)
         # The commit below pushes the outbox rows this request writes: they are written
         # claimed, and handed to Redis in one pipeline without a second transaction.
-        db.session().info[RELAY_AFTER_COMMIT] = True
+        g.relay_token = RELAY_AFTER_COMMIT.set(True)
 
     @app.teardown_request
     def end_read_only(_exc: BaseException | None) -> None:
         token = g.pop("read_only_token", None)
         if token is not None:
             db_sqlite.READ_ONLY.reset(token)
+        relay = g.pop("relay_token", None)
+        if relay is not None:
+            RELAY_AFTER_COMMIT.reset(relay)
 
     @app.after_request
     def commit(response: Response) -> Response:
+        if not db.session.registry.has():
+            return response  # the request never touched the database (a health check, a file)
         session = db.session()
         if response.status_code >= 400:
             session.rollback()

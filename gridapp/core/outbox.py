@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,10 +43,10 @@ MAX_ATTEMPTS = 10
 _WAITING = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
 
 
-# session.info keys. RELAY_AFTER_COMMIT is set by a boundary that pushes to Redis right after its
-# commit (a web request): rows are then written already claimed and listed under CLAIMED.
-# PENDING says some row was left for the relay (written where no push follows).
-RELAY_AFTER_COMMIT = "outbox_relay_after_commit"
+# Set by a boundary that pushes to Redis right after its commit (a web request): rows are then
+# written already claimed and listed in session.info under CLAIMED. PENDING (session.info) says
+# some row was left for the relay (written where no push follows).
+RELAY_AFTER_COMMIT: ContextVar[bool] = ContextVar("gridapp_outbox_relay", default=False)
 CLAIMED = "outbox_claimed"
 PENDING = "outbox_pending"
 
@@ -71,7 +72,7 @@ def enqueue_all_after_commit(
     """
     if not each_args:
         return []
-    claimed = bool(session.info.get(RELAY_AFTER_COMMIT))
+    claimed = RELAY_AFTER_COMMIT.get()
     now = datetime.now(UTC)
     rows = [
         {
