@@ -135,7 +135,8 @@ def _insert(session: Session, case: Case) -> bool:
     """
     values = _column_values(case)
     session.flush()  # whatever the transaction has pending goes first, as a flush would
-    case_id = session.scalar(INSERT_CASE[_dialect(session)].values(values))
+    # The values as parameters, not in the statement: the compiled statement is then cached.
+    case_id = session.scalar(INSERT_CASE[_dialect(session)], values)
     if case_id is None:
         return False
     case.id = case_id
