@@ -23,9 +23,18 @@ import workflow
 from gridapp.accounts.models import User
 from gridapp.calendar.services import work_calendar
 from gridapp.cases.effects import CLOCK, RECORDING, TELLING, ActionContext, holding_area
-from gridapp.cases.history import append_event, latest_event, states_entered, states_entered_of
+from gridapp.cases.history import (
+    HEAD_HASH,
+    HEAD_SEQ,
+    append_event,
+    latest_event,
+    remember_head,
+    states_entered,
+    states_entered_of,
+)
 from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.queries import get_case
+from gridapp.cases.scope import case_visible
 from gridapp.catalogue.services import find_category
 from gridapp.core.errors import (
     NotFound,
@@ -197,6 +206,25 @@ def parse_if_match(header: str | None) -> int:
     return int(match.group(1))
 
 
+# The case row locked, with its last event (the chain's head) in the same statement.
+CASE_WITH_HEAD_FOR_UPDATE = (
+    select(Case, HEAD_SEQ, HEAD_HASH)
+    .where(Case.id == bindparam("case_id"))
+    .with_for_update(of=Case)
+)
+
+
+def _locked_case(session: Session, user: User, case_id: int) -> Case:
+    """`get_case` with the row locked, remembering the chain's head read with the lock."""
+    row = session.execute(CASE_WITH_HEAD_FOR_UPDATE, {"case_id": case_id}).first()
+    if row is None or not case_visible(user, row[0]):
+        # As get_case: out of scope answers as unknown (and is recorded as a denial there).
+        return get_case(session, user, case_id)
+    case: Case = row[0]
+    remember_head(session, case.id, row[1], row[2])
+    return case
+
+
 def act_on_case(
     session: Session,
     user: User,
@@ -212,7 +240,7 @@ def act_on_case(
     A retry carrying the Idempotency-Key of an action already taken answers the case as it is,
     without a second event (a phone that lost the first answer must not see a 412).
     """
-    case = get_case(session, user, case_id, lock=True)
+    case = _locked_case(session, user, case_id)
     if idempotency_key and _already_taken(session, case.id, user.id, action, idempotency_key):
         return Acted(case, latest_event(session, case.id), replayed=True)
     version = parse_if_match(if_match)

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from shapely.geometry import Point
-from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, Table, bindparam, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 import workflow
 from gridapp.accounts.models import User
 from gridapp.calendar.services import work_calendar
-from gridapp.cases.clock import start_step
+from gridapp.cases.clock import start_step, warning_time
 from gridapp.cases.history import append_event
 from gridapp.cases.models import Case, Counter
 from gridapp.catalogue.models import Category
@@ -31,21 +32,57 @@ from gridapp.core.config import Config
 from gridapp.core.errors import ValidationFailed
 from gridapp.core.i18n import _
 from gridapp.grid.services import Location, locate_point
+from gridapp.media.models import Attachment
 from gridapp.media.services import attachments_for_claim
 from gridapp.notifications.services import notify_new_report
 
-# Core on the table: the ORM-enabled UPDATE costs several times more, and no Counter object is
-# ever loaded that it would have to refresh. Built once: building costs more than running.
+# Core on the tables: the ORM's unit of work costs several times the statements themselves.
+# Built once per dialect (ON CONFLICT is dialect syntax, the same on SQLite and PostgreSQL).
 _COUNTER = cast(Table, Counter.__table__)
-BUMP_COUNTER = (
+_CASE = cast(Table, Case.__table__)
+_INSERTS: dict[str, Callable[[Table], Any]] = {
+    "sqlite": sqlite_insert,
+    "postgresql": postgresql_insert,
+}
+
+
+def _bump_counter(dialect: str) -> Any:
+    """The day's counter plus one in one statement: the first case of a day makes the row."""
+    statement = _INSERTS[dialect](_COUNTER).values(
+        name=bindparam("counter_name"), value=literal(1, Integer)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_COUNTER.c.name], set_={"value": _COUNTER.c.value + 1}
+    ).returning(_COUNTER.c.value)
+
+
+def _insert_case(dialect: str) -> Any:
+    """INSERT a case unless its reporter already made one with its idempotency key.
+
+    The reporter's (reporter_id, client_id) unique constraint is the arbiter: a concurrent
+    duplicate waits for the first transaction and then inserts nothing (no SAVEPOINT, no
+    IntegrityError), and the caller answers the first case.
+    """
+    return (
+        _INSERTS[dialect](_CASE)
+        .on_conflict_do_nothing(index_elements=[_CASE.c.reporter_id, _CASE.c.client_id])
+        .returning(_CASE.c.id)
+    )
+
+
+BUMP_COUNTER = {dialect: _bump_counter(dialect) for dialect in _INSERTS}
+INSERT_CASE = {dialect: _insert_case(dialect) for dialect in _INSERTS}
+# Gives back a number a replay took: the transaction still holds the counter row's lock.
+RETURN_NUMBER = (
     update(_COUNTER)
-    .where(_COUNTER.c.name == bindparam("counter_name"))
-    .values(value=_COUNTER.c.value + 1)
-    .returning(_COUNTER.c.value)
+    .where(_COUNTER.c.name == bindparam("counter_name"), _COUNTER.c.value == bindparam("taken"))
+    .values(value=_COUNTER.c.value - 1)
 )
 CASE_BY_CLIENT_ID = select(Case).where(
     Case.reporter_id == bindparam("reporter_id"), Case.client_id == bindparam("client_id")
 )
+# The columns a new case is written with: every one but the id, defaults filled in Python.
+_CASE_COLUMNS = [column for column in _CASE.columns if not column.primary_key]
 
 
 def request_fingerprint(body: Mapping[str, Any]) -> str:
@@ -54,19 +91,62 @@ def request_fingerprint(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _counter_name(now: datetime) -> str:
+    return f"case:{now.astimezone(workflow.LOCAL_ZONE):%Y%m%d}"
+
+
 def _next_number(session: Session, now: datetime) -> str:
-    day = now.astimezone(workflow.LOCAL_ZONE).strftime("%Y%m%d")
-    name = f"case:{day}"
-    # An UPDATE takes the row lock first, so concurrent reports get distinct numbers.
-    value = session.scalar(BUMP_COUNTER, {"counter_name": name})
-    if value is None:  # the first case of the day
-        try:
-            with session.begin_nested():
-                session.add(Counter(name=name, value=1))
-            value = 1
-        except IntegrityError:  # another process made the row first
-            value = session.scalar(BUMP_COUNTER, {"counter_name": name})
-    return f"{day}{value:06d}"
+    name = _counter_name(now)
+    # The upsert takes the row lock first, so concurrent reports get distinct numbers.
+    value = session.scalar(BUMP_COUNTER[_dialect(session)], {"counter_name": name})
+    assert value is not None
+    return f"{name[5:]}{value:06d}"
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _column_values(case: Case) -> dict[str, Any]:
+    """Every column's value of a new case; the columns' Python defaults set on it too."""
+    state = case.__dict__
+    values = {}
+    for column in _CASE_COLUMNS:
+        key = column.key
+        if key in state:
+            values[key] = state[key]
+            continue
+        default = column.default
+        value = None
+        if default is not None and default.is_scalar:
+            value = default.arg  # type: ignore[attr-defined]
+        elif default is not None and default.is_callable:
+            value = default.arg(None)  # type: ignore[attr-defined]
+        setattr(case, key, value)
+        values[key] = value
+    return values
+
+
+def _insert(session: Session, case: Case) -> bool:
+    """Write a new case in one INSERT; False when its idempotency key was used already.
+
+    The case object becomes the session's persistent row without a flush of its own
+    (`make_transient_to_detached`: every column is set, so nothing is read back).
+    """
+    values = _column_values(case)
+    session.flush()  # whatever the transaction has pending goes first, as a flush would
+    # The values as parameters, not in the statement: the compiled statement is then cached.
+    case_id = session.scalar(INSERT_CASE[_dialect(session)], values)
+    if case_id is None:
+        return False
+    case.id = case_id
+    # A new case names no department or handler: nothing for its JSON to look up.
+    for relation, key in (("department", "department_code"), ("handler", "handler_id")):
+        if relation not in case.__dict__ and getattr(case, key) is None:
+            set_committed_value(case, relation, None)
+    make_transient_to_detached(case)
+    session.add(case)
+    return True
 
 
 @dataclass(frozen=True)
@@ -105,23 +185,37 @@ def _open(
     reporter: User | None,
     now: datetime,
     data: dict[str, Any],
-    photos: Sequence[Any] = (),
-) -> Case:
+    claim: Callable[[], Sequence[Attachment]] | None = None,
+) -> Case | None:
     """Number the case, start its first step's clock, write its first event, tell the desk.
 
     Without a reporter (a citizen's app, a sensor) the event names the channel as its role.
+    None: the reporter already made a case with its idempotency key (nothing written). The
+    photos are claimed (``claim``) only once the case is known to be new: a retry's photos
+    belong to the first try's case already.
     """
+    photos: Sequence[Attachment] = ()
     definition = workflow.PROCESSES[category.process]
     case.process, case.state = definition.code, definition.initial.value
     # In hand already: the case's JSON names them without another query.
     set_committed_value(case, "category", category)
     set_committed_value(case, "reporter", reporter)
     case.version, case.created_at, case.updated_at = 1, now, now
-    start_step(case, case.state, category, work_calendar(session), now)
-    with session.begin_nested():
-        case.number = _next_number(session, now)
-        session.add(case)
-        session.flush()
+    calendar = work_calendar(session)
+    start_step(case, case.state, category, calendar, now)
+    # What the flush hook (clock._keep_warn_at) sets on a case it writes: this one is not
+    # flushed but inserted by a statement of its own.
+    case.warn_at = warning_time(case, calendar)
+    case.number = _next_number(session, now)
+    if not _insert(session, case):
+        # The reporter's retry raced the first try, which won: give the number back.
+        session.execute(
+            RETURN_NUMBER, {"counter_name": _counter_name(now), "taken": int(case.number[8:])}
+        )
+        return None
+    if claim is not None:
+        photos = claim()
+        data["photos"] = [a.id for a in photos]
     event = append_event(
         session,
         case,
@@ -162,15 +256,22 @@ def report_case(
 
     With a client id (or Idempotency-Key) a retry answers the case made by the first try.
     """
-    if client_id:
-        existing = find_reported(session, reporter.id, client_id)
-        if existing is not None:
-            return _replay(existing, fingerprint)
-    cat = _category(session, category)
-    location = locate_point(
-        session, lon, lat, crs, check_seconds=config.grid_index_check_seconds, with_workers=False
-    )
-    claimed = attachments_for_claim(session, reporter, photos, None)
+    try:
+        cat = _category(session, category)
+        location = locate_point(
+            session,
+            lon,
+            lat,
+            crs,
+            check_seconds=config.grid_index_check_seconds,
+            with_workers=False,
+        )
+    except ValidationFailed:
+        # A retry answers its case even if the category or the map changed since the first try.
+        existing = find_reported(session, reporter.id, client_id) if client_id else None
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint)
     now = datetime.now(UTC)
     # Only component classes (部件) have registered objects to link; events (事件) never do.
     component = (
@@ -191,21 +292,27 @@ def report_case(
         request_hash=fingerprint,
     )
     _placed(case, location, lon, lat)
-    data = {
-        "photos": [a.id for a in claimed],
+    data: dict[str, Any] = {
+        "photos": [],
         "component": component.code if component else None,
         "location": {"lon": location.lon, "lat": location.lat},
         "original_location": {"lon": lon, "lat": lat, "crs": location.crs},
     }
-    try:
-        _open(session, case, cat, reporter, now, data, claimed)
-    except IntegrityError:
-        # A concurrent retry with the same client id won the race: answer its case.
+    # No look-up first: the INSERT itself finds a retry (its key's unique constraint).
+    opened = _open(
+        session,
+        case,
+        cat,
+        reporter,
+        now,
+        data,
+        lambda: attachments_for_claim(session, reporter, photos, None),
+    )
+    if opened is None:
         existing = find_reported(session, reporter.id, client_id) if client_id else None
-        if existing is None:
-            raise
+        assert existing is not None  # the conflict was on this key
         return _replay(existing, fingerprint)
-    return Reported(case, True)
+    return Reported(opened, True)
 
 
 def take_case(
@@ -257,7 +364,9 @@ def take_case(
         data["location"] = {"lon": found.lon, "lat": found.lat}
     else:
         case.district_code = taker.district_code
-    return _open(session, case, cat, taker, now, data)
+    opened = _open(session, case, cat, taker, now, data)
+    assert opened is not None  # no idempotency key: nothing to conflict with
+    return opened
 
 
 def receive_case(
@@ -314,7 +423,9 @@ def receive_case(
         case.district_code = district_code
     if case.component_id is not None:
         event["component"] = case.component_id
-    return _open(session, case, cat, None, now, event)
+    opened = _open(session, case, cat, None, now, event)
+    assert opened is not None  # no idempotency key: nothing to conflict with
+    return opened
 
 
 def find_reported(session: Session, reporter_id: int, client_id: str) -> Case | None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import flask_babel
 import swagger_ui_bundle
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Request, Response, g, request
+from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
@@ -20,7 +21,13 @@ from gridapp.core.inputs import register_input_checks
 from gridapp.core.limits import register_limits
 from gridapp.core.metadata import load_models
 from gridapp.core.openapi_examples import serve_with_examples
-from gridapp.core.outbox import relay_outbox
+from gridapp.core.outbox import (
+    PENDING,
+    RELAY_AFTER_COMMIT,
+    forget_claimed,
+    push_claimed,
+    relay_outbox,
+)
 from gridapp.core.personal_data import record_personal_data_reads
 from gridapp.core.problems import register_problem_handlers
 from gridapp.core.schemas import MAX_ID
@@ -40,6 +47,16 @@ class RowIdConverter(IntegerConverter):
         kwargs.setdefault("min", 1)
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+class NoCookieSessions(SessionInterface):
+    """Flask's session, never stored: nothing in gridapp keeps state in a cookie."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
@@ -77,6 +94,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         },
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # The API is stateless (bearer tokens): no cookie session to open and sign per request.
+    app.session_interface = NoCookieSessions()
     config.var_dir.mkdir(parents=True, exist_ok=True)
     load_models()
     db.init(
@@ -196,22 +215,33 @@ def _register_transaction_boundary(app: Flask) -> None:
     def reads_take_no_write_lock() -> None:
         if request.method in READ_ONLY_METHODS:
             g.read_only_token = db_sqlite.READ_ONLY.set(True)
+        # The commit below pushes the outbox rows this request writes: they are written
+        # claimed, and handed to Redis in one pipeline without a second transaction.
+        g.relay_token = RELAY_AFTER_COMMIT.set(True)
 
     @app.teardown_request
     def end_read_only(_exc: BaseException | None) -> None:
         token = g.pop("read_only_token", None)
         if token is not None:
             db_sqlite.READ_ONLY.reset(token)
+        relay = g.pop("relay_token", None)
+        if relay is not None:
+            RELAY_AFTER_COMMIT.reset(relay)
 
     @app.after_request
     def commit(response: Response) -> Response:
+        if not db.session.registry.has():
+            return response  # the request never touched the database (a health check, a file)
         session = db.session()
         if response.status_code >= 400:
             session.rollback()
+            forget_claimed(session)
             return response
         session.commit()
         record_personal_data_reads()
-        if session.info.pop("outbox_pending", False):
+        # Sent back to the relay on failure; the commit stands either way.
+        push_claimed(session, redis, app.logger)
+        if session.info.pop(PENDING, False):
             try:
                 relay_outbox(session, redis)
             except Exception:  # the commit stands; the worker's relay sends what is left

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
-from sqlalchemy import func, select, update
+from rq.queue import Queue
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gridapp.core.jobs import job_context
@@ -41,15 +43,109 @@ MAX_ATTEMPTS = 10
 _WAITING = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
 
 
+# Set by a boundary that pushes to Redis right after its commit (a web request): rows are then
+# written already claimed and listed in session.info under CLAIMED. PENDING (session.info) says
+# some row was left for the relay (written where no push follows).
+RELAY_AFTER_COMMIT: ContextVar[bool] = ContextVar("gridapp_outbox_relay", default=False)
+CLAIMED = "outbox_claimed"
+PENDING = "outbox_pending"
+
+
 def enqueue_after_commit(
     session: Session, job: Job, args: Sequence[Any] = (), *, queue: str = "default"
 ) -> OutboxMessage:
     """Write a job to the outbox; it is sent to RQ only once the transaction commits."""
-    message = OutboxMessage(job=job_path(job), args=list(args), queue=queue)
-    session.add(message)
-    session.info["outbox_pending"] = True
-    session.flush()
-    return message
+    return enqueue_all_after_commit(session, job, [args], queue=queue)[0]
+
+
+def enqueue_all_after_commit(
+    session: Session, job: Job, each_args: Sequence[Sequence[Any]], *, queue: str = "default"
+) -> list[OutboxMessage]:
+    """Write one outbox row per argument list of ``job``, all in one INSERT.
+
+    Inside a boundary that pushes after its commit (``RELAY_AFTER_COMMIT``, a request) the rows
+    are written claimed (``enqueued_at`` set, attempt 1) in the same transaction, so handing
+    them to Redis costs no second transaction; if the push then fails the boundary sends them
+    back to the relay (`release_claimed`), and if the process dies first the reconciler finds
+    their jobs missing from Redis and does the same. Elsewhere (jobs, the CLI) they wait for
+    the relay, as before.
+    """
+    if not each_args:
+        return []
+    claimed = RELAY_AFTER_COMMIT.get()
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "job": job_path(job),
+            "args": list(args),
+            "queue": queue,
+            "created_at": now,
+            "enqueued_at": now if claimed else None,
+            "attempts": 1 if claimed else 0,
+        }
+        for args in each_args
+    ]
+    # A bulk INSERT … RETURNING: no unit-of-work flush per row.
+    messages = list(session.scalars(insert(OutboxMessage).returning(OutboxMessage), rows))
+    if claimed:
+        session.info.setdefault(CLAIMED, []).extend((m.id, m.attempts, m.queue) for m in messages)
+    else:
+        session.info[PENDING] = True
+    return messages
+
+
+def push_claimed(session: Session, redis: RedisProvider, log_to: logging.Logger = log) -> int:
+    """After the commit: hand the rows this transaction claimed to RQ in one Redis pipeline.
+
+    On failure the rows go back to the relay (`release_claimed`); return how many were pushed.
+    """
+    claimed: list[tuple[int, int, str]] = session.info.pop(CLAIMED, [])
+    if not claimed:
+        return 0
+    try:
+        by_queue: dict[str, list[Any]] = {}
+        for message_id, attempt, queue in claimed:
+            by_queue.setdefault(queue or "default", []).append(
+                Queue.prepare_data(
+                    run_outbox_message,
+                    [message_id],
+                    job_id=rq_job_id(redis, message_id, attempt),
+                    description=f"outbox {message_id}",
+                    retry=retry_policy(),
+                )
+            )
+        with redis.connection.pipeline() as pipe:
+            for queue, datas in by_queue.items():
+                redis.queue(queue).enqueue_many(datas, pipeline=pipe)
+            pipe.execute()
+    except Exception as exc:  # Redis down: the relay sends them when it is back
+        log_to.warning("outbox push: Redis unavailable (%s); %d rows wait", exc, len(claimed))
+        release_claimed(session, [message_id for message_id, _a, _q in claimed], str(exc))
+        return 0
+    return len(claimed)
+
+
+def release_claimed(session: Session, message_ids: Sequence[int], error: str) -> None:
+    """Send claimed rows that did not reach Redis back to the relay (pending again).
+
+    Best effort: if this fails too, the reconciler resets them once they are overdue.
+    """
+    try:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.done_at.is_(None))
+            .values(enqueued_at=None, last_error=error[:500])
+        )
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("outbox push: could not send %d rows back to the relay", len(message_ids))
+
+
+def forget_claimed(session: Session) -> None:
+    """The transaction rolled back: its claimed rows are gone with it."""
+    session.info.pop(CLAIMED, None)
+    session.info.pop(PENDING, None)
 
 
 def rq_job_id(redis: RedisProvider, message_id: int, attempt: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Integer, String, cast, insert, literal, select, update
+from sqlalchemy import Integer, String, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
 import workflow
@@ -12,7 +12,7 @@ from gridapp.accounts.models import User
 from gridapp.cases.models import Case
 from gridapp.core.errors import NotFound
 from gridapp.core.i18n import _, stored_language
-from gridapp.core.outbox import enqueue_after_commit
+from gridapp.core.outbox import enqueue_all_after_commit
 from gridapp.core.types import UTCDateTime, utcnow
 from gridapp.notifications.jobs import deliver_notification
 from gridapp.notifications.models import Notification
@@ -37,7 +37,6 @@ def notify(
     ``message`` is stored as it is: callers make it in the default language, Chinese
     (``gridapp.core.i18n.stored_language``), since its readers' language is not known then.
     """
-    made = []
     users = sorted(set(user_ids))
     keys = {user_id: f"{dedupe_key}:{user_id}" if dedupe_key else None for user_id in users}
     wanted = [key for key in keys.values() if key is not None]
@@ -51,23 +50,52 @@ def notify(
         if wanted
         else set()
     )
-    for user_id in users:
-        key = keys[user_id]
-        if key is not None and key in sent:
-            continue
-        note = Notification(
-            user_id=user_id,
-            kind=kind,
-            case_id=case.id if case else None,
-            message=message,
-            dedupe_key=key,
-        )
-        session.add(note)
-        if push:
-            session.flush()
-            enqueue_after_commit(session, deliver_notification, [note.id])
-        made.append(note)
+    rows = [
+        {
+            "user_id": user_id,
+            "kind": kind,
+            "case_id": case.id if case else None,
+            "message": message,
+            "dedupe_key": keys[user_id],
+            "created_at": utcnow(),
+        }
+        for user_id in users
+        if keys[user_id] is None or keys[user_id] not in sent
+    ]
+    if not rows:
+        return []
+    # One INSERT … RETURNING for every recipient and one for their delivery jobs: the
+    # unit of work's flush per object cost more than the rows themselves.
+    made = list(session.scalars(insert(Notification).returning(Notification), rows))
+    if push:
+        enqueue_all_after_commit(session, deliver_notification, [[note.id] for note in made])
     return made
+
+
+# The acceptors who review a district's reports. A county-wide acceptor (no district) reviews
+# every report; a case outside any district (``district`` None: ``= NULL`` is never true)
+# reaches only those, never every district's desk. Built once: building costs more than running.
+ACCEPTORS = select(User.id).where(
+    User.role == workflow.Role.acceptor,
+    User.active.is_(True),
+    (User.district_code == bindparam("district")) | User.district_code.is_(None),
+)
+TELL_ACCEPTORS = (
+    insert(Notification)
+    .from_select(
+        ["user_id", "kind", "case_id", "message", "dedupe_key", "created_at"],
+        ACCEPTORS.add_columns(
+            bindparam("kind", type_=String),
+            bindparam("case_id", type_=Integer),
+            bindparam("message", type_=String),
+            bindparam("key_prefix", type_=String) + cast(User.id, String),
+            bindparam("at", type_=UTCDateTime()),
+        ).order_by(User.id),
+    )
+    .returning(Notification)
+    # The parameters fill the SELECT's binds: not an ORM bulk INSERT of parameter rows.
+    .execution_options(dml_strategy="raw")
+)
 
 
 def notify_new_report(
@@ -77,13 +105,6 @@ def notify_new_report(
 
     ``case_is_new``: intake made the case in this transaction, so nobody was told of it yet.
     """
-    # A county-wide acceptor (no district) reviews every report; a case outside any district
-    # reaches only those, never every district's desk.
-    acceptors = select(User.id).where(
-        User.role == workflow.Role.acceptor,
-        User.active.is_(True),
-        (User.district_code == case.district_code) | User.district_code.is_(None),
-    )
     with stored_language():
         # The case's category is in the session already (intake loaded it): no query.
         message = _(
@@ -96,7 +117,7 @@ def notify_new_report(
     if not case_is_new:
         return notify(
             session,
-            session.scalars(acceptors).all(),
+            session.scalars(ACCEPTORS, {"district": case.district_code}).all(),
             kind=NEW_REPORT,
             case=case,
             message=message,
@@ -105,16 +126,18 @@ def notify_new_report(
         )
     # Nobody can have been told of a case made in this transaction: one INSERT … SELECT writes
     # every acceptor's row (the same rows notify writes), one round trip instead of two.
-    rows = acceptors.add_columns(
-        literal(NEW_REPORT, String),
-        literal(case.id, Integer),
-        literal(message, String),
-        literal(f"{dedupe_key}:", String) + cast(User.id, String),
-        literal(utcnow(), UTCDateTime()),
-    ).order_by(User.id)
-    columns = ["user_id", "kind", "case_id", "message", "dedupe_key", "created_at"]
     return list(
-        session.scalars(insert(Notification).from_select(columns, rows).returning(Notification))
+        session.scalars(
+            TELL_ACCEPTORS,
+            {
+                "district": case.district_code,
+                "kind": NEW_REPORT,
+                "case_id": case.id,
+                "message": message,
+                "key_prefix": f"{dedupe_key}:",
+                "at": utcnow(),
+            },
+        )
     )
 
 
