@@ -1,7 +1,7 @@
 """Benchmark the reads at city scale: lists, the dashboard, hot spots and vector tiles.
 
 Run: python -m bench.bench_city [--size city|county|test] [--backend postgres|sqlite] ...
-[--database-url URL] [--samples N]
+[--database-url URL] [--samples N] [--rows lists,dashboard,hotspots,tiles]
 
 Creates a throw-away database per backend (PostGIS: ``TEST_DATABASE_URL``; SQLite: a temp file),
 migrates and seeds the demo county, then adds the generated county and its year of cases
@@ -31,7 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
@@ -85,7 +85,17 @@ def last_full_month(session: Any) -> tuple[date, date]:
     return last.replace(day=1), last
 
 
-def measure(url: str, var_dir: Path, backend: str, samples: int, repeats: int) -> None:
+ROWS = ("lists", "dashboard", "hotspots", "tiles")
+
+
+def measure(
+    url: str,
+    var_dir: Path,
+    backend: str,
+    samples: int,
+    repeats: int,
+    rows: Sequence[str] = ROWS,
+) -> None:
     from sqlalchemy import select
 
     from gridapp import create_app
@@ -142,7 +152,7 @@ def measure(url: str, var_dir: Path, backend: str, samples: int, repeats: int) -
         list_page(f"/api/v1/cases?street={streets[0]}&limit=50")
         list_ms: list[float] = []
         listed = 0
-        for n in range(samples):
+        for n in range(samples if "lists" in rows else 0):
             street = streets[n % len(streets)]
             state = OPEN_STATES[(n // len(streets)) % len(OPEN_STATES)]
             overdue = "true" if n % 3 else "false"
@@ -154,92 +164,96 @@ def measure(url: str, var_dir: Path, backend: str, samples: int, repeats: int) -
                 following = f"{path}&cursor={page['next_cursor']}"
                 ms, _ = timed(partial(list_page, following))
                 list_ms.append(ms)
-        emit(
-            Row(
-                f"GET /cases state+street+overdue, p95 [{backend}]",
-                f"{len(list_ms)} pages, {listed} cases",
-                p95(list_ms),
-                "ms",
-                LIST_TARGET_MS,
-                at_least=False,
+        if list_ms:
+            emit(
+                Row(
+                    f"GET /cases state+street+overdue, p95 [{backend}]",
+                    f"{len(list_ms)} pages, {listed} cases",
+                    p95(list_ms),
+                    "ms",
+                    LIST_TARGET_MS,
+                    at_least=False,
+                )
             )
-        )
 
         first, last = last_full_month(session)
-        board_ms = min(
-            timed(lambda: dashboard(session, admin, first, last))[0] for _ in range(repeats)
-        )
-        emit(
-            Row(
-                f"dashboard, a month, every district [{backend}]",
-                "",
-                board_ms,
-                "ms",
-                DASHBOARD_TARGET_MS,
-                at_least=False,
+        if "dashboard" in rows:
+            board_ms = min(
+                timed(lambda: dashboard(session, admin, first, last))[0] for _ in range(repeats)
             )
-        )
-        spots_ms = min(
-            timed(lambda: hotspots_geojson(session, admin, first, last, "grid"))[0]
-            for _ in range(repeats)
-        )
-        emit(
-            Row(
-                f"hot spots per unit grid, a month [{backend}]",
-                "",
-                spots_ms,
-                "ms",
-                HOTSPOT_TARGET_MS,
-                at_least=False,
+            emit(
+                Row(
+                    f"dashboard, a month, every district [{backend}]",
+                    "",
+                    board_ms,
+                    "ms",
+                    DASHBOARD_TARGET_MS,
+                    at_least=False,
+                )
             )
-        )
-
-        # Tiles where the cases are: z14 tiles around open cases of the generated county.
-        points = session.execute(
-            select(Case.lon, Case.lat)
-            .where(Case.district_code == COUNTY, Case.state.in_(OPEN_STATES))
-            .limit(5000)
-        ).all()
-        picks = rng.choice(len(points), min(samples, len(points)), replace=False)
-        tiles = sorted({tile_xy(*points[int(i)], 14) for i in picks})
-        from gridapp.grid.tiles import tile_cache
-
-        tile_cache.clear()
-
-        def tile(x: int, y: int) -> bytes:
-            return area_tile(session, 14, x, y) + case_tile(session, admin, 14, x, y)
-
-        # First renders: every tile once, nothing cached (right after a map import).
-        first_ms: list[float] = []
-        sizes = 0
-        for x, y in tiles:
-            ms, data = timed(partial(tile, x, y))
-            first_ms.append(ms)
-            sizes += len(data)
-        emit(
-            Row(
-                f"z14 tile, unit grids + open cases, first render p95 [{backend}]",
-                f"{len(tiles)} tiles, {sizes // max(1, len(tiles))} B each",
-                p95(first_ms),
-                "ms",
-                TILE_TARGET_MS,
-                at_least=False,
+        if "hotspots" in rows:
+            spots_ms = min(
+                timed(lambda: hotspots_geojson(session, admin, first, last, "grid"))[0]
+                for _ in range(repeats)
             )
-        )
-        # Viewers: the command centre's screens ask for the same few tiles again and again
-        # (Zipf over the tiles), the open cases always read afresh.
-        order = rng.zipf(1.5, samples * 2) % len(tiles)
-        view_ms = [timed(partial(tile, *tiles[int(i)]))[0] for i in order]
-        emit(
-            Row(
-                f"z14 tile, unit grids + open cases, viewers p95 [{backend}]",
-                f"{len(view_ms)} requests over {len(tiles)} tiles (Zipf)",
-                p95(view_ms),
-                "ms",
-                TILE_TARGET_MS,
-                at_least=False,
+            emit(
+                Row(
+                    f"hot spots per unit grid, a month [{backend}]",
+                    "",
+                    spots_ms,
+                    "ms",
+                    HOTSPOT_TARGET_MS,
+                    at_least=False,
+                )
             )
-        )
+
+        if "tiles" in rows:
+            # Tiles where the cases are: z14 tiles around open cases of the generated county.
+            points = session.execute(
+                select(Case.lon, Case.lat)
+                .where(Case.district_code == COUNTY, Case.state.in_(OPEN_STATES))
+                .limit(5000)
+            ).all()
+            picks = rng.choice(len(points), min(samples, len(points)), replace=False)
+            tiles = sorted({tile_xy(*points[int(i)], 14) for i in picks})
+            from gridapp.grid.tiles import tile_cache
+
+            tile_cache.clear()
+
+            def tile(x: int, y: int) -> bytes:
+                return area_tile(session, 14, x, y) + case_tile(session, admin, 14, x, y)
+
+            # First renders: every tile once, nothing cached (right after a map import).
+            first_ms: list[float] = []
+            sizes = 0
+            for x, y in tiles:
+                ms, data = timed(partial(tile, x, y))
+                first_ms.append(ms)
+                sizes += len(data)
+            emit(
+                Row(
+                    f"z14 tile, unit grids + open cases, first render p95 [{backend}]",
+                    f"{len(tiles)} tiles, {sizes // max(1, len(tiles))} B each",
+                    p95(first_ms),
+                    "ms",
+                    TILE_TARGET_MS,
+                    at_least=False,
+                )
+            )
+            # Viewers: the command centre's screens ask for the same few tiles again and again
+            # (Zipf over the tiles), the open cases always read afresh.
+            order = rng.zipf(1.5, samples * 2) % len(tiles)
+            view_ms = [timed(partial(tile, *tiles[int(i)]))[0] for i in order]
+            emit(
+                Row(
+                    f"z14 tile, unit grids + open cases, viewers p95 [{backend}]",
+                    f"{len(view_ms)} requests over {len(tiles)} tiles (Zipf)",
+                    p95(view_ms),
+                    "ms",
+                    TILE_TARGET_MS,
+                    at_least=False,
+                )
+            )
         session.close()
     release_db()
 
@@ -252,14 +266,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--rows", default=",".join(ROWS), help=f"which rows, comma-separated: {', '.join(ROWS)}"
+    )
     args = parser.parse_args(argv)
+    rows = [row for row in args.rows.split(",") if row]
+    if unknown := set(rows) - set(ROWS):
+        parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     from gridapp.core.config import Config
 
     tmp = Path(tempfile.mkdtemp(prefix="gridapp-bench-city-"))
     try:
         if args.database_url:
             backend = "postgres" if args.database_url.startswith("postgres") else "sqlite"
-            measure(args.database_url, tmp, backend, args.samples, args.repeats)
+            measure(args.database_url, tmp, backend, args.samples, args.repeats, rows)
             return 0
         for backend in args.backend or ["postgres", "sqlite"]:
             with database(backend, tmp) as url:
@@ -280,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                     + ")",
                     flush=True,
                 )
-                measure(url, tmp, backend, args.samples, args.repeats)
+                measure(url, tmp, backend, args.samples, args.repeats, rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
