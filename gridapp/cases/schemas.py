@@ -108,6 +108,8 @@ def _number(num_type: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def _text(value: Any) -> str | None:
+    if value.__class__ is str:  # nearly always: the column's own type
+        return value
     return None if value is None else ensure_text_type(value)
 
 
