@@ -1,7 +1,7 @@
 """Benchmark the reads at city scale: lists, the dashboard, hot spots and vector tiles.
 
 Run: python -m bench.bench_city [--size city|county|test] [--backend postgres|sqlite] ...
-[--database-url URL] [--samples N] [--rows lists,dashboard,hotspots,tiles]
+[--database-url URL] [--samples N] [--rows lists,dashboard,hotspots,tiles,evaluation]
 
 Creates a throw-away database per backend (PostGIS: ``TEST_DATABASE_URL``; SQLite: a temp file),
 migrates and seeds the demo county, then adds the generated county and its year of cases
@@ -15,7 +15,9 @@ database already holding them (nothing is generated or dropped). It then measure
 - a z14 vector tile of unit grids (``area_tile``) and of open cases (``case_tile``) over the
   generated map, tiles where the cases are, both made one after the other: p95 of first
   renders (every tile once, an empty cache), and p95 of viewers asking again and again (Zipf
-  over the same tiles; area tiles are cached per map version, cases read afresh); ≤ 50 ms.
+  over the same tiles; area tiles are cached per map version, cases read afresh); ≤ 50 ms;
+- every department's evaluation for that month recomputed from the history (no snapshots:
+  ``bench.bench_evaluation.recompute_row``), ≤ 10 s.
 
 Every figure is printed as a ``bench.report`` row; the exit status is 0 (``python -m bench``
 judges the rows).
@@ -85,7 +87,7 @@ def last_full_month(session: Any) -> tuple[date, date]:
     return last.replace(day=1), last
 
 
-ROWS = ("lists", "dashboard", "hotspots", "tiles")
+ROWS = ("lists", "dashboard", "hotspots", "tiles", "evaluation")
 
 
 def measure(
@@ -254,6 +256,10 @@ def measure(
                     at_least=False,
                 )
             )
+        if "evaluation" in rows:
+            from bench.bench_evaluation import recompute_row
+
+            emit(recompute_row(session, admin))
         session.close()
     release_db()
 
