@@ -154,7 +154,10 @@ def test_a_desk_page_of_reported_cases_costs_the_same_statements_for_2_or_8(
                 headers=acceptor,
             )
         assert answer.status_code == 200, answer.get_json()
-        return answer.get_json()["items"], len(seen)
+        # The statements reading cases and their histories: the per-process caches (calendar,
+        # catalogue) re-check their stored versions on timers of their own.
+        reads = [sql for sql in seen if '"case"' in sql or "case_event" in sql]
+        return answer.get_json()["items"], len(reads)
 
     page(1)  # the first request of a process fills its caches (calendar, catalogue)
     small, small_statements = page(2)
