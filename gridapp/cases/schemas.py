@@ -117,18 +117,25 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _step(name: str, found: fields.Field[Any]) -> Step | None:
-    """Return what marshmallow's ``Field.serialize`` does for one field, or None if unknown."""
+def _as_marshmallow(schema: Schema, name: str, found: fields.Field[Any]) -> Callable[[Any], Any]:
+    """Write one field the way marshmallow does (a kind of field this module does not know)."""
+    return lambda obj: found.serialize(name, obj, accessor=schema.get_attribute)
+
+
+def _step(schema: Schema, name: str, found: fields.Field[Any]) -> Step:
+    """Return what marshmallow's ``Field.serialize`` does for one field: for the kinds a case
+    has, the same few operations; for any other, the field's own ``serialize``."""
     key = found.data_key if found.data_key is not None else name
     serialize = type(found)._serialize
-    if serialize is fields.Method._serialize:
-        method = getattr(found, "_serialize_method", None)
-        return None if method is None else (key, None, method)
-    if isinstance(found, fields.Function) and serialize is fields.Function._serialize:
-        return (key, None, found.serialize_func) if found.serialize_func else None
+    method = getattr(found, "_serialize_method", None)
+    if serialize is fields.Method._serialize and method is not None:
+        return (key, None, method)
+    function = found.serialize_func if isinstance(found, fields.Function) else None
+    if serialize is fields.Function._serialize and function is not None:
+        return (key, None, function)
     source = found.attribute if found.attribute is not None else name
     if "." in source or found.dump_default is not missing:
-        return None
+        return (key, None, _as_marshmallow(schema, name, found))
     if serialize is fields.Field._serialize:  # Boolean, Raw: the value as it is
         return (key, source, None)
     if serialize is fields.String._serialize:
@@ -140,9 +147,13 @@ def _step(name: str, found: fields.Field[Any]) -> Step | None:
         and not found.as_string
     ):
         return (key, source, _number(found.num_type))
-    if isinstance(found, fields.DateTime) and serialize is fields.DateTime._serialize:
-        return (key, source, _iso) if found.format in _ISO else None
-    return None
+    if (
+        isinstance(found, fields.DateTime)
+        and serialize is fields.DateTime._serialize
+        and found.format in _ISO
+    ):
+        return (key, source, _iso)
+    return (key, None, _as_marshmallow(schema, name, found))
 
 
 def compile_dump(schema: Schema) -> Writer | None:
@@ -150,29 +161,26 @@ def compile_dump(schema: Schema) -> Writer | None:
     per-field machinery (a list page dumps ~44 fields of 50 cases: most of its time).
 
     The steps are read from the schema's own fields, so a field added to the schema is
-    written too; a field of a kind not known here makes this None (marshmallow dumps).
-    The output is the same dict, key for key (tests compare it with marshmallow's).
+    written too; a field of a kind not known here (the action answer's nested event) is
+    written by its own ``serialize``. The output is the same dict, key for key (tests compare
+    it with marshmallow's). None when the schema reads attributes its own way.
     """
     if type(schema).get_attribute is not Schema.get_attribute:
         return None
-    steps: list[Step] = []
-    for name, found in schema.dump_fields.items():
-        step = _step(name, found)
-        if step is None:
-            return None
-        steps.append(step)
+    steps = [_step(schema, name, found) for name, found in schema.dump_fields.items()]
 
     def write(obj: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, source, convert in steps:
             if source is None:
                 assert convert is not None
-                out[key] = convert(obj)
-                continue
-            value = getattr(obj, source, missing)
-            if value is missing:
-                continue
-            out[key] = value if convert is None else convert(value)
+                value = convert(obj)
+            else:
+                value = getattr(obj, source, missing)
+                if value is not missing and convert is not None:
+                    value = convert(value)
+            if value is not missing:
+                out[key] = value
         return out
 
     return write
