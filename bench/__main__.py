@@ -6,9 +6,20 @@ Each benchmark runs in its own process with its own defaults and prints rows
 (``bench.report``); this collects them, prints one table (figure, baseline, ratio or value,
 target, met / NOT met), writes it as JSON to ``var/bench/bench-<UTC time>.json`` and exits
 non-zero when a row misses its target or a benchmark failed. ``--size`` is the generated
-county's (``bench.generate``): ``city`` (100 000 unit grids, 1 000 000 cases, the default) takes
-about a quarter of an hour per backend on two cores; ``county`` and ``test`` are smaller.
+county's (``bench.generate``): ``city`` (100 000 unit grids, 1 000 000 cases, the default),
+``county`` and ``test`` are smaller. The generated county is made once per backend per run
+(``bench.city_db``: PostGIS, then SQLite, one at a time so only one is on disk) and every
+module that reads it (``bench.bench_city``, ``bench.bench_memory``) gets it by
+``--database-url``; it is removed when they are done. The other modules make their own small
+databases (the demo county, or what they measure) and remove them.
 PostgreSQL and Redis are those of ``make test`` (TEST_DATABASE_URL, TEST_REDIS_URL).
+
+How long ``city`` takes on two cores, estimated from its parts on the loaded machine of
+docs/performance.md (an idle one is faster): generating the PostGIS city about 12.5 min, the
+SQLite one not timed at that size; the modules reading the city a few minutes per backend
+(``bench_memory`` about 2 min, 4 more for the profile a missed target triggers); the other
+modules (geo, PostGIS, HTTP with wrk, the offline replay on both backends, duplicates,
+evaluation) about a quarter of an hour: three quarters of an hour to an hour in all.
 """
 
 from __future__ import annotations
@@ -18,45 +29,72 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.city_db import city_database
 from bench.report import Row, parse, table
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def benchmarks(size: str) -> list[list[str]]:
+def benchmarks() -> list[list[str]]:
+    """The modules that make their own data."""
     return [
         ["bench.bench_geo"],
         ["bench.bench_postgis"],
         ["bench.bench_http", "--postgres"],
+        ["bench.bench_replay", "--postgres"],
         ["bench.bench_duplicates"],
         ["bench.bench_evaluation"],
-        ["bench.bench_city", "--size", size],
     ]
+
+
+def city_benchmarks(database_url: str) -> list[list[str]]:
+    """The modules that read the generated city of one backend."""
+    return [
+        ["bench.bench_city", "--database-url", database_url],
+        ["bench.bench_memory", "--database-url", database_url],
+    ]
+
+
+def run(command: list[str], rows: list[Row], failed: list[str]) -> None:
+    """Run one benchmark module, echo its output and collect its rows."""
+    module, *options = command
+    print(f"== {module} {' '.join(options)}", flush=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, *options], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        row = parse(line)
+        if row is not None:
+            rows.append(row)
+    if process.wait() != 0:
+        failed.append(module)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=["city", "county", "test"], default="city")
+    parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
     rows: list[Row] = []
     failed: list[str] = []
-    for module, *options in benchmarks(args.size):
-        print(f"== {module} {' '.join(options)}", flush=True)
-        process = subprocess.Popen(
-            [sys.executable, "-m", module, *options], stdout=subprocess.PIPE, text=True
-        )
-        assert process.stdout is not None
-        for line in process.stdout:
-            print(line, end="", flush=True)
-            row = parse(line)
-            if row is not None:
-                rows.append(row)
-        if process.wait() != 0:
-            failed.append(module)
+    for command in benchmarks():
+        run(command, rows, failed)
+    with tempfile.TemporaryDirectory(prefix="gridapp-bench-run-") as tmp:
+        for backend in ("postgres", "sqlite"):
+            try:
+                with city_database(backend, args.size, args.seed, Path(tmp)) as url:
+                    for command in city_benchmarks(url):
+                        run(command, rows, failed)
+            except (subprocess.CalledProcessError, OSError) as exc:
+                print(f"generating the {backend} city failed: {exc}", file=sys.stderr)
+                failed.append(f"bench.city_db [{backend}]")
     print()
     print(table(rows))
     missed = [row for row in rows if not row.met]

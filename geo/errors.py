@@ -24,10 +24,26 @@ class GeoError(Exception):
 class PointOutsideGrids(GeoError):
     """Say that no unit grid (单元网格) covers a point: it is outside the jurisdiction."""
 
-    def __init__(self, lon: float, lat: float) -> None:
-        self.lon = lon
-        self.lat = lat
-        super().__init__(f"Point ({lon}, {lat}) is outside the jurisdiction")
+    # BaseException's own constructor keeps (lon, lat) in args, and the message is written only
+    # when asked for: callers placing many points (a bulk import, a phone's replay) catch this
+    # for every point outside and never read it, and a Python __init__ or formatting two floats
+    # costs more than finding the point.
+    if TYPE_CHECKING:
+
+        def __init__(self, lon: float, lat: float) -> None: ...
+
+    @property
+    def lon(self) -> float:
+        lon: float = self.args[0]
+        return lon
+
+    @property
+    def lat(self) -> float:
+        lat: float = self.args[1]
+        return lat
+
+    def __str__(self) -> str:
+        return f"Point ({self.lon}, {self.lat}) is outside the jurisdiction"
 
 
 class UnknownCRS(GeoError):

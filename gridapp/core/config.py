@@ -73,6 +73,11 @@ class Config:
     # PostgreSQL role the app acts as (SET ROLE on connect): the migration's gridapp_writer may
     # not UPDATE or DELETE the case history or the audit trail. None: the login role's rights.
     database_role: str | None = None
+    # A read replica (PostgreSQL streaming standby) for the views that tolerate seconds of lag:
+    # lists, evaluation, dashboard, hot spots, tiles, areas (gridapp.core.db). None: all reads
+    # on the primary. A replica further behind than the maximum lag is skipped for the primary.
+    read_database_url: str | None = None
+    read_database_max_lag_seconds: float | None = 30.0
     # An evaluation export with more rows than this runs as a job (202, fetched when ready).
     evaluation_export_sync_rows: int = 5000
     # An outbox row handed to Redis this long ago whose job is neither waiting nor running is
@@ -155,6 +160,8 @@ class Config:
             "queue_prefix": env.get("QUEUE_PREFIX", "gridapp"),
             "audit_retention_days": int(env.get("AUDIT_RETENTION_DAYS", 180)),
             "database_role": env.get("DATABASE_ROLE") or None,
+            "read_database_url": env.get("READ_DATABASE_URL") or None,
+            "read_database_max_lag_seconds": _max_lag(env),
             "evaluation_export_sync_rows": int(env.get("EVALUATION_EXPORT_SYNC_ROWS", 5000)),
             "outbox_reconcile_seconds": int(env.get("OUTBOX_RECONCILE_SECONDS", 120)),
             "max_json_bytes": int(env.get("MAX_JSON_BYTES", 1024 * 1024)),
@@ -242,6 +249,22 @@ def _rate_limits(env: Mapping[str, str]) -> dict[str, str]:
                 f"RATE_LIMIT_{name.upper()}={value!r} is not a rate limit such as '10/minute'."
             ) from exc
     return values
+
+
+def _max_lag(env: Mapping[str, str]) -> float | None:
+    """Read READ_DATABASE_MAX_LAG_SECONDS: seconds, or ``off`` (the replica however far behind)."""
+    value = env.get("READ_DATABASE_MAX_LAG_SECONDS", "30").strip()
+    if value.lower() in {"off", "none", ""}:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"READ_DATABASE_MAX_LAG_SECONDS={value!r} is not a number of seconds (or 'off')."
+        ) from exc
+    if seconds < 0:
+        raise ConfigurationError("READ_DATABASE_MAX_LAG_SECONDS may not be negative.")
+    return seconds
 
 
 def _truthy(env: Mapping[str, str], name: str, default: bool = False) -> bool:

@@ -148,29 +148,30 @@ class Evaluation(MethodView):
             subject = args.get("subject") or (
                 str(user.id) if evaluation_scope(user, which).own_subject else ""
             )
-            return jsonify(
-                _json(
-                    explain(
-                        session,
-                        user,
-                        which,
-                        args["start"],
-                        args["end"],
-                        subject=subject,
-                        indicator=args["explain"],
-                        level=args["level"],
-                    )
+            with db.read_session() as reading:
+                explained = explain(
+                    reading,
+                    user,
+                    which,
+                    args["start"],
+                    args["end"],
+                    subject=subject,
+                    indicator=args["explain"],
+                    level=args["level"],
                 )
+            return jsonify(_json(explained))
+        # The table is read on the replica; an export's job and audit entry are written on the
+        # primary (``session``) below.
+        with db.read_session() as reading:
+            answer = evaluate(
+                reading,
+                user,
+                which,
+                args["start"],
+                args["end"],
+                level=args["level"],
+                subject=args.get("subject"),
             )
-        answer = evaluate(
-            session,
-            user,
-            which,
-            args["start"],
-            args["end"],
-            level=args["level"],
-            subject=args.get("subject"),
-        )
         fmt = args.get("format")
         if fmt is None:
             return answer

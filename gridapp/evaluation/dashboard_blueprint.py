@@ -129,6 +129,7 @@ class Dashboard(MethodView):
     @blp.arguments(PeriodArgs, location="query")
     @blp.response(200, DashboardSchema)
     @login_required(*ROLES)
+    @db.reads_replica
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Show the leader's numbers for a period (领导驾驶舱)."""
         return dashboard(db.session(), current_user(), args["start"], args["end"])
@@ -151,6 +152,7 @@ class Hotspots(MethodView):
     @blp.arguments(HotspotArgs, location="query")
     @blp.response(200)
     @login_required(*ROLES)
+    @db.reads_replica
     def get(self, args: dict[str, Any]) -> Response:
         """Map where cases were reported in a period (热点)."""
         text = hotspots_geojson(

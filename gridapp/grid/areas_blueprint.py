@@ -64,6 +64,7 @@ class Areas(MethodView):
     @blp.arguments(AreaListArgs, location="query")
     @blp.response(200, AreaPageSchema)
     @login_required()
+    @db.reads_replica
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List areas by level and parent, in code order."""
         items, next_cursor = list_areas(
@@ -111,6 +112,7 @@ class AreaDetail(MethodView):
     @blp.arguments(AreaArgs, location="query")
     @blp.response(200, AreaSchema)
     @login_required()
+    @db.reads_replica
     def get(self, args: dict[str, Any], code: str) -> Area | Response:
         """Show one area; as a GeoJSON Feature with ``?format=geojson``."""
         area = get_area(db.session(), code, args["layer"])

@@ -106,6 +106,7 @@ class Tile(MethodView):
     @blp.arguments(TileArgs, location="query")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type=MVT)
     @login_required()
+    @db.reads_replica
     def get(self, args: dict[str, Any], layer: str, z: int, x: int, y: int) -> Response:
         """Return a vector tile (MVT) of the grid map's areas or of the open cases."""
         if not valid_tile(z, x, y):

@@ -19,6 +19,7 @@ from geo import (
     UnknownArea,
     generate_unit_grids,
 )
+from geo.index import SUB
 from tests.geo.maps import COMMUNITY, DISTRICT, LAT0, LON0, STEP, STREET, grid, hierarchy, square
 
 # A 2 x 2 block whose codes do not follow the geometric order, so "lowest code wins" cannot pass
@@ -246,7 +247,11 @@ def awkward_points(draw) -> tuple[float, float]:
     """Draw points that stress the index: vertices, on edges, on pixel edges, or anywhere."""
     index = random_index()
     geoms = random_map()[1]
-    kind = draw(st.sampled_from(["anywhere", "vertex", "edge", "pixel", "pixel_corner"]))
+    kind = draw(
+        st.sampled_from(
+            ["anywhere", "vertex", "edge", "pixel", "pixel_corner", "subpixel", "subpixel_corner"]
+        )
+    )
     if kind == "anywhere":
         return (
             draw(st.floats(LON0 - 0.001, LON0 + 0.012)),
@@ -264,9 +269,15 @@ def awkward_points(draw) -> tuple[float, float]:
         return float(lon_a + t * (lon_b - lon_a)), float(lat_a + t * (lat_b - lat_a))
     (lon0, lat0), (dlon, dlat) = index.pixel_origin, index.pixel_size
     rows, cols = index.raster_shape
+    if kind.startswith("subpixel"):
+        # The lines between sub-pixels, where a mixed pixel's answers change level.
+        dlon /= SUB
+        dlat /= SUB
+        rows *= SUB
+        cols *= SUB
     col = draw(st.integers(0, cols))
     row = draw(st.integers(0, rows))
-    if kind == "pixel_corner":
+    if kind.endswith("corner"):
         return lon0 + col * dlon, lat0 + row * dlat
     return lon0 + col * dlon, float(lat_a)
 
@@ -295,7 +306,7 @@ def dense_reference(geoms, lons, lats) -> np.ndarray:
     return want
 
 
-@pytest.mark.parametrize("options", [{}, {"max_pixels": 400}, {"pixel_m": 3.0}])
+@pytest.mark.parametrize("options", [{}, {"max_pixels": 400}, {"pixel_m": 3.0}, {"pixel_m": 40.0}])
 def test_dense_sample_agrees_with_brute_force(options):
     areas, geoms = random_map()
     index = GridIndex(areas, **options)
@@ -332,3 +343,52 @@ def test_a_located_point_carries_its_grids_setting():
     index = GridIndex(hierarchy() + cells)
     assert index.locate(LON0 + 0.5 * STEP, LAT0 + 1.5 * STEP).setting == "rural"
     assert index.locate(LON0 + 1.5 * STEP, LAT0 + 0.5 * STEP).setting == "urban"
+
+
+def test_sub_pixels_leave_only_points_near_a_boundary_to_exact_tests():
+    index = random_index()
+    # Every mixed pixel is split, and most of its sub-pixels answer without an exact test.
+    assert 0 < index.exact_subpixel_count < 0.6 * SUB * SUB * index.mixed_pixel_count
+    # A point at the centre of a sub-pixel no boundary touches is answered like any other.
+    geoms = random_map()[1]
+    rng = np.random.default_rng(11)
+    (lon0, lat0), (dlon, dlat) = index.pixel_origin, index.pixel_size
+    rows, cols = index.raster_shape
+    col = rng.integers(0, cols * SUB, 20_000)
+    row = rng.integers(0, rows * SUB, 20_000)
+    lons = lon0 + (col + 0.5) * dlon / SUB
+    lats = lat0 + (row + 0.5) * dlat / SUB
+    want = dense_reference(geoms, lons, lats)
+    assert (want >= 0).sum() > 1_000
+    assert index.locate_many(lons, lats).tolist() == want.tolist()
+
+
+def test_a_pixel_with_more_candidates_than_a_sub_pixel_can_name():
+    # 300 large squares around one point, each its own grid, codes in no particular order, and
+    # a small one across the middle: the pixels there are mixed and have all 301 as candidates
+    # (more than a byte names), so their points are all tested exactly, the lowest code winning.
+    rng = np.random.default_rng(3)
+    centre = (LON0 + 0.02, LAT0 + 0.02)
+    codes = [f"430423100{c // 999 + 1:03d}{c % 999 + 1:03d}" for c in rng.permutation(301)]
+    shapes = [
+        box(centre[0] - r, centre[1] - r, centre[0] + r, centre[1] + r)
+        for r in np.linspace(0.010, 0.013, 300).tolist()
+    ]
+    shapes.append(box(centre[0] - 0.0003, centre[1] - 0.0002, centre[0] + 0.0001, centre[1]))
+    areas = [grid(code, shape) for code, shape in zip(codes, shapes, strict=True)]
+    index = GridIndex(areas, pixel_m=100.0)
+    assert np.diff(index._raster.offsets).max() > 254  # the case under test (a private look)
+    geoms = [index.geometry(code) for code in index.grid_codes]
+    lons = rng.uniform(centre[0] - 0.002, centre[0] + 0.002, 3_000)
+    lats = rng.uniform(centre[1] - 0.002, centre[1] + 0.002, 3_000)
+    want = dense_reference(geoms, lons, lats)
+    assert index.locate_many(lons, lats).tolist() == want.tolist()
+    assert [index.position(a, b) for a, b in zip(lons, lats, strict=True)] == want.tolist()
+
+
+def test_outside_error_keeps_the_point_through_pickling():
+    import pickle
+
+    error = pickle.loads(pickle.dumps(PointOutsideGrids(112.5, 27.25)))
+    assert (error.lon, error.lat) == (112.5, 27.25)
+    assert str(error) == "Point (112.5, 27.25) is outside the jurisdiction"
