@@ -1,7 +1,7 @@
 """Benchmark the reads at city scale: lists, the dashboard, hot spots and vector tiles.
 
 Run: python -m bench.bench_city [--size city|county|test] [--backend postgres|sqlite] ...
-[--database-url URL] [--samples N]
+[--database-url URL] [--samples N] [--rows lists,dashboard,hotspots,tiles,evaluation]
 
 Creates a throw-away database per backend (PostGIS: ``TEST_DATABASE_URL``; SQLite: a temp file),
 migrates and seeds the demo county, then adds the generated county and its year of cases
@@ -19,7 +19,9 @@ database already holding them (nothing is generated or dropped). It then measure
   rendered on demand (the baseline), then the precompute job an import enqueues (every area
   tile z0-16 into the shared store; its duration is printed), then the p95 of first requests
   (every tile once, this process's cache empty: areas from the store, cases made now) and of
-  viewers asking again and again (Zipf over the same tiles); ≤ 50 ms.
+  viewers asking again and again (Zipf over the same tiles); ≤ 50 ms;
+- every department's evaluation for that month recomputed from the history (no snapshots:
+  ``bench.bench_evaluation.recompute_row``), ≤ 10 s.
 
 Every figure is printed as a ``bench.report`` row; the exit status is 0 (``python -m bench``
 judges the rows).
@@ -36,7 +38,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
@@ -90,7 +92,17 @@ def last_full_month(session: Any) -> tuple[date, date]:
     return last.replace(day=1), last
 
 
-def measure(url: str, var_dir: Path, backend: str, samples: int, repeats: int) -> None:
+ROWS = ("lists", "dashboard", "hotspots", "tiles", "evaluation")
+
+
+def measure(
+    url: str,
+    var_dir: Path,
+    backend: str,
+    samples: int,
+    repeats: int,
+    rows: Sequence[str] = ROWS,
+) -> None:
     from sqlalchemy import select
 
     from gridapp import create_app
@@ -147,7 +159,7 @@ def measure(url: str, var_dir: Path, backend: str, samples: int, repeats: int) -
         list_page(f"/api/v1/cases?street={streets[0]}&limit=50")
         list_ms: list[float] = []
         listed = 0
-        for n in range(samples):
+        for n in range(samples if "lists" in rows else 0):
             street = streets[n % len(streets)]
             state = OPEN_STATES[(n // len(streets)) % len(OPEN_STATES)]
             overdue = "true" if n % 3 else "false"
@@ -159,119 +171,129 @@ def measure(url: str, var_dir: Path, backend: str, samples: int, repeats: int) -
                 following = f"{path}&cursor={page['next_cursor']}"
                 ms, _ = timed(partial(list_page, following))
                 list_ms.append(ms)
-        emit(
-            Row(
-                f"GET /cases state+street+overdue, p95 [{backend}]",
-                f"{len(list_ms)} pages, {listed} cases",
-                p95(list_ms),
-                "ms",
-                LIST_TARGET_MS,
-                at_least=False,
+        if list_ms:
+            emit(
+                Row(
+                    f"GET /cases state+street+overdue, p95 [{backend}]",
+                    f"{len(list_ms)} pages, {listed} cases",
+                    p95(list_ms),
+                    "ms",
+                    LIST_TARGET_MS,
+                    at_least=False,
+                )
             )
-        )
 
         first, last = last_full_month(session)
-        board_ms = min(
-            timed(lambda: dashboard(session, admin, first, last))[0] for _ in range(repeats)
-        )
-        emit(
-            Row(
-                f"dashboard, a month, every district [{backend}]",
-                "",
-                board_ms,
-                "ms",
-                DASHBOARD_TARGET_MS,
-                at_least=False,
+        if "dashboard" in rows:
+            board_ms = min(
+                timed(lambda: dashboard(session, admin, first, last))[0] for _ in range(repeats)
             )
-        )
-        # Hot spots as a map client reads them: counts by area code (format=counts), the
-        # polygons coming from the area tiles; the GeoJSON with polygons is the baseline.
-        spots_ms, counts_text = min(
-            (timed(lambda: hotspot_counts_json(session, admin, first, last, "grid")))
-            for _ in range(repeats)
-        )
-        geojson_ms, geojson_text = min(
-            (timed(lambda: hotspots_geojson(session, admin, first, last, "grid")))
-            for _ in range(repeats)
-        )
-        grids = len(json.loads(counts_text)["items"])
-        emit(
-            Row(
-                f"hot spots per unit grid, a month, counts by code [{backend}]",
-                f"GeoJSON with polygons {geojson_ms:.0f} ms, {len(geojson_text) >> 20} MB; "
-                f"counts {len(counts_text) >> 10} KB, {grids} grids",
-                spots_ms,
-                "ms",
-                HOTSPOT_TARGET_MS,
-                at_least=False,
+            emit(
+                Row(
+                    f"dashboard, a month, every district [{backend}]",
+                    "",
+                    board_ms,
+                    "ms",
+                    DASHBOARD_TARGET_MS,
+                    at_least=False,
+                )
             )
-        )
+        if "hotspots" in rows:
+            # Hot spots as a map client reads them: counts by area code (format=counts), the
+            # polygons coming from the area tiles; the GeoJSON with polygons is the baseline.
+            spots_ms, counts_text = min(
+                (timed(lambda: hotspot_counts_json(session, admin, first, last, "grid")))
+                for _ in range(repeats)
+            )
+            geojson_ms, geojson_text = min(
+                (timed(lambda: hotspots_geojson(session, admin, first, last, "grid")))
+                for _ in range(repeats)
+            )
+            grids = len(json.loads(counts_text)["items"])
+            emit(
+                Row(
+                    f"hot spots per unit grid, a month, counts by code [{backend}]",
+                    f"GeoJSON with polygons {geojson_ms:.0f} ms, {len(geojson_text) >> 20} MB; "
+                    f"counts {len(counts_text) >> 10} KB, {grids} grids",
+                    spots_ms,
+                    "ms",
+                    HOTSPOT_TARGET_MS,
+                    at_least=False,
+                )
+            )
 
-        # Tiles where the cases are: z14 tiles around open cases of the generated county.
-        points = session.execute(
-            select(Case.lon, Case.lat)
-            .where(Case.district_code == COUNTY, Case.state.in_(OPEN_STATES))
-            .limit(5000)
-        ).all()
-        picks = rng.choice(len(points), min(samples, len(points)), replace=False)
-        tiles = sorted({tile_xy(*points[int(i)], 14) for i in picks})
-        from gridapp.grid.tiles import TileStore, precompute_area_tiles, tile_cache
+        if "tiles" in rows:
+            # Tiles where the cases are: z14 tiles around open cases of the generated county.
+            points = session.execute(
+                select(Case.lon, Case.lat)
+                .where(Case.district_code == COUNTY, Case.state.in_(OPEN_STATES))
+                .limit(5000)
+            ).all()
+            picks = rng.choice(len(points), min(samples, len(points)), replace=False)
+            tiles = sorted({tile_xy(*points[int(i)], 14) for i in picks})
+            from gridapp.grid.tiles import TileStore, precompute_area_tiles, tile_cache
 
-        def tile(x: int, y: int, store: TileStore | None = None) -> bytes:
-            return area_tile(session, 14, x, y, store=store) + case_tile(session, admin, 14, x, y)
+            def tile(x: int, y: int, store: TileStore | None = None) -> bytes:
+                return area_tile(session, 14, x, y, store=store) + case_tile(
+                    session, admin, 14, x, y
+                )
 
-        # Baseline: rendered on demand (an empty store of its own, no process cache): what a
-        # viewer pays for a tile nobody precomputed.
-        tile_cache.clear()
-        empty_store = TileStore(var_dir / "bench-empty-store")
-        demand_ms = [timed(partial(tile, x, y, empty_store))[0] for x, y in tiles]
-        # What production does after a map import: the precompute job renders every area tile
-        # of z0-16 into the shared store (timed: it is part of an import's cost).
-        tile_cache.clear()
-        store = TileStore(var_dir / "tiles")
-        job_ms, job = timed(lambda: precompute_area_tiles(session, store))
-        print(
-            f"[{backend}] area tile precompute: {job['tiles']} tiles z{job['zooms'][0]}-"
-            f"{job['zooms'][1]} ({job['empty']} empty, {job['bytes'] >> 20} MB) in "
-            f"{job_ms / 1000:.1f} s",
-            flush=True,
-        )
-        # First renders: every tile once after the job, nothing in this process's cache (a
-        # worker that never drew it): the areas read from the store, the open cases made now.
-        tile_cache.clear()
-        first_ms: list[float] = []
-        sizes = 0
-        for x, y in tiles:
-            ms, data = timed(partial(tile, x, y, store))
-            first_ms.append(ms)
-            sizes += len(data)
-        emit(
-            Row(
-                f"z14 tile, unit grids + open cases, first request after the precompute job, "
-                f"p95 [{backend}]",
-                f"{len(tiles)} tiles, {sizes // max(1, len(tiles))} B each; job "
-                f"{job['tiles']} tiles in {job_ms / 1000:.0f} s; on demand p95 "
-                f"{p95(demand_ms):.0f} ms",
-                p95(first_ms),
-                "ms",
-                TILE_TARGET_MS,
-                at_least=False,
+            # Baseline: rendered on demand (an empty store of its own, no process cache): what a
+            # viewer pays for a tile nobody precomputed.
+            tile_cache.clear()
+            empty_store = TileStore(var_dir / "bench-empty-store")
+            demand_ms = [timed(partial(tile, x, y, empty_store))[0] for x, y in tiles]
+            # What production does after a map import: the precompute job renders every area tile
+            # of z0-16 into the shared store (timed: it is part of an import's cost).
+            tile_cache.clear()
+            store = TileStore(var_dir / "tiles")
+            job_ms, job = timed(lambda: precompute_area_tiles(session, store))
+            print(
+                f"[{backend}] area tile precompute: {job['tiles']} tiles z{job['zooms'][0]}-"
+                f"{job['zooms'][1]} ({job['empty']} empty, {job['bytes'] >> 20} MB) in "
+                f"{job_ms / 1000:.1f} s",
+                flush=True,
             )
-        )
-        # Viewers: the command centre's screens ask for the same few tiles again and again
-        # (Zipf over the tiles), the open cases always read afresh.
-        order = rng.zipf(1.5, samples * 2) % len(tiles)
-        view_ms = [timed(partial(tile, *tiles[int(i)], store))[0] for i in order]
-        emit(
-            Row(
-                f"z14 tile, unit grids + open cases, viewers p95 [{backend}]",
-                f"{len(view_ms)} requests over {len(tiles)} tiles (Zipf)",
-                p95(view_ms),
-                "ms",
-                TILE_TARGET_MS,
-                at_least=False,
+            # First renders: every tile once after the job, nothing in this process's cache (a
+            # worker that never drew it): the areas read from the store, the open cases made now.
+            tile_cache.clear()
+            first_ms: list[float] = []
+            sizes = 0
+            for x, y in tiles:
+                ms, data = timed(partial(tile, x, y, store))
+                first_ms.append(ms)
+                sizes += len(data)
+            emit(
+                Row(
+                    f"z14 tile, unit grids + open cases, first request after the precompute job, "
+                    f"p95 [{backend}]",
+                    f"{len(tiles)} tiles, {sizes // max(1, len(tiles))} B each; job "
+                    f"{job['tiles']} tiles in {job_ms / 1000:.0f} s; on demand p95 "
+                    f"{p95(demand_ms):.0f} ms",
+                    p95(first_ms),
+                    "ms",
+                    TILE_TARGET_MS,
+                    at_least=False,
+                )
             )
-        )
+            # Viewers: the command centre's screens ask for the same few tiles again and again
+            # (Zipf over the tiles), the open cases always read afresh.
+            order = rng.zipf(1.5, samples * 2) % len(tiles)
+            view_ms = [timed(partial(tile, *tiles[int(i)], store))[0] for i in order]
+            emit(
+                Row(
+                    f"z14 tile, unit grids + open cases, viewers p95 [{backend}]",
+                    f"{len(view_ms)} requests over {len(tiles)} tiles (Zipf)",
+                    p95(view_ms),
+                    "ms",
+                    TILE_TARGET_MS,
+                    at_least=False,
+                )
+            )
+        if "evaluation" in rows:
+            from bench.bench_evaluation import recompute_row
+
+            emit(recompute_row(session, admin))
         session.close()
     release_db()
 
@@ -284,14 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--rows", default=",".join(ROWS), help=f"which rows, comma-separated: {', '.join(ROWS)}"
+    )
     args = parser.parse_args(argv)
+    rows = [row for row in args.rows.split(",") if row]
+    if unknown := set(rows) - set(ROWS):
+        parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     from gridapp.core.config import Config
 
     tmp = Path(tempfile.mkdtemp(prefix="gridapp-bench-city-"))
     try:
         if args.database_url:
             backend = "postgres" if args.database_url.startswith("postgres") else "sqlite"
-            measure(args.database_url, tmp, backend, args.samples, args.repeats)
+            measure(args.database_url, tmp, backend, args.samples, args.repeats, rows)
             return 0
         for backend in args.backend or ["postgres", "sqlite"]:
             with database(backend, tmp) as url:
@@ -312,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                     + ")",
                     flush=True,
                 )
-                measure(url, tmp, backend, args.samples, args.repeats)
+                measure(url, tmp, backend, args.samples, args.repeats, rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

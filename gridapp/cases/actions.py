@@ -157,13 +157,16 @@ def case_facts(case: Case) -> workflow.Facts:
     )
 
 
-def available_actions(user: User, case: Case) -> list[workflow.Transition]:
+def available_actions(
+    user: User, case: Case, *, now: datetime | None = None
+) -> list[workflow.Transition]:
     """Return the rows this user may take on the case now (the case's ``actions``).
 
     Guards that read the payload (a merge's target) are judged when the payload comes.
+    ``now`` is the moment a whole page is judged at (one moment for every case of it).
     """
     definition = workflow.PROCESSES[case.process]
-    known = facts(user, case, {"duplicate_of": -1})
+    known = facts(user, case, {"duplicate_of": -1}, now=now)
     role = workflow.Role(user.role)
     # The checks `workflow.select` makes, without building a refusal per row (a list page
     # asks this of every row of every case; profiled: most of a page's time).

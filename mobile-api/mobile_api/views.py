@@ -94,7 +94,8 @@ class SyncArgs(StrictSchema):
 
 class SyncSchema(StrictSchema):
     cursor = fields.String()
-    cases = fields.List(fields.Nested(CaseSchema))
+    # Nested many: the cases are dumped at once (their history facts read in one query).
+    cases = fields.Nested(CaseSchema, many=True)
     tasks = fields.List(fields.Nested(TaskSchema))
     notifications = fields.List(fields.Nested(NotificationSchema))
 
