@@ -75,7 +75,7 @@ def test_each_session_gets_its_own_object(session):
 
 
 def test_a_session_holding_the_row_gets_its_own(session):
-    held = session.get(Category, find_category(session, "SJ0102").id)  # type: ignore[union-attr]
+    held = session.get(Category, find_category(session, "SJ0102").id)
     held.name = "changed, not flushed"
 
     assert find_category(session, "SJ0102") is held
@@ -109,7 +109,7 @@ def test_every_change_moves_the_version_and_the_next_read_sees_it(session, chang
     elif change == "update_category":
         update_category(session, "SJ0102", {"active": False})
         session.commit()
-        assert find_category(session, "SJ0102").active is False  # type: ignore[union-attr]
+        assert find_category(session, "SJ0102").active is False
     elif change == "create_department":
         create_department(session, {"code": "new-dept", "name": "新部门"})
         session.commit()
@@ -117,7 +117,7 @@ def test_every_change_moves_the_version_and_the_next_read_sees_it(session, chang
     elif change == "update_department":
         update_department(session, "sanitation", {"name": "环卫处"})
         session.commit()
-        assert find_department(session, "sanitation").name == "环卫处"  # type: ignore[union-attr]
+        assert find_department(session, "sanitation").name == "环卫处"
     elif change in ("create_rule", "update_rule", "delete_rule"):
         rule = create_rule(
             session,
@@ -168,7 +168,7 @@ def test_every_change_moves_the_version_and_the_next_read_sees_it(session, chang
 
 def test_another_process_change_is_seen_when_the_version_is_next_read(session, monkeypatch):
     """Another process's change reaches this one through the stored version alone."""
-    assert find_category(session, "SJ0102").active is True  # type: ignore[union-attr]
+    assert find_category(session, "SJ0102").active is True
     # What another process's flush leaves: the row changed and the version moved, and nothing
     # here told (a Core UPDATE runs no flush listener, bump_version no commit hook).
     session.execute(update(Category).where(Category.code == "SJ0102").values(active=False))
@@ -176,15 +176,15 @@ def test_another_process_change_is_seen_when_the_version_is_next_read(session, m
     session.commit()
 
     monkeypatch.setattr(services, "CACHE_SECONDS", 3600.0)
-    assert find_category(session, "SJ0102").active is True  # type: ignore[union-attr]
+    assert find_category(session, "SJ0102").active is True
     monkeypatch.setattr(services, "CACHE_SECONDS", 0.0)  # the interval has passed
-    assert find_category(session, "SJ0102").active is False  # type: ignore[union-attr]
+    assert find_category(session, "SJ0102").active is False
 
 
 def test_a_change_rolled_back_leaves_no_copy_behind(session):
     with session.begin_nested() as savepoint:
         update_category(session, "SJ0102", {"name": "never committed"})
-        assert find_category(session, "SJ0102").name == "never committed"  # type: ignore[union-attr]
+        assert find_category(session, "SJ0102").name == "never committed"
         savepoint.rollback()
 
-    assert find_category(session, "SJ0102").name != "never committed"  # type: ignore[union-attr]
+    assert find_category(session, "SJ0102").name != "never committed"
