@@ -263,3 +263,26 @@ def test_without_redis_a_revoked_session_is_still_refused(client, redis_down):
     )
 
     problem_of(client.get(ME, headers=headers), 401)
+
+
+def test_a_request_verifies_its_token_once(client, monkeypatch):
+    """The rate limiter (before the view) and the principal share one verification."""
+    from gridapp.core import security
+    from tests.gridapp.case_helpers import grid_point, report
+
+    headers = login_headers(client, "grid_worker")
+    point = grid_point(client, headers, client.get(ME, headers=headers).get_json()["grids"][0])
+    verified: list[str] = []
+    decode = security._decode
+
+    def counted(token: str, secret: str) -> dict[str, Any]:
+        verified.append(token)
+        return decode(token, secret)
+
+    monkeypatch.setattr(security, "_decode", counted)
+
+    assert report(client, headers, *point).status_code == 201
+    assert len(verified) == 1
+    bad = {"Authorization": headers["Authorization"] + "x"}
+    problem_of(report(client, bad, *point), 401)
+    assert len(verified) == 3  # a refusal is not kept: the limiter's check, then the view's
