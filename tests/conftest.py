@@ -212,6 +212,25 @@ def session(app: Any) -> Iterator[Any]:
             outer.rollback()
             connection.close()
             db.unbind_connection()
+            forget_rolled_back_versions()
+
+
+def forget_rolled_back_versions() -> None:
+    """Forget the copies and published versions of what a test committed, then rolled back.
+
+    In production a committed version is never undone; here the test's outer transaction takes
+    it back, and the next test would find this process's copies (users, catalogue) and Redis's
+    published user versions naming rows that no longer exist.
+    """
+    from gridapp.accounts.principals import copies
+    from gridapp.catalogue.services import forget_catalogue
+    from gridapp.core.extensions import redis
+
+    copies.forget()
+    forget_catalogue()
+    published = list(redis.connection.scan_iter(match=f"{redis.prefix}:user-version:*"))
+    if published:
+        redis.connection.delete(*published)
 
 
 @pytest.fixture()

@@ -53,6 +53,10 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Moves on with every change to the row or its grids (a flush listener, whoever changes
+    # it): a process's copy of the user is good while it has the version Redis publishes
+    # (gridapp.accounts.principals).
+    version: Mapped[str] = mapped_column(String(40), default="0", server_default="0")
 
     grids: Mapped[list[UserGrid]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="select"

@@ -251,17 +251,23 @@ def session_revoked(session: Session, session_id: str) -> bool:
     of Redis neither lets a revoked token in nor shuts everyone out.
     """
     try:
-        return bool(redis.connection.exists(_revoked_key(session_id)))
+        return bool(redis.connection.exists(revoked_key(session_id)))
     except RedisError:
-        revoked = session.scalar(
-            select(RefreshToken.id)
-            .where(RefreshToken.family == session_id, RefreshToken.revoked_at.is_not(None))
-            .limit(1)
-        )
-        return revoked is not None
+        return revoked_in_database(session, session_id)
 
 
-def _revoked_key(session_id: str) -> str:
+def revoked_in_database(session: Session, session_id: str) -> bool:
+    """Say whether a session has ended, from its refresh-token family's rows (Redis down)."""
+    revoked = session.scalar(
+        select(RefreshToken.id)
+        .where(RefreshToken.family == session_id, RefreshToken.revoked_at.is_not(None))
+        .limit(1)
+    )
+    return revoked is not None
+
+
+def revoked_key(session_id: str) -> str:
+    """Return the Redis key that marks a sign-in session as ended."""
     return f"{redis.prefix}:revoked-session:{session_id}"
 
 
@@ -336,7 +342,7 @@ def _revoke_families(
     try:
         pipe = redis.connection.pipeline()
         for family in families:
-            pipe.set(_revoked_key(family), 1, ex=ttl)
+            pipe.set(revoked_key(family), 1, ex=ttl)
         pipe.execute()
     except RedisError:
         pass  # session_revoked falls back to the database rows revoked above

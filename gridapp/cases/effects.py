@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 import workflow
 from gridapp.accounts.models import User, UserGrid
@@ -189,6 +190,8 @@ def set_department(ctx: ActionContext) -> None:
             extra={"department": code},
         )
     case.department_code, case.handler_id = code, None
+    # In hand from the catalogue's copy: the case's JSON names it without another query.
+    set_committed_value(case, "department", find_department(ctx.session, code))
     ctx.data["department"] = code
 
 

@@ -1,14 +1,24 @@
-"""The catalogue's use cases: find categories and departments, route a case by the rules."""
+"""The catalogue's use cases: find categories and departments, route a case by the rules.
+
+What the write path reads of the catalogue (a report's category, a dispatch's rule and
+department) comes from a per-process copy of the categories, departments and rules,
+rebuilt when the stored catalogue version moves (``gridapp.core.versions``). Every change to
+those rows moves the version on in its own flush (a listener below, whoever changes them:
+the admin API, the seed, an import), and this process drops its copy when the change commits
+or rolls back; another process sees the change within ``CACHE_SECONDS``, as it sees a new
+work calendar. The administration itself reads and writes the rows, never the copy.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import Session, UOWTransaction
 
 import geo
 import workflow
@@ -18,21 +28,104 @@ from gridapp.core.audit import record_audit
 from gridapp.core.errors import Conflict, NotFound, ValidationFailed
 from gridapp.core.i18n import _
 from gridapp.core.pagination import cursor_int, decode_cursor, paginate
+from gridapp.core.versions import VersionedCache, attached_copy, bump_version_in_flush, row_values
 from gridapp.grid.services import Location, area_exists, locate_point
 
 COMPONENT_RADIUS_M = 30.0
-# The hot path's statement is built once: building one costs more than running it.
+# The statements are built once: building one costs more than running it.
 CATEGORY_BY_CODE = select(Category).where(Category.code == bindparam("code"))
+DEPARTMENT_BY_CODE = select(Department).where(Department.code == bindparam("code"))
+
+CATALOGUE_VERSION = "catalogue_version"
+# How often a process reads the stored version: another worker's change is seen within this.
+CACHE_SECONDS = 5.0
+CATALOGUE_MODELS = (Category, Department, ResponsibilityRule)
+_CHANGED = "gridapp.catalogue.changed"
+
+
+@dataclass(frozen=True)
+class CatalogueCopy:
+    """This process's copy of the catalogue's rows (column values, never session objects)."""
+
+    categories: dict[str, dict[str, Any]]
+    departments: dict[str, dict[str, Any]]
+    rules_by_area: dict[str, list[dict[str, Any]]]
+
+
+def _load_catalogue(session: Session) -> CatalogueCopy:
+    rules: dict[str, list[dict[str, Any]]] = {}
+    for rule in session.scalars(select(ResponsibilityRule)):
+        rules.setdefault(rule.area_code, []).append(row_values(rule))
+    return CatalogueCopy(
+        categories={c.code: row_values(c) for c in session.scalars(select(Category))},
+        departments={d.code: row_values(d) for d in session.scalars(select(Department))},
+        rules_by_area=rules,
+    )
+
+
+_catalogues: VersionedCache[CatalogueCopy] = VersionedCache()
+
+
+def catalogue_copy(session: Session) -> CatalogueCopy:
+    """Return this process's copy of the catalogue (rebuilt when its stored version moved)."""
+    return _catalogues.get(
+        session, "catalogue", CATALOGUE_VERSION, lambda: _load_catalogue(session), CACHE_SECONDS
+    )
+
+
+def forget_catalogue() -> None:
+    """Drop this process's copy of the catalogue (rebuilt on next use)."""
+    _catalogues.forget()
+
+
+@event.listens_for(Session, "before_flush")
+def _move_catalogue_version(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
+    """Move the catalogue version on in the flush that changes a category, department or rule."""
+    touched = any(isinstance(o, CATALOGUE_MODELS) for o in chain(session.new, session.deleted))
+    if not touched:
+        touched = any(
+            isinstance(o, CATALOGUE_MODELS) and session.is_modified(o) for o in session.dirty
+        )
+    if touched:
+        bump_version_in_flush(session, CATALOGUE_VERSION)
+        session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    # This process may have copied the change before it committed: copy it afresh.
+    if session.info.pop(_CHANGED, False):
+        _catalogues.forget()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    # A copy made inside the transaction may hold rows that now never existed.
+    if session.info.get(_CHANGED):
+        _catalogues.forget()
+        if not session.in_transaction():
+            session.info.pop(_CHANGED, None)
 
 
 def find_category(session: Session, code: str) -> Category | None:
-    """Return the category with this code, or None."""
-    return session.scalar(CATEGORY_BY_CODE, {"code": code})
+    """Return the category with this code, or None (from this process's copy, no query)."""
+    values = catalogue_copy(session).categories.get(code)
+    return None if values is None else attached_copy(session, Category, values)
 
 
 def find_department(session: Session, code: str) -> Department | None:
-    """Return the department with this code, or None."""
-    return session.scalar(select(Department).where(Department.code == code))
+    """Return the department with this code, or None (from this process's copy, no query)."""
+    values = catalogue_copy(session).departments.get(code)
+    return None if values is None else attached_copy(session, Department, values)
+
+
+def _category_row(session: Session, code: str) -> Category | None:
+    # The administration reads the row itself: it changes it, and checks in its transaction.
+    return session.scalar(CATEGORY_BY_CODE, {"code": code})
+
+
+def _department_row(session: Session, code: str) -> Department | None:
+    return session.scalar(DEPARTMENT_BY_CODE, {"code": code})
 
 
 def responsible_department(
@@ -42,17 +135,20 @@ def responsible_department(
 
     Dispatch and the admins' dry run both ask this, so the dry run answers what dispatch does.
     """
-    codes = [c for c in area_codes if c]
-    rules = session.scalars(
-        select(ResponsibilityRule).where(
-            ResponsibilityRule.area_code.in_(codes),
-            or_(
-                ResponsibilityRule.category_code == category,
-                ResponsibilityRule.category_code.is_(None),
-            ),
-        )
-    ).all()
-    return max(rules, key=lambda r: (len(r.area_code), r.category_code is not None), default=None)
+    by_area = catalogue_copy(session).rules_by_area
+    rules = [
+        rule
+        for code in area_codes
+        if code
+        for rule in by_area.get(code, ())
+        if rule["category_code"] in (category, None)
+    ]
+    best = max(
+        rules,
+        key=lambda r: (len(r["area_code"]), r["category_code"] is not None),
+        default=None,
+    )
+    return None if best is None else attached_copy(session, ResponsibilityRule, best)
 
 
 def nearest_component(session: Session, category: str, lon: float, lat: float) -> Component | None:
@@ -144,7 +240,7 @@ def list_all_categories(
 
 def get_category(session: Session, code: str) -> Category:
     """Return a category by code, or raise NotFound."""
-    category = find_category(session, code)
+    category = _category_row(session, code)
     if category is None:
         raise NotFound(_("No category %(code)r.", code=code))
     return category
@@ -163,7 +259,7 @@ def _check_category(session: Session, values: dict[str, Any]) -> dict[str, list[
         ]
     department = values.get("department_code")
     if department is not None:
-        found = find_department(session, department)
+        found = _department_row(session, department)
         if found is None or not found.active:
             errors["department"] = [_("No active department %(code)r.", code=department)]
     for step, limit in (values.get("time_limits") or {}).items():
@@ -183,7 +279,7 @@ def _check_category(session: Session, values: dict[str, Any]) -> dict[str, list[
 def create_category(session: Session, values: dict[str, Any]) -> Category:
     """Add a case category (新增案件类别), recorded in the audit trail."""
     errors = _check_category(session, values)
-    if find_category(session, values["code"]) is not None:
+    if _category_row(session, values["code"]) is not None:
         errors["code"] = [_("Category %(code)s exists already.", code=values["code"])]
     if errors:
         raise ValidationFailed(_("The category was not saved."), errors=errors)
@@ -255,7 +351,7 @@ def list_all_departments(
 
 def create_department(session: Session, values: dict[str, Any]) -> Department:
     """Add a department that handles cases (新增专业部门), recorded in the audit trail."""
-    if find_department(session, values["code"]) is not None:
+    if _department_row(session, values["code"]) is not None:
         raise ValidationFailed(
             _("The department was not saved."),
             errors={"code": _("Department %(code)s exists already.", code=values["code"])},
@@ -280,7 +376,7 @@ def create_department(session: Session, values: dict[str, Any]) -> Department:
 
 def update_department(session: Session, code: str, values: dict[str, Any]) -> Department:
     """Rename a department, change its phone, or take it out of (or back into) service."""
-    department = find_department(session, code)
+    department = _department_row(session, code)
     if department is None:
         raise NotFound(_("No department %(code)r.", code=code))
     if values.get("active") is False and department.active:
@@ -357,11 +453,11 @@ def _check_rule(
     category = values.get("category_code", rule.category_code if rule else None)
     area = values.get("area_code", rule.area_code if rule else None)
     department = values.get("department_code", rule.department_code if rule else None)
-    if category is not None and find_category(session, category) is None:
+    if category is not None and _category_row(session, category) is None:
         errors["category"] = [_("No category %(code)r.", code=category)]
     if area is not None and not area_exists(session, area):
         errors["area"] = [_("No area with code %(code)r on the grid map.", code=area)]
-    found = find_department(session, department) if department is not None else None
+    found = _department_row(session, department) if department is not None else None
     if found is None or not found.active:
         errors["department"] = [_("No active department %(code)r.", code=department)]
     if errors:

@@ -11,9 +11,11 @@ def load_models() -> MetaData:
     """Import every domain's models so each table is registered on ``Base.metadata``."""
     # Imported here: core is imported by every domain, so it names them only when asked.
     import gridapp.accounts.models
+    import gridapp.accounts.principals  # its flush listeners move a changed user's version on
     import gridapp.calendar.models
     import gridapp.cases.models
     import gridapp.catalogue.models
+    import gridapp.catalogue.services  # its flush listener moves the catalogue version on
     import gridapp.channels.iot.models
     import gridapp.channels.open311.models
     import gridapp.core.audit

@@ -10,7 +10,8 @@ from flask import current_app, g, request
 
 import workflow
 from gridapp.accounts.models import DutyRole, User
-from gridapp.accounts.sessions import session_revoked
+from gridapp.accounts.principals import copies, principal_state
+from gridapp.accounts.sessions import revoked_in_database
 from gridapp.core.errors import AuthenticationFailed, Forbidden
 from gridapp.core.extensions import db
 from gridapp.core.i18n import N_, _, role_label
@@ -34,11 +35,19 @@ def authenticate_request() -> User:
         raise AuthenticationFailed(_("Sign in first: send 'Authorization: Bearer <access token>'."))
     claims = decode_access_token(token.strip(), current_app.config["GRIDAPP"].secret_key)
     user_id = token_user_id(claims)
-    user = None if user_id is None else db.session.get(User, user_id)
+    if user_id is None:
+        raise AuthenticationFailed(_("The access token is not valid."))
+    session = db.session()
+    # One Redis round trip: is the session revoked, which version of the user is current.
+    state = principal_state(claims["sid"], user_id)
+    if state is None:  # Redis unreachable: the database answers both, as before any copy
+        user = session.get(User, user_id)
+    else:
+        user = copies.user(session, user_id, state.version)
     if user is None or not user.active:
         raise AuthenticationFailed(_("The access token is not valid."))
     # Signed out, revoked by an administrator, or its refresh family revoked: dead at once.
-    if session_revoked(db.session(), claims["sid"]):
+    if state.revoked if state is not None else revoked_in_database(session, claims["sid"]):
         raise AuthenticationFailed(_("This session has ended; sign in again."))
     g.user = user
     g.session_id = claims["sid"]

@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+from flask import current_app, has_request_context, request
 
 import workflow
 from gridapp.accounts.models import DutyRole
@@ -100,8 +100,28 @@ def issue_access_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM), expires
 
 
+# Where a request keeps the claims of the token it sent: the rate limiter reads them before
+# the view, the principal after, and one verification serves both.
+_CLAIMS = "gridapp.access_claims"
+
+
 def decode_access_token(token: str, secret: str) -> dict[str, Any]:
-    """Check an access token's signature, audience and expiry; require ``exp``, ``sub``, ``sid``."""
+    """Check an access token's signature, audience and expiry; require ``exp``, ``sub``, ``sid``.
+
+    Within a request, a token that passed is not checked again (the claims are kept in the
+    request's environment, never beyond it); a refusal is checked, and raised, each time.
+    """
+    environ = request.environ if has_request_context() else None
+    kept = environ.get(_CLAIMS) if environ is not None else None
+    if kept is not None and kept[0] == token and kept[1] == secret:
+        return dict(kept[2])
+    claims = _decode(token, secret)
+    if environ is not None:
+        environ[_CLAIMS] = (token, secret, dict(claims))
+    return claims
+
+
+def _decode(token: str, secret: str) -> dict[str, Any]:
     try:
         # A signed token without `exp` would never expire: refuse it, whoever signed it.
         claims: dict[str, Any] = jwt.decode(

@@ -11,17 +11,21 @@ process must never keep a copy built from contents that were never committed.
 
 from __future__ import annotations
 
+import copy
+import functools
 import secrets
 import threading
 import time
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy import inspect
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
-from gridapp.core.models import Setting
+from gridapp.core.models import Base, Setting
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Base)
 
 
 def stored_version(session: Session, key: str) -> str:
@@ -35,15 +39,67 @@ def version_number(tag: str) -> int:
     return int(tag.split("-")[0])
 
 
+def next_tag(tag: str) -> str:
+    """Return the tag after ``tag``: the counter moved on, a new random part."""
+    return f"{version_number(tag) + 1}-{secrets.token_hex(6)}"
+
+
 def bump_version(session: Session, key: str) -> str:
     """Move the version under ``key`` on (row-locked), in the caller's transaction; return it."""
     setting = session.get(Setting, key, with_for_update=True)
     if setting is None:
         setting = Setting(key=key, value="0")
         session.add(setting)
-    setting.value = f"{version_number(setting.value) + 1}-{secrets.token_hex(6)}"
+    setting.value = next_tag(setting.value)
     session.flush()
     return setting.value
+
+
+def bump_version_in_flush(session: Session, key: str) -> str:
+    """Move the version under ``key`` on from a ``before_flush`` listener: the row is locked
+    and read afresh (no flush of its own: the flush under way writes it); return the tag."""
+    with session.no_autoflush:
+        setting = session.get(Setting, key, with_for_update=True, populate_existing=True)
+    if setting is None:
+        setting = Setting(key=key, value="0")
+        session.add(setting)
+    setting.value = next_tag(setting.value)
+    return setting.value
+
+
+def row_values(row: Base) -> dict[str, Any]:
+    """Return every column attribute of a loaded row, for a per-process copy of it."""
+    mapper: Mapper[Any] = inspect(type(row))
+    return {attr.key: getattr(row, attr.key) for attr in mapper.column_attrs}
+
+
+def attached_copy(session: Session, model: type[M], values: Mapping[str, Any]) -> M:
+    """Return the row ``values`` holds (every column) as ``session``'s own object, no query.
+
+    A per-process copy is never handed out itself: each session gets a persistent object of
+    its own (as if loaded by a query; relationships load lazily), so nothing a request does to
+    it reaches the copy, and no object is shared between sessions or threads. When the session
+    holds that row already, its object is the answer, as ``Session.get`` would give.
+    """
+    mapper: Mapper[Any] = inspect(model)
+    key = mapper.identity_key_from_primary_key(tuple(values[k] for k in _primary_keys(mapper)))
+    found = session.identity_map.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    # Filled as a query's loading fills it: no constructor, no attribute events (a third of
+    # the cost). JSON columns hold dicts and lists: a request may change its own, not the copy.
+    row: M = mapper.class_manager.new_instance()
+    row.__dict__.update(
+        {k: copy.deepcopy(v) if isinstance(v, dict | list) else v for k, v in values.items()}
+    )
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
+@functools.cache
+def _primary_keys(mapper: Mapper[Any]) -> tuple[str, ...]:
+    return tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
 
 
 class VersionedCache(Generic[T]):
