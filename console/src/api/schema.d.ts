@@ -2665,7 +2665,7 @@ export interface paths {
         };
         /**
          * Map where cases were reported in a period (热点).
-         * @description A GeoJSON FeatureCollection (RFC 7946, `application/geo+json`) of the cases reported in the period per area of `level` (unit grid by default), with each area's polygon; areas without cases are left out. Supervisors count their district, the command centre its area (as for cases), admins everything; other roles get a 403.
+         * @description A GeoJSON FeatureCollection (RFC 7946, `application/geo+json`) of the cases reported in the period per area of `level` (unit grid by default), with each area's polygon; areas without cases are left out. With `format=counts`, the counts alone by area code (`application/json`). Supervisors count their district, the command centre its area (as for cases), admins everything; other roles get a 403.
          */
         get: {
             parameters: {
@@ -2675,6 +2675,8 @@ export interface paths {
                     /** @description Last day, inclusive (default: today); at most 366 days. */
                     to?: string;
                     level?: "grid" | "community" | "street" | "district";
+                    /** @description `geojson` (default): a FeatureCollection with each area's polygon. `counts`: JSON `{from, to, level, total, items: [{code, cases}]}` without geometry, for a map that draws the areas from the vector tiles (`/api/v1/tiles/areas/…`, feature id `code`); at city scale the polygons are tens of megabytes. */
+                    format?: "geojson" | "counts";
                 };
                 header?: never;
                 path?: never;
@@ -2699,6 +2701,21 @@ export interface paths {
                             to?: string;
                             /** @enum {string} */
                             type: "FeatureCollection";
+                        };
+                        "application/json": {
+                            /** Format: date */
+                            from: string;
+                            /** @description One item per area with cases, in no set order. */
+                            items: {
+                                cases: number;
+                                code: string;
+                            }[];
+                            /** @enum {string} */
+                            level: "grid" | "community" | "street" | "district";
+                            /** Format: date */
+                            to: string;
+                            /** @description The cases counted (those with an area). */
+                            total: number;
                         };
                     };
                 };
@@ -3125,25 +3142,25 @@ export interface paths {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86478,
-                     *           "t": "2026-11-26T06:11:27+00:00"
+                     *           "t": "2026-11-26T08:41:05+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86498,
-                     *           "t": "2026-11-26T06:11:57+00:00"
+                     *           "t": "2026-11-26T08:41:35+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86518,
-                     *           "t": "2026-11-26T06:12:27+00:00"
+                     *           "t": "2026-11-26T08:42:05+00:00"
                      *         },
                      *         {
                      *           "crs": "gcj02",
                      *           "lat": 27.226598,
                      *           "lon": 112.86538,
-                     *           "t": "2026-11-26T06:12:57+00:00"
+                     *           "t": "2026-11-26T08:42:35+00:00"
                      *         }
                      *       ]
                      *     } */
