@@ -21,6 +21,7 @@ PARTITIONED = ("case", "case_event")
 
 _ENSURE = text("SELECT public.gridapp_ensure_partitions(:ahead)")
 _HAS_FUNCTION = text("SELECT to_regprocedure('public.gridapp_ensure_partitions(integer)')")
+_DEFAULT_ROWS = text("SELECT public.gridapp_default_rows(:table)")
 _MONTHS = text(
     "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
     "WHERE i.inhparent = to_regclass(:table) "
@@ -39,7 +40,8 @@ class PartitionState:
 
 def is_partitioned(db: Session | Connection) -> bool:
     """Whether this database has the monthly partitions (PostgreSQL at migration 0025 or later)."""
-    if db.get_bind().dialect.name != "postgresql":
+    bind = db if isinstance(db, Connection) else db.get_bind()
+    if bind.dialect.name != "postgresql":
         return False
     return db.scalar(_HAS_FUNCTION) is not None
 
@@ -58,7 +60,8 @@ def partition_states(db: Session | Connection) -> list[PartitionState]:
     states = []
     for table in PARTITIONED:
         months = [str(name) for name in db.scalars(_MONTHS, {"table": f'public."{table}"'})]
-        # Few rows or none once the job runs: a count is cheap, and an estimate could say 0.
-        default_rows = db.scalar(text(f'SELECT count(*) FROM public."{table}_default"'))
+        # Few rows or none once the job runs: a count is cheap (an estimate could say 0); the
+        # app's role may not read a partition itself, the owner's function counts.
+        default_rows = db.scalar(_DEFAULT_ROWS, {"table": table})
         states.append(PartitionState(table, months, int(default_rows or 0)))
     return states

@@ -107,6 +107,7 @@ def downgrade() -> None:
     for table in TABLES:
         _run(f"DROP FUNCTION public.gridapp_{table}_key()")
         _run(f'ANALYZE public."{table}"')
+    _run("DROP FUNCTION public.gridapp_default_rows(text)")
     _run("DROP FUNCTION public.gridapp_ensure_partitions(integer)")
     _run("DROP FUNCTION public.gridapp_add_month_partition(text, date)")
 
@@ -526,9 +527,26 @@ def _create_functions() -> None:
         """
     )
     _run("REVOKE ALL ON FUNCTION public.gridapp_add_month_partition(text, date) FROM PUBLIC")
+    # The app's role reads the partitions through their parents only; how full DEFAULT is
+    # (the nightly job warns when it holds rows) it asks this.
+    _run(
+        """
+        CREATE FUNCTION public.gridapp_default_rows(parent text) RETURNS bigint
+        LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        DECLARE found bigint;
+        BEGIN
+            IF parent NOT IN ('case', 'case_event') THEN
+                RAISE EXCEPTION 'no monthly partitions for table %', parent;
+            END IF;
+            EXECUTE format('SELECT count(*) FROM public.%I', parent || '_default') INTO found;
+            RETURN found;
+        END $$
+        """
+    )
     _run("REVOKE ALL ON FUNCTION public.gridapp_ensure_partitions(integer) FROM PUBLIC")
+    _run("REVOKE ALL ON FUNCTION public.gridapp_default_rows(text) FROM PUBLIC")
     _run(
         f"DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN "
-        "EXECUTE 'GRANT EXECUTE ON FUNCTION public.gridapp_ensure_partitions(integer) "
-        f"TO {ROLE}'; END IF; END $$"
+        "EXECUTE 'GRANT EXECUTE ON FUNCTION public.gridapp_ensure_partitions(integer), "
+        f"public.gridapp_default_rows(text) TO {ROLE}'; END IF; END $$"
     )
