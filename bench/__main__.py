@@ -35,6 +35,7 @@ def benchmarks(size: str) -> list[list[str]]:
         ["bench.bench_duplicates"],
         ["bench.bench_evaluation"],
         ["bench.bench_city", "--size", size],
+        ["bench.bench_partitions", "--size", size],
     ]
 
 
