@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,7 @@ def measure(urls: dict[str, str], tmp: Path, repeats: int, samples: int) -> None
                     street=streets[n % len(streets)],
                     overdue=bool(n % 3),
                 )
-                ms, _ = timed(lambda f=filters: list_cases(session, admin, f, limit=50))
+                ms, _ = timed(partial(list_cases, session, admin, filters, limit=50))
                 timings.append(ms)
             return timings
 
@@ -215,7 +216,7 @@ def measure(urls: dict[str, str], tmp: Path, repeats: int, samples: int) -> None
             timings = []
             for case_id in ids:
                 session.expunge_all()
-                ms, _ = timed(lambda c=case_id: session.get(Case, c))
+                ms, _ = timed(partial(session.get, Case, case_id))
                 timings.append(ms)
             return timings
 
@@ -229,7 +230,7 @@ def measure(urls: dict[str, str], tmp: Path, repeats: int, samples: int) -> None
         for _ in range(repeats):
             for schema, session in sessions.items():
                 for name, read in reads.items():
-                    ms, answer = timed(lambda r=read, s=session: r(s))
+                    ms, answer = timed(partial(read, session))
                     session.rollback()
                     best[schema][name] = min(best[schema].get(name, ms), ms)
                     answers[schema][name] = answer
