@@ -227,9 +227,12 @@ def measure(urls: dict[str, str], tmp: Path, repeats: int, samples: int) -> None
             "dashboard": board,
             "evaluation": evaluation,
         }
-        for _ in range(repeats):
+        for repeat in range(repeats):
             for schema, session in sessions.items():
                 for name, read in reads.items():
+                    if name == "evaluation" and repeat:
+                        # Minutes of Python over a month's histories: once is a fair measure.
+                        continue
                     ms, answer = timed(partial(read, session))
                     session.rollback()
                     best[schema][name] = min(best[schema].get(name, ms), ms)

@@ -10,7 +10,9 @@ unique constraints, under the constraints' own names. Row triggers on the partit
 keep them in step (insert, update of those columns, delete, and the delete-then-insert of an
 UPDATE that moves a row to another month), and the foreign keys that pointed at ``case`` or
 ``case_event`` point at the key tables. The partitioned tables' primary keys are ``(id,
-created_at)``.
+created_at)``, and each unique constraint's columns keep a plain index there
+(``uq_case_event_case_id_seq_lookup``…): those indexes were also how a case's history, a case
+by number and a resubmission are found.
 
 Partitions are Asia/Shanghai calendar months (the dashboard's and evaluation's months, so a
 month's query reads one partition), named ``case_p202611``, plus ``case_default`` for rows
@@ -55,6 +57,8 @@ MAX_MONTHS = 120
 # Parent first: an event's foreign key points at its case's key.
 TABLES = ("case", "case_event")
 KEY = "created_at"
+# The suffix of the partitioned tables' plain indexes on a unique constraint's columns.
+LOOKUP = "_lookup"
 
 
 def _key_table(table: str) -> str:
@@ -164,6 +168,7 @@ def _shape(table: str) -> Shape:
     else:
         uniques = [(name, d) for name, kind, d in constraints if kind == "u"]
     foreign_keys = [(name, d) for name, kind, d in constraints if kind == "f"]
+    lookups = {f"{name}{LOOKUP}" for name, _ in uniques}
     indexes = [
         (name, re.sub(r" ON ONLY ", " ON ", definition))
         for name, definition in _rows(
@@ -174,6 +179,7 @@ def _shape(table: str) -> Shape:
             "  AND c.conrelid = x.indrelid) ORDER BY i.relname",
             t=f'public."{table}"',
         )
+        if name not in lookups
     ]
     return Shape(pk, uniques, foreign_keys, indexes, _grants(table), _sequences(table))
 
@@ -329,6 +335,11 @@ def _to_partitioned(table: str, shape: Shape, first: str, last: str) -> None:
     )
     for _, statement in shape.indexes:
         _run(statement)
+    # The unique constraints' indexes were also how rows are found (a case's history by
+    # case_id and seq, a case by number, a resubmission by reporter and client id): the
+    # partitioned table keeps a plain index on the same columns, each month its own.
+    for name, definition in shape.uniques:
+        _run(f'CREATE INDEX "{name}{LOOKUP}" ON public."{table}" ({_columns(definition)})')
     for name, definition in shape.foreign_keys:
         _run(f'ALTER TABLE public."{table}" ADD CONSTRAINT "{name}" {definition}')
     _create_key_trigger(table, key_columns)
