@@ -9,8 +9,8 @@ non-zero when a row misses its target or a benchmark failed. ``--size`` is the g
 county's (``bench.generate``): ``city`` (100 000 unit grids, 1 000 000 cases, the default),
 ``county`` and ``test`` are smaller. The generated county is made once per backend per run
 (``bench.city_db``: PostGIS, then SQLite, one at a time so only one is on disk) and every
-module that reads it (``bench.bench_city``, ``bench.bench_memory``) gets it by
-``--database-url``; it is removed when they are done. The other modules make their own small
+module that reads it (``bench.bench_city``, ``bench.bench_memory``, on PostGIS
+``bench.bench_partitions``) gets it by ``--database-url``; it is removed when they are done. The other modules make their own small
 databases (the demo county, or what they measure) and remove them.
 PostgreSQL and Redis are those of ``make test`` (TEST_DATABASE_URL, TEST_REDIS_URL).
 
@@ -54,10 +54,15 @@ def benchmarks() -> list[list[str]]:
 
 def city_benchmarks(database_url: str) -> list[list[str]]:
     """The modules that read the generated city of one backend."""
-    return [
+    modules = [
         ["bench.bench_city", "--database-url", database_url],
         ["bench.bench_memory", "--database-url", database_url],
     ]
+    if database_url.startswith("postgresql"):
+        # Monthly partitions are PostgreSQL's: the city is copied (as a template) into a plain
+        # and a partitioned database, compared side by side.
+        modules.append(["bench.bench_partitions", "--database-url", database_url])
+    return modules
 
 
 def run(command: list[str], rows: list[Row], failed: list[str]) -> None:

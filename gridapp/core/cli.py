@@ -35,6 +35,28 @@ def db_downgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@db_cli.command("partitions")
+@click.option("--ahead", default=3, show_default=True, help="Months after the current one to make.")
+def db_partitions(ahead: int) -> None:
+    """PostgreSQL: make the coming months' partitions of case and case_event; list them."""
+    from gridapp.core.extensions import db
+    from gridapp.core.partitions import ensure_partitions, partition_states
+
+    with db.transaction() as session:
+        made = ensure_partitions(session, ahead)
+        states = partition_states(session)
+    if not states:
+        click.echo("no monthly partitions here (SQLite, or PostgreSQL before migration 0025)")
+        return
+    click.echo("made " + (", ".join(made) if made else "nothing (every month was there)"))
+    for state in states:
+        span = f"{state.months[0]} … {state.months[-1]}" if state.months else "no months"
+        click.echo(
+            f"{state.table}: {len(state.months)} months ({span}), "
+            f"{state.default_rows} rows in {state.table}_default"
+        )
+
+
 @jobs_cli.command("schedule")
 def jobs_schedule() -> None:
     """Schedule every periodic job: the SLA sweep and the nightly ones (each reschedules)."""

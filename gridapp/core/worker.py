@@ -24,6 +24,7 @@ from gridapp.core.audit_jobs import schedule_audit_prune
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import worker_app
 from gridapp.core.lifetime import die_with_parent
+from gridapp.core.partition_jobs import schedule_partitions
 from gridapp.evaluation.jobs import schedule_snapshot
 from gridapp.media.housekeeping import schedule_media_sweep
 from gridapp.patrol.jobs import schedule_patrol_prune
@@ -46,6 +47,7 @@ PERIODIC = (
     schedule_audit_prune,
     schedule_patrol_prune,
     schedule_snapshot,
+    schedule_partitions,
 )
 
 
