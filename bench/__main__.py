@@ -10,8 +10,9 @@ county's (``bench.generate``): ``city`` (100 000 unit grids, 1 000 000 cases, th
 ``county`` and ``test`` are smaller. The generated county is made once per backend per run
 (``bench.city_db``: PostGIS, then SQLite, one at a time so only one is on disk) and every
 module that reads it (``bench.bench_city``, ``bench.bench_memory``, on PostGIS
-``bench.bench_partitions``) gets it by ``--database-url``; it is removed when they are done. The other modules make their own small
-databases (the demo county, or what they measure) and remove them.
+``bench.bench_partitions``) gets it by ``--database-url``; it is removed when they are done.
+The other modules make their own small databases (the demo county, or what they measure) and
+remove them.
 PostgreSQL and Redis are those of ``make test`` (TEST_DATABASE_URL, TEST_REDIS_URL).
 
 How long ``city`` takes on two cores, estimated from its parts on the loaded machine of
