@@ -11,7 +11,12 @@ and streets by their nearest centre, as the codes' hierarchy needs.
 The cases (案卷) are spread over a year with the proportions a city sees: most closed on time,
 some overdue (the SLA sweep's 督办 in their history), reworked, extended, suspended, returned to
 dispatch, rejected; the last weeks' still open at each step. Each case has its full history
-(``case_event``); hashes are left empty (the chain is not what is measured).
+(``case_event``) and each event the facts the workflow's own records and evaluation reads: the
+department a dispatch named, the deadline of the step an action ended and whether it came in
+time, each new deadline (signing for, 签收, starts the handling clock), the extension asked for
+and granted, the time a suspension paused. Step limits are the urban process's in natural
+hours (no calendar); actors are not named, and hashes are left empty (the chain is not what is
+measured).
 
 Everything is vectorised with numpy and written in bulk: ``COPY`` on PostgreSQL, one
 ``executemany`` per table on SQLite; a million cases take a few minutes.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import math
 import sqlite3
 import sys
@@ -260,10 +266,14 @@ def _lonlat(geom: Any) -> Polygon | MultiPolygon:
 
 # One step of a history: action, from state, to state, role, mean delay before it (hours).
 Step = tuple[str, str | None, str, str, float]
+# The department signs for (签收) a dispatched case: its handling clock starts then. Its delays
+# come from a generator of their own, so the seed's other draws are what they were without it.
+ACKNOWLEDGE: Step = ("acknowledge", "dispatched", "handling", "handler", 0.3)
 _ACCEPT: list[Step] = [
     ("accept", "reported", "accepted", "acceptor", 0.15),
     ("file", "accepted", "filed", "shift_leader", 0.3),
-    ("dispatch", "filed", "handling", "dispatcher", 0.3),
+    ("dispatch", "filed", "dispatched", "dispatcher", 0.3),
+    ACKNOWLEDGE,
 ]
 _FEEDBACK: list[Step] = [
     ("feedback", "handling", "handled", "handler", 30.0),
@@ -325,7 +335,8 @@ HISTORIES: dict[str, tuple[float, list[Step]]] = {
             *_ACCEPT,
             ("request_return", "handling", "return_requested", "handler", 4.0),
             ("approve_return", "return_requested", "filed", "dispatcher", 1.0),
-            ("dispatch", "filed", "handling", "dispatcher", 0.3),
+            ("dispatch", "filed", "dispatched", "dispatcher", 0.3),
+            ACKNOWLEDGE,
             *_FEEDBACK,
             *_CLOSE,
         ],
@@ -335,6 +346,111 @@ HISTORIES: dict[str, tuple[float, list[Step]]] = {
 }
 SOURCES = (("grid_worker", 0.62), ("hotline", 0.2), ("citizen", 0.13), ("sensor", 0.05))
 HANDLING_HOURS = 72.0  # the usual handling limit: the deadline of a case open in handling
+# Each state's step limit in hours, as the urban process sets them (`workflow.processes`), in
+# natural time (the generator has no calendar); a state absent here has no clock of its own.
+LIMIT_HOURS = {
+    "reported": 10 / 60,
+    "accepted": 0.5,  # 立案+派遣 together: `file` carries this step into `filed`
+    "filed": 0.5,  # a returned case's dispatch
+    "dispatched": 0.5,  # 签收
+    "handling": HANDLING_HOURS,
+    "handled": 0.5,
+    "verifying": 1.0,  # rural grids: twice that
+    "verified": 1.0,
+}
+# Rows that keep the running step's deadline (requests, 督办); the others end it.
+KEEP_CLOCK = frozenset({"supervise", "request_return", "request_extension", "request_suspension"})
+
+
+def _clock_facts(
+    step: Step,
+    rows: NDArray[np.int64],
+    at: NDArray[np.float64],
+    running: NDArray[np.float64],
+    paused: NDArray[np.float64],
+    asked: NDArray[np.float64],
+    rural: NDArray[np.bool_],
+) -> dict[str, Any]:
+    """Run the step clock for ``rows`` taking ``step`` at ``at`` and return what its event
+    records, as `gridapp.cases.actions._record_clock` and the clock effects write it.
+
+    ``running`` (the deadline in force), ``paused`` and ``asked`` are updated in place. Values
+    are arrays over ``rows`` (NaN: not recorded for that case).
+    """
+    action, from_state, to_state, _, _ = step
+    now_due = running[rows]
+    data: dict[str, Any] = {}
+    if action in KEEP_CLOCK:
+        if action == "request_extension":
+            # Asks for one more handling limit (`record_extension_request`: ``until``).
+            asked[rows] = now_due + HANDLING_HOURS * 3600.0
+            data["until"] = asked[rows]
+    elif action == "approve_suspension":
+        paused[rows] = at  # 挂账: the clock stops; nothing else is recorded
+    elif action == "resume":
+        # The working time left when paused runs again from now.
+        running[rows] = at + (now_due - paused[rows])
+        data["deadline"] = running[rows]
+        data["paused_seconds"] = np.floor(at - paused[rows])
+    elif action == "approve_extension":
+        running[rows] = asked[rows]
+        data["until"] = asked[rows]
+        data["previous_deadline"] = now_due
+    else:
+        # The step ends: its deadline and whether this came in time; the next one starts
+        # (none into a state without a limit), or carries on for a filing (立案+派遣).
+        data["step"] = (from_state, now_due, at <= now_due)
+        if action == "file":
+            new = now_due
+        elif to_state in LIMIT_HOURS:
+            hours = np.full(rows.size, LIMIT_HOURS[to_state])
+            if to_state == "verifying":
+                hours[rural[rows]] *= 2
+            new = at + hours * 3600.0
+        else:
+            new = np.full(rows.size, np.nan)
+        running[rows] = new
+        data["deadline"] = new
+    return data
+
+
+def _iso(seconds: NDArray[np.float64], start: datetime) -> list[str | None]:
+    """Aware UTC ISO times, as an event's data holds them (``datetime.isoformat``)."""
+    base = np.datetime64(start.astimezone(UTC).replace(tzinfo=None), "us")
+    stamps = base + (np.nan_to_num(seconds) * 1e6).astype("timedelta64[us]")
+    text = np.char.add(np.datetime_as_string(stamps, unit="us"), "+00:00").tolist()
+    return [None if gone else t for gone, t in zip(np.isnan(seconds).tolist(), text, strict=True)]
+
+
+def _event_data(
+    data: dict[str, Any], departments: NDArray[Any], start: datetime
+) -> NDArray[np.object_]:
+    """One JSON text per row: the facts ``_clock_facts`` and the history loop gathered."""
+    size = departments.size
+    parts: list[list[str]] = []
+    if data.get("department"):
+        parts.append([f'"department": {code}' for code in departments.tolist()])
+    if "step" in data:
+        state, due, on_time = data["step"]
+        parts.append(
+            [
+                ""
+                if t is None
+                else f'"step": {{"state": "{state}", "deadline": "{t}", '
+                f'"on_time": {"true" if ok else "false"}}}'
+                for t, ok in zip(_iso(due, start), on_time.tolist(), strict=True)
+            ]
+        )
+    for name in ("deadline", "until", "previous_deadline"):
+        if name in data:
+            parts.append(["" if t is None else f'"{name}": "{t}"' for t in _iso(data[name], start)])
+    for name in ("paused_seconds", "rework_count", "supervise_count"):
+        if name in data:
+            parts.append([f'"{name}": {int(v)}' for v in data[name].tolist()])
+    if "passed" in data:
+        parts.append([f'"passed": {"true" if data["passed"] else "false"}'] * size)
+    texts = ["{" + ", ".join(p for p in row if p) + "}" for row in zip(*parts, strict=True)]
+    return np.array(texts if parts else ["{}"] * size, dtype=object)
 
 
 @dataclass
@@ -398,17 +514,33 @@ def year_of_cases(
     # Only a grid worker fixes what they found on the spot.
     kind_i[(kind_i == kinds.index("self_handled")) & (source != "grid_worker")] = 0
     end = float(YEAR_SECONDS)
+    origin = start or year_start()
+    is_rural = np.isin(grid_codes, list(rural))
+    # The acknowledgements' delays: a generator of their own (see ACKNOWLEDGE).
+    side = np.random.default_rng([seed, 1])
     state = np.full(n, "reported", dtype=object)
     updated = created.copy()
     closed = np.full(n, np.nan)
     filed = np.full(n, np.nan)
     dispatched = np.full(n, np.nan)
+    # The step clock as the process runs it: the deadline in force (NaN: none), when a
+    # suspension paused it, the extension asked for.
+    running = created + LIMIT_HOURS["reported"] * 3600.0
+    paused = np.full(n, np.nan)
+    asked = np.full(n, np.nan)
     counts = {c: np.zeros(n, dtype=np.int64) for c in ("rework", "extension", "supervise")}
     events: dict[str, list[NDArray[Any]]] = {
         k: [] for k in ("case_id", "seq", "action", "role", "from_state", "to_state", "at")
     }
+    facts: list[tuple[NDArray[np.int64], dict[str, Any]]] = []
 
-    def add(rows: NDArray[np.int64], seq: int, step: Step, at: NDArray[np.float64]) -> None:
+    def add(
+        rows: NDArray[np.int64],
+        seq: int,
+        step: Step,
+        at: NDArray[np.float64],
+        data: dict[str, Any],
+    ) -> None:
         action, from_state, to_state, role, _ = step
         events["case_id"].append(ids[rows])
         events["seq"].append(np.full(rows.size, seq))
@@ -419,27 +551,30 @@ def year_of_cases(
         events["from_state"].append(np.full(rows.size, from_state, dtype=object))
         events["to_state"].append(np.full(rows.size, to_state, dtype=object))
         events["at"].append(at)
+        facts.append((rows, data))
 
-    add(np.arange(n), 1, ("report", None, "reported", "report", 0.0), created)
+    add(np.arange(n), 1, ("report", None, "reported", "report", 0.0), created, {})
     for k, kind in enumerate(kinds):
         rows = np.flatnonzero(kind_i == k)
         at = created[rows].copy()
         alive = np.ones(rows.size, dtype=bool)
+        verified_once = False
         for seq, step in enumerate(HISTORIES[kind][1], start=2):
-            at = at + rng.exponential(step[4] * 3600.0, rows.size) + 30.0
+            delays = side if step[0] == ACKNOWLEDGE[0] else rng
+            at = at + delays.exponential(step[4] * 3600.0, rows.size) + 30.0
             alive &= at < end  # the year ends: later steps have not happened yet
             done = rows[alive]
-            add(done, seq, step, at[alive])
+            now = at[alive]
             action, _, to_state, _, _ = step
             if action != "supervise":
                 state[done] = to_state
-            updated[done] = at[alive]
+            updated[done] = now
             if to_state == "closed":
-                closed[done] = at[alive]
+                closed[done] = now
             if action == "file":
-                filed[done] = at[alive]
+                filed[done] = now
             if action in ("dispatch", "rework", "resume", "approve_extension"):
-                dispatched[done] = at[alive]
+                dispatched[done] = now
             for counter, name in (
                 ("rework", "rework"),
                 ("extension", "approve_extension"),
@@ -447,17 +582,29 @@ def year_of_cases(
             ):
                 if action == name:
                     counts[counter][done] += 1
+            data = _clock_facts(step, done, now, running, paused, asked, is_rural)
+            if action in ("dispatch", "approve_return"):
+                data["department"] = True  # the case's, once drawn below
+            if action == "verify_reply":
+                # A reworked case's first verification found the work not done.
+                data["passed"] = not (kind == "reworked" and not verified_once)
+                verified_once = True
+            if action == "rework":
+                data["rework_count"] = counts["rework"][done]
+            if action == "supervise":
+                data["supervise_count"] = counts["supervise"][done]
+            add(done, seq, step, now, data)
     open_ = ~np.isin(state, ["closed", "void", "evaluated"])
-    deadline = np.where(
-        open_ & (state == "handling"),
-        dispatched + HANDLING_HOURS * 3600,
-        np.where(open_ & (state != "suspended"), updated + 3600.0, np.nan),
-    )
+    # The case's deadline is the running step's (none while suspended, as the clock is paused).
+    deadline = np.where(open_ & (state != "suspended"), running, np.nan)
     category = np.array(categories)[rng.integers(0, len(categories), n)]
     department = np.array(departments, dtype=object)[rng.integers(0, len(departments), n)]
-    department[np.isnan(dispatched)] = None
-    is_rural = np.isin(grid_codes, list(rural))
+    # The events name the department a dispatch sent the case to (and a return took it from).
+    codes = np.array([json.dumps(str(d), ensure_ascii=False) for d in department], dtype=object)
+    datas = [_event_data(data, codes[rows], origin) for rows, data in facts]
+    department[np.isnan(dispatched) | (state == "filed")] = None
     event = {k: np.concatenate(v) for k, v in events.items()}
+    event["data"] = np.concatenate(datas)
     order = np.lexsort((event["seq"], event["case_id"]))
     event = {k: v[order] for k, v in event.items()}
     case = {
@@ -475,10 +622,7 @@ def year_of_cases(
         "district_code": np.array([c[:6] for c in grid_codes.tolist()]),
         "department_code": department,
         "sla_flag": np.where(
-            open_
-            & (updated + 3600 < end)
-            & (state == "handling")
-            & (dispatched + HANDLING_HOURS * 3600 < end),
+            open_ & (updated + 3600 < end) & (state == "handling") & (deadline < end),
             "overdue",
             "ok",
         ),
@@ -495,7 +639,7 @@ def year_of_cases(
         "closed_at": closed,
     }
     event["created_at"] = event.pop("at")
-    return Cases(case, event, start or year_start())
+    return Cases(case, event, origin)
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -577,7 +721,6 @@ def write_cases(connection: Any, cases: Cases) -> None:
     for part in _chunks(cases.event, CHUNK * 4):
         columns = _columns(part, cases.start, sqlite)
         size = len(columns["case_id"])
-        columns["data"] = ["{}"] * size
         columns["prev_hash"] = [""] * size
         columns["hash"] = [""] * size
         _insert(connection, sqlite, "case_event", columns)
