@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from shapely.geometry import Point
-from sqlalchemy import Integer, Table, bindparam, literal, select, update
+from sqlalchemy import Integer, Table, bindparam, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -72,6 +73,13 @@ def _insert_case(dialect: str) -> Any:
 
 BUMP_COUNTER = {dialect: _bump_counter(dialect) for dialect in _INSERTS}
 INSERT_CASE = {dialect: _insert_case(dialect) for dialect in _INSERTS}
+# Monthly partitions (migration 0025) keep the idempotency key's uniqueness in `case_key`, which
+# a trigger fills: "case" itself has no constraint for ON CONFLICT to name. There the insert runs
+# under a SAVEPOINT, and a violation of that key (a replay, or a concurrent duplicate once the
+# first commits) answers as ON CONFLICT DO NOTHING would.
+INSERT_PARTITIONED_CASE = insert(_CASE).returning(_CASE.c.id)
+IDEMPOTENCY_KEY = "uq_case_reporter_id_client_id"
+_PARTITIONED = "gridapp_case_partitioned"
 # Gives back a number a replay took: the transaction still holds the counter row's lock.
 RETURN_NUMBER = (
     update(_COUNTER)
@@ -107,6 +115,19 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def _partitioned(session: Session) -> bool:
+    """Whether "case" is partitioned by month: asked once per pooled database connection."""
+    connection = session.connection()
+    info = connection.info
+    partitioned = info.get(_PARTITIONED)
+    if partitioned is None:
+        partitioned = connection.dialect.name == "postgresql" and bool(
+            connection.scalar(text("SELECT to_regclass('public.case_key') IS NOT NULL"))
+        )
+        info[_PARTITIONED] = partitioned
+    return bool(partitioned)
+
+
 def _column_values(case: Case) -> dict[str, Any]:
     """Every column's value of a new case; the columns' Python defaults set on it too."""
     state = case.__dict__
@@ -136,7 +157,18 @@ def _insert(session: Session, case: Case) -> bool:
     values = _column_values(case)
     session.flush()  # whatever the transaction has pending goes first, as a flush would
     # The values as parameters, not in the statement: the compiled statement is then cached.
-    case_id = session.scalar(INSERT_CASE[_dialect(session)], values)
+    if _partitioned(session):
+        try:
+            with session.begin_nested():
+                case_id = session.scalar(INSERT_PARTITIONED_CASE, values)
+        except IntegrityError as error:
+            if getattr(getattr(error.orig, "diag", None), "constraint_name", None) != (
+                IDEMPOTENCY_KEY
+            ):
+                raise
+            return False
+    else:
+        case_id = session.scalar(INSERT_CASE[_dialect(session)], values)
     if case_id is None:
         return False
     case.id = case_id
