@@ -188,7 +188,7 @@ def area_tile(
             store.write(layer, version, z, x, y, data)
     else:
         data = render_area_tile(session, layer, shown, z, x, y, datum)
-    tile_cache.put(key, data)
+    tile_cache.put(key, data, _tile_cache_bytes())
     return data
 
 
@@ -340,15 +340,30 @@ def precompute_area_tiles(
 
 
 class _TileCache:
-    """The most recently used area tiles of this process, keyed by the map version they show.
+    """The most recently used area tiles of this process, at most ``max_bytes`` of them.
 
-    A new version makes every older key unreachable; they age out as new tiles come in.
+    Bounded by bytes, not by count: a z14 tile of a county's unit grids is ~16 KB and a low
+    zoom's can be hundreds, so a count says little about the memory held. A new map version
+    makes every older key unreachable; they age out as new tiles come in.
     """
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
+    # What an entry holds besides the tile's bytes (its key tuple and URL string, the bytes
+    # object's header, the ordered dict's slot), so that empty tiles are bounded too.
+    ENTRY_OVERHEAD = 512
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._tiles: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+        self._bytes = 0
+
+    @property
+    def size_bytes(self) -> int:
+        """The bytes this cache counts as held (tiles and their entries' overhead)."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._tiles)
 
     def get(self, key: tuple[object, ...]) -> bytes | None:
         with self._lock:
@@ -357,18 +372,39 @@ class _TileCache:
                 self._tiles.move_to_end(key)
             return data
 
-    def put(self, key: tuple[object, ...], data: bytes) -> None:
+    def put(self, key: tuple[object, ...], data: bytes, max_bytes: int | None = None) -> None:
+        """Keep ``data`` under ``key``, dropping the least recently used tiles beyond the bound
+        (``max_bytes`` when given, the app's setting, else the cache's own)."""
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        cost = len(data) + self.ENTRY_OVERHEAD
         with self._lock:
+            old = self._tiles.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old) + self.ENTRY_OVERHEAD
+            if cost > limit:
+                # Larger than the whole cache: served, not kept (it would push out every other).
+                return
             self._tiles[key] = data
-            self._tiles.move_to_end(key)
-            while len(self._tiles) > self.capacity:
-                self._tiles.popitem(last=False)
+            self._bytes += cost
+            while self._bytes > limit:
+                _, dropped = self._tiles.popitem(last=False)
+                self._bytes -= len(dropped) + self.ENTRY_OVERHEAD
 
     def clear(self) -> None:
         with self._lock:
             self._tiles.clear()
+            self._bytes = 0
 
 
-# About 2 000 tiles (a few MB: a z14 tile of a county's unit grids is ~16 KB) cover the views
-# a command centre keeps open; an older one is made again when asked for.
-tile_cache = _TileCache(2048)
+# 32 MB by default (Config.tile_cache_bytes, TILE_CACHE_BYTES): about 2 000 z14 tiles of unit
+# grids, the views a command centre keeps open; an older tile is read again from the shared
+# store (TileStore) or made again when asked for.
+DEFAULT_TILE_CACHE_BYTES = 32 * 1024 * 1024
+tile_cache = _TileCache(DEFAULT_TILE_CACHE_BYTES)
+
+
+def _tile_cache_bytes() -> int | None:
+    """The app's bound on this process's tile cache; None outside an app (the default)."""
+    if not has_app_context():
+        return None
+    return int(current_app.config["GRIDAPP"].tile_cache_bytes)
