@@ -16,6 +16,8 @@ store keeps are written there for the other processes.
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
 import math
 import os
 import shutil
@@ -27,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from flask import current_app, has_app_context
 from shapely.strtree import STRtree
@@ -35,7 +38,7 @@ from sqlalchemy.orm import Session
 
 import geo
 from geo.tiles import BUFFER, EXTENT, TileFeature, TileLayer, encode_tile, features_in
-from gridapp.grid.services import DEFAULT_LAYER, load_area_shapes, map_version
+from gridapp.grid.services import DEFAULT_LAYER, grid_indexes, load_area_shapes, map_version
 
 # The lowest zoom at which each level is drawn: below it a level's areas are too small to see
 # and would only make the tile heavy (100 000 unit grids at city scale).
@@ -62,9 +65,10 @@ class _ShapeCache:
         if entry is not None and entry[0] == version:
             return entry[1], entry[2]
         with self._lock:
-            shapes = load_area_shapes(session, layer)
+            shapes = _share_index_geometries(session, layer, load_area_shapes(session, layer))
             tree = STRtree([shape.geometry for shape in shapes])
             self._entries[key] = (version, shapes, tree)
+            _release_freed_memory()
             return shapes, tree
 
     def clear(self) -> None:
@@ -72,6 +76,49 @@ class _ShapeCache:
 
 
 shape_cache = _ShapeCache()
+
+
+def _release_freed_memory() -> None:
+    """Hand the load's freed temporaries back to the OS where the C library allows it.
+
+    As ``geo.GridIndex`` does after its build: glibc keeps freed mid-sized blocks in the heap,
+    and the polygons read and then replaced by the index's are ~70 MB of them at 100 000
+    grids that would stay resident in every worker. Elsewhere this is a no-op.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
+def _share_index_geometries(
+    session: Session, layer: str, shapes: list[geo.AreaShape]
+) -> list[geo.AreaShape]:
+    """Draw the unit grids with the polygons this process's grid index already holds.
+
+    The index (built by the first locate) keeps every unit grid's polygon; a second copy here
+    costs ~80 MB of GEOS memory at 100 000 grids. Only a polygon equal to ours vertex for vertex
+    is shared, so a tile is the same whichever copy draws it (an index a version behind shares
+    only what did not change). With no index built yet, ours are kept.
+    """
+    index = grid_indexes.peek(session, layer)
+    if index is None:
+        return shapes
+    at = [i for i, s in enumerate(shapes) if s.level == geo.Level.grid and s.code in index]
+    if not at:
+        return shapes
+    ours = np.empty(len(at), dtype=object)
+    ours[:] = [shapes[i].geometry for i in at]
+    theirs = np.empty(len(at), dtype=object)
+    theirs[:] = [index.geometry(shapes[i].code) for i in at]
+    same = shapely.equals_exact(ours, theirs, tolerance=0.0)
+    shared = list(shapes)
+    for i, geometry, equal in zip(at, theirs, same, strict=True):
+        if equal:
+            shared[i] = dataclasses.replace(shapes[i], geometry=geometry)
+    return shared
+
 
 # Every level of the tile in one statement (one GiST range, one round trip): a layer per level.
 _PG_TILE = text(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from geo.tiles import decode_tile
 from gridapp.grid import tiles as grid_tiles
-from tests.gridapp.grid.test_admin_maps import collection, post_map
+from tests.gridapp.grid.test_admin_maps import LAYER, collection, feature, post_map, square
 from tests.gridapp.grid.test_tile_store import DISTRICT, EAST, WEST, X, Y, Z, area_tile
 
 OVERHEAD = grid_tiles._TileCache.ENTRY_OVERHEAD
@@ -72,3 +73,51 @@ def test_the_app_setting_bounds_what_the_tile_route_keeps(app, client, auth, fre
         assert config.tile_cache_bytes == grid_tiles.DEFAULT_TILE_CACHE_BYTES
     finally:
         app.config["GRIDAPP"] = config
+
+
+def test_the_tiles_draw_the_unit_grids_with_the_grid_index_polygons(
+    client, auth, session, fresh_caches
+):
+    from gridapp.grid.services import grid_index
+
+    community = feature(
+        "430423100001", "社区", "community", square(112.0, 27.0, 112.005, 27.01), "430423100"
+    )
+    grids = [
+        feature(
+            f"43042310000100{i}",
+            f"网格{i}",
+            "grid",
+            square(112.0 + 0.0025 * (i - 1), 27.0, 112.0 + 0.0025 * i, 27.01),
+            "430423100001",
+        )
+        for i in (1, 2)
+    ]
+    imported = post_map(
+        client, auth("admin"), collection(DISTRICT, WEST, community, *grids), dry_run=False
+    )
+    assert imported.status_code == 200, imported.get_data(as_text=True)
+    shown = grid_tiles.levels_at(16)
+    x, y = 53_157, 27_659  # the z16 tile over the grids' south-west corner
+    grid_tiles.shape_cache.clear()
+    try:
+        alone = grid_tiles.render_area_tile(session, LAYER, shown, 16, x, y, "wgs84")
+        own, _ = grid_tiles.shape_cache.get(session, LAYER)
+        grid_tiles.shape_cache.clear()
+
+        index = grid_index(session, LAYER, 0)
+        assert len(index) == 2
+        shapes, _ = grid_tiles.shape_cache.get(session, LAYER)
+        by_code = {shape.code: shape for shape in shapes}
+        for code in index.grid_codes:
+            assert by_code[code].geometry is index.geometry(code)
+        assert by_code["430423100"].geometry.equals(
+            next(s.geometry for s in own if s.code == "430423100")
+        )
+        assert [(s.code, s.name, s.level, s.geometry.wkb) for s in shapes] == [
+            (s.code, s.name, s.level, s.geometry.wkb) for s in own
+        ]
+        shared = grid_tiles.render_area_tile(session, LAYER, shown, 16, x, y, "wgs84")
+        assert shared == alone and {"grid", "street"} <= set(decode_tile(shared))
+    finally:
+        grid_tiles.shape_cache.clear()
