@@ -68,6 +68,9 @@ class Config:
     patrol_retention_days: int = 180
     queue_prefix: str = "gridapp"
     grid_index_check_seconds: float = 5.0
+    # Bytes of area tiles each process keeps in memory (gridapp.grid.tiles); the rest are read
+    # from the shared store on disk or made again.
+    tile_cache_bytes: int = 32 * 1024 * 1024
     # The audit trail is kept at least this long (网络安全法 art. 21: logs for six months or more).
     audit_retention_days: int = 180
     # PostgreSQL role the app acts as (SET ROLE on connect): the migration's gridapp_writer may
@@ -170,6 +173,7 @@ class Config:
             "media_max_pixels": int(env.get("MEDIA_MAX_PIXELS", 50_000_000)),
             "proxies": int(env.get("PROXIES", 0)),
             "hsts_seconds": int(env.get("HSTS_SECONDS", 31_536_000)),
+            "tile_cache_bytes": int(env.get("TILE_CACHE_BYTES", 32 * 1024 * 1024)),
         }
         values.update(overrides)
         if values["audit_retention_days"] < MIN_AUDIT_RETENTION_DAYS:

@@ -5,18 +5,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, ForeignKeyConstraint, Index, UniqueConstraint, text
 from sqlalchemy.exc import DBAPIError
 
 from gridapp.core.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def alembic_config(url: str, connection: Connection | None = None) -> AlembicConfig:
+    # Alembic is imported where a migration runs, not at start-up: every web worker imports this
+    # module (the CLI commands) and Alembic would cost each one ~8 MB resident.
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -27,10 +33,14 @@ def alembic_config(url: str, connection: Connection | None = None) -> AlembicCon
 
 def upgrade(url: str, revision: str = "head", connection: Connection | None = None) -> None:
     """Bring the schema at ``url`` up to ``revision``."""
+    from alembic import command  # lazily, as in alembic_config
+
     command.upgrade(alembic_config(url, connection), revision)
 
 
 def downgrade(url: str, revision: str, connection: Connection | None = None) -> None:
+    from alembic import command  # lazily, as in alembic_config
+
     command.downgrade(alembic_config(url, connection), revision)
 
 

@@ -136,6 +136,15 @@ class VersionedCache(Generic[T]):
             self._entries[key] = (version, now, value)
             return value
 
+    def peek(self, session: Session, name: str) -> T | None:
+        """Return the copy of ``name`` this process holds, whatever its version, or None.
+
+        Neither reads the stored version nor builds: for a caller that can use a copy already
+        made (and checks what it takes from it) but must not pay for one.
+        """
+        entry = self._entries.get((str(session.get_bind().engine.url), name))
+        return None if entry is None else entry[2]
+
     def forget(self) -> None:
         """Drop every copy (this process rebuilds on next use)."""
         self._entries.clear()

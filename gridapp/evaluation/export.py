@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -75,6 +74,10 @@ def render(answer: Mapping[str, Any], fmt: str) -> bytes:
         for row in rows:
             writer.writerow(["" if cell is None else cell for cell in row])
         return buffer.getvalue().encode("utf-8-sig")
+    # Imported here, not at start-up: openpyxl costs every worker ~9 MB resident and only an
+    # export (often a job) writes a workbook.
+    from openpyxl import Workbook
+
     book = Workbook()
     sheet = book.active
     sheet.title = sheet_title

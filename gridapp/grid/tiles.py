@@ -16,6 +16,8 @@ store keeps are written there for the other processes.
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
 import math
 import os
 import shutil
@@ -27,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from flask import current_app, has_app_context
 from shapely.strtree import STRtree
@@ -35,7 +38,7 @@ from sqlalchemy.orm import Session
 
 import geo
 from geo.tiles import BUFFER, EXTENT, TileFeature, TileLayer, encode_tile, features_in
-from gridapp.grid.services import DEFAULT_LAYER, load_area_shapes, map_version
+from gridapp.grid.services import DEFAULT_LAYER, grid_indexes, load_area_shapes, map_version
 
 # The lowest zoom at which each level is drawn: below it a level's areas are too small to see
 # and would only make the tile heavy (100 000 unit grids at city scale).
@@ -62,9 +65,10 @@ class _ShapeCache:
         if entry is not None and entry[0] == version:
             return entry[1], entry[2]
         with self._lock:
-            shapes = load_area_shapes(session, layer)
+            shapes = _share_index_geometries(session, layer, load_area_shapes(session, layer))
             tree = STRtree([shape.geometry for shape in shapes])
             self._entries[key] = (version, shapes, tree)
+            _release_freed_memory()
             return shapes, tree
 
     def clear(self) -> None:
@@ -72,6 +76,49 @@ class _ShapeCache:
 
 
 shape_cache = _ShapeCache()
+
+
+def _release_freed_memory() -> None:
+    """Hand the load's freed temporaries back to the OS where the C library allows it.
+
+    As ``geo.GridIndex`` does after its build: glibc keeps freed mid-sized blocks in the heap,
+    and the polygons read and then replaced by the index's are ~70 MB of them at 100 000
+    grids that would stay resident in every worker. Elsewhere this is a no-op.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
+def _share_index_geometries(
+    session: Session, layer: str, shapes: list[geo.AreaShape]
+) -> list[geo.AreaShape]:
+    """Draw the unit grids with the polygons this process's grid index already holds.
+
+    The index (built by the first locate) keeps every unit grid's polygon; a second copy here
+    costs ~80 MB of GEOS memory at 100 000 grids. Only a polygon equal to ours vertex for vertex
+    is shared, so a tile is the same whichever copy draws it (an index a version behind shares
+    only what did not change). With no index built yet, ours are kept.
+    """
+    index = grid_indexes.peek(session, layer)
+    if index is None:
+        return shapes
+    at = [i for i, s in enumerate(shapes) if s.level == geo.Level.grid and s.code in index]
+    if not at:
+        return shapes
+    ours = np.empty(len(at), dtype=object)
+    ours[:] = [shapes[i].geometry for i in at]
+    theirs = np.empty(len(at), dtype=object)
+    theirs[:] = [index.geometry(shapes[i].code) for i in at]
+    same = shapely.equals_exact(ours, theirs, tolerance=0.0)
+    shared = list(shapes)
+    for i, geometry, equal in zip(at, theirs, same, strict=True):
+        if equal:
+            shared[i] = dataclasses.replace(shapes[i], geometry=geometry)
+    return shared
+
 
 # Every level of the tile in one statement (one GiST range, one round trip): a layer per level.
 _PG_TILE = text(
@@ -188,7 +235,7 @@ def area_tile(
             store.write(layer, version, z, x, y, data)
     else:
         data = render_area_tile(session, layer, shown, z, x, y, datum)
-    tile_cache.put(key, data)
+    tile_cache.put(key, data, _tile_cache_bytes())
     return data
 
 
@@ -340,15 +387,30 @@ def precompute_area_tiles(
 
 
 class _TileCache:
-    """The most recently used area tiles of this process, keyed by the map version they show.
+    """The most recently used area tiles of this process, at most ``max_bytes`` of them.
 
-    A new version makes every older key unreachable; they age out as new tiles come in.
+    Bounded by bytes, not by count: a z14 tile of a county's unit grids is ~16 KB and a low
+    zoom's can be hundreds, so a count says little about the memory held. A new map version
+    makes every older key unreachable; they age out as new tiles come in.
     """
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
+    # What an entry holds besides the tile's bytes (its key tuple and URL string, the bytes
+    # object's header, the ordered dict's slot), so that empty tiles are bounded too.
+    ENTRY_OVERHEAD = 512
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._tiles: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+        self._bytes = 0
+
+    @property
+    def size_bytes(self) -> int:
+        """The bytes this cache counts as held (tiles and their entries' overhead)."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._tiles)
 
     def get(self, key: tuple[object, ...]) -> bytes | None:
         with self._lock:
@@ -357,18 +419,39 @@ class _TileCache:
                 self._tiles.move_to_end(key)
             return data
 
-    def put(self, key: tuple[object, ...], data: bytes) -> None:
+    def put(self, key: tuple[object, ...], data: bytes, max_bytes: int | None = None) -> None:
+        """Keep ``data`` under ``key``, dropping the least recently used tiles beyond the bound
+        (``max_bytes`` when given, the app's setting, else the cache's own)."""
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        cost = len(data) + self.ENTRY_OVERHEAD
         with self._lock:
+            old = self._tiles.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old) + self.ENTRY_OVERHEAD
+            if cost > limit:
+                # Larger than the whole cache: served, not kept (it would push out every other).
+                return
             self._tiles[key] = data
-            self._tiles.move_to_end(key)
-            while len(self._tiles) > self.capacity:
-                self._tiles.popitem(last=False)
+            self._bytes += cost
+            while self._bytes > limit:
+                _, dropped = self._tiles.popitem(last=False)
+                self._bytes -= len(dropped) + self.ENTRY_OVERHEAD
 
     def clear(self) -> None:
         with self._lock:
             self._tiles.clear()
+            self._bytes = 0
 
 
-# About 2 000 tiles (a few MB: a z14 tile of a county's unit grids is ~16 KB) cover the views
-# a command centre keeps open; an older one is made again when asked for.
-tile_cache = _TileCache(2048)
+# 32 MB by default (Config.tile_cache_bytes, TILE_CACHE_BYTES): about 2 000 z14 tiles of unit
+# grids, the views a command centre keeps open; an older tile is read again from the shared
+# store (TileStore) or made again when asked for.
+DEFAULT_TILE_CACHE_BYTES = 32 * 1024 * 1024
+tile_cache = _TileCache(DEFAULT_TILE_CACHE_BYTES)
+
+
+def _tile_cache_bytes() -> int | None:
+    """The app's bound on this process's tile cache; None outside an app (the default)."""
+    if not has_app_context():
+        return None
+    return int(current_app.config["GRIDAPP"].tile_cache_bytes)
