@@ -26,7 +26,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, Polygon
 
-from bench.report import Row, emit
+from bench.report import Row, emit, interleaved_best
 from geo import AreaShape, GridIndex, Level, buffer_m, generate_unit_grids, partition_voronoi
 
 CENTRE_LON = 112.60  # 衡山县, roughly
@@ -137,23 +137,6 @@ def best_of(repeats: int, fn):
         result = fn()
         best = min(best, time.perf_counter() - start)
     return best, result
-
-
-def interleaved_best(repeats: int, batches: int, fns: list) -> list[float]:
-    """Return each fn's seconds over all its batches, each batch its fastest of `repeats` runs.
-
-    ``fn(b)`` works on batch b. The batches of every fn are timed one after another, round
-    after round, so a burst of load on the shared machine falls on all of them alike rather
-    than on whichever ran during it; the fastest run of a batch is the least disturbed one.
-    """
-    best = [[math.inf] * batches for _ in fns]
-    for _ in range(repeats):
-        for b in range(batches):
-            for f, fn in enumerate(fns):
-                start = time.perf_counter()
-                fn(b)
-                best[f][b] = min(best[f][b], time.perf_counter() - start)
-    return [sum(row) for row in best]
 
 
 def main(argv: list[str] | None = None) -> int:

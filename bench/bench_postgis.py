@@ -23,13 +23,11 @@ edge both ways). The database is dropped at the end.
 from __future__ import annotations
 
 import argparse
-import math
 import secrets
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,7 @@ import shapely
 
 import geo
 from bench.demo_db import seed_demo_county, throwaway_postgis
-from bench.report import Row, emit
+from bench.report import Row, emit, interleaved_best
 
 TARGET = 100.0  # DESIGN §10
 LOCATE_SQL = (
@@ -51,23 +49,6 @@ BULK_SQL = (
     "AND ST_Covers(a.geometry, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)) "
     "ORDER BY a.code LIMIT 1) FROM bench_point p ORDER BY p.i) TO STDOUT"
 )
-
-
-def interleaved_best(repeats: int, batches: int, fns: list[Callable[[int], object]]) -> list[float]:
-    """Return each fn's seconds over all its batches, each batch its fastest of `repeats` runs.
-
-    ``fn(b)`` works on batch b. The batches of every fn are timed one after another, round
-    after round, so a burst of load on the shared machine falls on all of them alike rather
-    than on whichever ran during it; the fastest run of a batch is the least disturbed one.
-    """
-    best = [[math.inf] * batches for _ in fns]
-    for _ in range(repeats):
-        for b in range(batches):
-            for f, fn in enumerate(fns):
-                start = time.perf_counter()
-                fn(b)
-                best[f][b] = min(best[f][b], time.perf_counter() - start)
-    return [sum(row) for row in best]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 PREFIX = "BENCH-ROW "
@@ -65,3 +66,20 @@ def table(rows: Sequence[Row]) -> str:
     header = ["figure", "baseline", "ratio / value", "target", "met"]
     lines = [header, ["---"] * len(header), *(row.cells() for row in rows)]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def interleaved_best(repeats: int, batches: int, fns: list[Callable[[int], object]]) -> list[float]:
+    """Return each fn's seconds over all its batches, each batch its fastest of `repeats` runs.
+
+    ``fn(b)`` works on batch b. The batches of every fn are timed one after another, round
+    after round, so a burst of load on the shared machine falls on all of them alike rather
+    than on whichever ran during it; the fastest run of a batch is the least disturbed one.
+    """
+    best = [[math.inf] * batches for _ in fns]
+    for _ in range(repeats):
+        for b in range(batches):
+            for f, fn in enumerate(fns):
+                start = time.perf_counter()
+                fn(b)
+                best[f][b] = min(best[f][b], time.perf_counter() - start)
+    return [sum(row) for row in best]
