@@ -38,24 +38,24 @@ def _entered_known(session: Session) -> dict[int, dict[workflow.State, datetime]
 # session.info key: per case id, the (seq, hash) of its last event, read with the case row's
 # lock (`remember_head`) and kept in step by `append_event`, so appending reads nothing.
 HEAD_KEY = "cases.chain_head"
+
+
+def _of_last_event(column: Any) -> Any:
+    """`column` of the case's last event, as a scalar subquery correlated to the case row."""
+    return (
+        select(column)
+        .where(CaseEvent.case_id == Case.id)
+        .order_by(CaseEvent.seq.desc())
+        .limit(1)
+        .correlate(Case)
+        .scalar_subquery()
+    )
+
+
 # The last event's seq and hash of the case in the same row as the case: for the statement that
 # locks the case (`gridapp.cases.actions`), one round trip instead of two.
-HEAD_SEQ = (
-    select(CaseEvent.seq)
-    .where(CaseEvent.case_id == Case.id)
-    .order_by(CaseEvent.seq.desc())
-    .limit(1)
-    .correlate(Case)
-    .scalar_subquery()
-)
-HEAD_HASH = (
-    select(CaseEvent.hash)
-    .where(CaseEvent.case_id == Case.id)
-    .order_by(CaseEvent.seq.desc())
-    .limit(1)
-    .correlate(Case)
-    .scalar_subquery()
-)
+HEAD_SEQ = _of_last_event(CaseEvent.seq)
+HEAD_HASH = _of_last_event(CaseEvent.hash)
 
 
 @listens_for(Session, "after_commit")
