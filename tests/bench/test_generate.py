@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import shapely
 
 import geo
-from bench.generate import HISTORIES, SIZES, county_map, year_of_cases
+from bench.generate import HISTORIES, SIZES, county_map, generate, year_of_cases
 
 SIZE = SIZES["test"]
 
@@ -88,3 +91,32 @@ def test_histories_follow_the_process_in_a_citys_proportions() -> None:
     assert last_state == row_state
     closed = ~np.isnan(case["closed_at"])
     assert set(case["state"][closed].tolist()) <= {"closed", "evaluated"}
+
+
+def test_writing_a_year_on_sqlite_keeps_every_index(tmp_path: Path) -> None:
+    """The indexes dropped before the bulk write are all built again, as the migrations made
+    them, and they agree with the rows (``integrity_check`` reads every index entry)."""
+    from bench.demo_db import release_db, seed_demo_county
+    from gridapp.core.config import Config
+
+    url = f"sqlite:///{tmp_path / 'generated.db'}"
+    config = Config(
+        database_url=url,
+        redis_url=None,
+        var_dir=tmp_path,
+        secret_key=secrets.token_urlsafe(32),
+        embedded=False,
+    )
+    seed_demo_county(config)
+    release_db()
+    listing = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+    with sqlite3.connect(tmp_path / "generated.db") as conn:
+        before = conn.execute(listing).fetchall()
+    generate(url, SIZE, seed=2026)
+    with sqlite3.connect(tmp_path / "generated.db") as conn:
+        after = conn.execute(listing).fetchall()
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        written = conn.execute('SELECT count(*) FROM "case"').fetchone()[0]
+    assert after == before
+    assert any(row[0] == "index" and row[2] == "case_event" for row in after)
+    assert written >= SIZE.cases
