@@ -747,12 +747,12 @@ SQLITE_LOAD_CACHE_KIB = 256 * 1024
 def _drop_secondary_indexes(connection: Any, tables: Sequence[str]) -> list[str]:
     """Drop the indexes no constraint owns; return the statements that rebuild them.
 
-    Building an index once after the rows are in (a sort) is several times cheaper than keeping
-    a dozen up to date row by row (a million cases and eight million events). On SQLite it is
-    what makes the ``city`` size possible at all: each event's insert touched a dozen index
-    pages in key orders unrelated to its id, far more pages than the page cache holds, and
-    every evicted dirty page went to the WAL again (~0.8 GB in 35 minutes, never finished).
-    A UNIQUE constraint's own index (``sqlite_autoindex_…``, no ``sql``) stays.
+    Building an index once after the rows are in (a sort) is cheaper than keeping a dozen up
+    to date row by row (a million cases and eight million events): on PostgreSQL several
+    times; on SQLite the same CPU at ``county`` size, and at ``city`` size, where the indexes
+    outgrow the page cache many times over, each insert no longer reads and rewrites a
+    leaf page per index (docs/performance.md has the timings). A UNIQUE constraint's own
+    index (SQLite's ``sqlite_autoindex_…``, no ``sql``; a PostgreSQL constraint's) stays.
     """
     if isinstance(connection, sqlite3.Connection):
         # Dropped inside the write's one transaction: a failed write leaves them in place.
@@ -776,7 +776,34 @@ def _drop_secondary_indexes(connection: Any, tables: Sequence[str]) -> list[str]
     ).fetchall()
     for name, _ in rows:
         connection.execute(f'DROP INDEX "{name}"')
-    return [definition for _, definition in rows]
+    # A partitioned table's (migration 0025) index is defined ``ON ONLY`` the parent: run as
+    # it reads, it makes an invalid index on the parent alone and none on the partitions,
+    # and every read scans every month. Without ONLY it is built on each partition and
+    # attached (a plain table's definition has no ONLY).
+    return [definition.replace(" ON ONLY ", " ON ", 1) for _, definition in rows]
+
+
+def _add_month_partitions(connection: Any, start: datetime) -> None:
+    """On the partitioned schema, a partition for every month of the generated year.
+
+    The migration made only the months from today on (the database was empty): the year's
+    rows would all land in DEFAULT, unlike a database that grew month by month and unlike
+    what a month's read prunes to. Made empty, before the write, by the schema's own
+    function (``gridapp_add_month_partition``).
+    """
+    if isinstance(connection, sqlite3.Connection):
+        return
+    found = connection.execute(
+        "SELECT to_regprocedure('public.gridapp_add_month_partition(text, date)')"
+    ).fetchone()
+    if found is None or found[0] is None:
+        return
+    month = start.astimezone(LOCAL_ZONE).date().replace(day=1)
+    this_month = datetime.now(LOCAL_ZONE).date().replace(day=1)
+    while month <= this_month:
+        for table in ("case", "case_event"):
+            connection.execute("SELECT public.gridapp_add_month_partition(%s, %s)", (table, month))
+        month = (month + timedelta(days=32)).replace(day=1)
 
 
 def write_map(session: Any, county: CountyMap) -> None:
@@ -843,6 +870,7 @@ def generate(database_url: str, size: Size, seed: int = 2026) -> dict[str, float
         start = time.perf_counter()
         raw = engine.raw_connection()
         try:
+            _add_month_partitions(raw.driver_connection, cases.start)
             rebuild = _drop_secondary_indexes(raw.driver_connection, ("case", "case_event"))
             write_cases(raw.driver_connection, cases)
             for statement in rebuild:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 from collections import Counter
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 import shapely
 
 import geo
@@ -120,3 +122,58 @@ def test_writing_a_year_on_sqlite_keeps_every_index(tmp_path: Path) -> None:
     assert after == before
     assert any(row[0] == "index" and row[2] == "case_event" for row in after)
     assert written >= SIZE.cases
+
+
+def test_writing_a_year_on_partitioned_postgis_indexes_every_month(tmp_path: Path) -> None:
+    """On the partitioned schema (migration 0025) the year lands in its months' partitions,
+    not in DEFAULT, and the indexes rebuilt after the write are valid on every partition."""
+    if os.environ.get("GRIDAPP_TEST_BACKEND", "sqlite") != "postgres":
+        pytest.skip("PostgreSQL only (GRIDAPP_TEST_BACKEND=postgres)")
+    from sqlalchemy import create_engine, text
+
+    from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
+    from gridapp.core.config import Config
+
+    with throwaway_postgis("generate") as url:
+        config = Config(
+            database_url=url,
+            redis_url=None,
+            var_dir=tmp_path,
+            secret_key=secrets.token_urlsafe(32),
+            embedded=False,
+        )
+        seed_demo_county(config)
+        release_db()
+        generate(url, SIZE, seed=2026)
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            with engine.connect() as conn:
+                invalid = conn.scalars(
+                    text(
+                        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                        "JOIN pg_class t ON t.oid = i.indrelid "
+                        "WHERE t.relname IN ('case', 'case_event') AND NOT i.indisvalid"
+                    )
+                ).all()
+                in_default = conn.scalar(text("SELECT count(*) FROM case_default"))
+                months = conn.scalar(text('SELECT count(DISTINCT tableoid) FROM "case"'))
+                month_indexes = conn.scalar(
+                    text(
+                        "SELECT min(n) FROM (SELECT count(x.indexrelid) AS n FROM pg_inherits h "
+                        "JOIN pg_class p ON p.oid = h.inhparent "
+                        "LEFT JOIN pg_index x ON x.indrelid = h.inhrelid "
+                        "WHERE p.relname = 'case' GROUP BY h.inhrelid) per_partition"
+                    )
+                )
+                parent_indexes = conn.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid "
+                        "WHERE t.relname = 'case'"
+                    )
+                )
+        finally:
+            engine.dispose()
+    assert invalid == []
+    assert in_default == 0
+    assert months >= 12
+    assert month_indexes == parent_indexes
