@@ -19,7 +19,8 @@ hours (no calendar); actors are not named, and hashes are left empty (the chain 
 measured).
 
 Everything is vectorised with numpy and written in bulk: ``COPY`` on PostgreSQL, one
-``executemany`` per table on SQLite; a million cases take a few minutes.
+``executemany`` per table on SQLite, the secondary indexes of ``case`` and ``case_event``
+dropped first and built once after; a million cases take a few minutes.
 """
 
 from __future__ import annotations
@@ -738,14 +739,36 @@ def _insert(connection: Any, sqlite: bool, table: str, columns: dict[str, list[A
             _copy(cursor, table, columns)
 
 
-def _drop_secondary_indexes(connection: Any, tables: Sequence[str]) -> list[str]:
-    """Drop the PostgreSQL indexes no constraint owns; return the statements that rebuild them.
+# The page cache of the connection that writes a generated year on SQLite (KiB): room for the
+# index sorts after the rows are in. The engine is disposed after, so it ends with the write.
+SQLITE_LOAD_CACHE_KIB = 256 * 1024
 
-    Building an index once after ``COPY`` is several times cheaper than keeping a dozen up to
-    date row by row (a million cases and eight million events). SQLite keeps its indexes.
+
+def _drop_secondary_indexes(connection: Any, tables: Sequence[str]) -> list[str]:
+    """Drop the indexes no constraint owns; return the statements that rebuild them.
+
+    Building an index once after the rows are in (a sort) is cheaper than keeping a dozen up
+    to date row by row (a million cases and eight million events): on PostgreSQL several
+    times; on SQLite the same CPU at ``county`` size, and at ``city`` size, where the indexes
+    outgrow the page cache many times over, each insert no longer reads and rewrites a
+    leaf page per index (docs/performance.md has the timings). A UNIQUE constraint's own
+    index (SQLite's ``sqlite_autoindex_…``, no ``sql``; a PostgreSQL constraint's) stays.
     """
     if isinstance(connection, sqlite3.Connection):
-        return []
+        # Dropped inside the write's one transaction: a failed write leaves them in place.
+        if not connection.in_transaction:
+            connection.execute("BEGIN")
+        # The sorts that rebuild them, and the tables' growing right edges, in memory.
+        connection.execute(f"PRAGMA cache_size = -{SQLITE_LOAD_CACHE_KIB}")
+        marks = ", ".join("?" for _ in tables)
+        indexes = connection.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({marks})",
+            tuple(tables),
+        ).fetchall()
+        for name, _ in indexes:
+            connection.execute(f'DROP INDEX "{name}"')
+        return [definition for _, definition in indexes]
     rows = connection.execute(
         "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
         "AND tablename = ANY(%s) AND indexname NOT IN (SELECT conname FROM pg_constraint)",
@@ -753,7 +776,34 @@ def _drop_secondary_indexes(connection: Any, tables: Sequence[str]) -> list[str]
     ).fetchall()
     for name, _ in rows:
         connection.execute(f'DROP INDEX "{name}"')
-    return [definition for _, definition in rows]
+    # A partitioned table's (migration 0025) index is defined ``ON ONLY`` the parent: run as
+    # it reads, it makes an invalid index on the parent alone and none on the partitions,
+    # and every read scans every month. Without ONLY it is built on each partition and
+    # attached (a plain table's definition has no ONLY).
+    return [definition.replace(" ON ONLY ", " ON ", 1) for _, definition in rows]
+
+
+def _add_month_partitions(connection: Any, start: datetime) -> None:
+    """On the partitioned schema, a partition for every month of the generated year.
+
+    The migration made only the months from today on (the database was empty): the year's
+    rows would all land in DEFAULT, unlike a database that grew month by month and unlike
+    what a month's read prunes to. Made empty, before the write, by the schema's own
+    function (``gridapp_add_month_partition``).
+    """
+    if isinstance(connection, sqlite3.Connection):
+        return
+    found = connection.execute(
+        "SELECT to_regprocedure('public.gridapp_add_month_partition(text, date)')"
+    ).fetchone()
+    if found is None or found[0] is None:
+        return
+    month = start.astimezone(LOCAL_ZONE).date().replace(day=1)
+    this_month = datetime.now(LOCAL_ZONE).date().replace(day=1)
+    while month <= this_month:
+        for table in ("case", "case_event"):
+            connection.execute("SELECT public.gridapp_add_month_partition(%s, %s)", (table, month))
+        month = (month + timedelta(days=32)).replace(day=1)
 
 
 def write_map(session: Any, county: CountyMap) -> None:
@@ -820,6 +870,7 @@ def generate(database_url: str, size: Size, seed: int = 2026) -> dict[str, float
         start = time.perf_counter()
         raw = engine.raw_connection()
         try:
+            _add_month_partitions(raw.driver_connection, cases.start)
             rebuild = _drop_secondary_indexes(raw.driver_connection, ("case", "case_event"))
             write_cases(raw.driver_connection, cases)
             for statement in rebuild:
@@ -827,9 +878,12 @@ def generate(database_url: str, size: Size, seed: int = 2026) -> dict[str, float
             raw.commit()
         finally:
             raw.close()
-        postgres = engine.dialect.name == "postgresql"
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if postgres:
+        # SQLite is left without statistics (no ``ANALYZE``), as every deployment's file is:
+        # the app never analyzes it, so the bench measures the plans production gets. (An
+        # ``ANALYZE`` here ran inside the begin event's ``BEGIN IMMEDIATE`` and was rolled
+        # back, so no measurement so far had statistics either.)
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 for table in ("case", "case_event"):
                     conn.execute(
                         text(
@@ -840,8 +894,6 @@ def generate(database_url: str, size: Size, seed: int = 2026) -> dict[str, float
                 # As autovacuum would after a while: statistics, and the visibility map that
                 # lets a month's cases be counted from the index alone.
                 conn.execute(text('VACUUM ANALYZE "case", case_event, area'))
-            else:
-                conn.execute(text("ANALYZE"))
         timings["cases written"] = time.perf_counter() - start
         timings["events"] = float(cases.event["case_id"].size)
     finally:

@@ -103,7 +103,9 @@ class Cases(MethodView):
         "With `total=true` the answer also counts every case the filters select (a queue "
         "tab's number).",
     )
-    @blp.arguments(CaseListArgs, location="query")
+    # An instance, not the class: webargs builds a schema per request from a class (~6 % of a
+    # list page's CPU, profiled); loading keeps no state between requests.
+    @blp.arguments(CaseListArgs(), location="query")
     @blp.response(200, CasePageSchema)
     @login_required()
     @db.reads_replica

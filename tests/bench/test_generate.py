@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import sqlite3
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
+import pytest
 import shapely
 
 import geo
-from bench.generate import HISTORIES, SIZES, county_map, year_of_cases
+from bench.generate import HISTORIES, SIZES, county_map, generate, year_of_cases
 
 SIZE = SIZES["test"]
 
@@ -88,3 +93,87 @@ def test_histories_follow_the_process_in_a_citys_proportions() -> None:
     assert last_state == row_state
     closed = ~np.isnan(case["closed_at"])
     assert set(case["state"][closed].tolist()) <= {"closed", "evaluated"}
+
+
+def test_writing_a_year_on_sqlite_keeps_every_index(tmp_path: Path) -> None:
+    """The indexes dropped before the bulk write are all built again, as the migrations made
+    them, and they agree with the rows (``integrity_check`` reads every index entry)."""
+    from bench.demo_db import release_db, seed_demo_county
+    from gridapp.core.config import Config
+
+    url = f"sqlite:///{tmp_path / 'generated.db'}"
+    config = Config(
+        database_url=url,
+        redis_url=None,
+        var_dir=tmp_path,
+        secret_key=secrets.token_urlsafe(32),
+        embedded=False,
+    )
+    seed_demo_county(config)
+    release_db()
+    listing = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+    with sqlite3.connect(tmp_path / "generated.db") as conn:
+        before = conn.execute(listing).fetchall()
+    generate(url, SIZE, seed=2026)
+    with sqlite3.connect(tmp_path / "generated.db") as conn:
+        after = conn.execute(listing).fetchall()
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        written = conn.execute('SELECT count(*) FROM "case"').fetchone()[0]
+    assert after == before
+    assert any(row[0] == "index" and row[2] == "case_event" for row in after)
+    assert written >= SIZE.cases
+
+
+def test_writing_a_year_on_partitioned_postgis_indexes_every_month(tmp_path: Path) -> None:
+    """On the partitioned schema (migration 0025) the year lands in its months' partitions,
+    not in DEFAULT, and the indexes rebuilt after the write are valid on every partition."""
+    if os.environ.get("GRIDAPP_TEST_BACKEND", "sqlite") != "postgres":
+        pytest.skip("PostgreSQL only (GRIDAPP_TEST_BACKEND=postgres)")
+    from sqlalchemy import create_engine, text
+
+    from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
+    from gridapp.core.config import Config
+
+    with throwaway_postgis("generate") as url:
+        config = Config(
+            database_url=url,
+            redis_url=None,
+            var_dir=tmp_path,
+            secret_key=secrets.token_urlsafe(32),
+            embedded=False,
+        )
+        seed_demo_county(config)
+        release_db()
+        generate(url, SIZE, seed=2026)
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            with engine.connect() as conn:
+                invalid = conn.scalars(
+                    text(
+                        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                        "JOIN pg_class t ON t.oid = i.indrelid "
+                        "WHERE t.relname IN ('case', 'case_event') AND NOT i.indisvalid"
+                    )
+                ).all()
+                in_default = conn.scalar(text("SELECT count(*) FROM case_default"))
+                months = conn.scalar(text('SELECT count(DISTINCT tableoid) FROM "case"'))
+                month_indexes = conn.scalar(
+                    text(
+                        "SELECT min(n) FROM (SELECT count(x.indexrelid) AS n FROM pg_inherits h "
+                        "JOIN pg_class p ON p.oid = h.inhparent "
+                        "LEFT JOIN pg_index x ON x.indrelid = h.inhrelid "
+                        "WHERE p.relname = 'case' GROUP BY h.inhrelid) per_partition"
+                    )
+                )
+                parent_indexes = conn.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid "
+                        "WHERE t.relname = 'case'"
+                    )
+                )
+        finally:
+            engine.dispose()
+    assert invalid == []
+    assert in_default == 0
+    assert months >= 12
+    assert month_indexes == parent_indexes
