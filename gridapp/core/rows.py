@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Table, insert
+from sqlalchemy import Insert, Table, insert, inspect
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 
 M = TypeVar("M", bound=DeclarativeBase)
@@ -48,10 +48,13 @@ def insert_loaded(session: Session, model: type[M], rows: Sequence[Mapping[str, 
         ids = [session.scalar(statement, rows[0])]
     else:
         ids = list(session.scalars(statement, rows))
+    manager = inspect(model).class_manager
     made: list[M] = []
     for row, new_id in zip(rows, ids, strict=True):
-        obj = model(**row)
-        setattr(obj, key, new_id)
+        # Filled as a query's loading fills it: no constructor, no attribute events.
+        obj = cast(M, manager.new_instance())
+        obj.__dict__.update(row)
+        obj.__dict__[key] = new_id
         make_transient_to_detached(obj)
         session.add(obj)
         made.append(obj)
