@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import workflow
@@ -373,21 +373,19 @@ def _check_own_password(user: User, password: str) -> None:
 
 
 DEPARTMENT_ROLES = (workflow.Role.handler.value, workflow.Role.dept_admin.value)
+# Built once, run with the department as its parameter (a dispatch reads it on every call).
+DEPARTMENT_MEMBERS = select(User.id).where(
+    User.department_code == bindparam("department"),
+    User.role.in_(DEPARTMENT_ROLES),
+    User.active.is_(True),
+)
 
 
 def department_members(session: Session, department: str | None) -> list[int]:
     """Return the active handlers and department admins of a department."""
     if department is None:
         return []
-    return list(
-        session.scalars(
-            select(User.id).where(
-                User.department_code == department,
-                User.role.in_(DEPARTMENT_ROLES),
-                User.active.is_(True),
-            )
-        )
-    )
+    return list(session.scalars(DEPARTMENT_MEMBERS, {"department": department}))
 
 
 def command_center(

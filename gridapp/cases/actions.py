@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, contains_eager, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 import workflow
@@ -209,9 +209,13 @@ def parse_if_match(header: str | None) -> int:
     return int(match.group(1))
 
 
-# The case row locked, with its last event (the chain's head) in the same statement.
+# The case row locked, with its last event (the chain's head) and its reporter in the same
+# statement: the answer names the reporter, who never changes in an action (a lazy load after
+# it cost a round trip and a tenth of a dispatch's CPU). Only the case row is locked.
 CASE_WITH_HEAD_FOR_UPDATE = (
     select(Case, HEAD_SEQ, HEAD_HASH)
+    .outerjoin(Case.reporter)
+    .options(contains_eager(Case.reporter))
     .where(Case.id == bindparam("case_id"))
     .with_for_update(of=Case)
 )

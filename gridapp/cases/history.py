@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.event import listens_for
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 import workflow
 from gridapp.cases.models import Case, CaseEvent
+from gridapp.core.rows import insert_loaded
 
 GENESIS = "0" * 64
 LAST_EVENT = (
@@ -23,9 +24,6 @@ LAST_EVENT = (
     .order_by(CaseEvent.seq.desc())
     .limit(1)
 )
-_EVENT = cast(Table, CaseEvent.__table__)
-_EVENT_COLUMNS = [column for column in _EVENT.columns if not column.primary_key]
-INSERT_EVENT = insert(_EVENT).returning(_EVENT.c.id)
 # session.info key: per case id, when it last entered each state, as this transaction knows it.
 ENTERED_KEY = "cases.states_entered"
 KNOWN_STATES = frozenset(state.value for state in workflow.State)
@@ -79,21 +77,31 @@ def remember_head(session: Session, case_id: int, seq: int | None, digest: str |
         heads[case_id] = (seq, digest)
 
 
+# What an event's hash covers: every column but its id and the hash itself.
+HASHED = (
+    "case_id",
+    "seq",
+    "action",
+    "actor_id",
+    "role",
+    "from_state",
+    "to_state",
+    "comment",
+    "data",
+    "created_at",
+    "prev_hash",
+)
+
+
 def event_digest(event: CaseEvent) -> str:
     """Hash an event's content together with the previous event's hash."""
-    content = {
-        "case_id": event.case_id,
-        "seq": event.seq,
-        "action": event.action,
-        "actor_id": event.actor_id,
-        "role": event.role,
-        "from_state": event.from_state,
-        "to_state": event.to_state,
-        "comment": event.comment,
-        "data": event.data,
-        "created_at": event.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "prev_hash": event.prev_hash,
-    }
+    return content_digest({name: getattr(event, name) for name in HASHED})
+
+
+def content_digest(values: Mapping[str, Any]) -> str:
+    """Hash an event's column values (those `HASHED` names) as `event_digest` does."""
+    content = {name: values[name] for name in HASHED}
+    content["created_at"] = values["created_at"].astimezone(UTC).isoformat(timespec="microseconds")
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -125,27 +133,23 @@ def append_event(
         row = session.execute(LAST_EVENT, {"case_id": case.id}).first()
         last = (row[0], row[1]) if row else None
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    event = CaseEvent(
-        case_id=case.id,
-        seq=seq,
-        action=action,
-        actor_id=actor_id,
-        role=role,
-        from_state=from_state,
-        to_state=to_state,
-        comment=comment,
-        data=data or {},
-        created_at=at or datetime.now(UTC),
-        prev_hash=prev,
-        hash="",
-    )
-    event.hash = event_digest(event)
+    values: dict[str, Any] = {
+        "case_id": case.id,
+        "seq": seq,
+        "action": action,
+        "actor_id": actor_id,
+        "role": role,
+        "from_state": from_state,
+        "to_state": to_state,
+        "comment": comment,
+        "data": data or {},
+        "created_at": at or datetime.now(UTC),
+        "prev_hash": prev,
+    }
+    values["hash"] = content_digest(values)
     # One INSERT with the values as parameters (a cached statement), then the event joins the
     # session as the row it is: the unit of work's flush of one object cost more than the row.
-    values = {column.key: getattr(event, column.key) for column in _EVENT_COLUMNS}
-    event.id = session.scalar(INSERT_EVENT, values)
-    make_transient_to_detached(event)
-    session.add(event)
+    (event,) = insert_loaded(session, CaseEvent, [values])
     heads[case.id] = (seq, event.hash)
     # Keep what states_entered would read in step: the actions listed in the answer (a new
     # case's, an acted-on case's) then need no second read of the history. Only a new case or

@@ -25,12 +25,13 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.queue import Queue
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gridapp.core.jobs import job_context
 from gridapp.core.models import OutboxMessage
 from gridapp.core.queue import Job, RedisProvider, job_path, resolve_job, retry_policy
+from gridapp.core.rows import insert_loaded
 
 log = logging.getLogger(__name__)
 
@@ -74,19 +75,23 @@ def enqueue_all_after_commit(
         return []
     claimed = RELAY_AFTER_COMMIT.get()
     now = datetime.now(UTC)
+    path = job_path(job)
     rows = [
         {
-            "job": job_path(job),
+            "job": path,
             "args": list(args),
             "queue": queue,
             "created_at": now,
             "enqueued_at": now if claimed else None,
+            "done_at": None,
             "attempts": 1 if claimed else 0,
+            "last_error": None,
         }
         for args in each_args
     ]
-    # A bulk INSERT … RETURNING: no unit-of-work flush per row.
-    messages = list(session.scalars(insert(OutboxMessage).returning(OutboxMessage), rows))
+    # One INSERT … RETURNING on a statement built once: no unit-of-work flush per row, no
+    # ORM loading of what it returns.
+    messages = insert_loaded(session, OutboxMessage, rows)
     if claimed:
         session.info.setdefault(CLAIMED, []).extend((m.id, m.attempts, m.queue) for m in messages)
     else:

@@ -13,6 +13,7 @@ from gridapp.cases.models import Case
 from gridapp.core.errors import NotFound
 from gridapp.core.i18n import _, stored_language
 from gridapp.core.outbox import enqueue_all_after_commit
+from gridapp.core.rows import insert_loaded
 from gridapp.core.types import UTCDateTime, utcnow
 from gridapp.notifications.jobs import deliver_notification
 from gridapp.notifications.models import Notification
@@ -58,15 +59,18 @@ def notify(
             "message": message,
             "dedupe_key": keys[user_id],
             "created_at": utcnow(),
+            "read_at": None,
+            "delivered_at": None,
         }
         for user_id in users
         if keys[user_id] is None or keys[user_id] not in sent
     ]
     if not rows:
         return []
-    # One INSERT … RETURNING for every recipient and one for their delivery jobs: the
-    # unit of work's flush per object cost more than the rows themselves.
-    made = list(session.scalars(insert(Notification).returning(Notification), rows))
+    # One INSERT … RETURNING for every recipient and one for their delivery jobs, each a
+    # statement built once: the unit of work's flush per object, or an ORM bulk INSERT that
+    # loads what it returns, cost more than the rows themselves.
+    made = insert_loaded(session, Notification, rows)
     if push:
         enqueue_all_after_commit(session, deliver_notification, [[note.id] for note in made])
     return made
