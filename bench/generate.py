@@ -753,7 +753,9 @@ def _drop_secondary_indexes(connection: Any, tables: Sequence[str]) -> list[str]
     ).fetchall()
     for name, _ in rows:
         connection.execute(f'DROP INDEX "{name}"')
-    return [definition for _, definition in rows]
+    # A partitioned table's index reads "ON ONLY" in pg_indexes: rebuilt as written it would
+    # be the parent's alone, invalid, and every month's partition left without it.
+    return [definition.replace(" ON ONLY ", " ON ", 1) for _, definition in rows]
 
 
 def write_map(session: Any, county: CountyMap) -> None:

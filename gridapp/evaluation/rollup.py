@@ -120,14 +120,18 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=workflow.LOCAL_ZONE).astimezone(UTC)
 
 
+# The SLA sweep's own 督办: an actor-less supervise (its partial index, migration 0019).
+SWEEP_SUPERVISE = (
+    CaseEvent.action == workflow.Action.supervise.value,
+    CaseEvent.role == SYSTEM_ROLE,
+)
+
+
 def supervised_before(moment: Any) -> ColumnElement[bool]:
     """Whether the SLA sweep's own 督办 (no actor) is in a case's history before ``moment``:
     the history's record of a step gone overdue."""
     return exists().where(
-        CaseEvent.case_id == Case.id,
-        CaseEvent.action == workflow.Action.supervise.value,
-        CaseEvent.role == SYSTEM_ROLE,
-        CaseEvent.created_at < moment,
+        CaseEvent.case_id == Case.id, *SWEEP_SUPERVISE, CaseEvent.created_at < moment
     )
 
 
@@ -169,11 +173,21 @@ def _facts(session: Session, first: date, last: date) -> Select[Any]:
             column >= start, column < end
         )
 
-    on_time = case((~supervised_before(Case.closed_at), 1), else_=0)
+    # The first automatic 督办 of each case, joined once (a subquery per closed case probed
+    # every month's partition of case_event).
+    swept = (
+        select(CaseEvent.case_id, func.min(CaseEvent.created_at).label("first"))
+        .where(*SWEEP_SUPERVISE)
+        .group_by(CaseEvent.case_id)
+        .subquery("swept")
+    )
+    on_time = case((or_(swept.c.first.is_(None), swept.c.first >= Case.closed_at), 1), else_=0)
     facts = union_all(
         counted(Case.created_at, one(), zero(), zero(), zero()),
         counted(Case.filed_at, zero(), one(), zero(), zero()),
-        counted(Case.closed_at, zero(), zero(), one(), on_time),
+        counted(Case.closed_at, zero(), zero(), one(), on_time).outerjoin(
+            swept, swept.c.case_id == Case.id
+        ),
     ).subquery("facts")
     names = ("reported", "filed", "closed", "closed_on_time")
     values = list(facts.c)[5:]
