@@ -20,6 +20,7 @@ def load_models() -> MetaData:
     import gridapp.channels.open311.models
     import gridapp.core.audit
     import gridapp.evaluation.models
+    import gridapp.evaluation.rollup
     import gridapp.grid.models
     import gridapp.media.models
     import gridapp.notifications.models

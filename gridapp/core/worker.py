@@ -26,6 +26,7 @@ from gridapp.core.jobs import worker_app
 from gridapp.core.lifetime import die_with_parent
 from gridapp.core.partition_jobs import schedule_partitions
 from gridapp.evaluation.jobs import schedule_snapshot
+from gridapp.evaluation.rollup import schedule_dashboard_rollup
 from gridapp.media.housekeeping import schedule_media_sweep
 from gridapp.patrol.jobs import schedule_patrol_prune
 
@@ -48,6 +49,7 @@ PERIODIC = (
     schedule_patrol_prune,
     schedule_snapshot,
     schedule_partitions,
+    schedule_dashboard_rollup,
 )
 
 

@@ -28,7 +28,6 @@ from typing import Any
 import shapely
 from sqlalchemy import (
     ColumnElement,
-    Date,
     LargeBinary,
     Select,
     Text,
@@ -36,7 +35,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
     select,
@@ -50,12 +48,21 @@ from sqlalchemy.sql.elements import True_
 
 import workflow
 from gridapp.accounts.models import User
-from gridapp.cases.actions import SYSTEM_ROLE
 from gridapp.cases.models import LIVE_CASE, VOID_CASE, Case, CaseEvent
 from gridapp.cases.scope import DESK, case_scope
 from gridapp.catalogue.models import Category
 from gridapp.core.errors import Forbidden, ValidationFailed
 from gridapp.core.i18n import _
+from gridapp.evaluation.rollup import (
+    DAY,
+    ROLLED,
+    DashboardRollup,
+    covered_days,
+    days_condition,
+    local_date,
+    runs,
+    supervised_before,
+)
 from gridapp.grid.models import Area
 from gridapp.grid.services import DEFAULT_LAYER
 
@@ -105,15 +112,6 @@ def period_bounds(first: date, last: date) -> tuple[datetime, datetime]:
             _("The period is out of range."),
             errors={"from": _("A day between years 1 and 9999.")},
         ) from exc
-
-
-def local_date(session: Session, column: Any, start: datetime) -> ColumnElement[Any]:
-    """Return a SQL expression for the Asia/Shanghai day of a UTC time column."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone(workflow.LOCAL_ZONE.key, column), Date)
-    # SQLite has no time zones: shift by the zone's offset, fixed at +08:00 since 1991.
-    offset = start.astimezone(workflow.LOCAL_ZONE).utcoffset() or timedelta(0)
-    return func.date(column, f"{int(offset.total_seconds()):+d} seconds")
 
 
 def _as_date(value: Any) -> date:
@@ -236,10 +234,33 @@ def _grouped(
     tally.add_dimensions(session.execute(union_all(*parts)), *names)
 
 
+def rollup_district(user: User, scope: ColumnElement[bool]) -> ColumnElement[bool] | None:
+    """Return the roll-up's condition for the same cases as ``scope``, or None where the
+    roll-up (per district) cannot say (a street's or community's centre: their scope is a
+    small share of the cases, counted live)."""
+    if isinstance(scope, True_):
+        return true()
+    code = user.district_code
+    if code is not None and scope.compare(Case.district_code == code):
+        return DashboardRollup.district_code == code
+    return None
+
+
 def dashboard(
-    session: Session, user: User, first: date, last: date, *, now: datetime | None = None
+    session: Session,
+    user: User,
+    first: date,
+    last: date,
+    *,
+    now: datetime | None = None,
+    rollup: bool = True,
 ) -> dict[str, Any]:
-    """Count a period's cases for the leader's dashboard (领导驾驶舱), in the caller's scope."""
+    """Count a period's cases for the leader's dashboard (领导驾驶舱), in the caller's scope.
+
+    The days the nightly roll-up lists (``gridapp.evaluation.rollup``) are summed from it, the
+    others (today, a day a late write struck off) counted from the cases; ``rollup=False``
+    counts every day from the cases (the same numbers).
+    """
     scope = dashboard_scope(user)
     start, end = period_bounds(first, last)
     now = now or datetime.now(UTC)
@@ -252,51 +273,80 @@ def dashboard(
         # without). This transaction only.
         session.execute(text("SET LOCAL jit = off"))
 
-    _grouped(
-        session,
-        tally,
-        [func.count()],
-        ["reported"],
-        scope,
-        Case.created_at >= start,
-        Case.created_at < end,
-    )
+    district = rollup_district(user, scope) if rollup else None
+    rolled = covered_days(session, first, last) if district is not None else set()
+    every_day = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    live = list(runs(day for day in every_day if day not in rolled))
+    trend_reported: dict[date, int] = defaultdict(int)
+    trend_closed: dict[date, int] = defaultdict(int)
+    if rolled:
+        assert district is not None
+        days = days_condition(DashboardRollup.day, runs(rolled))
+        r = DashboardRollup
+        # Filed counts once as filed and once towards "filed and closed by the end", less
+        # those still open or voided at the end (below): every filed case is one of the three.
+        sums = (func.sum(r.reported), func.sum(r.filed), func.sum(r.filed))
+        tally.add_dimensions(
+            session.execute(
+                select(r.dimension, r.code, *sums, func.sum(r.closed), func.sum(r.closed_on_time))
+                .where(days, district, r.dimension.in_(ROLLED))
+                .group_by(r.dimension, r.code)
+            ),
+            "reported",
+            "filed",
+            "filed_closed",
+            "closed",
+            "closed_on_time",
+        )
+        for day, day_reported, day_closed in session.execute(
+            select(r.day, func.sum(r.reported), func.sum(r.closed_events))
+            .where(days, district, r.dimension == DAY)
+            .group_by(r.day)
+        ):
+            trend_reported[_as_date(day)] += int(day_reported or 0)
+            trend_closed[_as_date(day)] += int(day_closed or 0)
 
-    # Entering `closed` records closed_at (the record_closure effect of every process), so the
-    # case row says when it closed without a look into its history.
-    closed_by_end = and_(Case.closed_at.is_not(None), Case.closed_at < end)
-    # Filing records filed_at (the record_filing effect; a case is filed at most once), so the
-    # cases filed in the period are a range of its (filed_at, created_at) index (migration
-    # 0020) instead of the period's file events joined back to every case row.
-    _grouped(
-        session,
-        tally,
-        [func.count(), func.sum(case((closed_by_end, 1), else_=0))],
-        ["filed", "filed_closed"],
-        scope,
-        Case.filed_at >= start,
-        Case.filed_at < end,
-    )
-
-    # The SLA sweep's own 督办 (no actor) is the history's record of a step gone overdue.
-    went_overdue = exists().where(
-        CaseEvent.case_id == Case.id,
-        CaseEvent.action == workflow.Action.supervise.value,
-        CaseEvent.role == SYSTEM_ROLE,
-        CaseEvent.created_at < end,
-    )
-    # Entering `closed` records closed_at and nothing leaves `closed` but to `evaluated`, so the
-    # cases closed in the period are a range of closed_at: the (closed_at, created_at) index
-    # visits them in time order, near each other on disk, instead of hashing every case row.
-    _grouped(
-        session,
-        tally,
-        [func.count(), func.sum(case((~went_overdue, 1), else_=0))],
-        ["closed", "closed_on_time"],
-        scope,
-        Case.closed_at >= start,
-        Case.closed_at < end,
-    )
+    for run_first, run_last in live:
+        run_start, run_end = period_bounds(run_first, run_last)
+        _grouped(
+            session,
+            tally,
+            [func.count()],
+            ["reported"],
+            scope,
+            Case.created_at >= run_start,
+            Case.created_at < run_end,
+        )
+        # Filing records filed_at (the record_filing effect; a case is filed at most once),
+        # so the cases filed in the period are a range of its (filed_at, created_at) index
+        # (migration 0020) instead of the period's file events joined back to every case row.
+        _grouped(
+            session,
+            tally,
+            [func.count(), func.count()],
+            ["filed", "filed_closed"],
+            scope,
+            Case.filed_at >= run_start,
+            Case.filed_at < run_end,
+        )
+        # Entering `closed` records closed_at and nothing leaves `closed` but to `evaluated`,
+        # so the cases closed in the period are a range of closed_at: the (closed_at,
+        # created_at) index visits them in time order, near each other on disk, instead of
+        # hashing every case row.
+        _grouped(
+            session,
+            tally,
+            [func.count(), func.sum(case((~supervised_before(end), 1), else_=0))],
+            ["closed", "closed_on_time"],
+            scope,
+            Case.closed_at >= run_start,
+            Case.closed_at < run_end,
+        )
+        reported, closed = _trend_counts(session, scope, run_start, run_end)
+        for day, count in reported.items():
+            trend_reported[day] += count
+        for day, count in closed.items():
+            trend_closed[day] += count
 
     # Open at the end: created before it and neither closed nor voided by then (void is an end:
     # its event is the case's last, so updated_at is when). Three parts, each a short range of
@@ -308,20 +358,39 @@ def dashboard(
         Case.deadline.is_not(None),
         Case.deadline <= now,
     )
+    filed_in_period = and_(Case.filed_at >= start, Case.filed_at < end)
+    postgres = session.get_bind().dialect.name == "postgresql"
     for still_open in (
         text(LIVE_CASE),
-        and_(text(VOID_CASE), Case.updated_at >= end),
+        and_(_voided(postgres, since=end), Case.updated_at >= end),
         Case.closed_at >= end,
     ):
         _grouped(
             session,
             tally,
-            [func.count(), func.sum(case((overdue_now, 1), else_=0))],
-            ["open", "overdue"],
+            [
+                func.count(),
+                func.sum(case((overdue_now, 1), else_=0)),
+                func.sum(case((filed_in_period, -1), else_=0)),
+            ],
+            ["open", "overdue", "filed_closed"],
             scope,
             Case.created_at < end,
             still_open,
         )
+    # Filed in the period and voided by its end: voided after the filing, so within the
+    # period too.
+    _grouped(
+        session,
+        tally,
+        [-func.count()],
+        ["filed_closed"],
+        scope,
+        _voided(postgres, since=start, until=end),
+        Case.updated_at >= start,
+        Case.updated_at < end,
+        filed_in_period,
+    )
 
     return {
         "from": first,
@@ -330,8 +399,31 @@ def dashboard(
         "by_street": _named(tally.by["street"], _street_names(session, tally.by["street"])),
         "by_category": _named(tally.by["category"], _category_names(session, tally.by["category"])),
         "by_source": _named(tally.by["source"], {}),
-        "trend": _trend(session, scope, first, last, start, end),
+        "trend": [
+            {"date": day, "reported": trend_reported[day], "closed": trend_closed[day]}
+            for day in every_day
+        ],
     }
+
+
+def _voided(
+    postgres: bool, since: datetime, until: datetime | None = None
+) -> ColumnElement[bool] | TextClause:
+    """The void cases whose void event, or a later one, came at ``since`` or after (and before
+    ``until``): with ``updated_at`` at or after ``since`` beside it, the void cases updated then.
+
+    PostgreSQL reads its (updated_at) index of void cases. SQLite, without statistics, took
+    (state, created_at) for that instead, every void case (450-580 ms at a million cases), so
+    there the void events name them: void is an end, so a case with an event into ``void`` is
+    void, and a void case's events from its voiding on (the voiding, notes) all enter ``void``,
+    the last of them at its ``updated_at``.
+    """
+    if postgres:
+        return text(VOID_CASE)
+    events = [CaseEvent.to_state == S.void.value, CaseEvent.created_at >= since]
+    if until is not None:
+        events.append(CaseEvent.created_at < until)
+    return Case.id.in_(select(CaseEvent.case_id).where(*events))
 
 
 def _named(groups: Mapping[str | None, Counts], names: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -361,15 +453,10 @@ def _category_names(session: Session, groups: Mapping[str | None, Counts]) -> di
     return {code: name for code, name in rows}
 
 
-def _trend(
-    session: Session,
-    scope: ColumnElement[bool],
-    first: date,
-    last: date,
-    start: datetime,
-    end: datetime,
-) -> list[dict[str, Any]]:
-    """Reported and closed per Asia/Shanghai day, every day of the period (zeros included)."""
+def _trend_counts(
+    session: Session, scope: ColumnElement[bool], start: datetime, end: datetime
+) -> tuple[dict[date, int], dict[date, int]]:
+    """Reported and closed per Asia/Shanghai day from ``start`` to ``end`` (days with any)."""
     reported_day = local_date(session, Case.created_at, start)
     reported = {
         _as_date(day): count
@@ -392,11 +479,7 @@ def _trend(
     closed = {
         _as_date(day): count for day, count in session.execute(closed_query.group_by(closed_day))
     }
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    return [
-        {"date": day, "reported": reported.get(day, 0), "closed": closed.get(day, 0)}
-        for day in days
-    ]
+    return reported, closed
 
 
 def _hotspot_counts_query(user: User, first: date, last: date, level: str) -> Select[Any]:
