@@ -518,31 +518,19 @@ def hotspot_counts_json(
 ) -> str:
     """``hotspot_counts`` as the JSON text the API answers.
 
-    PostgreSQL writes the items' JSON itself, unsorted (one row back instead of one per area:
-    fetching, sorting and encoding 40 000 rows in Python cost more than the grouping, and an
-    ordered aggregate doubled the query); SQLite, in-process, hands over the rows and Python
-    writes them.
+    The database writes the items' JSON itself, unsorted (one row back instead of one per area:
+    fetching and encoding 40 000 rows in Python cost more than the grouping — on SQLite at
+    1 000 000 cases 200–320 ms against the grouping's 68 ms of CPU — and an ordered aggregate
+    doubled PostgreSQL's query).
     """
-    query = _hotspot_counts_query(user, first, last, level)
+    counts = _hotspot_counts_query(user, first, last, level).subquery()
     if session.get_bind().dialect.name == "postgresql":
-        counts = query.subquery()
-        item = (
-            literal('{"code":')
-            + cast(func.to_json(counts.c.code), Text)
-            + ',"cases":'
-            + cast(counts.c.cases, Text)
-            + "}"
-        )
-        total, items = session.execute(
-            select(func.sum(counts.c.cases), func.string_agg(item, literal(",")))
-        ).one()
-        items = f"[{items or ''}]"
+        code, join = cast(func.to_json(counts.c.code), Text), func.string_agg
     else:
-        rows = session.execute(query).all()
-        total = sum(count for _, count in rows)
-        items = json.dumps(
-            [{"code": code, "cases": count} for code, count in rows], separators=(",", ":")
-        )
+        code, join = func.json_quote(counts.c.code), func.group_concat
+    item = literal('{"code":') + code + ',"cases":' + cast(counts.c.cases, Text) + "}"
+    total, items = session.execute(select(func.sum(counts.c.cases), join(item, literal(",")))).one()
+    items = f"[{items or ''}]"
     return (
         f'{{"from":"{first.isoformat()}","to":"{last.isoformat()}","level":{json.dumps(level)},'
         f'"total":{int(total or 0)},"items":{items}}}'
