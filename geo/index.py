@@ -55,8 +55,10 @@ _CHUNK: Final = 1 << 18
 SUB: Final = 4
 _SUB_AREA: Final = SUB * SUB
 # A sub-pixel holds j < _SUB_OUTSIDE (the pixel's j-th candidate covers all of it), or:
-_SUB_OUTSIDE: Final = 254  # no candidate covers it
-_SUB_EXACT: Final = 255  # a boundary touches it: test the pixel's candidates exactly
+_SUB_OUTSIDE: Final = 14  # no candidate covers it
+_SUB_EXACT: Final = 15  # a boundary touches it: test the pixel's candidates exactly
+# A sub-pixel's answer fits in four bits, two to a byte (the low half first): a mixed pixel
+# rarely has more than a few candidates, and one with more than 14 is tested exactly anyway.
 # Shapes the per-point path keeps built (~1 KB each): a few thousand grids around the points
 # being located.
 SHAPE_CACHE_SIZE: Final = 4096
@@ -92,7 +94,8 @@ class _Raster:
     offsets: NDArray[np.int32]
     cands: NDArray[np.int32]
     # Per mixed pixel k, its SUB x SUB sub-pixels (row-major from the south-west) at
-    # sub[k * SUB * SUB:(k + 1) * SUB * SUB]: see _SUB_OUTSIDE and _SUB_EXACT.
+    # sub[k * SUB * SUB // 2:(k + 1) * SUB * SUB // 2], two to a byte: see _SUB_OUTSIDE,
+    # _SUB_EXACT and _sub_at.
     sub: NDArray[np.uint8]
 
     @property
@@ -147,6 +150,10 @@ class GridIndex:
         )
         self._raster = _build_raster(geoms, pixel_m=pixel_m, max_pixels=max_pixels)
         del geoms
+        # Made again now that the map as loaded is freed (when the caller kept no list of it):
+        # the first copies lie scattered among the load's dead objects, and would pin tens of MB
+        # of their memory pages in the process.
+        self._codes, self._located = _compacted(self._codes, self._located)
         _release_freed_memory()
         r = self._raster
         self._lon0 = r.lon0
@@ -182,9 +189,8 @@ class GridIndex:
         if value >= -1:
             return value
         k = -2 - value
-        sub: int = self._sub_mv[
-            k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
-        ]
+        at = k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
+        sub: int = (self._sub_mv[at >> 1] >> ((at & 1) << 2)) & 15
         if sub < _SUB_OUTSIDE:
             cell: int = self._cands_mv[self._offsets_mv[k] + sub]
             return cell
@@ -216,9 +222,8 @@ class GridIndex:
                 return self._located[value]
             if value <= -2:
                 k = -2 - value
-                sub: int = self._sub_mv[
-                    k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
-                ]
+                at = k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
+                sub: int = (self._sub_mv[at >> 1] >> ((at & 1) << 2)) & 15
                 if sub < _SUB_OUTSIDE:
                     return self._located[self._cands_mv[self._offsets_mv[k] + sub]]
                 if sub == _SUB_EXACT:
@@ -262,7 +267,7 @@ class GridIndex:
         result[mixed] = -1
         su = (u[mixed] * SUB).astype(np.int64) - iu[mixed] * SUB
         sv = (v[mixed] * SUB).astype(np.int64) - iv[mixed] * SUB
-        sub = r.sub[k * _SUB_AREA + sv * SUB + su]
+        sub = _sub_at(r.sub, k * _SUB_AREA + sv * SUB + su)
         start = r.offsets[k].astype(np.int64)
         whole = sub < _SUB_OUTSIDE
         result[points[whole]] = r.cands[start[whole] + sub[whole]]
@@ -383,7 +388,8 @@ class GridIndex:
     @property
     def exact_subpixel_count(self) -> int:
         """Return how many sub-pixels a boundary touches (their points need an exact test)."""
-        return int(np.count_nonzero(self._raster.sub == _SUB_EXACT))
+        every = np.arange(self._raster.sub.size * 2)
+        return int(np.count_nonzero(_sub_at(self._raster.sub, every) == _SUB_EXACT))
 
 
 def _located_all(cells: list[AreaShape], by_code: dict[str, AreaShape]) -> tuple[Located, ...]:
@@ -413,6 +419,23 @@ def _located_all(cells: list[AreaShape], by_code: dict[str, AreaShape]) -> tuple
             )
         )
     return tuple(located)
+
+
+def _compacted(
+    codes: tuple[str, ...], located: tuple[Located, ...]
+) -> tuple[tuple[str, ...], tuple[Located, ...]]:
+    """Return fresh copies of each grid's code and Located (the ancestors stay shared)."""
+    fresh = tuple(code.encode().decode() for code in codes)
+    return fresh, tuple(
+        Located(
+            AreaRef(code, old.grid.name, old.grid.level),
+            old.community,
+            old.street,
+            old.district,
+            old.setting,
+        )
+        for code, old in zip(fresh, located, strict=True)
+    )
 
 
 def _ancestry(
@@ -826,7 +849,17 @@ def _subpixels(
         by_group = np.full((k_hi - k_lo, _SUB_AREA + 1), _SUB_EXACT, dtype=np.uint8)
         by_group[block_i, local] = answer
         chunk.reshape(-1, _SUB_AREA)[:] = np.take_along_axis(by_group, group, axis=1)
-    return sub
+    packed = sub[1::2] << np.uint8(4)
+    packed |= sub[0::2]
+    return packed
+
+
+def _sub_at(packed: NDArray[np.uint8], at: IntArray) -> NDArray[np.uint8]:
+    """Return the sub-pixel answers at `at`, two to a byte in `packed` (the low half first)."""
+    half: NDArray[np.uint8] = packed[at >> 1]
+    half >>= ((at & 1) << 2).astype(np.uint8)
+    half &= np.uint8(15)
+    return half
 
 
 _BITS: Final = (1 << np.arange(_SUB_AREA)).astype(np.int32)
