@@ -49,7 +49,7 @@ from bench.serving import existing_backend, memory_mb, worker_pids
 
 TARGET_MB = 300.0
 POINTS = 24  # generated grids located, and the tiles around each
-BUILD_TIMEOUT_S = 300
+BUILD_TIMEOUT_S = 600  # the first locate builds the index: minutes on a loaded machine
 
 
 def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -197,7 +197,7 @@ def http_get(port: int, token: str) -> Callable[[str], tuple[int, Any]]:
     import json
 
     def get(path: str) -> tuple[int, Any]:
-        conn = http.client.HTTPConnection(HOST, port, timeout=120)
+        conn = http.client.HTTPConnection(HOST, port, timeout=BUILD_TIMEOUT_S)
         try:
             conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
             response = conn.getresponse()
