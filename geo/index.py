@@ -153,7 +153,9 @@ class GridIndex:
         # Made again now that the map as loaded is freed (when the caller kept no list of it):
         # the first copies lie scattered among the load's dead objects, and would pin tens of MB
         # of their memory pages in the process.
-        self._codes, self._located = _compacted(self._codes, self._located)
+        self._codes, self._located, self._parents = _compacted(
+            self._codes, self._located, self._parents
+        )
         _release_freed_memory()
         r = self._raster
         self._lon0 = r.lon0
@@ -422,20 +424,41 @@ def _located_all(cells: list[AreaShape], by_code: dict[str, AreaShape]) -> tuple
 
 
 def _compacted(
-    codes: tuple[str, ...], located: tuple[Located, ...]
-) -> tuple[tuple[str, ...], tuple[Located, ...]]:
-    """Return fresh copies of each grid's code and Located (the ancestors stay shared)."""
-    fresh = tuple(code.encode().decode() for code in codes)
-    return fresh, tuple(
+    codes: tuple[str, ...], located: tuple[Located, ...], parents: tuple[str | None, ...]
+) -> tuple[tuple[str, ...], tuple[Located, ...], tuple[str | None, ...]]:
+    """Return fresh copies of the codes, parents and Located, their names and ancestors (each
+    still one object however many grids share it)."""
+    copies: dict[str, str] = {}
+
+    def fresh(text: str) -> str:
+        copy = copies.get(text)
+        if copy is None:
+            # encode/decode makes a new object where str(), slicing or join hand back the same.
+            copy = copies[text] = text.encode().decode()
+        return copy
+
+    refs: dict[int, AreaRef] = {}
+
+    def fresh_ref(ref: AreaRef | None) -> AreaRef | None:
+        if ref is None:
+            return None
+        copy = refs.get(id(ref))
+        if copy is None:
+            copy = refs[id(ref)] = AreaRef(fresh(ref.code), fresh(ref.name), ref.level)
+        return copy
+
+    new_codes = tuple(fresh(code) for code in codes)
+    new_located = tuple(
         Located(
-            AreaRef(code, old.grid.name, old.grid.level),
-            old.community,
-            old.street,
-            old.district,
-            old.setting,
+            AreaRef(code, fresh(old.grid.name), old.grid.level),
+            fresh_ref(old.community),
+            fresh_ref(old.street),
+            fresh_ref(old.district),
+            fresh(old.setting),
         )
-        for code, old in zip(fresh, located, strict=True)
+        for code, old in zip(new_codes, located, strict=True)
     )
+    return new_codes, new_located, tuple(None if p is None else fresh(p) for p in parents)
 
 
 def _ancestry(
