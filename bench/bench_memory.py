@@ -196,16 +196,26 @@ def http_get(port: int, token: str) -> Callable[[str], tuple[int, Any]]:
     import http.client
     import json
 
-    def get(path: str) -> tuple[int, Any]:
+    bearer = [token]
+
+    def once(path: str) -> tuple[int, Any]:
         conn = http.client.HTTPConnection(HOST, port, timeout=BUILD_TIMEOUT_S)
         try:
-            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            conn.request("GET", path, headers={"Authorization": f"Bearer {bearer[0]}"})
             response = conn.getresponse()
             data = response.read()
             kind = response.getheader("Content-Type") or ""
             return response.status, json.loads(data) if data and "json" in kind else data
         finally:
             conn.close()
+
+    def get(path: str) -> tuple[int, Any]:
+        status, answer = once(path)
+        if status == 401:
+            # On a loaded machine the requests outlast the access token: sign in again.
+            bearer[0] = sign_in(port, "admin")
+            status, answer = once(path)
+        return status, answer
 
     return get
 
