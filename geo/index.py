@@ -66,6 +66,9 @@ SHAPE_CACHE_SIZE: Final = 4096
 # shapely.intersects_xy goes through a Python decorator costing about a microsecond per call;
 # the compiled ufunc underneath gives the same answer, and the per-point path calls it directly.
 _intersects_xy: Any = getattr(shapely.lib, "intersects_xy", shapely.intersects_xy)
+# Likewise shapely.from_wkb's wrapper costs a third of building a unit grid's shape on demand.
+_from_wkb: Any = shapely.lib.from_wkb
+_WKB_RAISE: Final = np.uint8(shapely.io.DecodingErrorOptions.get_value("raise"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,7 +564,9 @@ class _PackedShapes:
 
     def shape(self, cell: int) -> Polygon | MultiPolygon:
         """Return a cell's shape as a GEOS geometry, built now."""
-        geom: Polygon | MultiPolygon = shapely.from_wkb(self.wkb(cell))
+        wkb = np.empty((), dtype=object)
+        wkb[()] = self.wkb(cell)
+        geom: Polygon | MultiPolygon = _from_wkb(wkb, _WKB_RAISE)
         return geom
 
     def shapes(self, cells: IntArray) -> NDArray[np.object_]:
