@@ -11,11 +11,13 @@ exactly those of "every cell that covers the point, lowest code first", boundary
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import functools
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+import struct
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -53,12 +55,20 @@ _CHUNK: Final = 1 << 18
 SUB: Final = 4
 _SUB_AREA: Final = SUB * SUB
 # A sub-pixel holds j < _SUB_OUTSIDE (the pixel's j-th candidate covers all of it), or:
-_SUB_OUTSIDE: Final = 254  # no candidate covers it
-_SUB_EXACT: Final = 255  # a boundary touches it: test the pixel's candidates exactly
+_SUB_OUTSIDE: Final = 14  # no candidate covers it
+_SUB_EXACT: Final = 15  # a boundary touches it: test the pixel's candidates exactly
+# A sub-pixel's answer fits in four bits, two to a byte (the low half first): a mixed pixel
+# rarely has more than a few candidates, and one with more than 14 is tested exactly anyway.
+# Shapes the per-point path keeps built (~1 KB each): a few thousand grids around the points
+# being located.
+SHAPE_CACHE_SIZE: Final = 4096
 
 # shapely.intersects_xy goes through a Python decorator costing about a microsecond per call;
 # the compiled ufunc underneath gives the same answer, and the per-point path calls it directly.
 _intersects_xy: Any = getattr(shapely.lib, "intersects_xy", shapely.intersects_xy)
+# Likewise shapely.from_wkb's wrapper costs a third of building a unit grid's shape on demand.
+_from_wkb: Any = shapely.lib.from_wkb
+_WKB_RAISE: Final = np.uint8(shapely.io.DecodingErrorOptions.get_value("raise"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +97,8 @@ class _Raster:
     offsets: NDArray[np.int32]
     cands: NDArray[np.int32]
     # Per mixed pixel k, its SUB x SUB sub-pixels (row-major from the south-west) at
-    # sub[k * SUB * SUB:(k + 1) * SUB * SUB]: see _SUB_OUTSIDE and _SUB_EXACT.
+    # sub[k * SUB * SUB // 2:(k + 1) * SUB * SUB // 2], two to a byte: see _SUB_OUTSIDE,
+    # _SUB_EXACT and _sub_at.
     sub: NDArray[np.uint8]
 
     @property
@@ -126,17 +137,28 @@ class GridIndex:
 
         self.layer = layer
         self._codes: tuple[str, ...] = tuple(cell.code for cell in cells)
-        self._position_of = {code: i for i, code in enumerate(self._codes)}
-        self._geoms: list[Any] = [cell.geometry for cell in cells]
-        self._geom_array: NDArray[np.object_] = np.empty(len(cells), dtype=object)
-        self._geom_array[:] = self._geoms
-        # Not prepared: a unit grid has tens of vertices, so a plain point-in-polygon test costs
-        # little next to the call itself, while a prepared grid's edge index (built by its first
-        # test, and the build tests every grid) held ~1 KB a grid: 110 MB for 100 000 grids.
-        refs: dict[str, AreaRef] = {}
-        self._located = tuple(_located(cell, by_code, refs) for cell in cells)
-
-        self._raster = _build_raster(self._geom_array, pixel_m=pixel_m, max_pixels=max_pixels)
+        self._located = _located_all(cells, by_code)
+        parents: dict[str | None, str | None] = {}
+        self._parents = tuple(parents.setdefault(cell.parent, cell.parent) for cell in cells)
+        geoms: NDArray[np.object_] = np.empty(len(cells), dtype=object)
+        geoms[:] = [cell.geometry for cell in cells]
+        del area_list, by_code, cells
+        # The shapes are kept as packed coordinates, not GEOS objects: a GEOS polygon costs ~750
+        # bytes for a unit grid's ~20 vertices (75 MB at 100 000 grids), its coordinates 16 a
+        # vertex. Only points in a sub-pixel a boundary touches need a shape, and those are
+        # tested in numpy (locate_many) or against a shape built on demand (locate).
+        self._shapes = _PackedShapes(geoms)
+        self._bounds: FloatArray = (
+            shapely.bounds(geoms) if len(geoms) else np.empty((0, 4), dtype=np.float64)
+        )
+        self._raster = _build_raster(geoms, pixel_m=pixel_m, max_pixels=max_pixels)
+        del geoms
+        # Made again now that the map as loaded is freed (when the caller kept no list of it):
+        # the first copies lie scattered among the load's dead objects, and would pin tens of MB
+        # of their memory pages in the process.
+        self._codes, self._located, self._parents = _compacted(
+            self._codes, self._located, self._parents
+        )
         _release_freed_memory()
         r = self._raster
         self._lon0 = r.lon0
@@ -151,6 +173,11 @@ class GridIndex:
         self._offsets_mv = r.offsets.data
         self._cands_mv = r.cands.data
         self._sub_mv = r.sub.data
+        # The shapes the per-point path tested last, built once each: points come in clusters
+        # (a street's reports, a worker's round), and a build costs a few tests.
+        self._shape: Callable[[int], Any] = functools.lru_cache(maxsize=SHAPE_CACHE_SIZE)(
+            self._shapes.shape
+        )
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -167,9 +194,8 @@ class GridIndex:
         if value >= -1:
             return value
         k = -2 - value
-        sub: int = self._sub_mv[
-            k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
-        ]
+        at = k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
+        sub: int = (self._sub_mv[at >> 1] >> ((at & 1) << 2)) & 15
         if sub < _SUB_OUTSIDE:
             cell: int = self._cands_mv[self._offsets_mv[k] + sub]
             return cell
@@ -179,11 +205,11 @@ class GridIndex:
 
     def _exact(self, k: int, lon: float, lat: float) -> int:
         """Test mixed pixel k's candidates in code order; the first covering the point wins."""
-        geoms = self._geoms
+        shape = self._shape
         cands = self._cands_mv
         for j in range(self._offsets_mv[k], self._offsets_mv[k + 1]):
             cell: int = cands[j]
-            if _intersects_xy(geoms[cell], lon, lat):
+            if _intersects_xy(shape(cell), lon, lat):
                 return cell
         return -1
 
@@ -201,9 +227,8 @@ class GridIndex:
                 return self._located[value]
             if value <= -2:
                 k = -2 - value
-                sub: int = self._sub_mv[
-                    k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
-                ]
+                at = k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
+                sub: int = (self._sub_mv[at >> 1] >> ((at & 1) << 2)) & 15
                 if sub < _SUB_OUTSIDE:
                     return self._located[self._cands_mv[self._offsets_mv[k] + sub]]
                 if sub == _SUB_EXACT:
@@ -247,7 +272,7 @@ class GridIndex:
         result[mixed] = -1
         su = (u[mixed] * SUB).astype(np.int64) - iu[mixed] * SUB
         sv = (v[mixed] * SUB).astype(np.int64) - iv[mixed] * SUB
-        sub = r.sub[k * _SUB_AREA + sv * SUB + su]
+        sub = _sub_at(r.sub, k * _SUB_AREA + sv * SUB + su)
         start = r.offsets[k].astype(np.int64)
         whole = sub < _SUB_OUTSIDE
         result[points[whole]] = r.cands[start[whole] + sub[whole]]
@@ -263,10 +288,7 @@ class GridIndex:
         while pending.size:
             cand = r.cands[start[pending] + j]
             pts = points[pending]
-            hit = np.asarray(
-                shapely.intersects_xy(self._geom_array[cand], lon_flat[pts], lat_flat[pts]),
-                dtype=bool,
-            )
+            hit = self._shapes.covers(cand, lon_flat[pts], lat_flat[pts])
             result[pts[hit]] = cand[hit]
             j += 1
             pending = pending[~hit & (count[pending] > j)]
@@ -293,7 +315,10 @@ class GridIndex:
         return len(self._codes)
 
     def __contains__(self, grid_code: object) -> bool:
-        return grid_code in self._position_of
+        if not isinstance(grid_code, str):
+            return False
+        at = bisect.bisect_left(self._codes, grid_code)
+        return at < len(self._codes) and self._codes[at] == grid_code
 
     def ancestors(self, grid_code: str) -> Located:
         """Return a grid with its community, street and district."""
@@ -305,21 +330,45 @@ class GridIndex:
 
     def geometry(self, grid_code: str) -> Polygon | MultiPolygon:
         """Return a grid's shape in WGS84 lon/lat."""
-        geom: Polygon | MultiPolygon = self._geoms[self._position(grid_code)]
+        geom: Polygon | MultiPolygon = self._shapes.shape(self._position(grid_code))
         return geom
 
+    def grid_position(self, grid_code: str) -> int:
+        """Return a grid's position in `grid_codes`, or raise UnknownArea."""
+        return self._position(grid_code)
+
+    def parent_code(self, position: int) -> str | None:
+        """Return the parent code the grid at `position` was given."""
+        return self._parents[position]
+
+    def grids_in_box(self, west: float, south: float, east: float, north: float) -> IntArray:
+        """Return the positions, in order, of the grids whose bounding box meets a lon/lat box."""
+        b = self._bounds
+        meets = (b[:, 0] <= east) & (b[:, 2] >= west) & (b[:, 1] <= north) & (b[:, 3] >= south)
+        return np.flatnonzero(meets)
+
+    def grid_bounds(self, positions: ArrayLike) -> FloatArray:
+        """Return the west, south, east, north of the grids at `positions`, one row each."""
+        bounds: FloatArray = self._bounds[np.asarray(positions, dtype=np.int64)]
+        return bounds
+
+    def geometries(self, positions: ArrayLike) -> NDArray[np.object_]:
+        """Return the shapes of the grids at `positions` in `grid_codes`, built now."""
+        return self._shapes.shapes(np.asarray(positions, dtype=np.int64))
+
     def _position(self, grid_code: str) -> int:
-        try:
-            return self._position_of[grid_code]
-        except KeyError:
-            raise UnknownArea(f"Grid {grid_code} is not in layer {self.layer!r}") from None
+        # The codes are sorted: a bisection needs no dictionary of 100 000 entries (~6 MB).
+        at = bisect.bisect_left(self._codes, grid_code)
+        if at < len(self._codes) and self._codes[at] == grid_code:
+            return at
+        raise UnknownArea(f"Grid {grid_code} is not in layer {self.layer!r}")
 
     # -- introspection ------------------------------------------------------------------------
 
     @property
     def nbytes(self) -> int:
-        """Return the bytes held by the raster and candidate arrays (not the shapes)."""
-        return self._raster.nbytes
+        """Return the bytes held by the raster, candidate, packed shape and bounds arrays."""
+        return self._raster.nbytes + self._shapes.nbytes + int(self._bounds.nbytes)
 
     @property
     def pixel_origin(self) -> tuple[float, float]:
@@ -344,19 +393,84 @@ class GridIndex:
     @property
     def exact_subpixel_count(self) -> int:
         """Return how many sub-pixels a boundary touches (their points need an exact test)."""
-        return int(np.count_nonzero(self._raster.sub == _SUB_EXACT))
+        every = np.arange(self._raster.sub.size * 2)
+        return int(np.count_nonzero(_sub_at(self._raster.sub, every) == _SUB_EXACT))
 
 
-def _located(cell: AreaShape, by_code: dict[str, AreaShape], refs: dict[str, AreaRef]) -> Located:
-    """Resolve a grid's ancestors through the parent chain; a missing link leaves None.
+def _located_all(cells: list[AreaShape], by_code: dict[str, AreaShape]) -> tuple[Located, ...]:
+    """Resolve each grid's ancestors through the parent chain; a missing link leaves None.
 
-    `refs` shares one AreaRef per ancestor among all its grids (100 000 grids, a few hundred
-    communities).
+    Grids share parents (100 000 grids, a few thousand communities): each parent's chain is
+    resolved once, and an ancestor, a name ("网格12" recurs in every community) or a setting is
+    one object however many grids hold it.
     """
+    chains: dict[str | None, tuple[AreaRef | None, AreaRef | None, AreaRef | None]] = {}
+    refs: dict[str, AreaRef] = {}
+    names: dict[str, str] = {}
+    settings: dict[str, str] = {}
+    located = []
+    for cell in cells:
+        chain = chains.get(cell.parent)
+        if chain is None:
+            chain = chains[cell.parent] = _ancestry(cell.parent, by_code, refs)
+        community, street, district = chain
+        located.append(
+            Located(
+                grid=AreaRef(cell.code, names.setdefault(cell.name, cell.name), cell.level),
+                community=community,
+                street=street,
+                district=district,
+                setting=settings.setdefault(cell.setting, cell.setting),
+            )
+        )
+    return tuple(located)
+
+
+def _compacted(
+    codes: tuple[str, ...], located: tuple[Located, ...], parents: tuple[str | None, ...]
+) -> tuple[tuple[str, ...], tuple[Located, ...], tuple[str | None, ...]]:
+    """Return fresh copies of the codes, parents and Located, their names and ancestors (each
+    still one object however many grids share it)."""
+    copies: dict[str, str] = {}
+
+    def fresh(text: str) -> str:
+        copy = copies.get(text)
+        if copy is None:
+            # encode/decode makes a new object where str(), slicing or join hand back the same.
+            copy = copies[text] = text.encode().decode()
+        return copy
+
+    refs: dict[int, AreaRef] = {}
+
+    def fresh_ref(ref: AreaRef | None) -> AreaRef | None:
+        if ref is None:
+            return None
+        copy = refs.get(id(ref))
+        if copy is None:
+            copy = refs[id(ref)] = AreaRef(fresh(ref.code), fresh(ref.name), ref.level)
+        return copy
+
+    new_codes = tuple(fresh(code) for code in codes)
+    new_located = tuple(
+        Located(
+            AreaRef(code, fresh(old.grid.name), old.grid.level),
+            fresh_ref(old.community),
+            fresh_ref(old.street),
+            fresh_ref(old.district),
+            fresh(old.setting),
+        )
+        for code, old in zip(new_codes, located, strict=True)
+    )
+    return new_codes, new_located, tuple(None if p is None else fresh(p) for p in parents)
+
+
+def _ancestry(
+    parent: str | None, by_code: dict[str, AreaShape], refs: dict[str, AreaRef]
+) -> tuple[AreaRef | None, AreaRef | None, AreaRef | None]:
+    """Return the community, street and district above a parent code, itself included."""
     found: dict[Level, AreaRef] = {}
-    parent = cell.parent
     # Four levels at most: the bound also stops a cycle in a broken map.
-    for _ in range(len(Level)):
+    for _ in range(_LEVEL_COUNT):
         if parent is None:
             break
         area = by_code.get(parent)
@@ -367,13 +481,203 @@ def _located(cell: AreaShape, by_code: dict[str, AreaShape], refs: dict[str, Are
             ref = refs[area.code] = area.ref
         found.setdefault(Level(area.level), ref)
         parent = area.parent
-    return Located(
-        grid=cell.ref,
-        community=found.get(Level.community),
-        street=found.get(Level.street),
-        district=found.get(Level.district),
-        setting=cell.setting,
+    return found.get(Level.community), found.get(Level.street), found.get(Level.district)
+
+
+_LEVEL_COUNT: Final = len(Level)
+
+
+# -- the shapes -------------------------------------------------------------------------------
+
+
+class _PackedShapes:
+    """Hold polygons as packed coordinates, laid out as GeoArrow lays them out: cell i has parts
+    cell_start[i]:cell_start[i + 1], part p rings part_start[p]:part_start[p + 1] (its shell
+    first), ring r vertices ring_start[r]:ring_start[r + 1] of coords (closed, as in GEOS).
+
+    A point is tested exactly in numpy (``covers``), or against a GEOS shape built from the
+    coordinates (``shape``), which answers alike.
+    """
+
+    __slots__ = (
+        "_cells",
+        "_parts",
+        "_rings",
+        "cell_start",
+        "coords",
+        "multi",
+        "part_start",
+        "ring_start",
+        "shell",
     )
+
+    def __init__(self, geoms: NDArray[np.object_]) -> None:
+        if len(geoms):
+            kind, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+        else:
+            kind, coords, offsets = (
+                shapely.GeometryType.POLYGON,
+                np.empty((0, 2)),
+                (
+                    np.zeros(1, dtype=np.int64),
+                    np.zeros(1, dtype=np.int64),
+                ),
+            )
+        if kind == shapely.GeometryType.POLYGON:
+            ring_start, part_start = offsets
+            cell_start = np.arange(len(geoms) + 1)
+        else:
+            ring_start, part_start, cell_start = offsets
+        # Little-endian doubles: a ring's bytes are then its WKB coordinates as they are.
+        self.coords: FloatArray = np.ascontiguousarray(coords, dtype="<f8")
+        # int32 holds 2 billion vertices; a city has a few million.
+        self.ring_start: NDArray[np.int32] = ring_start.astype(np.int32)
+        self.part_start: NDArray[np.int32] = part_start.astype(np.int32)
+        self.cell_start: NDArray[np.int32] = cell_start.astype(np.int32)
+        self.multi: NDArray[np.bool_] = shapely.get_type_id(geoms) == _MULTIPOLYGON
+        self.shell: NDArray[np.bool_] = np.zeros(max(self.ring_start.size - 1, 0), dtype=bool)
+        self.shell[self.part_start[:-1]] = True
+        self._cells = self.cell_start.data
+        self._parts = self.part_start.data
+        self._rings = self.ring_start.data
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.coords, self.ring_start, self.part_start, self.cell_start, self.multi)
+        return sum(int(a.nbytes) for a in (*arrays, self.shell))
+
+    def wkb(self, cell: int) -> bytes:
+        """Return a cell's shape as WKB, written from its coordinates."""
+        rings = self._rings
+        out = []
+        p0, p1 = self._cells[cell], self._cells[cell + 1]
+        if self.multi[cell]:
+            out.append(_WKB_HEAD.pack(1, _MULTIPOLYGON, p1 - p0))
+        for p in range(p0, p1):
+            r0, r1 = self._parts[p], self._parts[p + 1]
+            out.append(_WKB_HEAD.pack(1, _POLYGON, r1 - r0))
+            for r in range(r0, r1):
+                v0, v1 = rings[r], rings[r + 1]
+                out.append(_WKB_COUNT.pack(v1 - v0))
+                out.append(self.coords[v0:v1].tobytes())
+        return b"".join(out)
+
+    def shape(self, cell: int) -> Polygon | MultiPolygon:
+        """Return a cell's shape as a GEOS geometry, built now."""
+        wkb = np.empty((), dtype=object)
+        wkb[()] = self.wkb(cell)
+        geom: Polygon | MultiPolygon = _from_wkb(wkb, _WKB_RAISE)
+        return geom
+
+    def shapes(self, cells: IntArray) -> NDArray[np.object_]:
+        wkbs = np.empty(cells.size, dtype=object)
+        wkbs[:] = [self.wkb(cell) for cell in cells.tolist()]
+        geoms: NDArray[np.object_] = shapely.from_wkb(wkbs)
+        return geoms
+
+    def covers(
+        self, cells: NDArray[np.integer[Any]], lons: FloatArray, lats: FloatArray
+    ) -> NDArray[np.bool_]:
+        """Tell, per pair, whether the cell covers the point (its boundary included), exactly."""
+        result = np.zeros(cells.size, dtype=bool)
+        first = self.ring_start[self.part_start[self.cell_start[cells]]]
+        vertices = self.ring_start[self.part_start[self.cell_start[cells + 1]]] - first
+        for lo, hi in _chunks(vertices.astype(np.int64)):
+            result[lo:hi] = self._covers(cells[lo:hi], lons[lo:hi], lats[lo:hi])
+        return result
+
+    def _covers(
+        self, cells: NDArray[np.integer[Any]], lons: FloatArray, lats: FloatArray
+    ) -> NDArray[np.bool_]:
+        """As ``covers``, for pairs with a bounded number of edges between them.
+
+        Each ring is walked by the crossing rule on a ray towards east, half-open in latitude so
+        that a vertex on the ray counts once; a point on an edge is on the boundary. Every sign
+        is exact (Shewchuk's orient2d filter): a pair where the filter cannot tell is handed to
+        GEOS, whose predicates are exact too, so the answers are GEOS's. Rings make a polygon
+        as GEOS reads them: on any ring, or in the shell and in no hole.
+        """
+        n = cells.size
+        first = self.ring_start[self.part_start[self.cell_start[cells]]].astype(np.int64)
+        edge_n = self.ring_start[self.part_start[self.cell_start[cells + 1]]] - first - 1
+        # Every vertex of a pair's cell but its last starts an edge; the step from one ring's
+        # last vertex to the next ring's first is no edge, and is dropped below.
+        edge_pair = np.repeat(np.arange(n), edge_n)
+        vertex = np.arange(edge_pair.size) + np.repeat(first - (np.cumsum(edge_n) - edge_n), edge_n)
+        lat = np.repeat(lats, edge_n)
+        lat_a = self.coords[:, 1]
+        lat_b = self.coords[1:, 1]
+        ay = lat_a[vertex] - lat
+        by = lat_b[vertex] - lat
+        # Only an edge whose latitudes span the point's can cross its ray or hold it. A
+        # difference of two doubles has the exact difference's sign (an underflowing product
+        # only keeps an edge that needed no keeping).
+        keep = np.flatnonzero(ay * by <= 0.0)
+        vertex = vertex[keep]
+        ring = np.searchsorted(self.ring_start, vertex, side="right") - 1
+        edge = vertex + 1 < self.ring_start[ring + 1]
+        vertex = vertex[edge]
+        ring = ring[edge]
+        keep = keep[edge]
+        edge_pair = edge_pair[keep]
+        ay = ay[keep]
+        by = by[keep]
+        lon = lons[edge_pair]
+        ax = self.coords[vertex, 0] - lon
+        bx = self.coords[vertex + 1, 0] - lon
+        left = ax * by
+        right = ay * bx
+        det = left - right  # > 0: the point is left of a -> b
+        b_north = by > 0.0
+        straddles = (ay > 0.0) != b_north
+        on = (det == 0.0) & ~(
+            ((ax > 0.0) & (bx > 0.0))
+            | ((ax < 0.0) & (bx < 0.0))
+            | ((ay > 0.0) & (by > 0.0))
+            | ((ay < 0.0) & (by < 0.0))
+        )
+        crosses = straddles & (det != 0.0) & ((det > 0.0) == b_north)
+        unsure = (((left > 0.0) & (right > 0.0)) | ((left < 0.0) & (right < 0.0))) & (
+            np.abs(det) < _CCW_ERRBOUND * (np.abs(left) + np.abs(right))
+        )
+        # Rows: one per (pair, ring) with kept edges, in order; then parts the same way.
+        m = edge_pair.size
+        new_row = np.ones(m, dtype=bool)
+        new_row[1:] = (edge_pair[1:] != edge_pair[:-1]) | (ring[1:] != ring[:-1])
+        row = np.cumsum(new_row) - 1
+        rows = int(new_row.sum())
+        row_on = np.bincount(row, weights=on, minlength=rows) > 0
+        row_in = (np.bincount(row, weights=crosses, minlength=rows) % 2 == 1) & ~row_on
+        row_ring = ring[new_row]
+        row_pair = edge_pair[new_row]
+        row_part = np.searchsorted(self.part_start, row_ring, side="right") - 1
+        new_part = np.ones(rows, dtype=bool)
+        new_part[1:] = (row_pair[1:] != row_pair[:-1]) | (row_part[1:] != row_part[:-1])
+        part = np.cumsum(new_part) - 1
+        parts = int(new_part.sum())
+        shell = self.shell[row_ring]
+        hole = ~shell
+
+        def any_of(rows_of: NDArray[np.bool_], flag: NDArray[np.bool_]) -> NDArray[np.bool_]:
+            return np.bincount(part[rows_of], weights=flag[rows_of], minlength=parts) > 0
+
+        # A part whose shell kept no edge holds the point in none of its rings' interiors.
+        part_covers = any_of(shell, row_on) | (
+            any_of(shell, row_in) & (any_of(hole, row_on) | ~any_of(hole, row_in))
+        )
+        result = np.bincount(row_pair[new_part], weights=part_covers, minlength=n) > 0
+        for i in np.flatnonzero(np.bincount(edge_pair, weights=unsure, minlength=n)).tolist():
+            result[i] = _intersects_xy(self.shape(int(cells[i])), lons[i], lats[i])
+        return result
+
+
+_POLYGON: Final = 3
+_MULTIPOLYGON: Final = 6
+_WKB_HEAD: Final = struct.Struct("<BII")  # byte order (1: little-endian), type, parts or rings
+_WKB_COUNT: Final = struct.Struct("<I")
+# Shewchuk's orient2d, stage A: a determinant computed in doubles that is at least this
+# fraction of its two products' magnitudes has the exact determinant's sign.
+_CCW_ERRBOUND: Final = (3.0 + 16.0 * 2.0**-53) * 2.0**-53
 
 
 # -- building the raster ----------------------------------------------------------------------
@@ -573,7 +877,17 @@ def _subpixels(
         by_group = np.full((k_hi - k_lo, _SUB_AREA + 1), _SUB_EXACT, dtype=np.uint8)
         by_group[block_i, local] = answer
         chunk.reshape(-1, _SUB_AREA)[:] = np.take_along_axis(by_group, group, axis=1)
-    return sub
+    packed = sub[1::2] << np.uint8(4)
+    packed |= sub[0::2]
+    return packed
+
+
+def _sub_at(packed: NDArray[np.uint8], at: IntArray) -> NDArray[np.uint8]:
+    """Return the sub-pixel answers at `at`, two to a byte in `packed` (the low half first)."""
+    half: NDArray[np.uint8] = packed[at >> 1]
+    half >>= ((at & 1) << 2).astype(np.uint8)
+    half &= np.uint8(15)
+    return half
 
 
 _BITS: Final = (1 << np.arange(_SUB_AREA)).astype(np.int32)

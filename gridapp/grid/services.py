@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,13 +268,18 @@ grid_indexes: VersionedCache[geo.GridIndex] = VersionedCache()
 
 
 def load_area_shapes(session: Session, layer: str = DEFAULT_LAYER) -> list[geo.AreaShape]:
+    return list(iter_area_shapes(session, layer))
+
+
+def iter_area_shapes(session: Session, layer: str = DEFAULT_LAYER) -> Iterator[geo.AreaShape]:
+    """Yield a layer's areas as read, so that a consumer's own list is the only one."""
     rows = session.execute(
         select(
             Area.code, Area.name, Area.level, Area.parent_code, Area.geometry, Area.setting
         ).where(Area.layer == layer)
     )
-    return [
-        geo.AreaShape(
+    for code, name, level, parent, geometry, setting in rows:
+        yield geo.AreaShape(
             code=code,
             name=name,
             level=geo.Level(level),
@@ -283,8 +288,6 @@ def load_area_shapes(session: Session, layer: str = DEFAULT_LAYER) -> list[geo.A
             layer=layer,
             setting=setting,
         )
-        for code, name, level, parent, geometry, setting in rows
-    ]
 
 
 def grid_index(
@@ -295,7 +298,8 @@ def grid_index(
         session,
         layer,
         _version_key(layer),
-        lambda: geo.GridIndex(load_area_shapes(session, layer), layer=layer),
+        # Streamed: the index holds the only list of the map as loaded, and frees it once built.
+        lambda: geo.GridIndex(iter_area_shapes(session, layer), layer=layer),
         check_seconds,
     )
 

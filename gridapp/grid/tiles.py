@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import shapely
 from flask import current_app, has_app_context
+from numpy.typing import NDArray
 from shapely.strtree import STRtree
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
@@ -51,25 +52,69 @@ def levels_at(z: int, wanted: Sequence[str] | None = None) -> list[str]:
     return [level for level in LEVELS if MIN_ZOOM[level] <= z and (not wanted or level in wanted)]
 
 
+@dataclasses.dataclass(frozen=True)
+class _LayerShapes:
+    """A layer's areas for drawing tiles in Python.
+
+    The unit grids this process's grid index holds as they are stored are read from the index
+    (its packed shapes, built per tile); the other areas are kept here, in an STRtree.
+    """
+
+    shapes: list[geo.AreaShape]
+    tree: STRtree
+    index: geo.GridIndex | None
+    from_index: NDArray[np.bool_]  # per position in the index: drawn from it
+
+    def in_box(self, west: float, south: float, east: float, north: float) -> list[geo.AreaShape]:
+        """Return the areas whose bounding box meets a lon/lat box, by level and code."""
+        found = [
+            self.shapes[int(i)] for i in self.tree.query(shapely.box(west, south, east, north))
+        ]
+        index = self.index
+        if index is not None:
+            at = index.grids_in_box(west, south, east, north)
+            at = at[self.from_index[at]]
+            for position, geometry in zip(at.tolist(), index.geometries(at), strict=True):
+                grid = index.located_at(position).grid
+                found.append(
+                    geo.AreaShape(
+                        grid.code, grid.name, grid.level, index.parent_code(position), geometry
+                    )
+                )
+        found.sort(key=lambda shape: (LEVELS.index(shape.level.value), shape.code))
+        return found
+
+    def total_bounds(self) -> tuple[float, float, float, float] | None:
+        """Return the lon/lat box of every area, or None when there is none."""
+        boxes = [shapely.bounds(np.array([s.geometry for s in self.shapes], dtype=object))]
+        if self.index is not None:
+            boxes.append(self.index.grid_bounds(np.flatnonzero(self.from_index)))
+        every = np.concatenate(boxes).reshape(-1, 4)
+        if not every.size:
+            return None
+        west, south = every[:, :2].min(axis=0).tolist()
+        east, north = every[:, 2:].max(axis=0).tolist()
+        return float(west), float(south), float(east), float(north)
+
+
 class _ShapeCache:
-    """One STRtree of a layer's areas per process, rebuilt when the map version changes."""
+    """A layer's areas per process (``_LayerShapes``), reloaded when the map version changes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, str], tuple[str, list[geo.AreaShape], STRtree]] = {}
+        self._entries: dict[tuple[str, str], tuple[str, _LayerShapes]] = {}
 
-    def get(self, session: Session, layer: str) -> tuple[list[geo.AreaShape], STRtree]:
+    def get(self, session: Session, layer: str) -> _LayerShapes:
         key = (str(session.get_bind().engine.url), layer)
         version = map_version(session, layer)
         entry = self._entries.get(key)
         if entry is not None and entry[0] == version:
-            return entry[1], entry[2]
+            return entry[1]
         with self._lock:
-            shapes = _share_index_geometries(session, layer, load_area_shapes(session, layer))
-            tree = STRtree([shape.geometry for shape in shapes])
-            self._entries[key] = (version, shapes, tree)
+            shapes = _split_from_index(session, layer, load_area_shapes(session, layer))
+            self._entries[key] = (version, shapes)
             _release_freed_memory()
-            return shapes, tree
+            return shapes
 
     def clear(self) -> None:
         self._entries.clear()
@@ -82,7 +127,7 @@ def _release_freed_memory() -> None:
     """Hand the load's freed temporaries back to the OS where the C library allows it.
 
     As ``geo.GridIndex`` does after its build: glibc keeps freed mid-sized blocks in the heap,
-    and the polygons read and then replaced by the index's are ~70 MB of them at 100 000
+    and the polygons read and then dropped for the index's are ~70 MB of them at 100 000
     grids that would stay resident in every worker. Elsewhere this is a no-op.
     """
     try:
@@ -92,32 +137,41 @@ def _release_freed_memory() -> None:
     trim(0)
 
 
-def _share_index_geometries(
-    session: Session, layer: str, shapes: list[geo.AreaShape]
-) -> list[geo.AreaShape]:
-    """Draw the unit grids with the polygons this process's grid index already holds.
+def _split_from_index(session: Session, layer: str, shapes: list[geo.AreaShape]) -> _LayerShapes:
+    """Draw the unit grids this process's grid index already holds from the index.
 
-    The index (built by the first locate) keeps every unit grid's polygon; a second copy here
-    costs ~80 MB of GEOS memory at 100 000 grids. Only a polygon equal to ours vertex for vertex
-    is shared, so a tile is the same whichever copy draws it (an index a version behind shares
-    only what did not change). With no index built yet, ours are kept.
+    The index (built by the first locate) keeps every unit grid's shape, packed; a copy here
+    costs ~80 MB of GEOS memory and ~25 MB of names and codes at 100 000 grids. Only a grid
+    equal to the index's (vertex for vertex, name and parent) is drawn from it, so a tile is
+    the same whichever draws it (an index a version behind serves only what did not change).
+    With no index built yet, every area is kept here.
     """
     index = grid_indexes.peek(session, layer)
-    if index is None:
-        return shapes
-    at = [i for i, s in enumerate(shapes) if s.level == geo.Level.grid and s.code in index]
-    if not at:
-        return shapes
-    ours = np.empty(len(at), dtype=object)
-    ours[:] = [shapes[i].geometry for i in at]
-    theirs = np.empty(len(at), dtype=object)
-    theirs[:] = [index.geometry(shapes[i].code) for i in at]
-    same = shapely.equals_exact(ours, theirs, tolerance=0.0)
-    shared = list(shapes)
-    for i, geometry, equal in zip(at, theirs, same, strict=True):
-        if equal:
-            shared[i] = dataclasses.replace(shapes[i], geometry=geometry)
-    return shared
+    from_index = np.zeros(len(index) if index is not None else 0, dtype=bool)
+    if index is not None:
+        at = [i for i, s in enumerate(shapes) if s.level == geo.Level.grid and s.code in index]
+        positions = np.array([index.grid_position(shapes[i].code) for i in at], dtype=np.int64)
+        ours = np.empty(len(at), dtype=object)
+        ours[:] = [shapes[i].geometry for i in at]
+        same = shapely.equals_exact(ours, index.geometries(positions), tolerance=0.0)
+        del ours
+        for n, (i, position) in enumerate(zip(at, positions.tolist(), strict=True)):
+            grid = index.located_at(position).grid
+            shape = shapes[i]
+            if same[n] and shape.name == grid.name and shape.parent == index.parent_code(position):
+                from_index[position] = True
+        drawn = set(np.flatnonzero(from_index).tolist())
+        shapes = [
+            s
+            for s in shapes
+            if not (
+                s.level == geo.Level.grid
+                and s.code in index
+                and index.grid_position(s.code) in drawn
+            )
+        ]
+    tree = STRtree([shape.geometry for shape in shapes])
+    return _LayerShapes(shapes, tree, index, from_index)
 
 
 # Every level of the tile in one statement (one GiST range, one round trip): a layer per level.
@@ -163,14 +217,13 @@ def _pg_tile(session: Session, layer: str, levels: Sequence[str], z: int, x: int
 def _python_tile(
     session: Session, layer: str, levels: Sequence[str], z: int, x: int, y: int, datum: str
 ) -> bytes:
-    shapes, tree = shape_cache.get(session, layer)
+    layer_shapes = shape_cache.get(session, layer)
     # A datum shift is at most ~1 km in China: widen the search so shifted shapes are found.
     west, south, east, north = geo.tiles.tile_bounds_lonlat(z, x, y, BUFFER)
     margin = 0.0 if datum == "wgs84" else 0.02
-    hits = tree.query(shapely.box(west - margin, south - margin, east + margin, north + margin))
+    found = layer_shapes.in_box(west - margin, south - margin, east + margin, north + margin)
     by_level: dict[str, list[TileFeature]] = {level: [] for level in levels}
-    for index in sorted(int(i) for i in hits):
-        shape = shapes[index]
+    for shape in found:
         if shape.level.value not in by_level:
             continue
         by_level[shape.level.value].append(
@@ -340,11 +393,7 @@ def layer_bounds(session: Session, layer: str) -> tuple[float, float, float, flo
             {"layer": layer},
         ).one()
         return None if row[0] is None else (row[0], row[1], row[2], row[3])
-    shapes, _ = shape_cache.get(session, layer)
-    if not shapes:
-        return None
-    west, south, east, north = shapely.total_bounds([shape.geometry for shape in shapes])
-    return float(west), float(south), float(east), float(north)
+    return shape_cache.get(session, layer).total_bounds()
 
 
 def precompute_area_tiles(

@@ -75,9 +75,7 @@ def test_the_app_setting_bounds_what_the_tile_route_keeps(app, client, auth, fre
         app.config["GRIDAPP"] = config
 
 
-def test_the_tiles_draw_the_unit_grids_with_the_grid_index_polygons(
-    client, auth, session, fresh_caches
-):
+def test_the_tiles_draw_the_unit_grids_from_the_grid_index(client, auth, session, fresh_caches):
     from gridapp.grid.services import grid_index
 
     community = feature(
@@ -97,27 +95,28 @@ def test_the_tiles_draw_the_unit_grids_with_the_grid_index_polygons(
         client, auth("admin"), collection(DISTRICT, WEST, community, *grids), dry_run=False
     )
     assert imported.status_code == 200, imported.get_data(as_text=True)
+    codes = {grid["properties"]["code"] for grid in grids}
     shown = grid_tiles.levels_at(16)
     x, y = 53_157, 27_659  # the z16 tile over the grids' south-west corner
     grid_tiles.shape_cache.clear()
     try:
         alone = grid_tiles.render_area_tile(session, LAYER, shown, 16, x, y, "wgs84")
-        own, _ = grid_tiles.shape_cache.get(session, LAYER)
+        own = grid_tiles.shape_cache.get(session, LAYER)
+        assert own.index is None and {s.code for s in own.shapes} >= codes
         grid_tiles.shape_cache.clear()
 
         index = grid_index(session, LAYER, 0)
         assert len(index) == 2
-        shapes, _ = grid_tiles.shape_cache.get(session, LAYER)
-        by_code = {shape.code: shape for shape in shapes}
-        for code in index.grid_codes:
-            assert by_code[code].geometry is index.geometry(code)
-        assert by_code["430423100"].geometry.equals(
-            next(s.geometry for s in own if s.code == "430423100")
-        )
-        assert [(s.code, s.name, s.level, s.geometry.wkb) for s in shapes] == [
-            (s.code, s.name, s.level, s.geometry.wkb) for s in own
-        ]
-        shared = grid_tiles.render_area_tile(session, LAYER, shown, 16, x, y, "wgs84")
-        assert shared == alone and {"grid", "street"} <= set(decode_tile(shared))
+        shared = grid_tiles.shape_cache.get(session, LAYER)
+        # The grids are no longer kept by the cache but read from the index, alike.
+        assert shared.index is index and shared.from_index.all()
+        assert not {s.code for s in shared.shapes} & codes
+        box = (111.9, 26.9, 112.1, 27.1)
+        assert [
+            (s.code, s.name, s.level, s.parent, s.geometry.wkb) for s in shared.in_box(*box)
+        ] == [(s.code, s.name, s.level, s.parent, s.geometry.wkb) for s in own.in_box(*box)]
+        assert shared.total_bounds() == own.total_bounds()
+        drawn = grid_tiles.render_area_tile(session, LAYER, shown, 16, x, y, "wgs84")
+        assert drawn == alone and {"grid", "street"} <= set(decode_tile(drawn))
     finally:
         grid_tiles.shape_cache.clear()
