@@ -31,7 +31,7 @@ from gridapp.core.i18n import _, action_label
 from gridapp.core.inputs import MalformedBody, load_json_text
 from gridapp.core.limits import accepts_upload, rate_limit
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
-from gridapp.core.principal import BEARER, current_user, login_required
+from gridapp.core.principal import BEARER, current_user, login_required, principal_prefetch
 from gridapp.core.problems import flatten_messages
 from gridapp.core.rest import IF_MATCH, Blueprint
 from gridapp.core.schemas import CrsField, Float, Integer, StrictSchema, record_id
@@ -179,7 +179,7 @@ class Reports(MethodView):
         "client_id) answers the same case with the same status; the same key with another body "
         "is a 422.",
     )
-    @rate_limit("report")
+    @rate_limit("report", piggyback=principal_prefetch)
     @blp.response(201, CaseSchema)
     @login_required(GRID_WORKER)
     def post(self) -> Any:
