@@ -35,7 +35,7 @@ from gridapp.core.i18n import _
 from gridapp.grid.services import Location, locate_point
 from gridapp.media.models import Attachment
 from gridapp.media.services import attachments_for_claim
-from gridapp.notifications.services import notify_new_report
+from gridapp.notifications.services import notify_new_case
 
 # Core on the tables: the ORM's unit of work costs several times the statements themselves.
 # Built once per dialect (ON CONFLICT is dialect syntax, the same on SQLite and PostgreSQL).
@@ -263,7 +263,7 @@ def _open(
     for attachment in photos:
         attachment.case_id, attachment.event_id = case.id, event.id
     # The acceptors of its district learn of the new case (待受理).
-    notify_new_report(session, case, case_is_new=True)
+    notify_new_case(session, case)
     session.flush()
     return case
 
