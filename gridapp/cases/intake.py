@@ -105,8 +105,11 @@ def _counter_name(now: datetime) -> str:
 
 def _next_number(session: Session, now: datetime) -> str:
     name = _counter_name(now)
-    # The upsert takes the row lock first, so concurrent reports get distinct numbers.
-    value = session.scalar(BUMP_COUNTER[_dialect(session)], {"counter_name": name})
+    # The upsert takes the row lock first, so concurrent reports get distinct numbers. Run on
+    # the session's connection after what is pending (as autoflush would): a Core statement
+    # needs none of the session's execution layer.
+    session.flush()
+    value = session.connection().scalar(BUMP_COUNTER[_dialect(session)], {"counter_name": name})
     assert value is not None
     return f"{name[5:]}{value:06d}"
 
@@ -168,7 +171,7 @@ def _insert(session: Session, case: Case) -> bool:
                 raise
             return False
     else:
-        case_id = session.scalar(INSERT_CASE[_dialect(session)], values)
+        case_id = session.connection().scalar(INSERT_CASE[_dialect(session)], values)
     if case_id is None:
         return False
     case.id = case_id

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 from mobile_api.views import REPORT_SCHEMA, load_report, plain_report
@@ -22,6 +22,8 @@ from gridapp.core.schemas import MAX_ID
 from tests.gridapp.case_helpers import grid_point
 from tests.gridapp.conftest import login_headers
 
+# No timing in a test: a loaded machine draws slowly, which says nothing of the code.
+UNTIMED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ABSENT = object()
 ODD = st.one_of(
     st.none(),
@@ -134,6 +136,7 @@ def same_keys_in_order(a: Any, b: Any) -> bool:
     return True
 
 
+@UNTIMED
 @given(bodies())
 def test_the_fast_path_loads_only_what_the_schema_loads_and_as_it_does(raw: dict[str, Any]) -> None:
     fast = plain_report(raw)
@@ -222,6 +225,7 @@ def test_a_plain_report_takes_the_fast_path() -> None:
         assert fast == REPORT_SCHEMA.load(raw)
 
 
+@UNTIMED
 @given(bodies())
 def test_load_report_answers_as_the_schema(app: Any, raw: dict[str, Any]) -> None:
     expected = schema_load(raw)
