@@ -102,8 +102,8 @@ def issue_access_token(
 
 
 # Tokens this process verified, with their claims: a phone sends the same token for up to its
-# lifetime, and verifying it (base64, HMAC, JSON, the registered claims) cost a tenth of a
-# report. Keyed by the token's exact text and the secret, so a hit is a token that verified
+# lifetime, and verifying it (base64, HMAC, JSON, the registered claims) cost about a twentieth
+# of a report. Keyed by the token's exact text and the secret, so a hit is a token that verified
 # with this secret; its expiry is checked again on every use. A refused token is never kept.
 _VERIFIED: dict[tuple[str, str], dict[str, Any]] = {}
 # Enough for every signed-in phone and desk of a city for a token's lifetime; past it the
