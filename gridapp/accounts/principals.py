@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -146,18 +147,29 @@ class PrincipalState:
     version: str | None  # None: no version published
 
 
+def principal_keys(session_id: str, user_id: int) -> tuple[str, str]:
+    """Return the Redis keys of a session's revocation and of its user's published version."""
+    return revoked_key(session_id), version_key(user_id)
+
+
+def read_principal_state(reply: Sequence[Any]) -> PrincipalState:
+    """Read the MGET of `principal_keys`."""
+    revoked, version = reply
+    if isinstance(version, bytes):
+        version = version.decode()
+    return PrincipalState(revoked is not None, version)
+
+
 def principal_state(session_id: str, user_id: int) -> PrincipalState | None:
     """Ask Redis, in one round trip, for the session's revocation and the user's version.
 
     None when Redis cannot answer: the caller reads the database instead.
     """
     try:
-        revoked, version = redis.connection.mget(revoked_key(session_id), version_key(user_id))
+        reply = redis.connection.mget(*principal_keys(session_id, user_id))
     except RedisError:
         return None
-    if isinstance(version, bytes):
-        version = version.decode()
-    return PrincipalState(revoked is not None, version)
+    return read_principal_state(reply)
 
 
 class UserCopies:

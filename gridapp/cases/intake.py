@@ -38,7 +38,7 @@ from gridapp.core.i18n import _
 from gridapp.grid.services import Location, locate_point
 from gridapp.media.models import Attachment
 from gridapp.media.services import attachments_for_claim
-from gridapp.notifications.services import notify_new_report
+from gridapp.notifications.services import notify_new_case
 
 # Core on the tables: the ORM's unit of work costs several times the statements themselves.
 # Built once per dialect (ON CONFLICT is dialect syntax, the same on SQLite and PostgreSQL).
@@ -114,8 +114,11 @@ def _counter_name(now: datetime) -> str:
 
 def _next_number(session: Session, now: datetime) -> str:
     name = _counter_name(now)
-    # The upsert takes the row lock first, so concurrent reports get distinct numbers.
-    value = session.scalar(BUMP_COUNTER[_dialect(session)], {"counter_name": name})
+    # The upsert takes the row lock first, so concurrent reports get distinct numbers. Run on
+    # the session's connection after what is pending (as autoflush would): a Core statement
+    # needs none of the session's execution layer.
+    session.flush()
+    value = session.connection().scalar(BUMP_COUNTER[_dialect(session)], {"counter_name": name})
     assert value is not None
     return f"{name[5:]}{value:06d}"
 
@@ -177,7 +180,7 @@ def _insert(session: Session, case: Case) -> bool:
                 raise
             return False
     else:
-        case_id = session.scalar(INSERT_CASE[_dialect(session)], values)
+        case_id = session.connection().scalar(INSERT_CASE[_dialect(session)], values)
     if case_id is None:
         return False
     case.id = case_id
@@ -272,7 +275,7 @@ def _open(
     for attachment in photos:
         attachment.case_id, attachment.event_id = case.id, event.id
     # The acceptors of its district learn of the new case (待受理).
-    notify_new_report(session, case, case_is_new=True)
+    notify_new_case(session, case)
     session.flush()
     return case
 

@@ -25,7 +25,7 @@ from gridapp.cases.clock import case_sla
 from gridapp.cases.duplicates import Duplicate, likely_duplicates, likely_duplicates_of, may_merge
 from gridapp.cases.models import Case
 from gridapp.core.extensions import db
-from gridapp.core.i18n import LABEL_DESCRIPTION, action_label, state_label
+from gridapp.core.i18n import LABEL_DESCRIPTION, action_label, reads_chinese, state_label
 from gridapp.core.personal_data import note_personal_data_read
 from gridapp.core.principal import current_user
 from gridapp.core.schemas import Integer, PointWithCrsSchema, StrictSchema, record_id
@@ -58,6 +58,10 @@ class AvailableActionSchema(StrictSchema):
 
 # One instance for every case of a page: building a schema costs more than dumping an action.
 ACTION_SCHEMA = AvailableActionSchema()
+# Per process, each action as dumped, per row and language (a row lives as long as its process,
+# and its label depends on the language alone): a case's answer dumps none afresh. Answers share
+# these dicts: nothing changes them.
+_DUMPED_ACTIONS: dict[tuple[int, bool], dict[str, Any]] = {}
 
 
 class CallerSchema(StrictSchema):
@@ -221,7 +225,11 @@ class CasesDump:
         # Rows are the process definitions' own objects, alive as long as the process.
         dumped = self.actions.get(id(row))
         if dumped is None:
-            dumped = self.actions[id(row)] = ACTION_SCHEMA.dump(describe_action(row))
+            key = (id(row), reads_chinese())
+            dumped = _DUMPED_ACTIONS.get(key)
+            if dumped is None:
+                dumped = _DUMPED_ACTIONS[key] = ACTION_SCHEMA.dump(describe_action(row))
+            self.actions[id(row)] = dumped
         return dumped
 
     def state_label(self, case: Case) -> str:

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import flask_babel
+from babel import Locale
 from flask import has_request_context, request
 
 import workflow
@@ -51,13 +52,18 @@ def N_(message: str) -> str:  # noqa: N802 (the name every extractor knows)
     return message
 
 
-def select_locale() -> str:
+# Each catalogue's locale parsed once: Babel parses a name it is given afresh every time, and
+# the locale is chosen on every request (profiled: a few percent of a phone's report).
+_PARSED = {name: Locale.parse(name) for name in {*LANGUAGES.values(), OUTSIDE_REQUEST_LOCALE}}
+
+
+def select_locale() -> Locale:
     """Return the catalogue for this request: the best ``Accept-Language`` match, else Chinese."""
     if not has_request_context():
-        return OUTSIDE_REQUEST_LOCALE
+        return _PARSED[OUTSIDE_REQUEST_LOCALE]
     # Werkzeug falls back to the primary tag, so zh-CN, zh-Hans and zh-TW all read Chinese.
     best = request.accept_languages.best_match(tuple(LANGUAGES))
-    return LANGUAGES[best] if best else DEFAULT_LOCALE
+    return _PARSED[LANGUAGES[best] if best else DEFAULT_LOCALE]
 
 
 def stored_language() -> AbstractContextManager[None]:
@@ -66,7 +72,7 @@ def stored_language() -> AbstractContextManager[None]:
     They are written once, at the time of the action, and read later by people whose
     ``Accept-Language`` is not known then.
     """
-    context: AbstractContextManager[None] = flask_babel.force_locale(DEFAULT_LOCALE)
+    context: AbstractContextManager[None] = flask_babel.force_locale(_PARSED[DEFAULT_LOCALE])
     return context
 
 

@@ -7,15 +7,21 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request
+from redis.client import Pipeline
 
 import workflow
 from gridapp.accounts.models import DutyRole, User
-from gridapp.accounts.principals import copies, principal_state
+from gridapp.accounts.principals import (
+    copies,
+    principal_keys,
+    principal_state,
+    read_principal_state,
+)
 from gridapp.accounts.sessions import revoked_in_database
 from gridapp.core.errors import AuthenticationFailed, Forbidden
 from gridapp.core.extensions import db
 from gridapp.core.i18n import N_, _, role_label
-from gridapp.core.security import decode_access_token, token_user_id
+from gridapp.core.security import decode_access_token, token_user_id, verified_claims
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -28,18 +34,30 @@ def current_user() -> User:
     return cast(User, user)
 
 
-def authenticate_request() -> User:
+def _bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _blank, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
+        return None
+    return token.strip()
+
+
+def authenticate_request() -> User:
+    token = _bearer_token()
+    if token is None:
         raise AuthenticationFailed(_("Sign in first: send 'Authorization: Bearer <access token>'."))
-    claims = decode_access_token(token.strip(), current_app.config["GRIDAPP"].secret_key)
+    claims = decode_access_token(token, current_app.config["GRIDAPP"].secret_key)
     user_id = token_user_id(claims)
     if user_id is None:
         raise AuthenticationFailed(_("The access token is not valid."))
     session = db.session()
-    # One Redis round trip: is the session revoked, which version of the user is current.
-    state = principal_state(claims["sid"], user_id)
+    # One Redis round trip: is the session revoked, which version of the user is current
+    # (asked already when the rate limit's round trip carried it).
+    prefetched = request.environ.pop(_PREFETCHED, None)
+    if prefetched is not None and prefetched[:2] == (claims["sid"], user_id):
+        state = prefetched[2]
+    else:
+        state = principal_state(claims["sid"], user_id)
     if state is None:  # Redis unreachable: the database answers both, as before any copy
         user = session.get(User, user_id)
     else:
@@ -52,6 +70,46 @@ def authenticate_request() -> User:
     g.user = user
     g.session_id = claims["sid"]
     return user
+
+
+# Where a request keeps its principal's state when the rate limit's round trip asked for it:
+# (session id, user id, state or None when Redis could not answer).
+_PREFETCHED = "gridapp.principal_state"
+
+
+class PrincipalPrefetch:
+    """The caller's principal state (`principal_keys`), asked in another round trip."""
+
+    def __init__(self, session_id: str, user_id: int) -> None:
+        self.session_id = session_id
+        self.user_id = user_id
+
+    def queue(self, pipe: Pipeline) -> None:
+        pipe.mget(*principal_keys(self.session_id, self.user_id))
+
+    def take(self, replies: list[Any]) -> None:
+        reply = replies[0]
+        state = None if isinstance(reply, Exception) else read_principal_state(reply)
+        request.environ[_PREFETCHED] = (self.session_id, self.user_id, state)
+
+    def unreachable(self) -> None:
+        request.environ[_PREFETCHED] = (self.session_id, self.user_id, None)
+
+
+def principal_prefetch() -> PrincipalPrefetch | None:
+    """The state `authenticate_request` will need, to ride in the rate limit's round trip.
+
+    Only for a token verified already (the limiter keys its caller by it): None otherwise, and
+    authentication checks the token, and refuses it, as before.
+    """
+    token = _bearer_token()
+    claims = (
+        None if token is None else verified_claims(token, current_app.config["GRIDAPP"].secret_key)
+    )
+    if claims is None:
+        return None
+    user_id = token_user_id(claims)
+    return None if user_id is None else PrincipalPrefetch(claims["sid"], user_id)
 
 
 def current_session_id() -> str:

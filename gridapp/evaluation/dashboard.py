@@ -524,12 +524,13 @@ def hotspot_counts_json(
     doubled PostgreSQL's query).
     """
     counts = _hotspot_counts_query(user, first, last, level).subquery()
-    if session.get_bind().dialect.name == "postgresql":
-        code, join = cast(func.to_json(counts.c.code), Text), func.string_agg
-    else:
-        code, join = func.json_quote(counts.c.code), func.group_concat
+    postgres = session.get_bind().dialect.name == "postgresql"
+    code: ColumnElement[str] = (
+        cast(func.to_json(counts.c.code), Text) if postgres else func.json_quote(counts.c.code)
+    )
     item = literal('{"code":') + code + ',"cases":' + cast(counts.c.cases, Text) + "}"
-    total, items = session.execute(select(func.sum(counts.c.cases), join(item, literal(",")))).one()
+    joined = func.string_agg(item, ",") if postgres else func.group_concat(item, ",")
+    total, items = session.execute(select(func.sum(counts.c.cases), joined)).one()
     items = f"[{items or ''}]"
     return (
         f'{{"from":"{first.isoformat()}","to":"{last.isoformat()}","level":{json.dumps(level)},'

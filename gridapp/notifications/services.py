@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import cast as typing_cast
 
-from sqlalchemy import Integer, String, bindparam, cast, insert, select, update
+from sqlalchemy import Integer, String, Table, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
 import workflow
@@ -84,64 +85,65 @@ ACCEPTORS = select(User.id).where(
     User.active.is_(True),
     (User.district_code == bindparam("district")) | User.district_code.is_(None),
 )
-TELL_ACCEPTORS = (
-    insert(Notification)
-    .from_select(
-        ["user_id", "kind", "case_id", "message", "dedupe_key", "created_at"],
-        ACCEPTORS.add_columns(
-            bindparam("kind", type_=String),
-            bindparam("case_id", type_=Integer),
-            bindparam("message", type_=String),
-            bindparam("key_prefix", type_=String) + cast(User.id, String),
-            bindparam("at", type_=UTCDateTime()),
-        ).order_by(User.id),
-    )
-    .returning(Notification)
-    # The parameters fill the SELECT's binds: not an ORM bulk INSERT of parameter rows.
-    .execution_options(dml_strategy="raw")
+_NOTIFICATION = typing_cast(Table, Notification.__table__)
+# Every acceptor of the district told in one INSERT … SELECT, as Core on the table: a new case's
+# rows are read by nobody in its request, so nothing is returned or loaded as objects (that
+# loading cost several times the statement).
+TELL_ACCEPTORS = insert(_NOTIFICATION).from_select(
+    ["user_id", "kind", "case_id", "message", "dedupe_key", "created_at"],
+    ACCEPTORS.add_columns(
+        bindparam("kind", type_=String),
+        bindparam("case_id", type_=Integer),
+        bindparam("message", type_=String),
+        bindparam("key_prefix", type_=String) + cast(User.id, String),
+        bindparam("at", type_=UTCDateTime()),
+    ).order_by(User.id),
 )
 
 
-def notify_new_report(
-    session: Session, case: Case, *, case_is_new: bool = False
-) -> list[Notification]:
-    """Tell the acceptors of the case's district that a report waits for review (待受理).
-
-    ``case_is_new``: intake made the case in this transaction, so nobody was told of it yet.
-    """
+def new_report_message(case: Case) -> str:
+    """The text that tells an acceptor of a new report, in the stored language."""
     with stored_language():
         # The case's category is in the session already (intake loaded it): no query.
-        message = _(
+        return _(
             "New report %(number)s: %(category)s.",
             number=case.number,
             category=case.category.name,
         )
-    # A second call for the same case (a retried intake or job) tells nobody twice.
-    dedupe_key = f"{NEW_REPORT}:{case.id}"
-    if not case_is_new:
-        return notify(
-            session,
-            session.scalars(ACCEPTORS, {"district": case.district_code}).all(),
-            kind=NEW_REPORT,
-            case=case,
-            message=message,
-            dedupe_key=dedupe_key,
-            push=False,
-        )
-    # Nobody can have been told of a case made in this transaction: one INSERT … SELECT writes
-    # every acceptor's row (the same rows notify writes), one round trip instead of two.
-    return list(
-        session.scalars(
-            TELL_ACCEPTORS,
-            {
-                "district": case.district_code,
-                "kind": NEW_REPORT,
-                "case_id": case.id,
-                "message": message,
-                "key_prefix": f"{dedupe_key}:",
-                "at": utcnow(),
-            },
-        )
+
+
+def notify_new_report(session: Session, case: Case) -> list[Notification]:
+    """Tell the acceptors of the case's district that a report waits for review (待受理).
+
+    A second call for the same case (a retried intake or job) tells nobody twice.
+    """
+    return notify(
+        session,
+        session.scalars(ACCEPTORS, {"district": case.district_code}).all(),
+        kind=NEW_REPORT,
+        case=case,
+        message=new_report_message(case),
+        dedupe_key=f"{NEW_REPORT}:{case.id}",
+        push=False,
+    )
+
+
+def notify_new_case(session: Session, case: Case) -> None:
+    """Tell the acceptors of a case that intake made in this transaction (待受理).
+
+    Nobody can have been told of it yet: one INSERT … SELECT writes every acceptor's row (the
+    rows `notify_new_report` writes), one round trip instead of two, and nothing read back.
+    """
+    session.connection().execute(
+        TELL_ACCEPTORS,
+        {
+            "district": case.district_code,
+            "kind": NEW_REPORT,
+            "case_id": case.id,
+            "message": new_report_message(case),
+            "key_prefix": f"{NEW_REPORT}:{case.id}:",
+            "at": utcnow(),
+        },
     )
 
 

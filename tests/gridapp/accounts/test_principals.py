@@ -9,7 +9,8 @@ next request.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jwt
@@ -265,13 +266,15 @@ def test_without_redis_a_revoked_session_is_still_refused(client, redis_down):
     problem_of(client.get(ME, headers=headers), 401)
 
 
-def test_a_request_verifies_its_token_once(client, monkeypatch):
-    """The rate limiter (before the view) and the principal share one verification."""
+def test_a_token_is_verified_once_per_process(client, monkeypatch):
+    """The rate limiter (before the view) and the principal, and every later request with the
+    same token, share one verification; a refused token is verified every time."""
     from gridapp.core import security
     from tests.gridapp.case_helpers import grid_point, report
 
     headers = login_headers(client, "grid_worker")
     point = grid_point(client, headers, client.get(ME, headers=headers).get_json()["grids"][0])
+    fresh = login_headers(client, "grid_worker")  # a token no request has sent yet
     verified: list[str] = []
     decode = security._decode
 
@@ -281,8 +284,108 @@ def test_a_request_verifies_its_token_once(client, monkeypatch):
 
     monkeypatch.setattr(security, "_decode", counted)
 
-    assert report(client, headers, *point).status_code == 201
+    assert report(client, fresh, *point).status_code == 201
     assert len(verified) == 1
-    bad = {"Authorization": headers["Authorization"] + "x"}
+    assert report(client, fresh, *point).status_code == 201
+    assert len(verified) == 1
+    bad = {"Authorization": fresh["Authorization"] + "x"}
     problem_of(report(client, bad, *point), 401)
     assert len(verified) == 3  # a refusal is not kept: the limiter's check, then the view's
+
+
+def test_a_verified_token_still_expires(client, monkeypatch):
+    """A token kept as verified is refused once its `exp` has come, as PyJWT refuses it."""
+    headers = login_headers(client, "grid_worker")
+    assert client.get(ME, headers=headers).status_code == 200
+    claims = jwt.decode(
+        headers["Authorization"].removeprefix("Bearer "), options={"verify_signature": False}
+    )
+    monkeypatch.setattr(time, "time", lambda: float(claims["exp"]))
+
+    body = problem_of(client.get(ME, headers=headers), 401)
+    assert "expired" in body["detail"]
+
+
+@pytest.fixture()
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every round trip to Redis: a command, or a pipeline of them."""
+    from redis import Redis
+    from redis.client import Pipeline
+
+    sent: list[str] = []
+    command: Callable[..., Any] = Redis.execute_command
+    pipeline: Callable[..., Any] = Pipeline.execute
+
+    def one(self: Any, *args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return command(self, *args, **options)
+
+    def many(self: Any, *args: Any, **options: Any) -> Any:
+        sent.append("pipeline: " + " ".join(str(c[0][0]) for c in self.command_stack))
+        return pipeline(self, *args, **options)
+
+    monkeypatch.setattr(Redis, "execute_command", one)
+    monkeypatch.setattr(Pipeline, "execute", many)
+    return sent
+
+
+@pytest.mark.parametrize("limited", [True, False])
+def test_a_report_asks_redis_once(app, client, round_trips, limited):
+    """The rate limit, the session's revocation and the user's version: one round trip."""
+    import dataclasses
+
+    from tests.gridapp.case_helpers import grid_point, report
+
+    config = app.config["GRIDAPP"]
+    app.config["GRIDAPP"] = dataclasses.replace(
+        config,
+        rate_limits_enabled=limited,
+        rate_limits={**config.rate_limits, "report": "1000/minute"},
+    )
+    try:
+        headers = login_headers(client, "grid_worker")
+        point = grid_point(client, headers, client.get(ME, headers=headers).get_json()["grids"][0])
+        assert report(client, headers, *point).status_code == 201  # copies the user
+        db.session.remove()
+        round_trips.clear()
+
+        assert report(client, headers, *point).status_code == 201
+    finally:
+        app.config["GRIDAPP"] = config
+
+    assert len(round_trips) == 1
+    assert round_trips[0].startswith("pipeline: ")
+    assert round_trips[0].endswith("MGET")
+
+
+def test_a_revoked_session_cannot_report(client, security):
+    from tests.gridapp.case_helpers import grid_point, report
+
+    tokens = client.post(
+        "/api/v1/auth/login", json={"username": "grid_worker", "password": "demo-pass-2026"}
+    ).get_json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    point = grid_point(client, headers, client.get(ME, headers=headers).get_json()["grids"][0])
+    assert report(client, headers, *point).status_code == 201
+    sid = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
+
+    assert client.delete(f"/api/v1/admin/sessions/{sid}", headers=security).status_code == 204
+
+    body = problem_of(report(client, headers, *point), 401)
+    assert "session has ended" in body["detail"]
+
+
+def test_without_redis_a_report_is_checked_by_the_database(client, statements, monkeypatch):
+    from tests.gridapp.case_helpers import grid_point, report
+
+    headers = login_headers(client, "grid_worker")
+    point = grid_point(client, headers, client.get(ME, headers=headers).get_json()["grids"][0])
+    monkeypatch.setattr(RedisProvider, "connection", property(lambda _self: UnreachableRedis()))
+    db.session.remove()
+    statements.clear()
+
+    assert report(client, headers, *point).status_code == 201
+    assert [s for s in statements if READS_USER.search(s)]  # read, not copied
+
+    change("grid_worker", active=False)
+    problem_of(report(client, headers, *point), 401)

@@ -7,6 +7,7 @@ turn them on with small values, each from an address of its own so no counter is
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import re
 import secrets
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from limits import parse_many
 from PIL import Image
 
 from gridapp.core import limits
@@ -243,3 +245,59 @@ def test_a_password_is_still_checked_under_the_limit(client: Any, tight_limits: 
 
     assert response.status_code == 200
     assert response.mimetype != PROBLEM_JSON
+
+
+@pytest.fixture()
+def report_limit(app: Any) -> Iterator[str]:
+    """Limits on, the phone's reports at two a minute and five an hour."""
+    config = app.config["GRIDAPP"]
+    value = "2/minute;5/hour"
+    app.config["GRIDAPP"] = dataclasses.replace(
+        config, rate_limits_enabled=True, rate_limits={**config.rate_limits, "report": value}
+    )
+    yield value
+    app.config["GRIDAPP"] = config
+
+
+def windows_left(app: Any, value: str, caller: str) -> list[int]:
+    """What each window of a limit has left for a caller, as `limits` reads it."""
+    prefix = app.config["RATELIMIT_KEY_PREFIX"]
+    return [
+        limits.limiter.get_window_stats(item, prefix, "report", caller).remaining
+        for item in parse_many(value)
+    ]
+
+
+def test_a_refused_call_takes_nothing_from_the_other_windows(
+    app: Any, client: Any, report_limit: str
+) -> None:
+    """The windows are counted in order and the first full one stops the count, as `limits`
+    does item after item: a phone past its minute does not spend its hour."""
+    worker = login_headers(client, "grid_worker2")
+    caller = f"user:{client.get('/api/v1/auth/me', headers=worker).get_json()['id']}"
+
+    statuses = [
+        client.post("/api/v1/mobile/reports", json={}, headers=worker).status_code for _ in range(4)
+    ]
+
+    assert statuses == [422, 422, 429, 429]
+    assert windows_left(app, report_limit, caller) == [0, 3]
+
+
+def test_a_server_that_never_ran_the_script_counts_too(
+    app: Any, client: Any, report_limit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A script text no server has seen (a fresh or restarted Redis knows none).
+    script = limits.ACQUIRE_WINDOWS + f"-- {secrets.token_hex(8)}\n"
+    monkeypatch.setattr(limits, "ACQUIRE_WINDOWS", script)
+    monkeypatch.setattr(limits, "ACQUIRE_WINDOWS_SHA", hashlib.sha1(script.encode()).hexdigest())
+    worker = login_headers(client, "handler")
+    caller = f"user:{client.get('/api/v1/auth/me', headers=worker).get_json()['id']}"
+
+    first = client.post("/api/v1/mobile/reports", json={}, headers=worker)
+    second = client.post("/api/v1/mobile/reports", json={}, headers=worker)
+
+    # A handler may not report from the phone: counted first, refused by role after.
+    assert [first.status_code, second.status_code] == [403, 403]
+    assert windows_left(app, report_limit, caller) == [0, 3]
+    assert client.post("/api/v1/mobile/reports", json={}, headers=worker).status_code == 429
