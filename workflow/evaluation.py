@@ -157,21 +157,21 @@ class Indicator:
 
 # A self-handling (自处置) closes where the process says so: at once (social events) or once the
 # acceptor approves it (urban); the state it reached tells, not the action's name.
-_SELF_HANDLING = frozenset({Action.self_handle, Action.approve_self_handling})
+SELF_HANDLING = frozenset({Action.self_handle, Action.approve_self_handling})
 CLOSED = "closed"
 
 
 def _valid(event: EventFact) -> bool:
     """Whether the event made the report valid: filed, or closed by a self-handling."""
     return event.action == Action.file or (
-        event.action in _SELF_HANDLING and event.to_state == CLOSED
+        event.action in SELF_HANDLING and event.to_state == CLOSED
     )
 
 
 def _closing(event: EventFact) -> bool:
     """Whether the event closed the case (结案, or a self-handling that closed it)."""
     return event.action == Action.close or (
-        event.action in _SELF_HANDLING and event.to_state == CLOSED
+        event.action in SELF_HANDLING and event.to_state == CLOSED
     )
 
 
@@ -292,6 +292,20 @@ def _missed_in_grids(case: CaseHistory, ctx: Context) -> Iterator[Hit]:
 # --- departments (专业部门) -----------------------------------------------------------------
 
 
+# A department task's clock (`_tasks`): each action that sets a new deadline, with the key of
+# its data that records it. `gridapp.evaluation.tasks` counts the same tasks in SQL from it.
+TASK_DEADLINES: Mapping[str, str] = MappingProxyType(
+    {
+        Action.dispatch: "deadline",  # the limit to sign for it (签收)
+        Action.acknowledge: "deadline",  # the handling limit, from signing for it
+        Action.resume: "deadline",  # the time left when suspended (挂账), from resuming
+        Action.approve_extension: "until",  # the extension granted (延期)
+    }
+)
+# The dispatch's data key naming the department (`gridapp.cases.effects`).
+TASK_DEPARTMENT = "department"
+
+
 @dataclass(frozen=True)
 class _Task:
     """A stay of a case with a department that fell due: handled, or overdue unhandled."""
@@ -319,14 +333,15 @@ def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
     starts = [i for i, event in enumerate(events) if event.action == Action.dispatch]
     for position, start in enumerate(starts):
         dispatch = events[start]
-        department = dispatch.data.get("department")
+        department = dispatch.data.get(TASK_DEPARTMENT)
         end = starts[position + 1] if position + 1 < len(starts) else len(events)
         stay = events[start + 1 : end]
         if not isinstance(department, str) or any(
             event.action == Action.approve_return for event in stay
         ):
             continue
-        deadline, setter, paused = _moment(dispatch.data.get("deadline")), dispatch, False
+        deadline = _moment(dispatch.data.get(TASK_DEADLINES[Action.dispatch]))
+        setter, paused = dispatch, False
         due: tuple[datetime, EventFact, bool] | None = None
         for event in stay:
             if not paused and deadline is not None and deadline < event.at:
@@ -337,14 +352,12 @@ def _tasks(case: CaseHistory, ctx: Context) -> Iterator[_Task]:
                 break
             if event.action == Action.approve_suspension:
                 paused = True
-            elif event.action == Action.resume:
-                paused = False
-                deadline, setter = _moment(event.data.get("deadline")) or deadline, event
-            elif event.action == Action.approve_extension:
-                deadline, setter = _moment(event.data.get("until")) or deadline, event
-            elif event.action == Action.acknowledge:
-                # Signed for (签收) in time: the handling limit runs from here.
-                deadline, setter = _moment(event.data.get("deadline")) or deadline, event
+            elif event.action in TASK_DEADLINES:
+                # Signed for (签收) in time, extended or resumed: a new deadline runs from here
+                # (a resume also ends the pause; no dispatch is inside a stay).
+                paused = paused and event.action != Action.resume
+                key = TASK_DEADLINES[event.action]
+                deadline, setter = _moment(event.data.get(key)) or deadline, event
         if due is None and not paused and deadline is not None and deadline < ctx.now:
             due = (deadline, setter, False)
         if due is not None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, ForeignKeyConstraint, Index, UniqueConstraint, text
+from sqlalchemy import Column, Connection, ForeignKeyConstraint, Index, UniqueConstraint, text
 from sqlalchemy.exc import DBAPIError
 
 from gridapp.core.errors import ConfigurationError
@@ -94,6 +94,12 @@ def include_object(dialect: str) -> IncludeObject:
             return False
         if dialect == "postgresql" and _partitioning(obj, name, type_):
             return False
+        if type_ == "index" and _on_expressions(obj):
+            # Alembic compares PostgreSQL's rewriting of an index's expression (casts, IN as
+            # = ANY) with the model's text, never equal; SQLite cannot reflect one at all.
+            # Such an index is tested by the queries that use it (ix_case_event_task_deadline:
+            # tests/gridapp/evaluation/test_department_tasks.py).
+            return False
         # GiST indexes are declared with ddl_if(dialect="postgresql"); SQLite has none.
         return not (type_ == "index" and dialect != "postgresql" and (name or "").endswith("_gist"))
 
@@ -109,6 +115,10 @@ POSTGIS_TABLES = frozenset({"spatial_ref_sys"})
 # tests/gridapp/core/test_partitions.py checks PostgreSQL's.
 PARTITIONED = frozenset({"case", "case_event"})
 PARTITION_TABLE = re.compile(r"^(case|case_event)_(p\d{6}|default|key)$")
+
+
+def _on_expressions(obj: object) -> bool:
+    return isinstance(obj, Index) and any(not isinstance(e, Column) for e in obj.expressions)
 
 
 def _partitioning(obj: object, name: str | None, type_: str) -> bool:

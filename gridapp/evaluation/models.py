@@ -5,9 +5,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    case,
+    literal_column,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
+import workflow
+from gridapp.cases.models import CaseEvent
 from gridapp.core.models import Base
 from gridapp.core.types import JSONType, UTCDateTime, utcnow
 
@@ -80,3 +95,71 @@ class EvaluationExport(Base):
     error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class JsonText(ColumnElement[str]):
+    """A member of a JSON object as text, None when absent: ``->>`` on PostgreSQL, SQLite's
+    ``json_extract``; the key is written into the SQL, never bound, so that a query states it
+    as the index on it does (SQLite uses an index on an expression only then)."""
+
+    type = String()
+    inherit_cache = True
+    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 (as SQLAlchemy declares it)
+        ("data", InternalTraversal.dp_clauseelement),
+        ("key", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, data: ColumnElement[Any], key: str) -> None:
+        self.data = data
+        self.key = key
+
+
+@compiles(JsonText, "postgresql")
+def _json_text_postgresql(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    key = compiler.render_literal_value(element.key, String())
+    return f"({compiler.process(element.data, **kw)} ->> {key})"
+
+
+@compiles(JsonText)
+def _json_text(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    path = compiler.render_literal_value(f'$."{element.key}"', String())
+    return f"JSON_EXTRACT({compiler.process(element.data, **kw)}, {path})"
+
+
+def task_setter(action: ColumnElement[str]) -> ColumnElement[bool]:
+    """Whether an event sets a department task's deadline (`workflow.TASK_DEADLINES`), with
+    the actions as literals: the partial index's condition and every query's, the same."""
+    return action.in_([literal(name) for name in workflow.evaluation.TASK_DEADLINES])
+
+
+def task_deadline(action: ColumnElement[str], data: ColumnElement[Any]) -> ColumnElement[str]:
+    """The deadline a department task's event sets, as the text its data records it."""
+    keys: dict[str, list[str]] = {}
+    for name, key in workflow.evaluation.TASK_DEADLINES.items():
+        keys.setdefault(key, []).append(name)
+    # In parentheses: PostgreSQL takes an index on an expression only so.
+    return Grouping(
+        case(
+            *(
+                (action.in_([literal(name) for name in names]), JsonText(data, key))
+                for key, names in keys.items()
+            )
+        )
+    )
+
+
+def literal(value: str) -> ColumnElement[str]:
+    """A string written into the SQL (an action's name), not bound."""
+    return literal_column("'" + value.replace("'", "''") + "'", String())
+
+
+# The events that set a department task's deadline, by the deadline they set: a period's tasks
+# that fell due late are found by it (gridapp.evaluation.tasks; migration 0026).
+_TASK_DEADLINE_CONDITION = task_setter(CaseEvent.__table__.c.action)
+TASK_DEADLINE_INDEX = Index(
+    "ix_case_event_task_deadline",
+    task_deadline(CaseEvent.__table__.c.action, CaseEvent.__table__.c.data),
+    CaseEvent.__table__.c.case_id,
+    postgresql_where=_TASK_DEADLINE_CONDITION,
+    sqlite_where=_TASK_DEADLINE_CONDITION,
+)

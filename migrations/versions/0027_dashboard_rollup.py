@@ -16,7 +16,7 @@ category or source, an event into ``closed`` is written with a time on it, or th
 never on the list: the usual write leaves every past day alone.
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-11-26
 """
 
@@ -30,7 +30,7 @@ import gridapp.core.types
 import workflow
 
 revision: str = "0027"
-down_revision: str | None = "0025"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
