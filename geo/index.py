@@ -136,14 +136,14 @@ class GridIndex:
                 raise GeoError(f"Grid {cell.code} needs a non-empty Polygon or MultiPolygon")
 
         self.layer = layer
-        # No Python object per grid: 100 000 codes, names and Located would be ~20 MB, and
-        # made while the load's rows live they lie among them and pin their freed memory (tens
-        # of MB of obmalloc arenas). Codes are one string with offsets, a grid's name and its
-        # ancestry (parent, community, street, district, setting) indices into short tables;
-        # a Located is made when asked for.
-        self._codes = _Texts([cell.code for cell in cells])
+        # No Python object per grid while the map as loaded lives: 100 000 codes, names and
+        # Located made among the load's rows would pin its freed memory (profiled: 146 obmalloc
+        # arenas, 51 MB of them unused, after the build). Until the load is freed the codes are
+        # one string with offsets, a grid's name and kind (parent, ancestors, setting) indices
+        # into short tables; the Located are made from them last.
+        codes = _Texts([cell.code for cell in cells])
         names: dict[str, int] = {}
-        self._name_of: NDArray[np.int32] = np.fromiter(
+        name_of = np.fromiter(
             (names.setdefault(cell.name, len(names)) for cell in cells), np.int32, len(cells)
         )
         kinds: dict[tuple[str | None, str], int] = {}
@@ -188,8 +188,19 @@ class GridIndex:
         self._offsets_mv = r.offsets.data
         self._cands_mv = r.cands.data
         self._sub_mv = r.sub.data
-        self._name_mv = self._name_of.data
         self._kind_mv = self._kind_of.data
+        # Made last, from the compact tables, once the load is freed and trimmed: they fill the
+        # holes it left (profiled at 100 556 grids, the app's process: 268 MB, against 255 MB
+        # with none kept and 329 MB made during the load), and locate stays one tuple lookup.
+        located = []
+        for code, n, k in zip(codes, name_of.tolist(), self._kind_of.tolist(), strict=True):
+            _parent, community, street, district, setting = self._kinds[k]
+            grid = AreaRef(code, self._names[n], Level.grid)
+            located.append(Located(grid, community, street, district, setting))
+        self._located = tuple(located)
+        del codes, name_of, located
+        # The codes, in order, are the Located's own strings (bisect searches them).
+        self._codes: tuple[str, ...] = tuple(located.grid.code for located in self._located)
         # The shapes the per-point path tested last, built once each: points come in clusters
         # (a street's reports, a worker's round), and a build costs a few tests.
         self._shape: Callable[[int], Any] = functools.lru_cache(maxsize=SHAPE_CACHE_SIZE)(
@@ -241,17 +252,17 @@ class GridIndex:
             iv = int(v)
             value: int = self._values_mv[iv * self._ncols + iu]
             if value >= 0:
-                return self.located_at(value)
+                return self._located[value]
             if value <= -2:
                 k = -2 - value
                 at = k * _SUB_AREA + (int(v * SUB) - iv * SUB) * SUB + int(u * SUB) - iu * SUB
                 sub: int = (self._sub_mv[at >> 1] >> ((at & 1) << 2)) & 15
                 if sub < _SUB_OUTSIDE:
-                    return self.located_at(self._cands_mv[self._offsets_mv[k] + sub])
+                    return self._located[self._cands_mv[self._offsets_mv[k] + sub]]
                 if sub == _SUB_EXACT:
                     i = self._exact(k, lon, lat)
                     if i >= 0:
-                        return self.located_at(i)
+                        return self._located[i]
         raise PointOutsideGrids(lon, lat)
 
     def locate_many(self, lons: ArrayLike, lats: ArrayLike) -> IntArray:
@@ -320,8 +331,8 @@ class GridIndex:
 
     @property
     def grid_codes(self) -> tuple[str, ...]:
-        """Return the codes of the indexed grids, in code order (made on each call)."""
-        return tuple(self._codes)
+        """Return the codes of the indexed grids, in code order."""
+        return self._codes
 
     @property
     def grid_count(self) -> int:
@@ -343,9 +354,7 @@ class GridIndex:
 
     def located_at(self, position: int) -> Located:
         """Return the grid at `position` in `grid_codes` with its ancestors."""
-        _parent, community, street, district, setting = self._kinds[self._kind_mv[position]]
-        grid = AreaRef(self._codes[position], self._names[self._name_mv[position]], Level.grid)
-        return Located(grid, community, street, district, setting)
+        return self._located[position]
 
     def geometry(self, grid_code: str) -> Polygon | MultiPolygon:
         """Return a grid's shape in WGS84 lon/lat."""
@@ -417,34 +426,19 @@ class GridIndex:
 
 
 class _Texts:
-    """Hold many short strings as one string and their offsets: a sequence of str (bisect
-    searches it) without an object per string."""
+    """Hold many short strings as one string and their offsets, without an object each."""
 
-    __slots__ = ("_start", "_starts", "_text")
+    __slots__ = ("_start", "_text")
 
     def __init__(self, texts: list[str]) -> None:
         self._text = "".join(texts)
         lengths = np.fromiter((len(t) for t in texts), np.int64, len(texts))
-        start = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=start[1:])
-        # int32 holds 2 billion characters; a map's codes are a few million.
-        self._start: NDArray[np.int32] = start.astype(np.int32)
-        self._starts = self._start.data
-
-    def __len__(self) -> int:
-        return len(self._starts) - 1
-
-    def __getitem__(self, i: int) -> str:
-        # The memoryview refuses an index out of range; a negative one would slice wrongly.
-        if i < 0:
-            i += len(self)
-        starts = self._starts
-        return self._text[starts[i] : starts[i + 1]]
+        self._start = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=self._start[1:])
 
     def __iter__(self) -> Iterator[str]:
         text = self._text
-        bounds = self._start.tolist()
-        return (text[a:b] for a, b in itertools.pairwise(bounds))
+        return (text[a:b] for a, b in itertools.pairwise(self._start.tolist()))
 
 
 _Kind = tuple[str | None, AreaRef | None, AreaRef | None, AreaRef | None, str]
