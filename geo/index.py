@@ -136,10 +136,27 @@ class GridIndex:
                 raise GeoError(f"Grid {cell.code} needs a non-empty Polygon or MultiPolygon")
 
         self.layer = layer
-        self._codes: tuple[str, ...] = tuple(cell.code for cell in cells)
-        self._located = _located_all(cells, by_code)
-        parents: dict[str | None, str | None] = {}
-        self._parents = tuple(parents.setdefault(cell.parent, cell.parent) for cell in cells)
+        # No Python object per grid while the map as loaded lives: 100 000 codes, names and
+        # Located made among the load's rows would pin its freed memory (profiled: 146 obmalloc
+        # arenas, 51 MB of them unused, after the build). Until the load is freed the codes are
+        # one string with offsets, a grid's name and kind (parent, ancestors, setting) indices
+        # into short tables; the Located are made from them last.
+        codes = _Texts([cell.code for cell in cells])
+        names: dict[str, int] = {}
+        name_of = np.fromiter(
+            (names.setdefault(cell.name, len(names)) for cell in cells), np.int32, len(cells)
+        )
+        kinds: dict[tuple[str | None, str], int] = {}
+        self._kind_of: NDArray[np.int32] = np.fromiter(
+            (kinds.setdefault((cell.parent, cell.setting), len(kinds)) for cell in cells),
+            np.int32,
+            len(cells),
+        )
+        chains: dict[str | None, tuple[AreaRef | None, AreaRef | None, AreaRef | None]] = {}
+        refs: dict[str, AreaRef] = {}
+        for parent, _setting in kinds:
+            if parent not in chains:
+                chains[parent] = _ancestry(parent, by_code, refs)
         geoms: NDArray[np.object_] = np.empty(len(cells), dtype=object)
         geoms[:] = [cell.geometry for cell in cells]
         del area_list, by_code, cells
@@ -153,12 +170,10 @@ class GridIndex:
         )
         self._raster = _build_raster(geoms, pixel_m=pixel_m, max_pixels=max_pixels)
         del geoms
-        # Made again now that the map as loaded is freed (when the caller kept no list of it):
-        # the first copies lie scattered among the load's dead objects, and would pin tens of MB
-        # of their memory pages in the process.
-        self._codes, self._located, self._parents = _compacted(
-            self._codes, self._located, self._parents
-        )
+        # The short tables are made again now that the map as loaded is freed (when the caller
+        # kept no list of it): the first copies lie among the load's dead objects.
+        self._names, self._kinds = _compacted(list(names), list(kinds), chains)
+        del names, kinds, chains, refs
         _release_freed_memory()
         r = self._raster
         self._lon0 = r.lon0
@@ -173,6 +188,19 @@ class GridIndex:
         self._offsets_mv = r.offsets.data
         self._cands_mv = r.cands.data
         self._sub_mv = r.sub.data
+        self._kind_mv = self._kind_of.data
+        # Made last, from the compact tables, once the load is freed and trimmed: they fill the
+        # holes it left (profiled at 100 556 grids, the app's process: 268 MB, against 255 MB
+        # with none kept and 329 MB made during the load), and locate stays one tuple lookup.
+        located = []
+        for code, n, k in zip(codes, name_of.tolist(), self._kind_of.tolist(), strict=True):
+            _parent, community, street, district, setting = self._kinds[k]
+            grid = AreaRef(code, self._names[n], Level.grid)
+            located.append(Located(grid, community, street, district, setting))
+        self._located = tuple(located)
+        del codes, name_of, located
+        # The codes, in order, are the Located's own strings (bisect searches them).
+        self._codes: tuple[str, ...] = tuple(located.grid.code for located in self._located)
         # The shapes the per-point path tested last, built once each: points come in clusters
         # (a street's reports, a worker's round), and a build costs a few tests.
         self._shape: Callable[[int], Any] = functools.lru_cache(maxsize=SHAPE_CACHE_SIZE)(
@@ -322,7 +350,7 @@ class GridIndex:
 
     def ancestors(self, grid_code: str) -> Located:
         """Return a grid with its community, street and district."""
-        return self._located[self._position(grid_code)]
+        return self.located_at(self._position(grid_code))
 
     def located_at(self, position: int) -> Located:
         """Return the grid at `position` in `grid_codes` with its ancestors."""
@@ -339,7 +367,7 @@ class GridIndex:
 
     def parent_code(self, position: int) -> str | None:
         """Return the parent code the grid at `position` was given."""
-        return self._parents[position]
+        return self._kinds[self._kind_mv[position]][0]
 
     def grids_in_box(self, west: float, south: float, east: float, north: float) -> IntArray:
         """Return the positions, in order, of the grids whose bounding box meets a lon/lat box."""
@@ -397,40 +425,32 @@ class GridIndex:
         return int(np.count_nonzero(_sub_at(self._raster.sub, every) == _SUB_EXACT))
 
 
-def _located_all(cells: list[AreaShape], by_code: dict[str, AreaShape]) -> tuple[Located, ...]:
-    """Resolve each grid's ancestors through the parent chain; a missing link leaves None.
+class _Texts:
+    """Hold many short strings as one string and their offsets, without an object each."""
 
-    Grids share parents (100 000 grids, a few thousand communities): each parent's chain is
-    resolved once, and an ancestor, a name ("网格12" recurs in every community) or a setting is
-    one object however many grids hold it.
-    """
-    chains: dict[str | None, tuple[AreaRef | None, AreaRef | None, AreaRef | None]] = {}
-    refs: dict[str, AreaRef] = {}
-    names: dict[str, str] = {}
-    settings: dict[str, str] = {}
-    located = []
-    for cell in cells:
-        chain = chains.get(cell.parent)
-        if chain is None:
-            chain = chains[cell.parent] = _ancestry(cell.parent, by_code, refs)
-        community, street, district = chain
-        located.append(
-            Located(
-                grid=AreaRef(cell.code, names.setdefault(cell.name, cell.name), cell.level),
-                community=community,
-                street=street,
-                district=district,
-                setting=settings.setdefault(cell.setting, cell.setting),
-            )
-        )
-    return tuple(located)
+    __slots__ = ("_start", "_text")
+
+    def __init__(self, texts: list[str]) -> None:
+        self._text = "".join(texts)
+        lengths = np.fromiter((len(t) for t in texts), np.int64, len(texts))
+        self._start = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=self._start[1:])
+
+    def __iter__(self) -> Iterator[str]:
+        text = self._text
+        return (text[a:b] for a, b in itertools.pairwise(self._start.tolist()))
+
+
+_Kind = tuple[str | None, AreaRef | None, AreaRef | None, AreaRef | None, str]
 
 
 def _compacted(
-    codes: tuple[str, ...], located: tuple[Located, ...], parents: tuple[str | None, ...]
-) -> tuple[tuple[str, ...], tuple[Located, ...], tuple[str | None, ...]]:
-    """Return fresh copies of the codes, parents and Located, their names and ancestors (each
-    still one object however many grids share it)."""
+    names: list[str],
+    kinds: list[tuple[str | None, str]],
+    chains: dict[str | None, tuple[AreaRef | None, AreaRef | None, AreaRef | None]],
+) -> tuple[tuple[str, ...], tuple[_Kind, ...]]:
+    """Return fresh copies of the grids' names and of their kinds: parent code, community,
+    street, district and setting, an ancestor one object however many kinds share it."""
     copies: dict[str, str] = {}
 
     def fresh(text: str) -> str:
@@ -450,18 +470,20 @@ def _compacted(
             copy = refs[id(ref)] = AreaRef(fresh(ref.code), fresh(ref.name), ref.level)
         return copy
 
-    new_codes = tuple(fresh(code) for code in codes)
-    new_located = tuple(
-        Located(
-            AreaRef(code, fresh(old.grid.name), old.grid.level),
-            fresh_ref(old.community),
-            fresh_ref(old.street),
-            fresh_ref(old.district),
-            fresh(old.setting),
+    new_names = tuple(fresh(name) for name in names)
+    new_kinds = []
+    for parent, setting in kinds:
+        community, street, district = chains[parent]
+        new_kinds.append(
+            (
+                None if parent is None else fresh(parent),
+                fresh_ref(community),
+                fresh_ref(street),
+                fresh_ref(district),
+                fresh(setting),
+            )
         )
-        for code, old in zip(new_codes, located, strict=True)
-    )
-    return new_codes, new_located, tuple(None if p is None else fresh(p) for p in parents)
+    return new_names, tuple(new_kinds)
 
 
 def _ancestry(
