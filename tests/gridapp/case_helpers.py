@@ -1,8 +1,10 @@
-"""Helpers to drive cases through the API in tests."""
+"""Helpers to drive cases through the API in tests, and to write a case's history directly."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from PIL import Image
@@ -57,3 +59,43 @@ def act(
     )
     assert response.status_code == expect, (action, response.get_json())
     return response.get_json() if expect == 200 else case
+
+
+# A step of a hand-written history: (action, to_state, at, role, data).
+Step = tuple[str, str, datetime, str, dict[str, Any] | None]
+
+
+def write_history(session: Any, case: Any, reporter_role: str, steps: Iterable[Step]) -> str:
+    """Append a new case's report event, then each step, to its chain; return the last state.
+
+    For tests that need histories no API call could make (past times, other offsets); the
+    case's own columns are the caller's to set.
+    """
+    from gridapp.cases.history import append_event
+
+    previous = "reported"
+    append_event(
+        session,
+        case,
+        action="report",
+        actor_id=None,
+        role=reporter_role,
+        from_state=None,
+        to_state=previous,
+        at=case.created_at,
+        first=True,
+    )
+    for action, to_state, at, role, data in steps:
+        append_event(
+            session,
+            case,
+            action=action,
+            actor_id=None,
+            role=role,
+            from_state=previous,
+            to_state=to_state,
+            data=data,
+            at=at,
+        )
+        previous = to_state
+    return previous

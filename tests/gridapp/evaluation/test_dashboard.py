@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 import workflow
 from gridapp.accounts.models import User
-from gridapp.cases.history import append_event
 from gridapp.cases.models import Case
 from gridapp.catalogue.models import Category
 from gridapp.core.extensions import db
 from gridapp.grid.models import Area
+from tests.gridapp.case_helpers import write_history
 from tests.gridapp.conftest import problem_of
 
 Z = workflow.LOCAL_ZONE
@@ -69,30 +69,8 @@ def make_case(
         case.lon, case.lat = 112.86, 27.23
     session.add(case)
     session.flush()
-    append_event(
-        session,
-        case,
-        action="report",
-        actor_id=None,
-        role=source,
-        from_state=None,
-        to_state="reported",
-        at=created,
-        first=True,
-    )
-    previous = "reported"
-    for action, to_state, at, role in events:
-        append_event(
-            session,
-            case,
-            action=action,
-            actor_id=None,
-            role=role,
-            from_state=previous,
-            to_state=to_state,
-            at=at,
-        )
-        previous = to_state
+    write_history(session, case, source, [(a, to, at, role, None) for a, to, at, role in events])
+    for action, to_state, at, _role in events:
         # As an action does (gridapp.cases.actions.apply_transition and its effects).
         case.updated_at = at
         if to_state == "closed":

@@ -19,13 +19,13 @@ from sqlalchemy import select, text
 
 import workflow
 from gridapp.accounts.models import User
-from gridapp.cases.history import append_event
 from gridapp.cases.models import Case
 from gridapp.catalogue.models import Category
 from gridapp.evaluation import tasks
 from gridapp.evaluation.models import TASK_DEADLINE_INDEX
 from gridapp.evaluation.services import LOOKBACK, count_live, department_totals, evaluate
 from gridapp.evaluation.tasks import DEPARTMENT_COUNTERS
+from tests.gridapp.case_helpers import write_history
 
 Z = workflow.LOCAL_ZONE
 A = workflow.Action
@@ -69,32 +69,8 @@ def make_case(
     )
     session.add(case)
     session.flush()
-    append_event(
-        session,
-        case,
-        action="report",
-        actor_id=None,
-        role="grid_worker",
-        from_state=None,
-        to_state="reported",
-        at=created,
-        first=True,
-    )
-    previous = "reported"
-    for action, to_state, at, data in events:
-        append_event(
-            session,
-            case,
-            action=action,
-            actor_id=None,
-            role="system",
-            from_state=previous,
-            to_state=to_state,
-            data=data,
-            at=at,
-        )
-        previous = to_state
-    case.state = previous
+    steps = [(action, to_state, at, "system", data) for action, to_state, at, data in events]
+    case.state = write_history(session, case, "grid_worker", steps)
     session.flush()
     return case
 
