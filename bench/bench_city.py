@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
+from bench.demo_db import offline_config, release_db, seed_demo_county, throwaway_postgis
 from bench.generate import COUNTY, SIZES, generate
 from bench.report import Row, emit, p95
 
@@ -336,7 +336,6 @@ def main(argv: list[str] | None = None) -> int:
     rows = [row for row in args.rows.split(",") if row]
     if unknown := set(rows) - set(ROWS):
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
-    from gridapp.core.config import Config
 
     tmp = Path(tempfile.mkdtemp(prefix="gridapp-bench-city-"))
     try:
@@ -346,13 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         for backend in args.backend or ["postgres", "sqlite"]:
             with database(backend, tmp) as url:
-                config = Config(
-                    database_url=url,
-                    redis_url=None,
-                    var_dir=tmp,
-                    secret_key=secrets.token_urlsafe(32),
-                    embedded=False,
-                )
+                config = offline_config(url, tmp)
                 start = time.perf_counter()
                 seed_demo_county(config)
                 timings = generate(url, SIZES[args.size], args.seed)

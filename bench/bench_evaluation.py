@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
+from bench.demo_db import offline_config, release_db, seed_demo_county, throwaway_postgis
 from bench.report import Row, emit
 
 TARGET_MS = 200.0
@@ -66,7 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     from gridapp import create_app
     from gridapp.accounts.models import User
     from gridapp.catalogue.models import Department
-    from gridapp.core.config import Config
     from gridapp.core.extensions import db
     from gridapp.evaluation.services import evaluate
 
@@ -75,13 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     days = [MONTH + timedelta(days=n) for n in range(calendar.monthrange(2026, 10)[1])]
     try:
         with throwaway_postgis("evaluation") as url:
-            config = Config(
-                database_url=url,
-                redis_url=None,
-                var_dir=var_dir,
-                secret_key=secrets.token_urlsafe(32),
-                embedded=False,
-            )
+            config = offline_config(url, var_dir)
             seed_demo_county(config)
             app = create_app(config)
             with app.app_context():

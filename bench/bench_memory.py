@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import math
 import os
-import secrets
 import shutil
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_http import HOST, Server, call_json, sign_in
-from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
+from bench.demo_db import offline_config, release_db, seed_demo_county, throwaway_postgis
 from bench.generate import COUNTY, county_map, write_map
 from bench.report import Row, emit
 from bench.serving import existing_backend, memory_mb, worker_pids
@@ -64,7 +63,6 @@ def generated_database(backend: str, cells: int, seed: int, tmp: Path) -> Iterat
     """A throw-away database with the demo county and a generated map of `cells` unit grids."""
     from sqlalchemy.orm import Session
 
-    from gridapp.core.config import Config
     from gridapp.core.db import make_engine
 
     with contextlib.ExitStack() as stack:
@@ -72,13 +70,7 @@ def generated_database(backend: str, cells: int, seed: int, tmp: Path) -> Iterat
             url = stack.enter_context(throwaway_postgis("memory"))
         else:
             url = f"sqlite:///{tmp / 'memory.db'}"
-        config = Config(
-            database_url=url,
-            redis_url=None,
-            var_dir=tmp,
-            secret_key=secrets.token_urlsafe(32),
-            embedded=False,
-        )
+        config = offline_config(url, tmp)
         started = time.perf_counter()
         seed_demo_county(config)
         county = county_map(cells, seed)

@@ -42,7 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.demo_db import PG_ADMIN_URL
+from bench.demo_db import PG_ADMIN_URL, offline_config
 from bench.generate import COUNTY, SIZES, generate
 from bench.report import Row, emit, p95
 
@@ -99,19 +99,12 @@ def _fill(url: str, size: str, tmp: Path) -> None:
     from sqlalchemy.orm import Session
 
     from gridapp import create_app
-    from gridapp.core.config import Config
     from gridapp.core.db import make_engine
     from gridapp.core.migrate import upgrade
     from gridapp.seed.demo import seed_demo
 
     upgrade(url, BEFORE)
-    config = Config(
-        database_url=url,
-        redis_url=None,
-        var_dir=tmp,
-        secret_key=secrets.token_urlsafe(32),
-        embedded=False,
-    )
+    config = offline_config(url, tmp)
     engine = make_engine(url)
     with create_app(config).app_context(), Session(engine) as session:
         seed_demo(session)
@@ -172,20 +165,13 @@ def measure(
     from gridapp.accounts.models import User
     from gridapp.cases.models import Case
     from gridapp.cases.queries import CaseFilters, list_cases
-    from gridapp.core.config import Config
     from gridapp.core.db import make_engine
     from gridapp.evaluation.dashboard import dashboard
     from gridapp.evaluation.rollup import rollup_until
     from gridapp.evaluation.services import evaluate
     from gridapp.grid.models import Area
 
-    config = Config(
-        database_url=urls["plain"],
-        redis_url=None,
-        var_dir=tmp,
-        secret_key=secrets.token_urlsafe(32),
-        embedded=False,
-    )
+    config = offline_config(urls["plain"], tmp)
     engines = {schema: make_engine(url) for schema, url in urls.items()}
     sessions = {schema: Session(engine) for schema, engine in engines.items()}
     rng = np.random.default_rng(7)

@@ -23,7 +23,6 @@ edge both ways). The database is dropped at the end.
 from __future__ import annotations
 
 import argparse
-import secrets
 import shutil
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import numpy as np
 import shapely
 
 import geo
-from bench.demo_db import seed_demo_county, throwaway_postgis
+from bench.demo_db import offline_config, seed_demo_county, throwaway_postgis
 from bench.report import Row, emit, interleaved_best
 
 TARGET = 100.0  # DESIGN §10
@@ -62,18 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import psycopg
 
-    from gridapp.core.config import Config
-
     var_dir = Path(tempfile.mkdtemp(prefix="gridapp-bench-postgis-"))
     try:
         with throwaway_postgis("postgis") as url:
-            config = Config(
-                database_url=url,
-                redis_url=None,  # nothing here needs Redis: the embedded server never starts
-                var_dir=var_dir,
-                secret_key=secrets.token_urlsafe(32),
-                embedded=False,
-            )
+            config = offline_config(url, var_dir)
             start = time.perf_counter()
             areas = seed_demo_county(config)
             print(f"demo county: {len(areas)} areas seeded in {time.perf_counter() - start:.1f} s")

@@ -22,22 +22,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.demo_db import seed_demo_county, throwaway_postgis
+from bench.demo_db import offline_config, seed_demo_county, throwaway_postgis
 from bench.generate import SIZES, generate
 
 
 def fill(database_url: str, size: str, seed: int) -> dict[str, float]:
     """Migrate and seed an empty database, then add the generated county of `size`."""
-    from gridapp.core.config import Config
 
     with tempfile.TemporaryDirectory(prefix="gridapp-bench-city-db-") as var_dir:
-        config = Config(
-            database_url=database_url,
-            redis_url=None,
-            var_dir=Path(var_dir),
-            secret_key=secrets.token_urlsafe(32),
-            embedded=False,
-        )
+        config = offline_config(database_url, Path(var_dir))
         started = time.perf_counter()
         seed_demo_county(config)
         timings = {"seeded": time.perf_counter() - started}

@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import geo
@@ -32,6 +33,19 @@ def throwaway_postgis(label: str) -> Iterator[str]:
         release_db()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def offline_config(database_url: str, var_dir: Path) -> Any:
+    """The configuration of a database written outside any server: no Redis, a fresh secret."""
+    from gridapp.core.config import Config
+
+    return Config(
+        database_url=database_url,
+        redis_url=None,
+        var_dir=var_dir,
+        secret_key=secrets.token_urlsafe(32),
+        embedded=False,
+    )
 
 
 def seed_demo_county(config: Any) -> list[geo.AreaShape]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 from collections import Counter
 from datetime import UTC, datetime
@@ -98,17 +97,10 @@ def test_histories_follow_the_process_in_a_citys_proportions() -> None:
 def test_writing_a_year_on_sqlite_keeps_every_index(tmp_path: Path) -> None:
     """The indexes dropped before the bulk write are all built again, as the migrations made
     them, and they agree with the rows (``integrity_check`` reads every index entry)."""
-    from bench.demo_db import release_db, seed_demo_county
-    from gridapp.core.config import Config
+    from bench.demo_db import offline_config, release_db, seed_demo_county
 
     url = f"sqlite:///{tmp_path / 'generated.db'}"
-    config = Config(
-        database_url=url,
-        redis_url=None,
-        var_dir=tmp_path,
-        secret_key=secrets.token_urlsafe(32),
-        embedded=False,
-    )
+    config = offline_config(url, tmp_path)
     seed_demo_county(config)
     release_db()
     listing = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
@@ -131,17 +123,10 @@ def test_writing_a_year_on_partitioned_postgis_indexes_every_month(tmp_path: Pat
         pytest.skip("PostgreSQL only (GRIDAPP_TEST_BACKEND=postgres)")
     from sqlalchemy import create_engine, text
 
-    from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
-    from gridapp.core.config import Config
+    from bench.demo_db import offline_config, release_db, seed_demo_county, throwaway_postgis
 
     with throwaway_postgis("generate") as url:
-        config = Config(
-            database_url=url,
-            redis_url=None,
-            var_dir=tmp_path,
-            secret_key=secrets.token_urlsafe(32),
-            embedded=False,
-        )
+        config = offline_config(url, tmp_path)
         seed_demo_county(config)
         release_db()
         generate(url, SIZE, seed=2026)

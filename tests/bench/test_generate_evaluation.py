@@ -8,7 +8,6 @@ would count nothing and time only the loading.
 from __future__ import annotations
 
 import json
-import secrets
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 import workflow
-from bench.demo_db import release_db, seed_demo_county
+from bench.demo_db import offline_config, release_db, seed_demo_county
 from bench.generate import SIZES, generate
 
 
@@ -64,17 +63,10 @@ def _hand_count(url: str, department: str) -> tuple[int, int]:
 def test_a_generated_database_gives_departments_their_counts(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'generated.db'}"
     from gridapp import create_app
-    from gridapp.core.config import Config
     from gridapp.core.extensions import db
     from gridapp.evaluation.services import count_live, local_day
 
-    config = Config(
-        database_url=url,
-        redis_url=None,
-        var_dir=tmp_path,
-        secret_key=secrets.token_urlsafe(32),
-        embedded=False,
-    )
+    config = offline_config(url, tmp_path)
     seed_demo_county(config)
     generate(url, SIZES["test"], seed=2026)
     release_db()
