@@ -115,3 +115,21 @@ def fresh_caches() -> Iterator[None]:
     yield
     grid.grid_indexes.clear()
     calendar._cache.clear()
+
+
+@pytest.fixture()
+def statements() -> Iterator[list[str]]:
+    """Every SQL statement sent on the primary engine while the test runs."""
+    from sqlalchemy import event
+
+    from gridapp.core.extensions import db
+
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    assert db.engine is not None
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(db.engine, "before_cursor_execute", record)

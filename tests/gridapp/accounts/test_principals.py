@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from gridapp.accounts.models import User, UserGrid
 from gridapp.accounts.principals import UserCopies, principal_state, version_key
@@ -53,20 +53,6 @@ def change(username: str, **values: Any) -> User:
 def published(user_id: int) -> str | None:
     value = redis.connection.get(version_key(user_id))
     return None if value is None else value.decode()
-
-
-@pytest.fixture()
-def statements() -> Iterator[list[str]]:
-    """Every SQL statement sent while the test runs."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    assert db.engine is not None
-    event.listen(db.engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(db.engine, "before_cursor_execute", record)
 
 
 @pytest.fixture()

@@ -7,11 +7,10 @@ when it next reads the stored version (``CACHE_SECONDS``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from gridapp.catalogue import services
 from gridapp.catalogue.models import Category, Department, ResponsibilityRule
@@ -28,23 +27,9 @@ from gridapp.catalogue.services import (
     update_department,
     update_rule,
 )
-from gridapp.core.extensions import db
 from gridapp.core.versions import bump_version, stored_version
 
 STREET = "430423100"  # the county seat's street
-
-
-@pytest.fixture()
-def statements() -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    assert db.engine is not None
-    event.listen(db.engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_the_write_path_reads_the_catalogue_without_a_query(session, statements):
