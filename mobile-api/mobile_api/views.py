@@ -64,21 +64,29 @@ WORKER_ACTIONS = frozenset(
 )
 
 
+# A report's bounds, read by ReportSchema and by its plain fast path (`plain_report`) alike.
+MAX_LON, MAX_LAT = 180, 90
+DESCRIPTION_LENGTH = (1, 4000)
+MAX_ADDRESS = 255
+CLIENT_ID_LENGTH = (1, 80)
+MAX_PHOTOS = 9
+
+
 class ReportLocationSchema(StrictSchema):
-    lon = Float(required=True, validate=validate.Range(-180, 180))
-    lat = Float(required=True, validate=validate.Range(-90, 90))
+    lon = Float(required=True, validate=validate.Range(-MAX_LON, MAX_LON))
+    lat = Float(required=True, validate=validate.Range(-MAX_LAT, MAX_LAT))
     crs = CrsField()
 
 
 class ReportSchema(StrictSchema):
     category = fields.String(required=True, metadata={"description": "Category code."})
-    description = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    description = fields.String(required=True, validate=validate.Length(*DESCRIPTION_LENGTH))
     location = fields.Nested(ReportLocationSchema, required=True)
-    address = fields.String(load_default=None, validate=validate.Length(max=255))
-    photos = fields.List(record_id(), load_default=list, validate=validate.Length(max=9))
+    address = fields.String(load_default=None, validate=validate.Length(max=MAX_ADDRESS))
+    photos = fields.List(record_id(), load_default=list, validate=validate.Length(max=MAX_PHOTOS))
     client_id = fields.String(
         load_default=None,
-        validate=validate.Length(min=1, max=80),
+        validate=validate.Length(*CLIENT_ID_LENGTH),
         metadata={"description": "Idempotency key (or the Idempotency-Key header)."},
     )
 
@@ -130,11 +138,13 @@ def plain_report(raw: dict[str, Any]) -> dict[str, Any] | None:
         raw.get("description"),
         raw.get("location"),
     )
-    if type(category) is not str or not _text(description, 1, 4000) or type(location) is not dict:
+    if type(category) is not str or type(location) is not dict:
+        return None
+    if not _text(description, *DESCRIPTION_LENGTH):
         return None
     if not location.keys() <= _LOCATION_FIELDS:
         return None
-    lon, lat = _coordinate(location.get("lon"), 180), _coordinate(location.get("lat"), 90)
+    lon, lat = _coordinate(location.get("lon"), MAX_LON), _coordinate(location.get("lat"), MAX_LAT)
     crs = location.get("crs", geo.CRS.wgs84.value)  # the default is taken as it is
     if "crs" in location:
         crs = crs.strip().lower() if type(crs) is str else None
@@ -143,11 +153,11 @@ def plain_report(raw: dict[str, Any]) -> dict[str, Any] | None:
     address = raw.get("address")
     client_id = raw.get("client_id")
     photos = raw.get("photos", [])
-    if (address is not None and not _text(address, 0, 255)) or (
-        client_id is not None and not _text(client_id, 1, 80)
+    if (address is not None and not _text(address, 0, MAX_ADDRESS)) or (
+        client_id is not None and not _text(client_id, *CLIENT_ID_LENGTH)
     ):
         return None
-    if type(photos) is not list or len(photos) > 9:
+    if type(photos) is not list or len(photos) > MAX_PHOTOS:
         return None
     for photo in photos:
         if type(photo) is not int or not 1 <= photo <= MAX_ID:
@@ -210,7 +220,7 @@ REPORT_BODY = {
                     "photos": {
                         "type": "array",
                         "items": {"type": "string", "format": "binary"},
-                        "description": "Up to 9 photos, uploaded with the report.",
+                        "description": f"Up to {MAX_PHOTOS} photos, uploaded with the report.",
                     },
                 },
             }
@@ -237,16 +247,17 @@ def _report_body() -> tuple[dict[str, Any], list[Any]]:
     if not isinstance(raw, dict):
         raise ValidationFailed(_("The request body must be a JSON object."))
     body = load_report(raw)
-    if len(body["photos"]) + len(files) > 9:
+    if len(body["photos"]) + len(files) > MAX_PHOTOS:
         raise ValidationFailed(
-            _("Too many photos."), errors={"photos": _("At most %(count)s photos.", count=9)}
+            _("Too many photos."),
+            errors={"photos": _("At most %(count)s photos.", count=MAX_PHOTOS)},
         )
     return body, files
 
 
 @blp.route("/reports")
 class Reports(MethodView):
-    @accepts_upload(9)
+    @accepts_upload(MAX_PHOTOS)
     @blp.doc(
         security=BEARER,
         parameters=[
