@@ -36,6 +36,7 @@ from gridapp.cases.models import Case, CaseEvent
 from gridapp.cases.queries import get_case
 from gridapp.cases.scope import case_visible
 from gridapp.catalogue.services import find_category
+from gridapp.core.answer import commit_before_answer
 from gridapp.core.errors import (
     NotFound,
     PreconditionFailed,
@@ -130,6 +131,24 @@ def prefetch_facts(cases: Sequence[Case]) -> None:
         return
     found = states_entered_of(session, [case.id for case in timed])
     session.info[_ENTERED] = {(case.id, case.version): found[case.id] for case in timed}
+
+
+def keep_facts(session: Session, cases: Sequence[Case]) -> None:
+    """Keep the history facts this transaction knows of ``cases`` past its commit.
+
+    For an answer written after the commit (`gridapp.core.answer`): the facts as committed,
+    by (case id, version) as `prefetch_facts` keeps them; the dump ends them (`forget_facts`).
+    A case the transaction made or locked needs no query here.
+    """
+    kept = {(case.id, case.version): states_entered(session, case.id) for case in cases}
+    session.info[_ENTERED] = {**session.info.get(_ENTERED, {}), **kept}
+
+
+def commit_for_answer(session: Session, cases: Sequence[Case]) -> None:
+    """Commit the request now and answer ``cases`` after it, outside the write lock
+    (`gridapp.core.answer`), with the facts their ``actions`` read as committed."""
+    keep_facts(session, cases)
+    commit_before_answer()
 
 
 def forget_facts(cases: Sequence[Case]) -> None:

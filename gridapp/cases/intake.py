@@ -316,6 +316,20 @@ def report_case(
         if existing is None:
             raise
         return _replay(session, existing, reporter, fingerprint)
+    # The new case as far as it is known without the database: built before the first
+    # statement, which on SQLite takes the write lock that every other writer then waits for.
+    case = Case(
+        number="",
+        source=source,
+        category_code=cat.code,
+        urgency=cat.urgency,
+        description=description,
+        address=address,
+        reporter_id=reporter.id,
+        client_id=client_id,
+        request_hash=fingerprint,
+    )
+    _placed(case, location, lon, lat)
     # A retry (a phone that lost the answer, or re-queued the report) is answered here, before
     # anything is numbered or written. Not earlier: this is the transaction's first statement,
     # and on SQLite that takes the write lock, which the checks above (this process's copies of
@@ -325,6 +339,7 @@ def report_case(
     existing = find_reported(session, reporter.id, client_id) if client_id else None
     if existing is not None:
         return _replay(session, existing, reporter, fingerprint)
+    # Taken under the lock: on SQLite the cases' times then follow the order they commit in.
     now = datetime.now(UTC)
     # Only component classes (部件) have registered objects to link; events (事件) never do.
     component = (
@@ -332,19 +347,7 @@ def report_case(
         if cat.kind == "component"
         else None
     )
-    case = Case(
-        number="",
-        source=source,
-        category_code=cat.code,
-        urgency=cat.urgency,
-        description=description,
-        address=address,
-        reporter_id=reporter.id,
-        component_id=component.id if component else None,
-        client_id=client_id,
-        request_hash=fingerprint,
-    )
-    _placed(case, location, lon, lat)
+    case.component_id = component.id if component else None
     data: dict[str, Any] = {
         "photos": [],
         "component": component.code if component else None,

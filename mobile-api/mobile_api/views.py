@@ -19,6 +19,7 @@ from gridapp.cases.schemas import ActionBodySchema, ActionResultSchema, CaseSche
 from gridapp.cases.services import (
     act_on_case,
     cases_changed_since,
+    commit_for_answer,
     find_reported,
     get_case,
     open_tasks,
@@ -313,6 +314,8 @@ class Reports(MethodView):
             client_id=key,
             fingerprint=fingerprint,
         )
+        # The case's JSON is written after the commit: other phones' reports wait for none of it.
+        commit_for_answer(session, [reported.case])
         return reported.case, 201, etag(reported.case)
 
 
