@@ -13,6 +13,7 @@ from workflow.calendar import (
     entries_from_csv,
     entries_from_rows,
     entries_to_csv,
+    local_day,
     missing_year_warning,
 )
 from workflow.engine import (
@@ -151,6 +152,7 @@ __all__ = [
     "entries_to_csv",
     "fire",
     "grade",
+    "local_day",
     "missing_year_warning",
     "parse_action",
     "parse_role",

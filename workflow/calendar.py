@@ -30,6 +30,12 @@ DEFAULT_TZ = "Asia/Shanghai"
 # The one time zone cases are shown, numbered and counted in (DESIGN §6: stored UTC).
 LOCAL_ZONE = ZoneInfo(DEFAULT_TZ)
 
+
+def local_day(moment: datetime) -> date:
+    """The day an instant falls on in `LOCAL_ZONE` (the day it is counted in)."""
+    return moment.astimezone(LOCAL_ZONE).date()
+
+
 # `chinese_calendar` names holidays in English only; the console shows Chinese.
 HOLIDAY_NAMES: Mapping[str, str] = MappingProxyType(
     {

@@ -35,7 +35,7 @@ SCOPE = (
 
 
 def _today() -> date:
-    return datetime.now(UTC).astimezone(workflow.LOCAL_ZONE).date()
+    return workflow.local_day(datetime.now(UTC))
 
 
 def _month_start() -> date:

@@ -13,7 +13,7 @@ from gridapp.core.jobs import job_context
 from gridapp.core.queue import next_local_time
 from gridapp.evaluation.export import export_dir, remove_old_exports, render
 from gridapp.evaluation.models import EvaluationExport
-from gridapp.evaluation.services import evaluate, local_day, snapshot_days
+from gridapp.evaluation.services import evaluate, snapshot_days
 
 AT = time(2, 0)
 # Each night recomputes this many closed days: outcomes that come later (a report filed, a
@@ -24,7 +24,7 @@ SETTLE_DAYS = 35
 def nightly_snapshot() -> dict[str, int]:
     """Snapshot the last closed days, forget day-old exports, schedule the next night's run."""
     now = datetime.now(UTC)
-    yesterday = local_day(now) - timedelta(days=1)
+    yesterday = workflow.local_day(now) - timedelta(days=1)
     with job_context() as session:
         rows = snapshot_days(session, yesterday - timedelta(days=SETTLE_DAYS - 1), yesterday, now)
         removed = remove_old_exports(session, current_app.config["GRIDAPP"], now)

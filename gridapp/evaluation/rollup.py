@@ -290,14 +290,14 @@ def rollup_until(session: Session, last: date, now: datetime | None = None) -> i
     oldest = session.scalar(select(func.min(Case.created_at)))
     if oldest is None:
         return 0
-    first = oldest.astimezone(workflow.LOCAL_ZONE).date()
+    first = workflow.local_day(oldest)
     return build_rollup(session, first, last, now) if first <= last else 0
 
 
 def dashboard_rollup_job() -> dict[str, int]:
     """Roll up the closed days not listed yet (yesterday, struck-off days); schedule the next."""
     now = datetime.now(UTC)
-    yesterday = now.astimezone(workflow.LOCAL_ZONE).date() - timedelta(days=1)
+    yesterday = workflow.local_day(now) - timedelta(days=1)
     with job_context() as session:
         built = rollup_until(session, yesterday, now)
     schedule_dashboard_rollup()

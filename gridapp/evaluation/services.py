@@ -76,10 +76,6 @@ def local_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=workflow.LOCAL_ZONE).astimezone(UTC)
 
 
-def local_day(moment: datetime) -> date:
-    return moment.astimezone(workflow.LOCAL_ZONE).date()
-
-
 def check_period(start: date, end: date) -> None:
     if end < start:
         raise ValidationFailed(
@@ -305,7 +301,7 @@ def sum_counts(
     now: datetime,
 ) -> Totals:
     """Sum snapshots for the closed days that have them; count the other days live."""
-    today = local_day(now)
+    today = workflow.local_day(now)
     stored = set(
         session.scalars(
             select(EvaluationSnapshotDay.day).where(
@@ -421,7 +417,7 @@ def create_rule_version(
     A version never takes effect before today: a past period keeps the rules it was scored
     with, so last month's ranking comes out the same next year.
     """
-    today = local_day(now or datetime.now(UTC))
+    today = workflow.local_day(now or datetime.now(UTC))
     if effective_from < today:
         raise ValidationFailed(
             _("A new rules version can't take effect in the past."),
@@ -663,7 +659,7 @@ def snapshot_days(session: Session, first: date, last: date, now: datetime | Non
     Returns the rows written. Days from today on are not stored: they are still moving.
     """
     now = now or datetime.now(UTC)
-    last = min(last, local_day(now) - timedelta(days=1))
+    last = min(last, workflow.local_day(now) - timedelta(days=1))
     if last < first:
         return 0
     session.execute(
@@ -682,7 +678,12 @@ def snapshot_days(session: Session, first: date, last: date, now: datetime | Non
             for case in histories:
                 for counter, hit in workflow.count_case(kind, case, ctx):
                     if since <= hit.at < until:
-                        key = (local_day(hit.at), hit.subject, counter, case.district_code or "")
+                        key = (
+                            workflow.local_day(hit.at),
+                            hit.subject,
+                            counter,
+                            case.district_code or "",
+                        )
                         sums[key] += 1
             session.add_all(
                 EvaluationSnapshot(

@@ -30,7 +30,7 @@ GEOJSON = "application/geo+json"
 
 
 def today() -> date:
-    return datetime.now(UTC).astimezone(workflow.LOCAL_ZONE).date()
+    return workflow.local_day(datetime.now(UTC))
 
 
 class TrackArgs(StrictSchema):

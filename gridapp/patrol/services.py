@@ -67,11 +67,6 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
         ) from exc
 
 
-def local_day(moment: datetime) -> date:
-    """Return the Asia/Shanghai day of an instant."""
-    return moment.astimezone(workflow.LOCAL_ZONE).date()
-
-
 def _fingerprint(fixes: Sequence[Fix]) -> str:
     plain = [[f.lon, f.lat, f.crs, f.t.astimezone(UTC).isoformat()] for f in fixes]
     return hashlib.sha256(json.dumps(plain, separators=(",", ":")).encode()).hexdigest()
@@ -418,7 +413,7 @@ def coverage(
         .order_by(PatrolPoint.user_id, PatrolPoint.recorded_at, PatrolPoint.id)
     )
     for row in rows:
-        by_day[(row.user_id, local_day(row.recorded_at))].append(row)
+        by_day[(row.user_id, workflow.local_day(row.recorded_at))].append(row)
     days = [start_day + timedelta(days=n) for n in range((end_day - start_day).days + 1)]
     return [
         _day_coverage(worker_id, day, assigned[worker_id], by_day.get((worker_id, day), []))

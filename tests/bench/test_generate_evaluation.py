@@ -64,7 +64,7 @@ def test_a_generated_database_gives_departments_their_counts(tmp_path: Path) -> 
     url = f"sqlite:///{tmp_path / 'generated.db'}"
     from gridapp import create_app
     from gridapp.core.extensions import db
-    from gridapp.evaluation.services import count_live, local_day
+    from gridapp.evaluation.services import count_live
 
     config = offline_config(url, tmp_path)
     seed_demo_county(config)
@@ -75,10 +75,16 @@ def test_a_generated_database_gives_departments_their_counts(tmp_path: Path) -> 
     with app.app_context():
         session = db.session()
         first = session.execute(text('SELECT min(created_at) FROM "case"')).scalar_one()
-        first_day = local_day(datetime.fromisoformat(str(first)).replace(tzinfo=UTC))
+        first_day = workflow.local_day(datetime.fromisoformat(str(first)).replace(tzinfo=UTC))
         counts: dict[str, Counter[str]] = defaultdict(Counter)
         for item in count_live(
-            session, workflow.Kind.departments, "street", first_day, local_day(now), None, now
+            session,
+            workflow.Kind.departments,
+            "street",
+            first_day,
+            workflow.local_day(now),
+            None,
+            now,
         ):
             counts[item.hit.subject][item.counter] += 1
         session.close()

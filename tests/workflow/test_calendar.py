@@ -178,3 +178,13 @@ def test_workdays_between_counts_what_is_workday_says_day_by_day() -> None:
             b = a + timedelta(days=length)
             by_day = sum(calendar.is_workday(a + timedelta(days=n)) for n in range(length))
             assert calendar.workdays_between(a, b) == by_day, (a, b)
+
+
+def test_an_instant_counts_on_its_day_in_the_local_zone() -> None:
+    from datetime import UTC, datetime
+
+    from workflow import local_day
+
+    # Beijing time is UTC+8 all year: 16:00 UTC is already the next day there.
+    assert local_day(datetime(2026, 11, 25, 15, 59, 59, tzinfo=UTC)) == date(2026, 11, 25)
+    assert local_day(datetime(2026, 11, 25, 16, 0, tzinfo=UTC)) == date(2026, 11, 26)

@@ -17,7 +17,7 @@ from gridapp.accounts.models import User
 from gridapp.cases.models import Case
 from gridapp.core.audit import AuditEntry
 from gridapp.evaluation.models import EvaluationSnapshot
-from gridapp.evaluation.services import evaluate, local_day, snapshot_days
+from gridapp.evaluation.services import evaluate, snapshot_days
 from tests.gridapp.case_helpers import act, grid_point, photo_id, report
 
 NAMES = [
@@ -134,7 +134,7 @@ def history(client: Any, session: Any, people: Any) -> dict[str, Any]:
 
 
 def _period() -> str:
-    today = local_day(datetime.now(UTC)).isoformat()
+    today = workflow.local_day(datetime.now(UTC)).isoformat()
     return f"from={today}&to={today}"
 
 
@@ -319,7 +319,7 @@ def test_explain_lists_the_cases_behind_a_number(client, people, history):
 
 def test_snapshots_and_recomputation_agree(session, people, history):
     admin = session.scalar(select(User).where(User.username == "admin"))
-    today = local_day(datetime.now(UTC))
+    today = workflow.local_day(datetime.now(UTC))
     tomorrow = datetime.now(UTC) + timedelta(days=1)
     for kind in workflow.Kind:
         live = evaluate(session, admin, kind, today, today, now=tomorrow)
@@ -415,7 +415,7 @@ def test_rules_versions(client, session, people):
         client.get("/api/v1/admin/evaluation-rules", headers=people["supervisor"]).status_code
         == 403
     )
-    later = (local_day(datetime.now(UTC)) + timedelta(days=30)).isoformat()
+    later = (workflow.local_day(datetime.now(UTC)) + timedelta(days=30)).isoformat()
     bad = client.post(
         "/api/v1/admin/evaluation-rules",
         json={
@@ -455,7 +455,7 @@ def test_rules_versions(client, session, people):
 
 
 def test_the_snapshot_command_stores_closed_days(runner, session):
-    yesterday = local_day(datetime.now(UTC)) - timedelta(days=1)
+    yesterday = workflow.local_day(datetime.now(UTC)) - timedelta(days=1)
     result = runner.invoke(args=["evaluation", "snapshot", "--day", yesterday.isoformat()])
     assert result.exit_code == 0, result.output
     assert f"snapshot {yesterday}..{yesterday}" in result.output

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 import workflow
 from gridapp.accounts.models import User
-from gridapp.evaluation.services import create_rule_version, evaluate, local_day
+from gridapp.evaluation.services import create_rule_version, evaluate
 from tests.gridapp.case_helpers import act, grid_point, photo_id, report
 
 
@@ -60,7 +60,7 @@ def events(client: Any, people: Any) -> dict[str, dict[str, Any]]:
 
 
 def _period() -> str:
-    today = local_day(datetime.now(UTC)).isoformat()
+    today = workflow.local_day(datetime.now(UTC)).isoformat()
     return f"from={today}&to={today}"
 
 
@@ -116,7 +116,7 @@ def test_explain_names_the_cases_behind_the_dispute_rate(client, people, events)
 
 def test_a_city_weighs_the_two_rates_in_a_rules_version_of_its_own(session, people, events):
     admin = session.scalar(select(User).where(User.username == "admin"))
-    today = local_day(datetime.now(UTC))
+    today = workflow.local_day(datetime.now(UTC))
     community = events["visit"]["community_code"]
     before = evaluate(session, admin, workflow.Kind.areas, today, today, level="community")
     row = next(i for i in before["items"] if i["subject"]["code"] == community)
