@@ -178,6 +178,25 @@ def config(database_url: str, redis_url: str | None, var_dir: Path, run_id: str)
     )
 
 
+# How the `app` fixture attached the process's `db` to the suite's database. A test that builds
+# an app of its own (a benchmark's seeded database) points `db` elsewhere; `_suite_database`
+# points it back, so the tests after it do not read that database.
+_SUITE_DATABASE: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _suite_database() -> Iterator[None]:
+    yield
+    if not _SUITE_DATABASE:
+        return
+    from sqlalchemy.engine import make_url
+
+    from gridapp.core.extensions import db
+
+    if db.engine is None or db.engine.url != make_url(_SUITE_DATABASE["url"]):
+        db.init(**_SUITE_DATABASE)
+
+
 @pytest.fixture(scope="session")
 def app(config: Any) -> Iterator[Any]:
     from gridapp import create_app
@@ -186,6 +205,12 @@ def app(config: Any) -> Iterator[Any]:
     from gridapp.seed.demo import seed_demo
 
     application = create_app(config)
+    _SUITE_DATABASE.update(
+        url=config.database_url,
+        role=config.database_role,
+        read_url=config.read_database_url,
+        max_lag_seconds=config.read_database_max_lag_seconds,
+    )
     upgrade(config.database_url)
     with application.app_context(), db.transaction() as session:
         application.config["DEMO_REPORT"] = seed_demo(session)
