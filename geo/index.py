@@ -56,6 +56,8 @@ _CHUNK: Final = 1 << 18
 # A power of two: int(u * SUB) then splits int(u) exactly, with no rounding between the levels.
 SUB: Final = 4
 _SUB_AREA: Final = SUB * SUB
+_SUB_BITS: Final = SUB.bit_length() - 1
+_SUB_AREA_BITS: Final = 2 * _SUB_BITS
 # A sub-pixel holds j < _SUB_OUTSIDE (the pixel's j-th candidate covers all of it), or:
 _SUB_OUTSIDE: Final = 14  # no candidate covers it
 _SUB_EXACT: Final = 15  # a boundary touches it: test the pixel's candidates exactly
@@ -302,31 +304,45 @@ class GridIndex:
         result[~inside] = -1
 
         mixed = np.flatnonzero(result <= -2)
-        points = mixed
         k = -2 - result[mixed]
-        result[mixed] = -1
-        su = (u[mixed] * SUB).astype(np.int64) - iu[mixed] * SUB
-        sv = (v[mixed] * SUB).astype(np.int64) - iv[mixed] * SUB
-        sub = _sub_at(r.sub, k * _SUB_AREA + sv * SUB + su)
+        # u * SUB is exact (SUB is a power of two): its integer part's low bits are the
+        # sub-pixel's column within the pixel, as on the point path.
+        su = u[mixed]
+        su *= SUB
+        sv = v[mixed]
+        sv *= SUB
+        at = k << _SUB_AREA_BITS
+        at |= (sv.astype(np.int64) & (SUB - 1)) << _SUB_BITS
+        at |= su.astype(np.int64) & (SUB - 1)
+        sub = _sub_at(r.sub, at)
         start = r.offsets[k].astype(np.int64)
-        whole = sub < _SUB_OUTSIDE
-        result[points[whole]] = r.cands[start[whole] + sub[whole]]
-        exact = np.flatnonzero(sub == _SUB_EXACT)
-        points = points[exact]
-        k = k[exact]
+        # A sub-pixel naming a candidate answers with it, else -1 for now ("clip" keeps the
+        # index of one that does not in range).
+        answer = np.take(r.cands, start + sub, mode="clip").astype(np.int64)
+        exact = sub == _SUB_EXACT
+        answer[exact | (sub == _SUB_OUTSIDE)] = -1
+        result[mixed] = answer
+        exact = np.flatnonzero(exact)
+        points = mixed[exact]
         start = start[exact]
-        count = r.offsets[k + 1] - start
-        # Round j tests each unresolved point against its j-th candidate, in code order; a hit
-        # is final because no lower code is left untested.
-        pending = np.arange(points.size)
-        j = 0
-        while pending.size:
-            cand = r.cands[start[pending] + j]
-            pts = points[pending]
-            hit = self._shapes.covers(cand, lon_flat[pts], lat_flat[pts])
-            result[pts[hit]] = cand[hit]
-            j += 1
-            pending = pending[~hit & (count[pending] > j)]
+        count = r.offsets[k[exact] + 1] - start
+        # First each point against its first candidate (in code order), then each point left
+        # against all its other candidates at once, the first that covers it winning: two
+        # calls, however many candidates a pixel has.
+        hit = self._shapes.covers(r.cands[start], lon_flat[points], lat_flat[points])
+        result[points[hit]] = r.cands[start[hit]]
+        left = np.flatnonzero(~hit & (count > 1))
+        if left.size:
+            more = count[left] - 1
+            pair = np.repeat(left, more)
+            cand = r.cands[np.repeat(start[left] + 1, more) + _ramp(more)]
+            pts = points[pair]
+            found = np.flatnonzero(self._shapes.covers(cand, lon_flat[pts], lat_flat[pts]))
+            # Pairs run point by point in code order: a point's first hit is its answer.
+            first = np.ones(found.size, dtype=bool)
+            first[1:] = pair[found[1:]] != pair[found[:-1]]
+            found = found[first]
+            result[pts[found]] = cand[found]
         return result.reshape(shape)
 
     def codes_many(self, lons: ArrayLike, lats: ArrayLike) -> list[str | None]:
@@ -683,79 +699,72 @@ class _PackedShapes:
     def _covers_one_ring(
         self, cells: NDArray[np.integer[Any]], lons: FloatArray, lats: FloatArray
     ) -> NDArray[np.bool_]:
-        """As ``_covers``, for cells of one ring: the rule and the filter are the same, walked
-        edge by edge across all pairs at once (a unit grid has four to ten edges), so no
-        per-edge rows are made, sorted back into rings or counted."""
+        """As ``_covers``, for cells of one ring: the rule and the filter are the same, on a
+        table of pairs x edges, with no per-edge rows sorted back into rings and counted.
+
+        A unit grid has four to ten edges: pairs are taken in groups of up to 4, 8, 16, …
+        edges, a short ring's last vertex repeated to fill its row. Such an edge from a vertex
+        to itself changes nothing: it spans the point's latitude only if the point is level
+        with the vertex, where it then crosses nothing, holds the point only if the point is
+        the vertex (on the ring anyway), and has no products of one sign to doubt.
+        """
         n = cells.size
         result = np.zeros(n, dtype=bool)
-        unsure = np.zeros(n, dtype=bool)
+        first = self.first_vertex[cells].astype(np.int64)
+        edges = self.first_vertex[cells + 1] - first - 1
         x = self.coords[:, 0]
         y = self.coords[:, 1]
-        vertex = self.first_vertex[cells].astype(np.int64)
-        last = self.first_vertex[cells + 1].astype(np.int64) - 1  # the closing vertex
-        pending = np.arange(n)
-        lon = lons
-        lat = lats
-        ax = x[vertex] - lon
-        ay = y[vertex] - lat
-        odd = np.zeros(n, dtype=bool)
-        on = np.zeros(n, dtype=bool)
-        doubt = np.zeros(n, dtype=bool)
-        while pending.size:
-            vertex += 1
-            bx = x[vertex]
-            bx -= lon
-            by = y[vertex]
-            by -= lat
+        shorter = 0
+        width = 4
+        left_to_do = n
+        while left_to_do:
+            group = np.flatnonzero((edges > shorter) & (edges <= width))
+            shorter, width = width, 2 * width
+            if not group.size:
+                continue
+            left_to_do -= group.size
+            step = np.minimum(np.arange(shorter + 1), edges[group, None])
+            vertex = first[group, None] + step
+            px = x[vertex]
+            px -= lons[group, None]
+            py = y[vertex]
+            py -= lats[group, None]
+            ax, bx, ay, by = px[:, :-1], px[:, 1:], py[:, :-1], py[:, 1:]
             left = ax * by
             right = ay * bx
             det = left - right  # > 0: the point is left of a -> b
             b_north = by > 0.0
             crosses = (ay > 0.0) != b_north
-            crosses &= det != 0.0
+            # Where det is 0 this may count a crossing _covers does not: the point is then on
+            # the edge (it straddles the point's latitude), found below, and covered anyway.
             crosses &= (det > 0.0) == b_north
-            odd ^= crosses
-            # On the edge's line and within its box: rare, so looked at only where det is 0.
-            e = np.flatnonzero(det == 0.0)
-            if e.size:
-                eax, ebx, eay, eby = ax[e], bx[e], ay[e], by[e]
-                on[e] |= ~(
+            covered = np.bitwise_xor.reduce(crosses, axis=1)
+            # Only where |det| <= e * |left + right| can the point be on the edge's line
+            # (det == 0) or the filter fail (products of one sign, where |left + right| is
+            # |left| + |right|); both are rare, and looked at exactly only there.
+            bound = left + right
+            np.abs(bound, out=bound)
+            bound *= _CCW_ERRBOUND
+            row, col = np.nonzero(np.abs(det) <= bound)
+            if row.size:
+                eax, ebx, eay, eby = ax[row, col], bx[row, col], ay[row, col], by[row, col]
+                el, er, ed = left[row, col], right[row, col], det[row, col]
+                on = (ed == 0.0) & ~(
                     ((eax > 0.0) & (ebx > 0.0))
                     | ((eax < 0.0) & (ebx < 0.0))
                     | ((eay > 0.0) & (eby > 0.0))
                     | ((eay < 0.0) & (eby < 0.0))
                 )
-            # Where the determinant is too small to trust, only edges spanning the point's
-            # latitude with products of one sign matter (as in _covers).
-            bound = np.abs(left)
-            bound += np.abs(right)
-            bound *= _CCW_ERRBOUND
-            e = np.flatnonzero(np.abs(det) < bound)
-            if e.size:
-                el, er = left[e], right[e]
-                doubt[e] |= (ay[e] * by[e] <= 0.0) & (
-                    ((el > 0.0) & (er > 0.0)) | ((el < 0.0) & (er < 0.0))
+                covered[row[on]] = True
+                doubt = (
+                    (eay * eby <= 0.0)
+                    & (((el > 0.0) & (er > 0.0)) | ((el < 0.0) & (er < 0.0)))
+                    & (np.abs(ed) < _CCW_ERRBOUND * (np.abs(el) + np.abs(er)))
                 )
-            ax = bx
-            ay = by
-            done = vertex >= last
-            if done.any():
-                finished = pending[done]
-                result[finished] = odd[done] | on[done]
-                unsure[finished] = doubt[done]
-                keep = ~done
-                pending = pending[keep]
-                vertex = vertex[keep]
-                last = last[keep]
-                lon = lon[keep]
-                lat = lat[keep]
-                ax = ax[keep]
-                ay = ay[keep]
-                odd = odd[keep]
-                on = on[keep]
-                doubt = doubt[keep]
-        for i in np.flatnonzero(unsure).tolist():
-            result[i] = _intersects_xy(self.shape(int(cells[i])), lons[i], lats[i])
+                for r in np.unique(row[doubt]).tolist():
+                    i = int(group[r])
+                    covered[r] = _intersects_xy(self.shape(int(cells[i])), lons[i], lats[i])
+            result[group] = covered
         return result
 
     def _covers(
