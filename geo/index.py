@@ -124,6 +124,7 @@ class GridIndex:
 
     _values: array.array[int]
     _mixed: array.array[int]
+    _box: array.array[float]
 
     def __init__(
         self,
@@ -176,9 +177,12 @@ class GridIndex:
         # vertex. Only points in a sub-pixel a boundary touches need a shape, and those are
         # tested in numpy (locate_many) or against a shape built on demand (locate).
         self._shapes = _PackedShapes(geoms)
-        self._bounds: FloatArray = (
-            shapely.bounds(geoms) if len(geoms) else np.empty((0, 4), dtype=np.float64)
+        # West, south, east, north per grid: the per-point path reads them four at a time.
+        self._box, bounds = _held(
+            shapely.bounds(geoms).reshape(-1) if len(geoms) else np.empty(0), "d"
         )
+        self._bounds: FloatArray = bounds.reshape(-1, 4)
+        del bounds
         raster = _build_raster(geoms, pixel_m=pixel_m, max_pixels=max_pixels)
         del geoms
         # The short tables are made again now that the map as loaded is freed (when the caller
@@ -245,10 +249,17 @@ class GridIndex:
         """Test a mixed pixel's candidates in code order; the first covering the point wins."""
         covers = self._shapes.covers_point
         mixed = self._mixed
+        box = self._box
         first = record + _HEAD
         for j in range(first, first + mixed[record + _COUNT]):
             cell: int = mixed[j]
-            if covers(cell, lon, lat):
+            west = cell << 2
+            # A grid's box is exact (its extreme vertices): outside it, no walk is needed.
+            if (
+                box[west] <= lon <= box[west + 2]
+                and box[west + 1] <= lat <= box[west + 3]
+                and covers(cell, lon, lat)
+            ):
                 return cell
         return -1
 
