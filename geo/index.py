@@ -887,12 +887,15 @@ def _ring_side(xy: Iterable[float], lon: float, lat: float) -> int:
     crossings = 0
     on = False
     it = iter(xy)
-    ax = next(it) - lon
+    a_lon = next(it)
     ay = next(it) - lat
-    for x, y in zip(it, it, strict=True):
-        bx = x - lon
-        by = y - lat
+    # Pairs from one iterator (strict=True costs ~0.2 µs a ring here). Most edges do not span
+    # the point's latitude: their longitudes are not even subtracted.
+    for b_lon, b_lat in zip(it, it, strict=False):
+        by = b_lat - lat
         if ay * by <= 0.0:
+            ax = a_lon - lon
+            bx = b_lon - lon
             left = ax * by
             right = ay * bx
             det = left - right
@@ -915,7 +918,7 @@ def _ring_side(xy: Iterable[float], lon: float, lat: float) -> int:
                 )
             elif (ay > 0.0) != (by > 0.0) and (det > 0.0) == (by > 0.0):
                 crossings += 1
-        ax = bx
+        a_lon = b_lon
         ay = by
     return _ON if on else crossings & 1
 
