@@ -4,7 +4,8 @@ The index is a raster laid over the map. A pixel that no cell boundary touches a
 with the one cell that covers it (or "outside"); a pixel that a boundary crosses keeps the short
 list of cells that may cover a point in it, and is split into SUB x SUB sub-pixels that answer
 the same way, each computed exactly when the index is built. Only a point in a sub-pixel that a
-boundary touches is tested exactly with GEOS, against its pixel's candidates. Because the
+boundary touches is tested exactly, against its pixel's candidates, by walking their packed
+coordinates with exact signs (GEOS is asked only where doubles cannot tell). Because the
 candidates are tested in code order and the first that covers the point wins, the answers are
 exactly those of "every cell that covers the point, lowest code first", boundary points included.
 """
@@ -176,7 +177,7 @@ class GridIndex:
         # The shapes are kept as packed coordinates, not GEOS objects: a GEOS polygon costs ~750
         # bytes for a unit grid's ~20 vertices (75 MB at 100 000 grids), its coordinates 16 a
         # vertex. Only points in a sub-pixel a boundary touches need a shape, and those are
-        # tested in numpy (locate_many) or against a shape built on demand (locate).
+        # tested on the coordinates, in numpy (locate_many) or in plain Python (locate).
         self._shapes = _PackedShapes(geoms)
         # West, south, east, north per grid: the per-point path reads them four at a time.
         self._box, bounds = _held(
@@ -556,8 +557,8 @@ class _PackedShapes:
     cell_start[i]:cell_start[i + 1], part p rings part_start[p]:part_start[p + 1] (its shell
     first), ring r vertices ring_start[r]:ring_start[r + 1] of coords (closed, as in GEOS).
 
-    A point is tested exactly in numpy (``covers``), or against a GEOS shape built from the
-    coordinates (``shape``), which answers alike.
+    A point is tested exactly in numpy (``covers``), in plain Python (``covers_point``), or
+    against a GEOS shape built from the coordinates (``shape``): all three answer alike.
     """
 
     __slots__ = (
