@@ -19,7 +19,7 @@ from geo import (
     UnknownArea,
     generate_unit_grids,
 )
-from geo.index import SUB
+from geo.index import _COUNT, SUB
 from tests.geo.maps import COMMUNITY, DISTRICT, LAT0, LON0, STEP, STREET, grid, hierarchy, square
 
 # A 2 x 2 block whose codes do not follow the geometric order, so "lowest code wins" cannot pass
@@ -377,7 +377,8 @@ def test_a_pixel_with_more_candidates_than_a_sub_pixel_can_name():
     shapes.append(box(centre[0] - 0.0003, centre[1] - 0.0002, centre[0] + 0.0001, centre[1]))
     areas = [grid(code, shape) for code, shape in zip(codes, shapes, strict=True)]
     index = GridIndex(areas, pixel_m=100.0)
-    assert np.diff(index._raster.offsets).max() > 254  # the case under test (a private look)
+    starts = index._raster.record_starts()  # the case under test (a private look)
+    assert index._raster.mixed[starts + _COUNT].max() > 254
     geoms = [index.geometry(code) for code in index.grid_codes]
     lons = rng.uniform(centre[0] - 0.002, centre[0] + 0.002, 3_000)
     lats = rng.uniform(centre[1] - 0.002, centre[1] + 0.002, 3_000)
@@ -415,3 +416,48 @@ def test_shapes_come_back_vertex_for_vertex_from_the_packed_coordinates():
     assert index.grids_in_box(west, south, east, north).tolist() == np.flatnonzero(meets).tolist()
     with pytest.raises(UnknownArea):
         index.grid_position("430423100001999")
+
+
+def test_exact_tests_agree_with_geos_point_by_point_and_in_bulk(monkeypatch):
+    # The exact tests walk the packed coordinates (numpy for many points, plain Python for one)
+    # instead of asking GEOS: over cells of one ring, with holes and of several parts, with
+    # points anywhere, on vertices and along edges (where the doubles cannot always tell the
+    # side, and GEOS is asked), both agree with shapely's covers pair by pair.
+    import geo.index
+    from geo.index import _PackedShapes
+
+    asked = []
+    intersects_xy = geo.index._intersects_xy
+    monkeypatch.setattr(
+        geo.index, "_intersects_xy", lambda *a: asked.append(a) or intersects_xy(*a)
+    )
+
+    rng = np.random.default_rng(17)
+    holed = Polygon(square(0, 0, 3).exterior.coords, [square(1, 1).exterior.coords])
+    star_with_hole = star(LON0 + 0.006, LAT0 + 0.006, 0.002, rng, n=11).difference(
+        star(LON0 + 0.006, LAT0 + 0.006, 0.0007, rng)
+    )
+    multi = MultiPolygon([holed, square(5, 5, 2), star(LON0 - 0.003, LAT0, 0.001, rng)])
+    # Long edges near (0, 0): the doubles cannot tell the side of points along them.
+    wide = Polygon([(0.1, 0.1), (1.3, 0.7), (0.2, 1.9)])
+    geoms = np.array([*random_map()[1], holed, star_with_hole, multi, wide], dtype=object)
+    shapes = _PackedShapes(geoms)
+    assert shapes.one_ring.any() and not shapes.one_ring.all()
+    coords = shapely.get_coordinates(geoms)
+    t = rng.uniform(0.0, 1.0, coords.shape[0] - 1)
+    along = coords[:-1] + t[:, None] * (coords[1:] - coords[:-1])
+    n = 20_000
+    lons = np.concatenate([rng.uniform(LON0 - 0.005, LON0 + 0.012, n), coords[:, 0], along[:, 0]])
+    lats = np.concatenate([rng.uniform(LAT0 - 0.002, LAT0 + 0.012, n), coords[:, 1], along[:, 1]])
+    # Each point against every cell whose box holds it: inside, outside, on the boundary.
+    points, cells = shapely.STRtree(geoms).query(shapely.points(lons, lats))
+    lons, lats = lons[points], lats[points]
+    want = shapely.covers(geoms[cells], shapely.points(lons, lats))
+    assert want.sum() > 5_000 and (~want).sum() > 5_000
+    assert shapes.covers(cells, lons, lats).tolist() == want.tolist()
+    one_by_one = [
+        shapes.covers_point(c, x, y)
+        for c, x, y in zip(cells.tolist(), lons.tolist(), lats.tolist(), strict=True)
+    ]
+    assert one_by_one == want.tolist()
+    assert asked  # the doubtful pairs went to GEOS
