@@ -428,9 +428,12 @@ def test_exact_tests_agree_with_geos_point_by_point_and_in_bulk(monkeypatch):
 
     asked = []
     intersects_xy = geo.index._intersects_xy
-    monkeypatch.setattr(
-        geo.index, "_intersects_xy", lambda *a: asked.append(a) or intersects_xy(*a)
-    )
+
+    def counted(*args):
+        asked.append(args)
+        return intersects_xy(*args)
+
+    monkeypatch.setattr(geo.index, "_intersects_xy", counted)
 
     rng = np.random.default_rng(17)
     holed = Polygon(square(0, 0, 3).exterior.coords, [square(1, 1).exterior.coords])
