@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 import workflow
+from bench.bench_city import tile_xy
+from geo.tiles import BUFFER, decode_tile, tile_bounds_lonlat
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case
 from gridapp.cases.queries import (
@@ -25,6 +27,7 @@ from gridapp.cases.queries import (
     list_cases,
 )
 from gridapp.cases.scope import case_scope
+from gridapp.cases.tiles import END_STATES, LAYER, case_tile
 from tests.gridapp.case_helpers import grid_point, report
 
 T = TypeVar("T")
@@ -142,3 +145,31 @@ def test_bound_statements_list_what_the_literal_ones_select(client, auth, sessio
         nonempty += bool(expected)
     # The draws reached many shapes, and a good part of them selected something.
     assert len(shapes) > 100 and nonempty > 50, (len(shapes), nonempty)
+
+
+def test_case_tiles_hold_what_the_literal_conditions_select(client, auth, session):
+    """The open-cases tile's statement is bound the same way (`gridapp.cases.tiles`)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    cases = _cases(client, auth, session, now)
+    users = {u: session.scalar(select(User).where(User.username == u)) for u in USERS}
+    z = 11
+    x, y = tile_xy(cases[0].lon, cases[0].lat, z)
+    west, south, east, north = tile_bounds_lonlat(z, x, y, BUFFER)
+    rng = random.Random(8)
+    nonempty = 0
+    for _ in range(100):
+        user = users[rng.choice(USERS)]
+        filters = _filters(rng, cases, now)
+        literal = select(Case.id).where(
+            case_scope(user),
+            *filter_conditions(filters, now),
+            Case.state.not_in(END_STATES),
+            Case.lon.between(west, east),
+            Case.lat.between(south, north),
+        )
+        expected = sorted(session.scalars(literal))
+        data = case_tile(session, user, z, x, y, filters=filters, now=now)
+        shown = sorted(f["id"] for f in decode_tile(data).get(LAYER, [])) if data else []
+        assert shown == expected
+        nonempty += bool(expected)
+    assert nonempty > 10, nonempty
