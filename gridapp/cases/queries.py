@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, not_, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session, defer, joinedload
 
 import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case, CaseEvent
-from gridapp.cases.scope import case_scope, case_visible
+from gridapp.cases.scope import ScopeShape, bound_case_scope, case_scope, case_visible, scope_shape
 from gridapp.catalogue.services import find_department, responsible_department
 from gridapp.core.errors import NotFound, OutOfScope
 from gridapp.core.i18n import _
@@ -114,34 +125,72 @@ def sla_condition(status: workflow.SlaState, now: datetime) -> ColumnElement[boo
     return not_(or_(overdue, warning))
 
 
-def filter_conditions(filters: CaseFilters, now: datetime) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
+# The filters that compare a column with the value given, in the order they are written.
+_EQUALS: tuple[tuple[str, InstrumentedAttribute[Any]], ...] = (
+    ("category", Case.category_code),
+    ("street", Case.street_code),
+    ("community", Case.community_code),
+    ("grid", Case.grid_code),
+    ("department", Case.department_code),
+    ("source", Case.source),
+    ("process", Case.process),
+)
+# Every bound parameter a list's statement takes, besides the scope's (`scope_shape`).
+NOW = "now"
+LIMIT = "limit"
+AFTER_VALUE = "after_value"
+AFTER_ID = "after_id"
+_VALUE_PREFIX = "filter_"
+
+
+@dataclass(frozen=True)
+class FilterShape:
+    """Which filters are set (the names of those that take a value, in order), and the two
+    that choose the condition itself; the values are bound apart (`filter_values`)."""
+
+    given: tuple[str, ...]
+    overdue: bool | None
+    sla: workflow.SlaState | None
+
+
+def filter_values(filters: CaseFilters) -> tuple[FilterShape, dict[str, Any]]:
+    """Return the shape of the filters' conditions and the value each of them binds."""
+    values: dict[str, Any] = {}
     if filters.states:
-        conditions.append(Case.state.in_(list(filters.states)))
-    for column, value in (
-        (Case.category_code, filters.category),
-        (Case.street_code, filters.street),
-        (Case.community_code, filters.community),
-        (Case.grid_code, filters.grid),
-        (Case.department_code, filters.department),
-        (Case.source, filters.source),
-        (Case.process, filters.process),
-    ):
-        if value:
-            conditions.append(column == value)
-    if filters.overdue is not None:
-        overdue = sla_condition(workflow.SlaState.overdue, now)
-        conditions.append(overdue if filters.overdue else not_(overdue))
-    if filters.sla is not None:
-        conditions.append(sla_condition(filters.sla, now))
-    if filters.due_before:
-        conditions.append(and_(Case.deadline.is_not(None), Case.deadline < filters.due_before))
-    if filters.reported_from:
-        conditions.append(Case.created_at >= filters.reported_from)
-    if filters.reported_to:
-        conditions.append(Case.created_at < filters.reported_to)
+        values["states"] = list(filters.states)
+    for name, _column in _EQUALS:
+        if value := getattr(filters, name):
+            values[name] = value
+    for name in ("due_before", "reported_from", "reported_to"):
+        if value := getattr(filters, name):
+            values[name] = value
     if filters.text:
-        pattern = f"%{filters.text.replace('%', '').replace('_', '')}%"
+        values["text"] = f"%{filters.text.replace('%', '').replace('_', '')}%"
+    return FilterShape(tuple(values), filters.overdue, filters.sla), values
+
+
+def _conditions(
+    shape: FilterShape, value: Callable[[str], Any], now: datetime
+) -> list[ColumnElement[bool]]:
+    """The conditions of a filter shape, each value given by ``value`` (literal or bound)."""
+    given = shape.given
+    conditions: list[ColumnElement[bool]] = []
+    if "states" in given:
+        conditions.append(Case.state.in_(value("states")))
+    conditions.extend(column == value(name) for name, column in _EQUALS if name in given)
+    if shape.overdue is not None:
+        overdue = sla_condition(workflow.SlaState.overdue, now)
+        conditions.append(overdue if shape.overdue else not_(overdue))
+    if shape.sla is not None:
+        conditions.append(sla_condition(shape.sla, now))
+    if "due_before" in given:
+        conditions.append(and_(Case.deadline.is_not(None), Case.deadline < value("due_before")))
+    if "reported_from" in given:
+        conditions.append(Case.created_at >= value("reported_from"))
+    if "reported_to" in given:
+        conditions.append(Case.created_at < value("reported_to"))
+    if "text" in given:
+        pattern = value("text")
         conditions.append(
             or_(
                 Case.description.ilike(pattern),
@@ -152,18 +201,72 @@ def filter_conditions(filters: CaseFilters, now: datetime) -> list[ColumnElement
     return conditions
 
 
+def filter_conditions(filters: CaseFilters, now: datetime) -> list[ColumnElement[bool]]:
+    """The filters' conditions with their values in them (a statement built for one use)."""
+    shape, values = filter_values(filters)
+    return _conditions(shape, values.__getitem__, now)
+
+
+def _bound(name: str) -> Any:
+    return bindparam(_VALUE_PREFIX + name, expanding=name == "states")
+
+
+def bound_filter_conditions(shape: FilterShape) -> list[ColumnElement[bool]]:
+    """The conditions of a filter shape with every value (and now) a bound parameter, named
+    as `bound_filter_params` gives them: for a statement built once per shape."""
+    return _conditions(shape, _bound, cast(datetime, bindparam(NOW)))
+
+
+def bound_filter_params(values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The parameters of `bound_filter_conditions` for the values `filter_values` gave."""
+    params = {_VALUE_PREFIX + name: value for name, value in values.items()}
+    params[NOW] = now
+    return params
+
+
 def _after(
-    column: InstrumentedAttribute[Any], descending: bool, value: Any, case_id: int
+    column: InstrumentedAttribute[Any], descending: bool, among_nulls: bool
 ) -> ColumnElement[bool]:
-    """Select the rows after (value, id) in the order (column, id), NULL values last."""
+    """Select the rows after (value, id) in the order (column, id), NULL values last; the
+    value and id are bound (``AFTER_VALUE``, ``AFTER_ID``)."""
+    case_id: BindParameter[int] = bindparam(AFTER_ID)
     later_id = Case.id < case_id if descending else Case.id > case_id
     if column is Case.id:
         return later_id
-    if value is None:  # already among the NULLs: only the ids after
+    if among_nulls:  # already among the NULLs: only the ids after
         return and_(column.is_(None), later_id)
+    value: BindParameter[Any] = bindparam(AFTER_VALUE)
     beyond = column < value if descending else column > value
     after = or_(beyond, and_(column == value, later_id))
     return or_(after, column.is_(None)) if column.key in NULLABLE else after
+
+
+# The cursor's part of a list's shape: none, or after a value, or among the NULLs.
+_FIRST_PAGE, _AFTER_VALUE, _AMONG_NULLS = "first", "after", "nulls"
+
+
+@functools.lru_cache(maxsize=512)
+def _list_statement(
+    scope: ScopeShape, shape: FilterShape, sort: CaseSort, cursor: str
+) -> Select[Case]:
+    """The statement of one list shape, its values bound: built (and its cache key made)
+    once per process, not per request (profiled: a sixth of a list page's CPU)."""
+    descending = sort.value.startswith("-")
+    column = _SORT_COLUMNS[sort.value.lstrip("-")]
+    conditions = bound_filter_conditions(shape)
+    if cursor != _FIRST_PAGE:
+        conditions.append(_after(column, descending, cursor == _AMONG_NULLS))
+    first = column.desc() if descending else column.asc()
+    if column.key in NULLABLE:
+        first = first.nulls_last()
+    order = [first] if column is Case.id else [first, Case.id.desc() if descending else Case.id]
+    return (
+        select(Case)
+        .where(bound_case_scope(scope), *conditions)
+        .order_by(*order)
+        .limit(bindparam(LIMIT))
+        .options(*NAMED)
+    )
 
 
 def list_cases(
@@ -174,27 +277,28 @@ def list_cases(
     sort: CaseSort = CaseSort.newest,
     cursor: str | None = None,
     limit: int = 50,
+    now: datetime | None = None,
 ) -> tuple[list[Case], str | None]:
-    """List cases in the user's scope, filtered and sorted, a page at a time (keyset)."""
-    descending = sort.value.startswith("-")
+    """List cases in the user's scope, filtered and sorted, a page at a time (keyset); the
+    clock filters read ``now`` (default: this moment)."""
     column = _SORT_COLUMNS[sort.value.lstrip("-")]
-    conditions = filter_conditions(filters, datetime.now(UTC))
+    scope, scope_values = scope_shape(user)
+    shape, values = filter_values(filters)
+    params = {
+        **scope_values,
+        **bound_filter_params(values, now or datetime.now(UTC)),
+        LIMIT: limit + 1,
+    }
+    position = _FIRST_PAGE
     after = decode_cursor(cursor, 2)
     if after is not None:
         value = cursor_int(after[0]) if column is Case.id else cursor_datetime(after[0])
-        conditions.append(_after(column, descending, value, cursor_int(after[1])))
-    first = column.desc() if descending else column.asc()
-    if column.key in NULLABLE:
-        first = first.nulls_last()
-    order = [first] if column is Case.id else [first, Case.id.desc() if descending else Case.id]
-    query = (
-        select(Case)
-        .where(case_scope(user), *conditions)
-        .order_by(*order)
-        .limit(limit + 1)
-        .options(*NAMED)
-    )
-    rows = list(session.scalars(query))
+        params[AFTER_ID] = cursor_int(after[1])
+        position = _AMONG_NULLS if value is None and column is not Case.id else _AFTER_VALUE
+        if position == _AFTER_VALUE and column is not Case.id:
+            params[AFTER_VALUE] = value
+    query = _list_statement(scope, shape, sort, position)
+    rows = list(session.scalars(query, params))
     return paginate(rows, limit, lambda case: (getattr(case, column.key), case.id))
 
 

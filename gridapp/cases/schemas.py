@@ -62,6 +62,7 @@ ACTION_SCHEMA = AvailableActionSchema()
 # and its label depends on the language alone): a case's answer dumps none afresh. Answers share
 # these dicts: nothing changes them.
 _DUMPED_ACTIONS: dict[tuple[int, bool], dict[str, Any]] = {}
+_WORKFLOW_ROLES = {role.value: role for role in workflow.Role}
 
 
 class CallerSchema(StrictSchema):
@@ -202,6 +203,7 @@ class CasesDump:
     actions: dict[int, dict[str, Any]] = field(default_factory=dict)
     labels: dict[tuple[str, str], str] = field(default_factory=dict)
     duplicates: dict[int, list[Duplicate]] | None = None
+    acting: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     @classmethod
     def start(cls, cases: Sequence[Case], now: datetime | None = None) -> CasesDump:
@@ -231,6 +233,22 @@ class CasesDump:
                 dumped = _DUMPED_ACTIONS[key] = ACTION_SCHEMA.dump(describe_action(row))
             self.actions[id(row)] = dumped
         return dumped
+
+    def may_act(self, case: Case) -> bool:
+        """Say whether any row leaving the case's state permits the caller's role at all.
+
+        When none does, every row is refused for the role before any fact is asked
+        (`workflow.refusal`), so the case's actions are none without reading its facts.
+        """
+        key = (case.process, case.state)
+        found = self.acting.get(key)
+        if found is None:
+            role = _WORKFLOW_ROLES.get(self.user.role)
+            rows = workflow.PROCESSES[case.process].transitions_from(workflow.State(case.state))
+            # A role the workflow does not know (a duty role) is left to `available_actions`.
+            found = role is None or any(row.permits_role(role) for row in rows)
+            self.acting[key] = found
+        return found
 
     def state_label(self, case: Case) -> str:
         key = (case.state, case.process)
@@ -409,10 +427,10 @@ class CaseSchema(StrictSchema):
 
     def _actions(self, case: Case) -> list[dict[str, Any]]:
         dump = _dump()
-        return [
-            dump.action(row)
-            for row in available_actions(dump.user, getattr(case, "case", case), now=dump.now)
-        ]
+        case = getattr(case, "case", case)
+        if not dump.may_act(case):
+            return []
+        return [dump.action(row) for row in available_actions(dump.user, case, now=dump.now)]
 
 
 class CasePageSchema(StrictSchema):

@@ -103,7 +103,8 @@ class Tile(MethodView):
         "the case id, with `number`, `state`, `sla` (ok, warning, overdue), `category`, "
         "`urgency`; the filters of GET /api/v1/cases apply. An empty tile is an empty body.",
     )
-    @blp.arguments(TileArgs, location="query")
+    # An instance, not the class: webargs builds a schema per request from a class.
+    @blp.arguments(TileArgs(), location="query")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type=MVT)
     @login_required()
     @db.reads_replica
