@@ -193,6 +193,21 @@ def _insert(session: Session, case: Case) -> bool:
     return True
 
 
+def _new_case(
+    cat: Category, *, source: str, description: str, address: str | None, **columns: Any
+) -> Case:
+    """A case of ``cat`` as every channel starts one, before intake places and numbers it."""
+    return Case(
+        number="",
+        source=source,
+        category_code=cat.code,
+        urgency=cat.urgency,
+        description=description,
+        address=address,
+        **columns,
+    )
+
+
 @dataclass(frozen=True)
 class Reported:
     case: Case
@@ -318,11 +333,9 @@ def report_case(
         return _replay(session, existing, reporter, fingerprint)
     # The new case as far as it is known without the database: built before the first
     # statement, which on SQLite takes the write lock that every other writer then waits for.
-    case = Case(
-        number="",
+    case = _new_case(
+        cat,
         source=source,
-        category_code=cat.code,
-        urgency=cat.urgency,
         description=description,
         address=address,
         reporter_id=reporter.id,
@@ -395,11 +408,9 @@ def take_case(
             errors={"location": _("Give a location or an address.")},
         )
     now = datetime.now(UTC)
-    case = Case(
-        number="",
+    case = _new_case(
+        cat,
         source=source,
-        category_code=cat.code,
-        urgency=cat.urgency,
         description=description,
         address=address,
         reporter_id=taker.id,
@@ -449,11 +460,9 @@ def receive_case(
     """
     cat = _category(session, category)
     now = datetime.now(UTC)
-    case = Case(
-        number="",
+    case = _new_case(
+        cat,
         source=source,
-        category_code=cat.code,
-        urgency=cat.urgency,
         description=description,
         address=address,
         reporter_id=None,
