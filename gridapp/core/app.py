@@ -239,13 +239,20 @@ def _register_transaction_boundary(app: Flask) -> None:
             return response
         session.commit()
         record_personal_data_reads()
-        # Sent back to the relay on failure; the commit stands either way.
-        push_claimed(session, redis, app.logger)
-        if session.info.pop(PENDING, False):
-            try:
-                relay_outbox(session, redis)
-            except Exception:  # the commit stands; the worker's relay sends what is left
-                app.logger.exception("outbox relay after commit failed")
+        # What the outbox writes after the commit takes the write lock again, even when the
+        # view committed before its answer and the rest of the request reads only
+        # (gridapp/core/answer.py).
+        writing = db_sqlite.READ_ONLY.set(False)
+        try:
+            # Sent back to the relay on failure; the commit stands either way.
+            push_claimed(session, redis, app.logger)
+            if session.info.pop(PENDING, False):
+                try:
+                    relay_outbox(session, redis)
+                except Exception:  # the commit stands; the worker's relay sends what is left
+                    app.logger.exception("outbox relay after commit failed")
+        finally:
+            db_sqlite.READ_ONLY.reset(writing)
         return response
 
     @app.teardown_appcontext
