@@ -190,8 +190,10 @@ def recompute_row(session: Any, admin: Any) -> Row:
         + (f"; {stored} of its days have snapshots (not a full recompute)" if stored else ""),
         flush=True,
     )
+    # Named by backend like the city's other rows: `make bench` reads the city on both.
+    backend = "postgres" if session.get_bind().dialect.name == "postgresql" else "sqlite"
     return Row(
-        "evaluation of every department, a month, recomputed from history",
+        f"evaluation of every department, a month, recomputed from history [{backend}]",
         f"{first:%Y-%m}: {len(items)} departments, {due} tasks due",
         ms,
         "ms",
