@@ -212,11 +212,15 @@ def warning_time(case: Case, calendar: workflow.WorkCalendar) -> datetime | None
 
 @event.listens_for(Session, "before_flush")
 def _keep_warn_at(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
-    changed = [
-        obj
-        for obj in (*session.new, *session.dirty)
-        if isinstance(obj, Case) and _clock_changed(obj)
-    ]
+    keep_warn_at(session, [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Case)])
+
+
+def keep_warn_at(session: Session, cases: Sequence[Case]) -> None:
+    """Recompute ``warn_at`` of the cases whose step clock changed (what every flush does).
+
+    Called by a writer that sends a case's UPDATE itself, which no flush hook sees.
+    """
+    changed = [case for case in cases if _clock_changed(case)]
     if not changed:
         return
     with session.no_autoflush:
