@@ -201,9 +201,15 @@ class CaseAction(MethodView):
     def post(self, body: dict[str, Any], case_id: int, action: str) -> Any:
         """Take an action on a case (受理, 立案, 派遣, 处置, 核查, 结案 …)."""
         payload = {k: v for k, v in body.items() if v is not None and v != []}
+        session = db.session()
         acted = act_on_case(
-            db.session(), current_user(), case_id, action, payload, request.headers.get("If-Match")
+            session, current_user(), case_id, action, payload, request.headers.get("If-Match")
         )
+        # Committed before the answer is written, from what is in hand: on SQLite the write
+        # lock is held from the case's locking read to the commit, and the other workers wait
+        # idle meanwhile; the answer needs no lock. The request's boundary still hands the
+        # outbox rows to Redis after it (a failure now leaves them to the reconciler).
+        session.commit()
         return acted, 200, etag(acted.case)
 
 
