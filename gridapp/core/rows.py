@@ -109,7 +109,8 @@ def update_loaded(session: Session, obj: DeclarativeBase) -> None:
             return  # the flush wrote it with the rest
     if values:
         statement = _update_of(table, frozenset(values))
-        session.connection().execute(statement, {**values, _KEY: state.identity[0]})
+        (row_key,) = state.identity or ()  # persistent: its identity is known
+        session.connection().execute(statement, {**values, _KEY: row_key})
     # As a flush leaves it: what was written is now the committed value.
     state._commit_all(state.dict, session.identity_map)
 
