@@ -75,17 +75,18 @@ def update_loaded(session: Session, obj: DeclarativeBase) -> None:
     """Write the changed columns of a loaded object in one UPDATE; it is then clean.
 
     What the flush would write, by the same history: the columns whose value changed since the
-    object was loaded. An object this path does not cover (not persistent, a relationship or
-    a column outside its one table changed, a version counter or a column updated by default)
-    is flushed by the session, as before; so is everything else pending in the session first,
-    so the order of the writes stays the flush's. No flush hook sees the object: the caller
-    applies what one would (a case: `gridapp.cases.clock.keep_warn_at`).
+    object was loaded. An object this path does not cover (not persistent, partly expired, a
+    relationship or a column outside its one table changed, a version counter or a column
+    updated by default) is flushed by the session, as before; so is everything else pending in
+    the session first, so the order of the writes stays the flush's. No flush hook sees the
+    object: the caller applies what one would (a case: `gridapp.cases.clock.keep_warn_at`).
     """
     state = inspect(obj)
     mapper = state.mapper
     table = cast(Table, mapper.local_table)
     if (
         not state.persistent
+        or state.expired_attributes  # what changed is then known only by the flush's reading
         or mapper.version_id_col is not None
         or mapper.inherits is not None
         or any(c.onupdate is not None or c.server_onupdate is not None for c in table.columns)

@@ -55,8 +55,12 @@ def _apply(case: Case, changes: dict[str, Any]) -> None:
         setattr(case, name, [list(pair) for pair in value] if name == "step_pauses" else value)
 
 
-def _written(session: Any, case: Case, changes: dict[str, Any], *, core: bool) -> dict[str, Any]:
+def _written(
+    session: Any, case: Case, changes: dict[str, Any], *, core: bool, expired: bool = False
+) -> dict[str, Any]:
     nested = session.begin_nested()
+    if expired:
+        session.expire(case)
     try:
         _apply(case, changes)
         if core:
@@ -71,21 +75,21 @@ def _written(session: Any, case: Case, changes: dict[str, Any], *, core: bool) -
         return written
     finally:
         nested.rollback()
-        session.expire(case)
+        session.refresh(case)  # loaded afresh, as the action path loads it
 
 
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(st.fixed_dictionaries({}, optional={name: strategy for name, strategy in CHANGES.items()}))
-def test_a_core_update_writes_what_the_flush_writes(client, app, session, changes):
+@given(st.fixed_dictionaries({}, optional=CHANGES), st.booleans())
+def test_a_core_update_writes_what_the_flush_writes(client, app, session, changes, expired):
     case = session.get(Case, _shared_case(client, app, session))
     assert case is not None
-    by_flush = _written(session, case, changes, core=False)
-    by_core = _written(session, case, changes, core=True)
-    assert by_core == by_flush
+    by_flush = _written(session, case, changes, core=False, expired=expired)
+    by_core = _written(session, case, changes, core=True, expired=expired)
+    assert by_core == by_flush, repr(sorted(changes.items()))
 
 
 _CASES: dict[int, int] = {}
