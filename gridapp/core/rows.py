@@ -112,8 +112,11 @@ def update_loaded(session: Session, obj: DeclarativeBase) -> None:
         statement = _update_of(table, frozenset(values))
         (row_key,) = state.identity or ()  # persistent: its identity is known
         session.connection().execute(statement, {**values, _KEY: row_key})
-    # As a flush leaves it: what was written is now the committed value.
+    # As a flush leaves it (`Session._register_persistent`): what was written is the committed
+    # value, and the transaction knows the object changed, so rolling it (or a savepoint)
+    # back expires the object instead of leaving it holding what was undone.
     state._commit_all(state.dict, session.identity_map)
+    session._register_altered([state])
 
 
 def _update_of(table: Table, columns: frozenset[str]) -> Update:

@@ -124,3 +124,13 @@ def test_an_action_keeps_warn_at_as_the_flush_hook_does(client, app, session):
     assert written["version"] == case.version and written["state"] == acted.case.state
     assert written["warn_at"] is not None
     assert written["warn_at"] == warning_time(acted.case, work_calendar(session))
+
+
+def test_a_savepoint_rolled_back_expires_the_case_as_after_a_flush(client, app, session):
+    case = _new_case(client, app, session)
+    before = case.urgency
+    nested = session.begin_nested()
+    case.urgency = "urgent" if before == "normal" else "normal"
+    update_loaded(session, case)
+    nested.rollback()
+    assert case.urgency == before, "read again from the row the savepoint left"
