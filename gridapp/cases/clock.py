@@ -233,7 +233,13 @@ def _clock_changed(case: Case) -> bool:
     state = inspect(case)
     if state.pending or state.transient:
         return True
+    # Only an attribute set since the load has a committed value kept: the others are unchanged.
     return any(
         state.attrs[name].history.has_changes()
-        for name in ("deadline", "step_started_at", "step_pauses")
+        for name in CLOCK_COLUMNS
+        if name in state.committed_state
     )
+
+
+# What ``warn_at`` is computed from.
+CLOCK_COLUMNS = ("deadline", "step_started_at", "step_pauses")

@@ -14,11 +14,18 @@ one object (profiled on a dispatch: several times the cost of the UPDATE it send
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Column, Insert, Table, Update, bindparam, insert, inspect, update
-from sqlalchemy.orm import ColumnProperty, DeclarativeBase, Session, make_transient_to_detached
+from sqlalchemy.orm import (
+    ColumnProperty,
+    DeclarativeBase,
+    Mapper,
+    Session,
+    make_transient_to_detached,
+)
 from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
 M = TypeVar("M", bound=DeclarativeBase)
@@ -84,13 +91,8 @@ def update_loaded(session: Session, obj: DeclarativeBase) -> None:
     state = inspect(obj)
     mapper = state.mapper
     table = cast(Table, mapper.local_table)
-    if (
-        not state.persistent
-        or state.expired_attributes  # what changed is then known only by the flush's reading
-        or mapper.version_id_col is not None
-        or mapper.inherits is not None
-        or any(c.onupdate is not None or c.server_onupdate is not None for c in table.columns)
-    ):
+    if not state.persistent or state.expired_attributes or not _covered(mapper):
+        # Partly expired: what changed is then known only by the flush's reading.
         session.flush()
         return
     values: dict[str, Any] = {}
@@ -117,6 +119,17 @@ def update_loaded(session: Session, obj: DeclarativeBase) -> None:
     # back expires the object instead of leaving it holding what was undone.
     state._commit_all(state.dict, session.identity_map)
     session._register_altered([state])
+
+
+@functools.cache
+def _covered(mapper: Mapper[Any]) -> bool:
+    """Whether the mapper's writes are plain UPDATEs of one table (read once per mapper)."""
+    table = mapper.local_table
+    return (
+        mapper.version_id_col is None
+        and mapper.inherits is None
+        and not any(c.onupdate is not None or c.server_onupdate is not None for c in table.c)
+    )
 
 
 def _update_of(table: Table, columns: frozenset[str]) -> Update:
