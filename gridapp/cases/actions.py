@@ -142,7 +142,13 @@ def keep_facts(session: Session, cases: Sequence[Case]) -> None:
     by (case id, version) as `prefetch_facts` keeps them; the dump ends them (`forget_facts`).
     A case the transaction made or locked needs no query here.
     """
-    kept = {(case.id, case.version): states_entered(session, case.id) for case in cases}
+    # Only a case whose state has a row with a window or a guard reads them (`facts`): for the
+    # others (a dispatched case) nothing is read here, inside the write lock.
+    kept = {
+        (case.id, case.version): states_entered(session, case.id)
+        for case in cases
+        if reads_history(case)
+    }
     session.info[_ENTERED] = {**session.info.get(_ENTERED, {}), **kept}
 
 

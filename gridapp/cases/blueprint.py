@@ -29,6 +29,7 @@ from gridapp.cases.services import (
     act_on_case,
     case_history,
     cases_changed_since,
+    commit_for_answer,
     count_cases,
     get_case,
     list_cases,
@@ -205,11 +206,11 @@ class CaseAction(MethodView):
         acted = act_on_case(
             session, current_user(), case_id, action, payload, request.headers.get("If-Match")
         )
-        # Committed before the answer is written, from what is in hand: on SQLite the write
-        # lock is held from the case's locking read to the commit, and the other workers wait
-        # idle meanwhile; the answer needs no lock. The request's boundary still hands the
-        # outbox rows to Redis after it (a failure now leaves them to the reconciler).
-        session.commit()
+        # Committed before the answer is written, from what is in hand (gridapp.core.answer):
+        # on SQLite the write lock is held from the case's locking read to the commit, and the
+        # other workers wait idle meanwhile; the answer needs no lock. The request's boundary
+        # still hands the outbox rows to Redis after it.
+        commit_for_answer(session, [acted.case])
         return acted, 200, etag(acted.case)
 
 
