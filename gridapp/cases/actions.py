@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 import workflow
 from gridapp.accounts.models import User
 from gridapp.calendar.services import work_calendar
+from gridapp.cases.clock import keep_warn_at
 from gridapp.cases.effects import CLOCK, RECORDING, TELLING, ActionContext, holding_area
 from gridapp.cases.history import (
     HEAD_HASH,
@@ -44,6 +45,7 @@ from gridapp.core.errors import (
     ValidationFailed,
 )
 from gridapp.core.i18n import _
+from gridapp.core.rows import update_loaded
 from gridapp.media.services import attachments_for_claim
 
 R = workflow.Relation
@@ -140,7 +142,13 @@ def keep_facts(session: Session, cases: Sequence[Case]) -> None:
     by (case id, version) as `prefetch_facts` keeps them; the dump ends them (`forget_facts`).
     A case the transaction made or locked needs no query here.
     """
-    kept = {(case.id, case.version): states_entered(session, case.id) for case in cases}
+    # Only a case whose state has a row with a window or a guard reads them (`facts`): for the
+    # others (a dispatched case) nothing is read here, inside the write lock.
+    kept = {
+        (case.id, case.version): states_entered(session, case.id)
+        for case in cases
+        if reads_history(case)
+    }
     session.info[_ENTERED] = {**session.info.get(_ENTERED, {}), **kept}
 
 
@@ -337,10 +345,13 @@ def apply_transition(
     ending = case.deadline if row.clock in STEP_ENDING else None
     CLOCK[row.clock](ctx)
     _record_clock(ctx, row, from_state, ending)
-    # Before the telling: the first query there flushes the case, and with the version in the
-    # same UPDATE the row is written once, not once for the state and again for the version.
+    # Before the telling, with the version in the same UPDATE: the row is written once, as a
+    # Core UPDATE of what changed (the flush of the one object cost more than its UPDATE), with
+    # the warning instant every flush of a case keeps in step.
     case.version += 1
     case.updated_at = now
+    keep_warn_at(session, [case])
+    update_loaded(session, case)
     for effect in row.effects:
         if effect in TELLING:
             TELLING[effect](ctx)

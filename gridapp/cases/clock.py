@@ -212,11 +212,15 @@ def warning_time(case: Case, calendar: workflow.WorkCalendar) -> datetime | None
 
 @event.listens_for(Session, "before_flush")
 def _keep_warn_at(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
-    changed = [
-        obj
-        for obj in (*session.new, *session.dirty)
-        if isinstance(obj, Case) and _clock_changed(obj)
-    ]
+    keep_warn_at(session, [obj for obj in (*session.new, *session.dirty) if isinstance(obj, Case)])
+
+
+def keep_warn_at(session: Session, cases: Sequence[Case]) -> None:
+    """Recompute ``warn_at`` of the cases whose step clock changed (what every flush does).
+
+    Called by a writer that sends a case's UPDATE itself, which no flush hook sees.
+    """
+    changed = [case for case in cases if _clock_changed(case)]
     if not changed:
         return
     with session.no_autoflush:
@@ -229,7 +233,13 @@ def _clock_changed(case: Case) -> bool:
     state = inspect(case)
     if state.pending or state.transient:
         return True
+    # Only an attribute set since the load has a committed value kept: the others are unchanged.
     return any(
         state.attrs[name].history.has_changes()
-        for name in ("deadline", "step_started_at", "step_pauses")
+        for name in CLOCK_COLUMNS
+        if name in state.committed_state
     )
+
+
+# What ``warn_at`` is computed from.
+CLOCK_COLUMNS = ("deadline", "step_started_at", "step_pauses")
