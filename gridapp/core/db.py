@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from gridapp.core import db_sqlite
@@ -67,7 +67,8 @@ def make_engine(
             # A replica that does not answer (a dead host drops packets) costs the reads routed
             # to it a few seconds, then the primary takes them, instead of minutes of TCP retries.
             kwargs.setdefault("connect_args", {"connect_timeout": REPLICA_CONNECT_TIMEOUT})
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+        engine = create_engine(url, pool_size=5, max_overflow=10, **kwargs)
+        _ping_idle_connections(engine)
         if role:
             event.listen(engine, "connect", _set_role(role))
     _ENGINES.add(engine)
@@ -75,6 +76,36 @@ def make_engine(
 
 
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+# A pooled PostgreSQL connection is pinged before use only once it has sat unused this long.
+# Pinging every checkout (`pool_pre_ping`) was a round trip of its own on every request, ~0.5 ms
+# of a worker's CPU and ~0.15 ms of the server's per phone report (docs/performance.md). A
+# connection in steady use is not one that a server restart or a firewall's idle timeout could
+# have broken unnoticed; one that breaks in use fails its request, and SQLAlchemy then
+# invalidates the whole pool, so the next checkouts reconnect.
+PING_AFTER_IDLE_SECONDS = 1.0
+_CHECKED_IN = "gridapp_checked_in"
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN)
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                # The pool then connects afresh and checks out the new connection instead.
+                raise exc.DisconnectionError(str(error)) from error
+            raise
+
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checkout)
 
 
 def _begin_deferred(conn: Connection) -> None:
