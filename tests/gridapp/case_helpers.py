@@ -18,6 +18,16 @@ def grid_point(client: Any, headers: dict[str, str], grid_code: str) -> tuple[fl
     return point.x, point.y
 
 
+def own_grid_point(client: Any, worker: dict[str, str]) -> tuple[float, float]:
+    """A point in the first of the signed-in grid worker's own grids."""
+    me = client.get("/api/v1/auth/me", headers=worker).get_json()
+    return grid_point(client, worker, me["grids"][0])
+
+
+# What differs between two answers for one case only because time passed.
+TIME_DEPENDENT = ("sla",)
+
+
 def photo_id(client: Any, headers: dict[str, str]) -> int:
     buffer = io.BytesIO()
     Image.new("RGB", (32, 24), (200, 40, 40)).save(buffer, "JPEG")

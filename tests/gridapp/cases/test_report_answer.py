@@ -14,22 +14,14 @@ from gridapp.cases import schemas
 from gridapp.cases.actions import reads_history
 from gridapp.cases.models import Case
 from gridapp.core.extensions import db
-from tests.gridapp.case_helpers import grid_point, report
-
-# What differs between two answers for one case only because time passed.
-TIME_DEPENDENT = ("sla",)
-
-
-def _point(client: Any, worker: dict[str, str]) -> tuple[float, float]:
-    me = client.get("/api/v1/auth/me", headers=worker).get_json()
-    return grid_point(client, worker, me["grids"][0])
+from tests.gridapp.case_helpers import TIME_DEPENDENT, own_grid_point, report
 
 
 def test_the_report_commits_before_its_answer_is_written(
     client: Any, auth: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     worker = auth("grid_worker")
-    point = _point(client, worker)
+    point = own_grid_point(client, worker)
     seen: list[str] = []
 
     def sent(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -66,7 +58,7 @@ def test_the_report_commits_before_its_answer_is_written(
 
 def test_the_answer_is_what_a_fresh_read_of_the_case_says(client: Any, auth: Any) -> None:
     worker = auth("grid_worker")
-    point = _point(client, worker)
+    point = own_grid_point(client, worker)
     answer = report(client, {**worker, "Idempotency-Key": "answer-as-read"}, *point)
     assert answer.status_code == 201, answer.get_json()
     case = db.session().get(Case, answer.get_json()["id"])

@@ -13,15 +13,7 @@ from gridapp.catalogue.models import Category
 from gridapp.core.extensions import db
 from gridapp.core.models import OutboxMessage
 from gridapp.notifications.models import Notification
-from tests.gridapp.case_helpers import act, grid_point, report
-
-# What differs between two answers for one case only because time passed.
-TIME_DEPENDENT = ("sla",)
-
-
-def _point(client: Any, worker: dict[str, str]) -> tuple[float, float]:
-    me = client.get("/api/v1/auth/me", headers=worker).get_json()
-    return grid_point(client, worker, me["grids"][0])
+from tests.gridapp.case_helpers import TIME_DEPENDENT, act, own_grid_point, report
 
 
 def _counter(number: str) -> int | None:
@@ -30,7 +22,7 @@ def _counter(number: str) -> int | None:
 
 def test_a_retry_gives_back_the_number_it_took(client: Any, auth: Any) -> None:
     worker = auth("grid_worker")
-    point = _point(client, worker)
+    point = own_grid_point(client, worker)
     keyed = {**worker, "Idempotency-Key": "retry-number-1"}
     first = report(client, keyed, *point)
     assert first.status_code == 201
@@ -73,7 +65,7 @@ def _notified(case_id: int) -> list[int]:
 
 def test_a_retry_writes_nothing_and_answers_as_the_first_try(client: Any, auth: Any) -> None:
     worker = auth("grid_worker")
-    point = _point(client, worker)
+    point = own_grid_point(client, worker)
     keyed = {**worker, "Idempotency-Key": "retry-read-1"}
     first = report(client, keyed, *point)
     assert first.status_code == 201
@@ -98,7 +90,7 @@ def test_a_retry_that_raced_its_first_try_answers_it_and_gives_back_its_number(
     client: Any, auth: Any, monkeypatch: Any
 ) -> None:
     worker = auth("grid_worker")
-    point = _point(client, worker)
+    point = own_grid_point(client, worker)
     keyed = {**worker, "Idempotency-Key": "retry-raced-1"}
     first = report(client, keyed, *point)
     assert first.status_code == 201
@@ -126,7 +118,7 @@ def test_a_retry_that_raced_its_first_try_answers_it_and_gives_back_its_number(
 
 def test_a_retry_after_the_case_moved_on_answers_it_as_it_is_now(client: Any, auth: Any) -> None:
     worker = auth("grid_worker")
-    point = _point(client, worker)
+    point = own_grid_point(client, worker)
     keyed = {**worker, "Idempotency-Key": "retry-moved-1"}
     case = report(client, keyed, *point).get_json()
     case = act(client, auth("acceptor"), case, "accept")
@@ -144,7 +136,7 @@ def test_a_retry_after_the_case_moved_on_answers_it_as_it_is_now(client: Any, au
 
 def test_a_retry_answers_its_case_after_its_category_was_retired(client: Any, auth: Any) -> None:
     worker = auth("grid_worker")
-    point = _point(client, worker)
+    point = own_grid_point(client, worker)
     keyed = {**worker, "Idempotency-Key": "retry-retired-1"}
     first = report(client, keyed, *point, category="SJ0102")
     assert first.status_code == 201
@@ -169,7 +161,7 @@ def test_a_request_writes_its_jobs_claimed_and_hands_them_over(client: Any, auth
     from tests.gridapp.case_helpers import act
 
     worker = auth("grid_worker")
-    case = report(client, worker, *_point(client, worker)).get_json()
+    case = report(client, worker, *own_grid_point(client, worker)).get_json()
     case = act(client, auth("acceptor"), case, "accept")
     case = act(client, auth("shift_leader"), case, "file")
     before = db.session().scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()))
