@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
@@ -277,16 +276,15 @@ class CaseChanges(MethodView):
     @blp.doc(
         security=BEARER,
         description="For a desk screen that stays open: poll with the last `watermark` to learn "
-        "which cases in your scope were reported or changed since (boundary rows may come "
-        "twice: deduplicate by id and version). At most 1000 a call; ask again from the new "
-        "watermark for more.",
+        "which cases in your scope were reported or changed since. What changed in the seconds "
+        "before the last watermark comes again (a change still being saved then is not "
+        "missed): deduplicate by id and version. At most 1000 a call, and then the rest changed "
+        "at the last one's instant; ask again from the new watermark for more.",
     )
     @blp.arguments(ChangesArgs, location="query")
     @blp.response(200, ChangesSchema)
     @login_required()
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the cases in your scope changed since a watermark, and the next watermark."""
-        items, watermark = cases_changed_since(
-            db.session(), current_user(), args["since"], datetime.now(UTC)
-        )
+        items, watermark = cases_changed_since(db.session(), current_user(), args["since"])
         return {"items": items, "watermark": watermark}

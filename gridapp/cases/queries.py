@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
@@ -30,6 +30,7 @@ from gridapp.catalogue.services import find_department, responsible_department
 from gridapp.core.errors import NotFound, OutOfScope
 from gridapp.core.i18n import _
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, paginate
+from gridapp.core.settled import settled_instant
 
 CASE_BY_ID = select(Case).where(Case.id == bindparam("case_id"))
 # A list shows each case's category, department, reporter and handler by name: joined into
@@ -361,22 +362,33 @@ def worker_tasks(
 
 
 SYNC_BATCH = 1000
+# The step of `Case.updated_at` (microseconds on both backends): the first instant after another.
+_TICK = timedelta(microseconds=1)
 
 
 def cases_changed_since(
-    session: Session, user: User, since: datetime | None, now: datetime
+    session: Session, user: User, since: datetime | None, *, batch: int = SYNC_BATCH
 ) -> tuple[list[Case], datetime]:
     """Return the cases in scope changed since a moment, and the watermark to ask from next.
 
-    The watermark is the last case seen (or now); asking from it with ``>=`` re-sends at most
-    the boundary rows, which a phone deduplicates by id and version.
+    At most ``batch`` cases, and then the rest of those changed at the last one's instant: a
+    job stamps many cases alike, and a batch that stopped among them would be answered again
+    and again. The watermark is never later than `settled_instant`, so a change still being
+    committed is ahead of it. Asking from it with ``>=`` re-sends the last seconds' changes,
+    which a client deduplicates by id and version.
     """
+    settled = settled_instant(session)
     query = select(Case).where(case_scope(user)).order_by(Case.updated_at, Case.id)
     if since is not None:
         query = query.where(Case.updated_at >= since)
-    cases = list(session.scalars(query.limit(SYNC_BATCH).options(*NAMED)))
-    watermark = cases[-1].updated_at if len(cases) == SYNC_BATCH else now
-    return cases, watermark
+    cases = list(session.scalars(query.limit(batch).options(*NAMED)))
+    if len(cases) < batch:
+        return cases, settled
+    last = cases[-1]
+    cases += session.scalars(
+        query.where(Case.updated_at == last.updated_at, Case.id > last.id).options(*NAMED)
+    )
+    return cases, min(last.updated_at + _TICK, settled)
 
 
 def open_tasks(session: Session, user: User, limit: int = 200) -> list[Case]:

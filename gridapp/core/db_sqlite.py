@@ -48,6 +48,16 @@ class QueuedConnection(sqlite3.Connection):
             self._leave_queue()
             raise
 
+    def wait_for_writer(self) -> None:
+        """Return once no other connection is in a write transaction (the queue taken and left).
+
+        A writer that takes the queue after this returns reads its clock after this returned.
+        """
+        if self._queue_fd is None or self._queued:
+            return  # in memory (no other process), or this connection is the writer
+        fcntl.flock(self._queue_fd, fcntl.LOCK_EX)
+        fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+
     def commit(self) -> None:
         try:
             super().commit()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import cast as typing_cast
 
-from sqlalchemy import Integer, String, Table, bindparam, cast, insert, select, update
+from sqlalchemy import Integer, String, Table, bindparam, cast, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 import workflow
@@ -152,17 +153,24 @@ def list_notifications(
     user: User,
     *,
     after: int | None = None,
+    created_from: datetime | None = None,
     unread: bool = False,
     limit: int = 100,
 ) -> list[Notification]:
-    """List the user's notifications, oldest first, after an id and/or unread only."""
+    """List the user's notifications, oldest first, after an id and/or unread only.
+
+    With ``created_from`` as well: those after the id, and those created from that instant on
+    whatever their id (ids are taken before commit, so a later one may commit first).
+    """
     query = (
         select(Notification)
         .where(Notification.user_id == user.id)
         .order_by(Notification.id)
         .limit(limit)
     )
-    if after is not None:
+    if after is not None and created_from is not None:
+        query = query.where(or_(Notification.id > after, Notification.created_at >= created_from))
+    elif after is not None:
         query = query.where(Notification.id > after)
     if unread:
         query = query.where(Notification.read_at.is_(None))

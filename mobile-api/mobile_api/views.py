@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, request
@@ -406,7 +405,9 @@ class Sync(MethodView):
         description="One call after being offline: the cases in your scope changed since "
         "`since` (the `cursor` of the last answer; omit it the first time), your open tasks and "
         "new "
-        "notifications. Cases on the boundary may come twice: keep the higher version.",
+        "notifications. What changed in the seconds before the last answer comes again (a change "
+        "still being saved then is not missed): keep a case's higher version, and each "
+        "notification once by id.",
     )
     @blp.arguments(SyncArgs, location="query")
     @blp.response(200, SyncSchema)
@@ -419,8 +420,10 @@ class Sync(MethodView):
         sent = decode_cursor(args["since"], 2, field="since")
         if sent is not None:
             since, after_note = cursor_datetime(sent[0], "since"), cursor_int(sent[1], "since")
-        cases, watermark = cases_changed_since(session, user, since, datetime.now(UTC))
-        notes = list_notifications(session, user, after=after_note, limit=500)
+        cases, watermark = cases_changed_since(session, user, since)
+        # From the last answer's watermark on too: a notification committed after that answer
+        # may have a lower id than the last one it sent.
+        notes = list_notifications(session, user, after=after_note, created_from=since, limit=500)
         return {
             "cursor": encode_cursor(watermark, notes[-1].id if notes else after_note),
             "cases": cases,

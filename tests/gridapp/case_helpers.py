@@ -24,6 +24,32 @@ def own_grid_point(client: Any, worker: dict[str, str]) -> tuple[float, float]:
     return grid_point(client, worker, me["grids"][0])
 
 
+def report_in_own_grid(
+    session: Any, config: Any, worker: Any, *, description: str, client_id: str
+) -> int:
+    """Report a case through the service in the worker's first grid; return its id (the
+    caller commits)."""
+    from sqlalchemy import select
+
+    from gridapp.accounts.models import UserGrid
+    from gridapp.cases.services import report_case
+    from gridapp.grid.models import Area
+
+    grid = session.scalar(select(UserGrid.grid_code).where(UserGrid.user_id == worker.id))
+    point = session.scalar(select(Area).where(Area.code == grid)).geometry.representative_point()
+    reported = report_case(
+        session,
+        config,
+        worker,
+        category="SJ0102",
+        description=description,
+        lon=point.x,
+        lat=point.y,
+        client_id=client_id,
+    )
+    return int(reported.case.id)
+
+
 # What differs between two answers for one case only because time passed.
 TIME_DEPENDENT = ("sla",)
 

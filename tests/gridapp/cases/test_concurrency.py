@@ -16,6 +16,7 @@ from gridapp.core.models import OutboxMessage
 from gridapp.grid.models import Area
 from gridapp.notifications.models import Notification
 from tests.conftest import as_owner
+from tests.gridapp.case_helpers import report_in_own_grid
 
 
 def test_concurrent_retries_make_one_case(app: Any) -> None:
@@ -89,19 +90,10 @@ def test_concurrent_actions_on_one_version_take_one_and_keep_the_chain(app: Any)
     with app.app_context(), Session(db.engine, expire_on_commit=False) as setup:
         worker = setup.scalar(select(User).where(User.username == "grid_worker"))
         acceptor_id = setup.scalar(select(User.id).where(User.username == "acceptor"))
-        grid = setup.scalar(select(UserGrid.grid_code).where(UserGrid.user_id == worker.id))
-        point = setup.scalar(select(Area).where(Area.code == grid)).geometry.representative_point()
         outbox_before = setup.scalar(select(func.coalesce(func.max(OutboxMessage.id), 0)))
-        case_id = report_case(
-            setup,
-            config,
-            worker,
-            category="SJ0102",
-            description="race to accept",
-            lon=point.x,
-            lat=point.y,
-            client_id="concurrent-accept-1",
-        ).case.id
+        case_id = report_in_own_grid(
+            setup, config, worker, description="race to accept", client_id="concurrent-accept-1"
+        )
         setup.commit()
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
