@@ -1976,7 +1976,7 @@ export interface paths {
         };
         /**
          * List the cases in your scope changed since a watermark, and the next watermark.
-         * @description For a desk screen that stays open: poll with the last `watermark` to learn which cases in your scope were reported or changed since (boundary rows may come twice: deduplicate by id and version). At most 1000 a call; ask again from the new watermark for more.
+         * @description For a desk screen that stays open: poll with the last `watermark` to learn which cases in your scope were reported or changed since. What changed in the seconds before the last watermark comes again (a change still being saved then is not missed): deduplicate by id and version. At most 1000 a call, and then the rest changed at the last one's instant; ask again from the new watermark for more.
          */
         get: {
             parameters: {
@@ -3261,7 +3261,7 @@ export interface paths {
         };
         /**
          * Catch up after being offline: changed cases, open tasks, new notifications.
-         * @description One call after being offline: the cases in your scope changed since `since` (the `cursor` of the last answer; omit it the first time), your open tasks and new notifications. Cases on the boundary may come twice: keep the higher version.
+         * @description One call after being offline: the cases in your scope changed since `since` (the `cursor` of the last answer; omit it the first time), your open tasks and new notifications. What changed in the seconds before the last answer comes again (a change still being saved then is not missed): keep a case's higher version, and each notification once by id.
          */
         get: {
             parameters: {
