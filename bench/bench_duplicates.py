@@ -6,7 +6,7 @@ Creates a throw-away PostGIS database, seeds the demo county and adds N open cas
 urban event classes at random points of the county seat over the last 30 days (bulk insert).
 Then, for random probe cases, times two things in one session:
 
-- the baseline: the desk's read of one case by id (``gridapp.cases.queries.CASE_BY_ID``);
+- the baseline: the desk's read of one case by id (``gridapp.cases.partitions.load_case``);
 - ``likely_duplicates`` for that case (class and time prefilter in SQL, a bounding box and
   ``ST_DWithin`` on geography, the exact distance in Python).
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     load_models()  # every table mapped before a module builds a statement at import
     from gridapp import create_app
     from gridapp.cases.models import Case
-    from gridapp.cases.queries import CASE_BY_ID
+    from gridapp.cases.partitions import load_case
     from gridapp.cases.services import likely_duplicates
     from gridapp.catalogue.models import Category
     from gridapp.core.config import Config
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 for case_id in probes:
                     session.expunge_all()
                     started = time.perf_counter()
-                    case = session.scalar(CASE_BY_ID, {"case_id": case_id})
+                    case = load_case(session, case_id)
                     read_ms.append((time.perf_counter() - started) * 1000)
                     assert case is not None
                     _ = case.category  # loaded by the case's JSON anyway

@@ -34,6 +34,7 @@ from gridapp.cases.history import (
     states_entered_of,
 )
 from gridapp.cases.models import Case, CaseEvent
+from gridapp.cases.partitions import by_id, load_case, partitioned
 from gridapp.cases.queries import get_case
 from gridapp.cases.scope import case_visible
 from gridapp.catalogue.services import find_category
@@ -239,7 +240,7 @@ def parse_if_match(header: str | None) -> int:
 # The case row locked, with its last event (the chain's head) and its reporter in the same
 # statement: the answer names the reporter, who never changes in an action (a lazy load after
 # it cost a round trip and a tenth of a dispatch's CPU). Only the case row is locked.
-CASE_WITH_HEAD_FOR_UPDATE = (
+CASE_WITH_HEAD_FOR_UPDATE = by_id(
     select(Case, HEAD_SEQ, HEAD_HASH)
     .outerjoin(Case.reporter)
     .options(contains_eager(Case.reporter))
@@ -250,7 +251,8 @@ CASE_WITH_HEAD_FOR_UPDATE = (
 
 def _locked_case(session: Session, user: User, case_id: int) -> Case:
     """`get_case` with the row locked, remembering the chain's head read with the lock."""
-    row = session.execute(CASE_WITH_HEAD_FOR_UPDATE, {"case_id": case_id}).first()
+    statement = CASE_WITH_HEAD_FOR_UPDATE[partitioned(session)]
+    row = session.execute(statement, {"case_id": case_id}).first()
     if row is None or not case_visible(user, row[0]):
         # As get_case: out of scope answers as unknown (and is recorded as a denial there).
         return get_case(session, user, case_id)
@@ -433,7 +435,7 @@ def note_case(
     Like ``supervise`` it writes one event and bumps the version, so a desk holding the old
     version reloads before acting on what it has not seen; no process row is involved.
     """
-    case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+    case = load_case(session, case_id, lock=True)
     if case is None:
         raise NotFound(_("No case %(id)s.", id=case_id))
     now = now or datetime.now(UTC)

@@ -30,6 +30,7 @@ from gridapp.cases.clock import (
     stop_step,
 )
 from gridapp.cases.models import Case, CaseEvent
+from gridapp.cases.partitions import load_case
 from gridapp.cases.scope import case_visible
 from gridapp.catalogue.models import Category
 from gridapp.catalogue.services import (
@@ -85,7 +86,7 @@ def record_reason(ctx: ActionContext) -> None:
 
 def link_duplicate(ctx: ActionContext) -> None:
     target_id = int(ctx.payload["duplicate_of"])
-    target = ctx.session.get(Case, target_id)
+    target = load_case(ctx.session, target_id)
     visible = ctx.user is not None and target is not None and case_visible(ctx.user, target)
     if target is None or not visible or target.state == workflow.State.void:
         raise ValidationFailed(

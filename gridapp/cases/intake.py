@@ -30,6 +30,7 @@ from gridapp.calendar.services import work_calendar
 from gridapp.cases.clock import start_step, warning_time
 from gridapp.cases.history import append_event
 from gridapp.cases.models import Case, Counter
+from gridapp.cases.partitions import load_case, partitioned
 from gridapp.catalogue.models import Category
 from gridapp.catalogue.services import find_category, find_department, nearest_component
 from gridapp.core.config import Config
@@ -82,7 +83,6 @@ INSERT_CASE = {dialect: _insert_case(dialect) for dialect in _INSERTS}
 # first commits) answers as ON CONFLICT DO NOTHING would.
 INSERT_PARTITIONED_CASE = insert(_CASE).returning(_CASE.c.id)
 IDEMPOTENCY_KEY = "uq_case_reporter_id_client_id"
-_PARTITIONED = "gridapp_case_partitioned"
 # Gives back a number a replay took: the transaction still holds the counter row's lock.
 RETURN_NUMBER = (
     update(_COUNTER)
@@ -127,19 +127,6 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _partitioned(session: Session) -> bool:
-    """Whether "case" is partitioned by month: asked once per pooled database connection."""
-    connection = session.connection()
-    info = connection.info
-    partitioned = info.get(_PARTITIONED)
-    if partitioned is None:
-        partitioned = connection.dialect.name == "postgresql" and bool(
-            connection.scalar(text("SELECT to_regclass('public.case_key') IS NOT NULL"))
-        )
-        info[_PARTITIONED] = partitioned
-    return bool(partitioned)
-
-
 def _column_values(case: Case) -> dict[str, Any]:
     """Every column's value of a new case; the columns' Python defaults set on it too."""
     state = case.__dict__
@@ -169,7 +156,7 @@ def _insert(session: Session, case: Case) -> bool:
     values = _column_values(case)
     session.flush()  # whatever the transaction has pending goes first, as a flush would
     # The values as parameters, not in the statement: the compiled statement is then cached.
-    if _partitioned(session):
+    if partitioned(session):
         try:
             with session.begin_nested():
                 case_id = session.scalar(INSERT_PARTITIONED_CASE, values)
@@ -495,9 +482,9 @@ def receive_case(
 
 def find_reported(session: Session, reporter_id: int, client_id: str) -> Case | None:
     """Return the case a reporter already made with this idempotency key, if any."""
-    statement = REPORTED_ID_PARTITIONED if _partitioned(session) else REPORTED_ID
+    statement = REPORTED_ID_PARTITIONED if partitioned(session) else REPORTED_ID
     case_id = session.scalar(statement, {"reporter_id": reporter_id, "client_id": client_id})
-    return None if case_id is None else session.get(Case, case_id)
+    return None if case_id is None else load_case(session, case_id)
 
 
 def _replay(session: Session, case: Case, reporter: User, fingerprint: str | None) -> Reported:

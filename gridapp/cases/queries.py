@@ -25,6 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, defer, joinedload
 import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.models import Case, CaseEvent
+from gridapp.cases.partitions import load_case
 from gridapp.cases.scope import ScopeShape, bound_case_scope, case_scope, case_visible, scope_shape
 from gridapp.catalogue.services import find_department, responsible_department
 from gridapp.core.errors import NotFound, OutOfScope
@@ -32,7 +33,6 @@ from gridapp.core.i18n import _
 from gridapp.core.pagination import cursor_datetime, cursor_int, decode_cursor, paginate
 from gridapp.core.settled import settled_instant
 
-CASE_BY_ID = select(Case).where(Case.id == bindparam("case_id"))
 # A list shows each case's category, department, reporter and handler by name: joined into
 # the page's own statement (many-to-one: a row each), not a statement per relation; and it
 # leaves out the columns no case JSON shows (the point's geometry is decoded into a shapely
@@ -46,12 +46,11 @@ NAMED = (
     defer(Case.client_id),
     defer(Case.request_hash),
 )
-CASE_BY_ID_FOR_UPDATE = CASE_BY_ID.with_for_update()
 
 
 def get_case(session: Session, user: User, case_id: int, *, lock: bool = False) -> Case:
     """Return a case the user may see; anything else is 404 (its existence stays hidden)."""
-    case = session.scalar(CASE_BY_ID_FOR_UPDATE if lock else CASE_BY_ID, {"case_id": case_id})
+    case = load_case(session, case_id, lock=lock)
     if case is None:
         raise NotFound(_("No case %(id)s.", id=case_id))
     if not case_visible(user, case):

@@ -10,6 +10,7 @@ to the history by the app's role.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.history import verify_chain
 from gridapp.cases.models import Case, CaseEvent
+from gridapp.cases.partitions import CASE_BY_ID, CASE_BY_ID_FOR_UPDATE, load_case
 from gridapp.cases.queries import CaseFilters, list_cases
 from gridapp.core import migrate
 from gridapp.core.db import make_engine
@@ -215,6 +217,16 @@ def test_upgrade_and_downgrade_keep_every_row_and_answer(app, url, engine):
             )
         )
         assert misplaced == 0
+        # Each key row names its case's month (0028), so a case by id reads one month.
+        assert (
+            conn.scalar(
+                text(
+                    'SELECT count(*) FROM case_key k FULL JOIN "case" c ON c.id = k.id '
+                    "WHERE k.created_at IS DISTINCT FROM c.created_at"
+                )
+            )
+            == 0
+        )
     after = every_row(engine)
     # Head also has the revisions after 0025: their tables (the dashboard's roll-up) start empty.
     assert {table: after[table] for table in rows} == rows
@@ -408,6 +420,47 @@ def test_a_case_moved_to_another_month_keeps_its_key_and_events(app, url, engine
         conn_scalar(engine, "SELECT number FROM case_key WHERE id = :id", id=case_id)
         == "renumbered"
     )
+    # The key's month follows the case, within a month and across one; the case is found by id.
+    for shift in ("1 second", "40 days"):
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    'UPDATE "case" SET created_at = created_at + CAST(:shift AS interval) '
+                    "WHERE id = :id"
+                ),
+                {"id": case_id, "shift": shift},
+            )
+        assert conn_scalar(
+            engine, "SELECT created_at FROM case_key WHERE id = :id", id=case_id
+        ) == conn_scalar(engine, 'SELECT created_at FROM "case" WHERE id = :id', id=case_id)
+        with Session(engine) as session:
+            found = load_case(session, case_id)
+            assert found is not None and found.number == "renumbered"
+
+
+@postgres_only
+def test_a_case_by_id_reads_one_month(app, url, engine):
+    migrate.upgrade(url)
+    case_id = conn_scalar(engine, 'SELECT id FROM "case" ORDER BY created_at DESC LIMIT 1')
+    with engine.connect() as conn:
+        assert len(partition_states(conn)[0].months) > 12
+        for statement in (CASE_BY_ID[True], CASE_BY_ID_FOR_UPDATE[True]):
+            sql = statement.params(case_id=case_id).compile(
+                dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+            )
+            plan = conn.scalars(
+                text(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}")
+            ).all()
+            months = [
+                line
+                for line in plan
+                if re.search(r" on case_(p\d{6}|default)\b", line) and "never executed" not in line
+            ]
+            assert len(months) == 1, "\n".join(plan)
+    with Session(engine) as session:
+        found = load_case(session, case_id, lock=True)
+        assert found is not None and found.id == case_id
+        assert load_case(session, -1) is None
 
 
 def conn_scalar_row(engine: Engine, statement: str, **params: Any) -> tuple[Any, ...]:
