@@ -15,12 +15,12 @@ The other modules make their own small databases (the demo county, or what they 
 remove them.
 PostgreSQL and Redis are those of ``make test`` (TEST_DATABASE_URL, TEST_REDIS_URL).
 
-How long ``city`` takes on two cores, estimated from its parts on the loaded machine of
-docs/performance.md (an idle one is faster): generating the PostGIS city about 12.5 min, the
-SQLite one not timed at that size; the modules reading the city a few minutes per backend
-(``bench_memory`` about 2 min, 4 more for the profile a missed target triggers); the other
-modules (geo, PostGIS, HTTP with wrk, the offline replay on both backends, duplicates,
-evaluation) about a quarter of an hour: three quarters of an hour to an hour in all.
+How long ``city`` takes on two cores, measured once in one go (docs/performance.md, "Where each
+row stands"): 43 min, with tests running beside parts of it. The modules that make their own data
+(geo, PostGIS, HTTP with wrk, the offline replay on both backends, duplicates, evaluation) 14
+min; generating the PostGIS city 15 min and reading it 11 min (``bench_partitions``' copies and
+migration included); generating the SQLite city 4.5 min and reading it 3.5 min. A loaded
+machine takes longer, and a missed memory target adds about 4 min for its profile.
 """
 
 from __future__ import annotations
