@@ -24,9 +24,12 @@ SETTLE_MARGIN = timedelta(seconds=2)
 
 # When the oldest transaction still open on this database began, the caller's own excepted. The
 # app's processes (gunicorn's and the workers') sign in as one role, so each sees the others'.
+# Read-only transactions count too: a job may read its clock, then read for a while before its
+# first write. A long one (a tile precompute) only holds the instant back, so the feeds send
+# what changed meanwhile again; a change is never skipped.
 OLDEST_OPEN_TRANSACTION = text(
-    "SELECT min(xact_start) FROM pg_stat_activity"
-    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
 )
 
 
