@@ -3,7 +3,7 @@
 ``case`` is partitioned by month of ``created_at`` (migration 0025) and its primary key is
 ``(id, created_at)``: a statement that names only the id probes every month's index, one more
 each month the system runs (17 on the benchmark's year). With the case's ``created_at`` in its
-key row, ``gridapp.cases.keys`` looks a case up by id *and* month, and PostgreSQL prunes the
+key row, ``gridapp.cases.partitions`` looks a case up by id *and* month, and PostgreSQL prunes the
 rest when the statement runs. The key trigger of 0025 keeps the column in step, a month's move
 included; it is made again here with the column in its list. SQLite (no partitions) and a
 plain PostgreSQL schema have no ``case_key``: there this migration does nothing.
