@@ -16,8 +16,13 @@ by ``scripts/ensure-wrk.sh`` when missing) loads them from C connections with th
   (the cases reported in the round, accepted and filed outside the timing; the department left
   to the responsibility rules).
 
-The three run back to back in each of R rounds, so every ratio has a baseline measured next to
-it; the median round is the result. Every answer must be 2xx, and the rows are printed for
+A third server on each backend, ``bench.floor_app``, is a bare write on the same stack (a token
+checked, one Redis round trip, two INSERTs in one transaction, a case-sized answer): wrk loads it
+with the reports' script. Its ratio is not a row of its own: the rows' baselines quote it, as
+the most that any report path on this stack could reach on this machine.
+
+The scenarios run back to back in each of R rounds, so every ratio has a baseline measured next
+to it; the median round is the result. Every answer must be 2xx, and the rows are printed for
 ``python -m bench`` (target: ≥ 0.33 of hello-world's requests/s each).
 Everything started here is stopped, and everything created is removed, at the end.
 """
@@ -47,6 +52,7 @@ from typing import Any
 
 import shapely.geometry
 
+from bench import floor_app
 from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
 from bench.report import Row, emit
 
@@ -239,6 +245,29 @@ def postgres_backend(var_dir: Path, run_id: str) -> Iterator[dict[str, str]]:
             conn_r.close()
 
 
+def bare_write_env(env: dict[str, str], label: str, tmp: Path) -> dict[str, str]:
+    """The bare write's environment beside gridapp's: its own tables, the same Redis.
+
+    On SQLite its own file in the same folder (a file of its own, as gridapp's is its own);
+    on PostgreSQL its two tables in gridapp's throw-away database.
+    """
+    from gridapp.core.db import make_engine
+
+    url = env["DATABASE_URL"]
+    if url.startswith("sqlite"):
+        url = f"sqlite:///{tmp / f'bare-write-{label}.db'}"
+    engine = make_engine(url)
+    try:
+        floor_app.create_tables(engine)
+    finally:
+        engine.dispose()
+    return {
+        "FLOOR_DATABASE_URL": url,
+        "REDIS_URL": env["REDIS_URL"],
+        "FLOOR_SECRET": secrets.token_urlsafe(32),
+    }
+
+
 # -- the client side of gridapp ---------------------------------------------------------------
 
 
@@ -419,8 +448,13 @@ def take_actions(
 @dataclass
 class Round:
     hello: WrkResult
+    floor: WrkResult
     reports: WrkResult
     dispatch: WrkResult
+
+    @property
+    def floor_ratio(self) -> float:
+        return self.floor.rps / self.hello.rps
 
     @property
     def reports_ratio(self) -> float:
@@ -434,13 +468,18 @@ class Round:
 def gridapp_rounds(
     wrk: str,
     hello_port: int,
+    floor: tuple[int, str],
     port: int,
     database_url: str,
     args: argparse.Namespace,
     label: str,
     tmp: Path,
 ) -> list[Round]:
-    """Alternate hello-world, reports and dispatch, each round its own baseline."""
+    """Alternate hello-world, the bare write, reports and dispatch, each round its own baseline.
+
+    ``floor`` is the bare write's port and an access token for it.
+    """
+    floor_port, floor_token = floor
     worker = sign_in(port, "grid_worker")
     acceptor = sign_in(port, "acceptor")
     shift_leader = sign_in(port, "shift_leader")
@@ -458,10 +497,28 @@ def gridapp_rounds(
         3,
         {**report_env, "BENCH_RUN": f"warm-{secrets.token_hex(4)}"},
     )
+    run_wrk(
+        wrk,
+        f"{label} bare write warm-up",
+        floor_port,
+        "reports.lua",
+        args,
+        2,
+        {**report_env, "BENCH_TOKEN": floor_token, "BENCH_RUN": f"warm-{secrets.token_hex(4)}"},
+    )
     rounds = []
     for n in range(1, args.rounds + 1):
         hello = run_wrk(
             wrk, f"[{label} {n}] hello-world", hello_port, "hello.lua", args, args.duration
+        )
+        floor_run = run_wrk(
+            wrk,
+            f"[{label} {n}] bare write",
+            floor_port,
+            "reports.lua",
+            args,
+            args.duration,
+            {**report_env, "BENCH_TOKEN": floor_token, "BENCH_RUN": f"f{n}-{secrets.token_hex(4)}"},
         )
         before = {case_id for case_id, _ in cases_in(database_url, "reported")}
         reports = run_wrk(
@@ -498,9 +555,9 @@ def gridapp_rounds(
         )
         if dispatch.requests > len(filed):
             dispatch.non_2xx = max(dispatch.non_2xx, dispatch.requests - len(filed))
-        for result in (hello, reports, dispatch):
+        for result in (hello, floor_run, reports, dispatch):
             print(result.describe(), flush=True)
-        rounds.append(Round(hello, reports, dispatch))
+        rounds.append(Round(hello, floor_run, reports, dispatch))
     return rounds
 
 
@@ -542,17 +599,36 @@ def main(argv: list[str] | None = None) -> int:
             backends.append(("postgis", lambda: postgres_backend(tmp / "postgis", run_id)))
         for label, backend in backends:
             with backend() as env:
+                floor_env = bare_write_env(env, label, tmp)
+                floor = start(f"bare-write-{label}", "bench.floor_app:app", floor_env)
                 server = start(f"gridapp-{label}", "wsgi:app", env)
                 try:
                     rounds = gridapp_rounds(
-                        wrk, hello.port, server.port, env["DATABASE_URL"], args, label, tmp
+                        wrk,
+                        hello.port,
+                        (floor.port, floor_app.sign(floor_env["FLOOR_SECRET"])),
+                        server.port,
+                        env["DATABASE_URL"],
+                        args,
+                        label,
+                        tmp,
                     )
                 finally:
-                    server.stop()
-                    servers.remove(server)
+                    for running in (server, floor):
+                        running.stop()
+                        servers.remove(running)
             failed += [
-                r for rnd in rounds for r in (rnd.hello, rnd.reports, rnd.dispatch) if r.failed
+                r
+                for rnd in rounds
+                for r in (rnd.hello, rnd.floor, rnd.reports, rnd.dispatch)
+                if r.failed
             ]
+            floors = [r.floor_ratio for r in rounds]
+            bare = (
+                f"a bare write on the stack {statistics.median(floors):.2f} "
+                f"({min(floors):.2f}–{max(floors):.2f})"
+            )
+            print(f"[{label}] {bare} of hello-world's requests/s", flush=True)
             for name, ratios, target in (
                 ("POST /api/v1/mobile/reports", [r.reports_ratio for r in rounds], REPORTS_TARGET),
                 (
@@ -566,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
                     Row(
                         f"{name} [{label}]",
                         f"hello-world {hello_rps:.0f} req/s (wrk, median of {len(rounds)}: "
-                        f"{min(ratios):.2f}–{max(ratios):.2f})",
+                        f"{min(ratios):.2f}–{max(ratios):.2f}; {bare})",
                         statistics.median(ratios),
                         "×",
                         target,
