@@ -32,7 +32,7 @@ import math
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -700,8 +700,13 @@ def _chunks(data: dict[str, NDArray[Any]], size: int) -> Iterator[dict[str, NDAr
         yield {k: v[start : start + size] for k, v in data.items()}
 
 
-def write_cases(connection: Any, cases: Cases) -> None:
-    """Write the cases and their events on a DBAPI connection (psycopg: COPY; sqlite3)."""
+def write_cases(
+    connection: Any, cases: Cases, after_cases: Callable[[], None] | None = None
+) -> None:
+    """Write the cases and their events on a DBAPI connection (psycopg: COPY; sqlite3).
+
+    ``after_cases`` runs between the two (the events' foreign key may need what it writes).
+    """
     sqlite = isinstance(connection, sqlite3.Connection)
     if sqlite and not connection.in_transaction:
         # The app's SQLite connections run in autocommit: one transaction, not one per row.
@@ -719,6 +724,8 @@ def write_cases(connection: Any, cases: Cases) -> None:
         for name, value in _CASE_CONSTANTS.items():
             columns[name] = [value] * size
         _insert(connection, sqlite, "case", columns)
+    if after_cases is not None:
+        after_cases()
     for part in _chunks(cases.event, CHUNK * 4):
         columns = _columns(part, cases.start, sqlite)
         size = len(columns["case_id"])
@@ -781,6 +788,67 @@ def _drop_secondary_indexes(connection: Any, tables: Sequence[str]) -> list[str]
     # and every read scans every month. Without ONLY it is built on each partition and
     # attached (a plain table's definition has no ONLY).
     return [definition.replace(" ON ONLY ", " ON ", 1) for _, definition in rows]
+
+
+# The tables a load writes in bulk, and the key tables of their monthly partitions (0025).
+_KEYED = {"case": "case_key", "case_event": "case_event_key"}
+
+
+def _row_triggers_off(connection: Any) -> Callable[[str], None] | None:
+    """PostgreSQL: switch the cases' and events' row triggers off for a bulk load.
+
+    Those triggers keep ``case_key`` and ``case_event_key`` in step (0025) and strike the
+    dashboard roll-up's days (0027), one plpgsql call per row. Within one load transaction
+    their plans are made while the key tables are empty (a sequential scan) and kept while the
+    tables grow: the load went quadratic (a COPY of 800 000 events ran past half an hour). So
+    they are off while the rows go in, and what they would have written is written in bulk:
+    the returned function fills a table's key rows (the cases' before the events, whose
+    foreign key names them); ``_row_triggers_on`` then switches them back and marks every day
+    of the roll-up stale. None on SQLite, whose triggers are statements of their own.
+
+    The rows to key are those past the key table's highest id before the load: the load's ids
+    come after every stored one (``first_id``, the sequences). (An anti-join against the key
+    table, planned while it is empty, went quadratic the same way.)
+    """
+    if isinstance(connection, sqlite3.Connection):
+        return None
+    keyed_before: dict[str, int] = {}
+    for table, key in _KEYED.items():
+        found = connection.execute("SELECT to_regclass(%s)", (f"public.{key}",)).fetchone()
+        if found is not None and found[0] is not None:  # else the plain schema: no key tables
+            row = connection.execute(f'SELECT coalesce(max(id), 0) FROM public."{key}"').fetchone()
+            keyed_before[table] = int(row[0])
+        connection.execute(f'ALTER TABLE public."{table}" DISABLE TRIGGER USER')
+
+    def fill_keys(table: str) -> None:
+        if table not in keyed_before:
+            return
+        key = _KEYED[table]
+        columns = [
+            row[0]
+            for row in connection.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                "'public' AND table_name = %s ORDER BY ordinal_position",
+                (key,),
+            ).fetchall()
+        ]
+        listed = ", ".join(columns)
+        connection.execute(
+            f'INSERT INTO public."{key}" ({listed}) SELECT {listed} FROM public."{table}" '
+            "WHERE id > %s",
+            (keyed_before[table],),
+        )
+
+    return fill_keys
+
+
+def _row_triggers_on(connection: Any) -> None:
+    """Switch the row triggers back on; every roll-up day is stale (the load touched the year)."""
+    for table in _KEYED:
+        connection.execute(f'ALTER TABLE public."{table}" ENABLE TRIGGER USER')
+    found = connection.execute("SELECT to_regclass('public.dashboard_rollup_day')").fetchone()
+    if found is not None and found[0] is not None:
+        connection.execute("DELETE FROM public.dashboard_rollup_day")
 
 
 def _add_month_partitions(connection: Any, start: datetime) -> None:
@@ -872,7 +940,13 @@ def generate(database_url: str, size: Size, seed: int = 2026) -> dict[str, float
         try:
             _add_month_partitions(raw.driver_connection, cases.start)
             rebuild = _drop_secondary_indexes(raw.driver_connection, ("case", "case_event"))
-            write_cases(raw.driver_connection, cases)
+            fill_keys = _row_triggers_off(raw.driver_connection)
+            if fill_keys is None:
+                write_cases(raw.driver_connection, cases)
+            else:
+                write_cases(raw.driver_connection, cases, lambda: fill_keys("case"))
+                fill_keys("case_event")
+                _row_triggers_on(raw.driver_connection)
             for statement in rebuild:
                 raw.driver_connection.execute(statement)
             raw.commit()
