@@ -20,7 +20,9 @@ row stands"): 43 min, with tests running beside parts of it. The modules that ma
 (geo, PostGIS, HTTP with wrk, the offline replay on both backends, duplicates, evaluation) 14
 min; generating the PostGIS city 15 min and reading it 11 min (``bench_partitions``' copies and
 migration included); generating the SQLite city 4.5 min and reading it 3.5 min. A loaded
-machine takes longer, and a missed memory target adds about 4 min for its profile.
+machine takes longer, and a missed memory target adds about 4 min for its profile. (Stop 19:
+the PostGIS city generated in 10.5 min beside a run of the test suite, once its load turned the
+row triggers off; see ``bench.generate``.)
 """
 
 from __future__ import annotations
