@@ -26,6 +26,7 @@ dropped first and built once after; a million cases take a few minutes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import math
@@ -794,28 +795,35 @@ def _drop_secondary_indexes(connection: Any, tables: Sequence[str]) -> list[str]
 _KEYED = {"case": "case_key", "case_event": "case_event_key"}
 
 
-def _row_triggers_off(connection: Any) -> Callable[[str], None] | None:
-    """PostgreSQL: switch the cases' and events' row triggers off for a bulk load.
+def _exists(connection: Any, name: str) -> bool:
+    """Whether the relation ``public.<name>`` exists (a table of a later migration)."""
+    found = connection.execute("SELECT to_regclass(%s)", (f"public.{name}",)).fetchone()
+    return found is not None and found[0] is not None
+
+
+@contextlib.contextmanager
+def _row_triggers_off(connection: Any) -> Iterator[Callable[[str], None]]:
+    """PostgreSQL: the cases' and events' row triggers off for a bulk load, on again after.
 
     Those triggers keep ``case_key`` and ``case_event_key`` in step (0025) and strike the
     dashboard roll-up's days (0027), one plpgsql call per row. Within one load transaction
     their plans are made while the key tables are empty (a sequential scan) and kept while the
     tables grow: the load went quadratic (a COPY of 800 000 events ran past half an hour). So
     they are off while the rows go in, and what they would have written is written in bulk:
-    the returned function fills a table's key rows (the cases' before the events, whose
-    foreign key names them); ``_row_triggers_on`` then switches them back and marks every day
-    of the roll-up stale. None on SQLite, whose triggers are statements of their own.
+    the yielded function fills a table's key rows (the cases' before the events, whose
+    foreign key names them), and at the end every day of the roll-up is marked stale. On
+    SQLite, whose triggers are statements of their own, nothing changes.
 
     The rows to key are those past the key table's highest id before the load: the load's ids
     come after every stored one (``first_id``, the sequences). (An anti-join against the key
     table, planned while it is empty, went quadratic the same way.)
     """
     if isinstance(connection, sqlite3.Connection):
-        return None
+        yield lambda table: None
+        return
     keyed_before: dict[str, int] = {}
     for table, key in _KEYED.items():
-        found = connection.execute("SELECT to_regclass(%s)", (f"public.{key}",)).fetchone()
-        if found is not None and found[0] is not None:  # else the plain schema: no key tables
+        if _exists(connection, key):  # else the plain schema: no key tables
             row = connection.execute(f'SELECT coalesce(max(id), 0) FROM public."{key}"').fetchone()
             keyed_before[table] = int(row[0])
         connection.execute(f'ALTER TABLE public."{table}" DISABLE TRIGGER USER')
@@ -839,15 +847,11 @@ def _row_triggers_off(connection: Any) -> Callable[[str], None] | None:
             (keyed_before[table],),
         )
 
-    return fill_keys
-
-
-def _row_triggers_on(connection: Any) -> None:
-    """Switch the row triggers back on; every roll-up day is stale (the load touched the year)."""
+    # A failed load rolls back, the ALTERs with it: the triggers come back on only here.
+    yield fill_keys
     for table in _KEYED:
         connection.execute(f'ALTER TABLE public."{table}" ENABLE TRIGGER USER')
-    found = connection.execute("SELECT to_regclass('public.dashboard_rollup_day')").fetchone()
-    if found is not None and found[0] is not None:
+    if _exists(connection, "dashboard_rollup_day"):
         connection.execute("DELETE FROM public.dashboard_rollup_day")
 
 
@@ -940,13 +944,9 @@ def generate(database_url: str, size: Size, seed: int = 2026) -> dict[str, float
         try:
             _add_month_partitions(raw.driver_connection, cases.start)
             rebuild = _drop_secondary_indexes(raw.driver_connection, ("case", "case_event"))
-            fill_keys = _row_triggers_off(raw.driver_connection)
-            if fill_keys is None:
-                write_cases(raw.driver_connection, cases)
-            else:
+            with _row_triggers_off(raw.driver_connection) as fill_keys:
                 write_cases(raw.driver_connection, cases, lambda: fill_keys("case"))
                 fill_keys("case_event")
-                _row_triggers_on(raw.driver_connection)
             for statement in rebuild:
                 raw.driver_connection.execute(statement)
             raw.commit()

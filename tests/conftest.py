@@ -199,7 +199,8 @@ def _suite_database() -> Iterator[None]:
         db.init(**_SUITE_DATABASE)
     from gridapp.core.extensions import redis
 
-    if (redis.url, redis.embedded_db, redis.prefix) != tuple(_SUITE_REDIS.values()):
+    now = {"url": redis.url, "embedded_db": redis.embedded_db, "prefix": redis.prefix}
+    if now != _SUITE_REDIS:
         redis.init(**_SUITE_REDIS)
 
 
