@@ -343,6 +343,14 @@ def test_the_desk_closes_a_case_in_the_browser(page: Any, server: str) -> None:
     )
     page.wait_for_selector("[data-test=map][data-idle=true]")  # every tile in view drawn
     shot(page, "map")
+    # The filter panel narrows the list beside the map: a search nothing matches empties it,
+    # the case's number brings the case back.
+    page.fill("input[data-test=filter-q]", "no-such-case-anywhere")
+    page.click("[data-test=filter-apply]")
+    page.wait_for_selector(f"[data-test=map-case-{case_id}]", state="detached")
+    page.fill("input[data-test=filter-q]", case["number"])
+    page.click("[data-test=filter-apply]")
+    page.wait_for_selector(f"[data-test=map-case-{case_id}]")
 
     # The case (tokens live in the page's memory: it is opened by a link, never a reload):
     # dispatch to the department the rules suggest, preselected in the picker.
