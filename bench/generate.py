@@ -802,7 +802,7 @@ def _exists(connection: Any, name: str) -> bool:
 
 
 @contextlib.contextmanager
-def _row_triggers_off(connection: Any) -> Iterator[Callable[[str], None]]:
+def row_triggers_off(connection: Any) -> Iterator[Callable[[str], None]]:
     """PostgreSQL: the cases' and events' row triggers off for a bulk load, on again after.
 
     Those triggers keep ``case_key`` and ``case_event_key`` in step (0025) and strike the
@@ -944,7 +944,7 @@ def generate(database_url: str, size: Size, seed: int = 2026) -> dict[str, float
         try:
             _add_month_partitions(raw.driver_connection, cases.start)
             rebuild = _drop_secondary_indexes(raw.driver_connection, ("case", "case_event"))
-            with _row_triggers_off(raw.driver_connection) as fill_keys:
+            with row_triggers_off(raw.driver_connection) as fill_keys:
                 write_cases(raw.driver_connection, cases, lambda: fill_keys("case"))
                 fill_keys("case_event")
             for statement in rebuild:

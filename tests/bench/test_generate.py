@@ -120,7 +120,7 @@ def test_writing_a_year_on_partitioned_postgis_indexes_every_month(tmp_path: Pat
     """On the partitioned schema (migration 0025) the year lands in its months' partitions,
     not in DEFAULT, and the indexes rebuilt after the write are valid on every partition.
 
-    The row triggers are off during the write (``bench.generate._row_triggers_off``): the key
+    The row triggers are off during the write (``bench.generate.row_triggers_off``): the key
     tables are filled in bulk as the triggers would have filled them, every roll-up day is
     stale, and the triggers are on again afterwards."""
     if os.environ.get("GRIDAPP_TEST_BACKEND", "sqlite") != "postgres":
