@@ -4,10 +4,12 @@ The index is a raster laid over the map. A pixel that no cell boundary touches a
 with the one cell that covers it (or "outside"); a pixel that a boundary crosses keeps the short
 list of cells that may cover a point in it, and is split into SUB x SUB sub-pixels that answer
 the same way, each computed exactly when the index is built. Only a point in a sub-pixel that a
-boundary touches is tested exactly, against its pixel's candidates, by walking their packed
-coordinates with exact signs (GEOS is asked only where doubles cannot tell). Because the
-candidates are tested in code order and the first that covers the point wins, the answers are
-exactly those of "every cell that covers the point, lowest code first", boundary points included.
+boundary touches needs more: where one edge alone crosses its pixel (most mixed pixels), the
+side of that edge it is on, one determinant; otherwise, or on the edge itself, a test against
+its pixel's candidates, walking their packed coordinates with exact signs (GEOS is asked only
+where doubles cannot tell). Because the candidates are tested in code order and the first that
+covers the point wins, the answers are exactly those of "every cell that covers the point,
+lowest code first", boundary points included.
 """
 
 from __future__ import annotations
@@ -67,6 +69,19 @@ _SUB_OUTSIDE: Final = 14  # no candidate covers it
 _SUB_EXACT: Final = 15  # a boundary touches it: test the pixel's candidates exactly
 # A sub-pixel's answer fits in four bits, two to a byte (the low half first): a mixed pixel
 # rarely has more than a few candidates, and one with more than 14 is tested exactly anyway.
+# A mixed pixel that one edge alone crosses says so in its count word (see _one_segment_words):
+# the word is then ~(count | left << 2 | right << 4 | edge << 6), negative, where left and
+# right are the answers on each side of the edge (a candidate's index, or _SEGMENT_OUTSIDE)
+# and edge is the index of its first vertex in the packed coordinates (the next one ends it).
+_SEGMENT_MAX_COUNT: Final = 3
+_SEGMENT_OUTSIDE: Final = 3
+_SEGMENT_LEFT: Final = 2
+_SEGMENT_RIGHT: Final = 4
+_SEGMENT_EDGE: Final = 6
+# 2**25 vertices: a map of over a million unit grids; an edge past that keeps the walk.
+_SEGMENT_EDGES: Final = 1 << (31 - _SEGMENT_EDGE)
+# A piece of a pixel thinner than this at its farthest corner (in pixels) keeps the walk.
+_SEGMENT_CLEARANCE: Final = 1e-3
 
 # The per-point path turns pixel coordinates (≥ 0 there, where floor is truncation) into
 # integers with math.floor, a one-argument builtin (~16 ns); int() goes through the type's
@@ -185,7 +200,9 @@ class GridIndex:
         )
         self._bounds: FloatArray = bounds.reshape(-1, 4)
         del bounds
-        r = self._raster = _build_raster(geoms, pixel_m=pixel_m, max_pixels=max_pixels)
+        r = self._raster = _build_raster(
+            geoms, pixel_m=pixel_m, max_pixels=max_pixels, packed_coords=self._shapes.coords
+        )
         del geoms
         # The short tables are made again now that the map as loaded is freed (when the caller
         # kept no list of it): the first copies lie among the load's dead objects.
@@ -200,6 +217,8 @@ class GridIndex:
         # this way, 0.77–0.84 with array.array).
         self._values = r.values.data
         self._mixed = r.mixed.data
+        # The packed lon, lat, lon, lat, …: a one-edge pixel's edge is read from it.
+        self._xy = self._shapes.xy
         self._lon0 = r.lon0
         self._lat0 = r.lat0
         self._inv_dlon = 1.0 / r.dlon
@@ -247,13 +266,43 @@ class GridIndex:
         return self._exact(record, lon, lat)
 
     def _exact(self, record: int, lon: float, lat: float) -> int:
-        """Test a mixed pixel's candidates in code order; the first covering the point wins."""
-        covers = self._shapes.covers_point
+        """Answer a point in a sub-pixel a boundary touches.
+
+        Where one edge alone crosses the pixel, the side of it the point is on answers (one
+        determinant, its sign vouched for by the filter `_ring_side` uses). Otherwise, and for
+        a point on the edge, the pixel's candidates are tested in code order; the first
+        covering the point wins.
+        """
         mixed = self._mixed
+        count: int = mixed[record + _COUNT]
+        if count < 0:
+            word = ~count
+            count = word & _SEGMENT_MAX_COUNT
+            xy = self._xy
+            at = word >> _SEGMENT_EDGE << 1
+            ax = xy[at] - lon
+            ay = xy[at + 1] - lat
+            bx = xy[at + 2] - lon
+            by = xy[at + 3] - lat
+            left = ax * by
+            right = ay * bx
+            det = left - right  # > 0: the point is left of the edge
+            bound = (abs(left) + abs(right)) * _CCW_ERRBOUND
+            side = -1
+            if det > bound:
+                side = word >> _SEGMENT_LEFT & 3
+            elif det < -bound:
+                side = word >> _SEGMENT_RIGHT & 3
+            if side == _SEGMENT_OUTSIDE:
+                return -1
+            if side >= 0:
+                cell: int = mixed[record + _HEAD + side]
+                return cell
+        covers = self._shapes.covers_point
         box = self._box
         first = record + _HEAD
-        for j in range(first, first + mixed[record + _COUNT]):
-            cell: int = mixed[j]
+        for j in range(first, first + count):
+            cell = mixed[j]
             west = cell << 2
             # A grid's box is exact (its extreme vertices): outside it, no walk is needed.
             if (
@@ -287,6 +336,23 @@ class GridIndex:
                     if i >= 0:
                         return self._located[i]
         raise PointOutsideGrids(lon, lat)
+
+    def _sides(self, edge: IntArray, lons: FloatArray, lats: FloatArray) -> NDArray[np.int8]:
+        """Per point, 1 left of its edge (the packed coordinates' vertex `edge` to the next),
+        -1 right of it, 0 on its line or where the filter cannot vouch for the sign."""
+        coords = self._shapes.coords
+        ax = coords[edge, 0] - lons
+        ay = coords[edge, 1] - lats
+        bx = coords[edge + 1, 0] - lons
+        by = coords[edge + 1, 1] - lats
+        left = ax * by
+        right = ay * bx
+        det = left - right
+        bound = (np.abs(left) + np.abs(right)) * _CCW_ERRBOUND
+        side = np.zeros(edge.size, dtype=np.int8)
+        side[det > bound] = 1
+        side[det < -bound] = -1
+        return side
 
     def locate_many(self, lons: ArrayLike, lats: ArrayLike) -> IntArray:
         """Return, per point, its grid's position in `grid_codes`, or -1 where outside."""
@@ -340,7 +406,21 @@ class GridIndex:
         exact = np.flatnonzero(exact)
         points = mixed[exact]
         start = start[exact]
-        count = r.mixed[record[exact] + _COUNT]
+        count = r.mixed[record[exact] + _COUNT].astype(np.int64)
+        # A pixel one edge alone crosses: the side of it answers, as on the point path.
+        one = np.flatnonzero(count < 0)
+        if one.size:
+            word = ~count[one]
+            count[one] = word & _SEGMENT_MAX_COUNT
+            side = self._sides(word >> _SEGMENT_EDGE, lon_flat[points[one]], lat_flat[points[one]])
+            code = np.where(side > 0, word >> _SEGMENT_LEFT, word >> _SEGMENT_RIGHT) & 3
+            decided = side != 0
+            answer = np.take(r.mixed, start[one] + code, mode="clip").astype(np.int64)
+            answer[code == _SEGMENT_OUTSIDE] = -1
+            result[points[one[decided]]] = answer[decided]
+            keep = np.ones(points.size, dtype=bool)
+            keep[one[decided]] = False
+            points, start, count = points[keep], start[keep], count[keep]
         # First each point against its first candidate (in code order), then each point left
         # against all its other candidates at once, the first that covers it winning: two
         # calls, however many candidates a pixel has.
@@ -455,6 +535,12 @@ class GridIndex:
     def mixed_pixel_count(self) -> int:
         """Return how many pixels a boundary crosses (each split into SUB x SUB sub-pixels)."""
         return int(self._raster.record_starts().size)
+
+    @property
+    def one_edge_pixel_count(self) -> int:
+        """Return how many mixed pixels one edge alone crosses (answered by its side)."""
+        starts = self._raster.record_starts()
+        return int(np.count_nonzero(self._raster.mixed[starts + _COUNT] < 0))
 
     @property
     def exact_subpixel_count(self) -> int:
@@ -619,6 +705,11 @@ class _PackedShapes:
         self._parts = self.part_start.data
         self._rings = self.ring_start.data
         self._one_ring = self.one_ring.tobytes()
+
+    @property
+    def xy(self) -> array.array[float]:
+        """The coordinates as lon, lat, lon, lat, … (the memory `coords` views)."""
+        return self._xy
 
     @property
     def nbytes(self) -> int:
@@ -947,7 +1038,13 @@ def _empty_raster() -> _Raster:
     )
 
 
-def _build_raster(geoms: NDArray[np.object_], *, pixel_m: float | None, max_pixels: int) -> _Raster:
+def _build_raster(
+    geoms: NDArray[np.object_],
+    *,
+    pixel_m: float | None,
+    max_pixels: int,
+    packed_coords: FloatArray | None = None,
+) -> _Raster:
     ncells = len(geoms)
     if ncells == 0:
         return _empty_raster()
@@ -983,9 +1080,12 @@ def _build_raster(geoms: NDArray[np.object_], *, pixel_m: float | None, max_pixe
     u0, v0 = pu[first], pv[first]
     u1, v1 = pu[first + 1], pv[first + 1]
     seg_cell = part_cell[ring_part[coord_ring[first]]].astype(np.int64)
+    # An edge is named by its first vertex in the packed coordinates (see _one_segment_words),
+    # when those are laid out as these are (GeoArrow's order is GEOS's; checked, not assumed).
+    same_layout = packed_coords is not None and np.array_equal(coords, packed_coords)
     # The rings are copies (GEOS memory tracemalloc does not see): a 100 000-cell map's build
     # peaks over a hundred MB lower without them and the per-vertex arrays.
-    del parts, part_cell, rings, ring_part, coords, coord_ring, pu, pv, first
+    del parts, part_cell, rings, ring_part, coords, coord_ring, pu, pv
 
     boundary_keys = _boundary_keys(u0, v0, u1, v1, seg_cell, ncols, nrows, ncells)
     marked = np.zeros(ncols * nrows, dtype=bool)
@@ -1007,9 +1107,15 @@ def _build_raster(geoms: NDArray[np.object_], *, pixel_m: float | None, max_pixe
     offsets = np.append(first_key, keys.size).astype(np.int32)
     cands = (keys % ncells).astype(np.int32)
     del keys
-    sub = _subpixels(
-        u0, v0, u1, v1, values, offsets, cands, ncols, nrows, (lon0, lat0, dlon, dlat), geoms
-    )
+    edges, edge_first = _distinct_edges(u0, v0, u1, v1, first)
+    del u0, v0, u1, v1, first, seg_cell
+    sub = _subpixels(edges, values, offsets, cands, ncols, nrows, (lon0, lat0, dlon, dlat), geoms)
+    words = np.diff(offsets)
+    if same_layout:
+        words = _one_segment_words(
+            edges, edge_first, values, offsets, cands, sub, ncols, (lon0, lat0, dlon, dlat), geoms
+        )
+    del edges, edge_first
     return _Raster(
         lon0=lon0,
         lat0=lat0,
@@ -1018,59 +1124,16 @@ def _build_raster(geoms: NDArray[np.object_], *, pixel_m: float | None, max_pixe
         ncols=ncols,
         nrows=nrows,
         values=values,
-        mixed=_records(values, offsets, cands, sub),
+        mixed=_records(values, offsets, cands, sub, words),
     )
 
 
-def _records(
-    values: NDArray[np.int32],
-    offsets: NDArray[np.int32],
-    cands: NDArray[np.int32],
-    sub: NDArray[np.uint8],
-) -> NDArray[np.int32]:
-    """Lay mixed pixel k's sub-pixels (two to a byte in `sub`), candidate count and candidates
-    (cands[offsets[k]:offsets[k + 1]]) out as one record; point its pixel in `values` at it."""
-    nmixed = offsets.size - 1
-    counts = np.diff(offsets)
-    start = _HEAD * np.arange(nmixed, dtype=np.int64) + offsets[:-1]
-    mixed = np.empty(_HEAD * nmixed + cands.size, dtype=np.int32)
-    # Little-endian words of the packed bytes: sub-pixel i is bits 4 (i % 8) of word i // 8.
-    words = sub.view("<u4").astype(np.uint32).view(np.int32).reshape(nmixed, 2)
-    mixed[start] = words[:, 0]
-    mixed[start + 1] = words[:, 1]
-    mixed[start + _COUNT] = counts
-    mixed[np.arange(cands.size) + _HEAD * (np.repeat(np.arange(nmixed), counts) + 1)] = cands
-    at = values <= -2
-    values[at] = -2 - start[-2 - values[at]]
-    return mixed
-
-
-def _subpixels(
-    u0: FloatArray,
-    v0: FloatArray,
-    u1: FloatArray,
-    v1: FloatArray,
-    values: NDArray[np.int32],
-    offsets: NDArray[np.int32],
-    cands: NDArray[np.int32],
-    ncols: int,
-    nrows: int,
-    frame: tuple[float, float, float, float],
-    geoms: NDArray[np.object_],
-) -> NDArray[np.uint8]:
-    """Split every mixed pixel into SUB x SUB sub-pixels and answer each that no boundary touches.
-
-    The touched sub-pixels come from the same edge walk as the pixels, at SUB times the
-    resolution. Two untouched sub-pixels side by side have the same answer (a boundary between
-    them would touch both), so each connected group of them within a pixel is answered once, by
-    an exact test of one sub-pixel's centre against the pixel's candidates in code order.
-    """
-    nmixed = offsets.size - 1
-    sub = np.zeros(nmixed * _SUB_AREA, dtype=np.uint8)
-    if nmixed == 0:
-        return sub
-    fine_cols = ncols * SUB
-    # Neighbours share their edges: walk each distinct edge once, whichever way it runs.
+def _distinct_edges(
+    u0: FloatArray, v0: FloatArray, u1: FloatArray, v1: FloatArray, first: IntArray
+) -> tuple[FloatArray, IntArray]:
+    """Return each distinct edge once (neighbours share theirs, whichever way each runs) as
+    rows u0, v0, u1, v1 in the direction of one ring holding it, and that ring's index of the
+    edge's first vertex (`first`'s entry)."""
     swap = (u1 < u0) | ((u1 == u0) & (v1 < v0))
     ends = [
         np.where(swap, u1, u0),
@@ -1083,20 +1146,209 @@ def _subpixels(
     # column at a time keeps the build's peak memory down.
     order = np.lexsort(ends[::-1])
     distinct = np.zeros(order.size, dtype=bool)
-    for i, column in enumerate(ends):
-        ends[i] = column = column[order]
-        distinct[1:] |= column[1:] != column[:-1]
+    for column in ends:
+        ordered = column[order]
+        distinct[1:] |= ordered[1:] != ordered[:-1]
     distinct[:1] = True
-    del order
-    edges = np.empty((int(distinct.sum()), 4))
-    for i in range(4):
-        edges[:, i] = ends[i][distinct]
-        ends[i] = np.empty(0)
-    del ends, distinct
-    edges *= SUB
-    one_cell = np.zeros(edges.shape[0], dtype=np.int64)
+    del ends
+    kept = order[distinct]
+    del order, distinct
+    edges = np.empty((kept.size, 4))
+    for i, column in enumerate((u0, v0, u1, v1)):
+        edges[:, i] = column[kept]
+    return edges, first[kept]
+
+
+def _one_segment_words(
+    edges: FloatArray,
+    edge_first: IntArray,
+    values: NDArray[np.int32],
+    offsets: NDArray[np.int32],
+    cands: NDArray[np.int32],
+    sub: NDArray[np.uint8],
+    ncols: int,
+    frame: tuple[float, float, float, float],
+    geoms: NDArray[np.object_],
+) -> NDArray[np.int32]:
+    """Return each mixed pixel's count word: its candidate count, or, where one edge alone
+    crosses the pixel, that edge and the answer on each side of it (`_SEGMENT_*`).
+
+    No other boundary touching the (widened) pixel, the edge's ends lie outside it: the edge
+    cuts it in two pieces, each inside one answer. A point in one of the pixel's touched
+    sub-pixels then needs the sign of one determinant, not a walk of its candidates' rings.
+    A piece's answer is that of its free sub-pixels (their centres are half a sub-pixel from
+    the edge at least: the side is never in doubt), or, in a piece too thin to hold one, that
+    of its pixel corner farthest from the edge, tested exactly. A pixel keeps its plain count
+    where its free sub-pixels on one side disagree (they cannot, short of a bug: a guard),
+    where a piece is a sliver along a corner, or where the edge or the count do not fit the
+    word.
+    """
+    counts = np.diff(offsets).astype(np.int64)
+    nmixed = counts.size
+    n = edges.shape[0]
+    if nmixed == 0 or n == 0:
+        return counts.astype(np.int32)
+    touching = np.zeros(nmixed, dtype=np.int64)
+    edge_of = np.zeros(nmixed, dtype=np.int64)
+    nrows = values.size // ncols
     for keys in _boundary_key_chunks(
-        edges[:, 0], edges[:, 1], edges[:, 2], edges[:, 3], one_cell, fine_cols, nrows * SUB, 1
+        edges[:, 0], edges[:, 1], edges[:, 2], edges[:, 3], np.arange(n), ncols, nrows, n
+    ):
+        value = values[keys // n].astype(np.int64)
+        on_mixed = value <= -2
+        k = -2 - value[on_mixed]
+        touching += np.bincount(k, minlength=nmixed)
+        edge_of[k] = (keys % n)[on_mixed]
+    ones = np.flatnonzero(
+        (touching == 1) & (counts <= _SEGMENT_MAX_COUNT) & (edge_first[edge_of] < _SEGMENT_EDGES)
+    )
+    del touching
+    pixel_of = np.flatnonzero(values <= -2)  # mixed pixel k is the k-th in raster order
+    sub_rows = sub.reshape(nmixed, _SUB_AREA // 2)
+    words = counts.copy()
+    # A chunk at a time: each pixel takes a few arrays of 16 doubles.
+    for lo in range(0, ones.size, _CHUNK // _SUB_AREA):
+        one = ones[lo : lo + _CHUNK // _SUB_AREA]
+        edge = edge_of[one]
+        pieces = (edges[edge], pixel_of[one], sub_rows[one], offsets[one], counts[one])
+        codes = _piece_answers(*pieces, cands, ncols, frame, geoms)
+        found = codes[0] >= 0
+        found &= codes[1] >= 0
+        word = (
+            counts[one]
+            | codes[0] << _SEGMENT_LEFT
+            | codes[1] << _SEGMENT_RIGHT
+            | edge_first[edge] << _SEGMENT_EDGE
+        )
+        words[one[found]] = ~word[found]
+    return words.astype(np.int32)
+
+
+def _piece_answers(
+    edge: FloatArray,
+    pixel: IntArray,
+    packed: NDArray[np.uint8],
+    start: NDArray[np.int32],
+    count: IntArray,
+    cands: NDArray[np.int32],
+    ncols: int,
+    frame: tuple[float, float, float, float],
+    geoms: NDArray[np.object_],
+) -> tuple[IntArray, IntArray]:
+    """For pixels one edge alone crosses, the answer on the edge's left and on its right: a
+    candidate's index or _SEGMENT_OUTSIDE, -1 where it is not to be trusted.
+
+    Per pixel: its edge (u0, v0, u1, v1), its index in the raster, its sub-pixels' answers (two
+    to a byte), and where its candidates start in `cands` and how many there are.
+    """
+    row = (pixel // ncols).astype(np.float64)[:, None]
+    col = (pixel % ncols).astype(np.float64)[:, None]
+    a_u, a_v, b_u, b_v = (edge[:, i, None] for i in range(4))
+    length = np.hypot(b_u - a_u, b_v - a_v)
+
+    def side_of(u: FloatArray, v: FloatArray) -> FloatArray:
+        """Distance left of the edge (negative: right), in pixels."""
+        distance: FloatArray = ((b_u - a_u) * (v - a_v) - (b_v - a_v) * (u - a_u)) / length
+        return distance
+
+    local = np.arange(_SUB_AREA)
+    side = side_of(col + (local % SUB + 0.5) / SUB, row + (local // SUB + 0.5) / SUB)
+    answers = np.empty((pixel.size, _SUB_AREA), dtype=np.int16)
+    answers[:, 0::2] = packed & 15
+    answers[:, 1::2] = packed >> 4
+    free = answers != _SUB_EXACT
+    # A free centre on the edge's line would be a bug in the walk: keep the pixel's walk then.
+    trusted = ~(free & (side == 0.0)).any(axis=1)
+    corner_u = col + np.array([0.0, 1.0, 0.0, 1.0])
+    corner_v = row + np.array([0.0, 0.0, 1.0, 1.0])
+    corner_side = side_of(corner_u, corner_v)
+    lon0, lat0, dlon, dlat = frame
+    codes = []
+    for sign in (1.0, -1.0):
+        mask = free & (side * sign > 0.0)
+        low = np.where(mask, answers, _SUB_AREA).min(axis=1)
+        high = np.where(mask, answers, -1).max(axis=1)
+        ok = trusted & ((low == high) | (high < 0))
+        code = np.where(low == _SUB_OUTSIDE, _SEGMENT_OUTSIDE, low).astype(np.int64)
+        # A piece with no free sub-pixel: its corner farthest from the edge, in code order.
+        thin = np.flatnonzero(ok & (high < 0))
+        far = np.argmax(corner_side[thin] * sign, axis=1)
+        clear = corner_side[thin, far] * sign > _SEGMENT_CLEARANCE
+        ok[thin[~clear]] = False
+        thin, far = thin[clear], far[clear]
+        lon = lon0 + corner_u[thin, far] * dlon
+        lat = lat0 + corner_v[thin, far] * dlat
+        thin_start = start[thin].astype(np.int64)
+        answer = np.full(thin.size, _SEGMENT_OUTSIDE, dtype=np.int64)
+        pending = np.arange(thin.size)
+        j = 0
+        while pending.size:
+            cand = cands[thin_start[pending] + j]
+            hit = np.asarray(
+                shapely.intersects_xy(geoms[cand], lon[pending], lat[pending]), dtype=bool
+            )
+            answer[pending[hit]] = j
+            j += 1
+            pending = pending[~hit & (count[thin][pending] > j)]
+        code[thin] = answer
+        ok &= code <= _SEGMENT_OUTSIDE
+        code[~ok] = -1
+        codes.append(code)
+    return codes[0], codes[1]
+
+
+def _records(
+    values: NDArray[np.int32],
+    offsets: NDArray[np.int32],
+    cands: NDArray[np.int32],
+    sub: NDArray[np.uint8],
+    count_words: NDArray[Any],
+) -> NDArray[np.int32]:
+    """Lay mixed pixel k's sub-pixels (two to a byte in `sub`), candidate count word
+    (`count_words[k]`, see _one_segment_words) and candidates (cands[offsets[k]:offsets[k + 1]]) out
+    as one record; point its pixel in `values` at it."""
+    nmixed = offsets.size - 1
+    counts = np.diff(offsets)
+    start = _HEAD * np.arange(nmixed, dtype=np.int64) + offsets[:-1]
+    mixed = np.empty(_HEAD * nmixed + cands.size, dtype=np.int32)
+    # Little-endian words of the packed bytes: sub-pixel i is bits 4 (i % 8) of word i // 8.
+    words = sub.view("<u4").astype(np.uint32).view(np.int32).reshape(nmixed, 2)
+    mixed[start] = words[:, 0]
+    mixed[start + 1] = words[:, 1]
+    mixed[start + _COUNT] = count_words
+    mixed[np.arange(cands.size) + _HEAD * (np.repeat(np.arange(nmixed), counts) + 1)] = cands
+    at = values <= -2
+    values[at] = -2 - start[-2 - values[at]]
+    return mixed
+
+
+def _subpixels(
+    edges: FloatArray,
+    values: NDArray[np.int32],
+    offsets: NDArray[np.int32],
+    cands: NDArray[np.int32],
+    ncols: int,
+    nrows: int,
+    frame: tuple[float, float, float, float],
+    geoms: NDArray[np.object_],
+) -> NDArray[np.uint8]:
+    """Split every mixed pixel into SUB x SUB sub-pixels and answer each that no boundary touches.
+
+    The touched sub-pixels come from the same edge walk as the pixels (`edges`, each distinct
+    edge once, in pixel coordinates), at SUB times the resolution. Two untouched sub-pixels
+    side by side have the same answer (a boundary between them would touch both), so each
+    connected group of them within a pixel is answered once, by an exact test of one
+    sub-pixel's centre against the pixel's candidates in code order.
+    """
+    nmixed = offsets.size - 1
+    sub = np.zeros(nmixed * _SUB_AREA, dtype=np.uint8)
+    if nmixed == 0:
+        return sub
+    fine_cols = ncols * SUB
+    fine = edges * SUB
+    one_cell = np.zeros(fine.shape[0], dtype=np.int64)
+    for keys in _boundary_key_chunks(
+        fine[:, 0], fine[:, 1], fine[:, 2], fine[:, 3], one_cell, fine_cols, nrows * SUB, 1
     ):
         fine_row = keys // fine_cols
         fine_col = keys - fine_row * fine_cols
@@ -1106,7 +1358,7 @@ def _subpixels(
         k = -2 - value[on_mixed]
         local = (fine_row[on_mixed] % SUB) * SUB + fine_col[on_mixed] % SUB
         sub[k * _SUB_AREA + local] = _SUB_EXACT
-    del one_cell, edges
+    del one_cell, fine
 
     counts = np.diff(offsets)
     blocks = sub.reshape(nmixed, SUB, SUB)
