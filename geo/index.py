@@ -1278,19 +1278,8 @@ def _piece_answers(
         thin, far = thin[clear], far[clear]
         lon = lon0 + corner_u[thin, far] * dlon
         lat = lat0 + corner_v[thin, far] * dlat
-        thin_start = start[thin].astype(np.int64)
-        answer = np.full(thin.size, _SEGMENT_OUTSIDE, dtype=np.int64)
-        pending = np.arange(thin.size)
-        j = 0
-        while pending.size:
-            cand = cands[thin_start[pending] + j]
-            hit = np.asarray(
-                shapely.intersects_xy(geoms[cand], lon[pending], lat[pending]), dtype=bool
-            )
-            answer[pending[hit]] = j
-            j += 1
-            pending = pending[~hit & (count[thin][pending] > j)]
-        code[thin] = answer
+        answer = _first_covering(geoms, cands, start[thin], count[thin], lon, lat)
+        code[thin] = np.where(answer < 0, _SEGMENT_OUTSIDE, answer)
         ok &= code <= _SEGMENT_OUTSIDE
         code[~ok] = -1
         codes.append(code)
@@ -1383,25 +1372,42 @@ def _subpixels(
         col = pixel - row * ncols
         lon = lon0 + (col + (local % SUB + 0.5) / SUB) * dlon
         lat = lat0 + (row + (local // SUB + 0.5) / SUB) * dlat
-        start = offsets[k].astype(np.int64)
         count = counts[k]
+        # More candidates than a nibble names: those pixels are all _SUB_EXACT already.
+        named = count <= _SUB_OUTSIDE
         answer = np.full(k.size, _SUB_OUTSIDE, dtype=np.uint8)
-        pending = np.flatnonzero(count <= _SUB_OUTSIDE)
-        j = 0
-        while pending.size:
-            cand = cands[start[pending] + j]
-            hit = np.asarray(
-                shapely.intersects_xy(geoms[cand], lon[pending], lat[pending]), dtype=bool
-            )
-            answer[pending[hit]] = j
-            j += 1
-            pending = pending[~hit & (count[pending] > j)]
+        at = (offsets[k][named], count[named], lon[named], lat[named])
+        first = _first_covering(geoms, cands, *at)
+        answer[named] = np.where(first < 0, _SUB_OUTSIDE, first)
         by_group = np.full((k_hi - k_lo, _SUB_AREA + 1), _SUB_EXACT, dtype=np.uint8)
         by_group[block_i, local] = answer
         chunk.reshape(-1, _SUB_AREA)[:] = np.take_along_axis(by_group, group, axis=1)
     packed = sub[1::2] << np.uint8(4)
     packed |= sub[0::2]
     return packed
+
+
+def _first_covering(
+    geoms: NDArray[np.object_],
+    cands: NDArray[np.int32],
+    start: NDArray[Any],
+    count: NDArray[Any],
+    lons: FloatArray,
+    lats: FloatArray,
+) -> IntArray:
+    """Per point, the index of the first of its candidates (cands[start:start + count], in code
+    order) that covers it, tested exactly by GEOS; -1 where none does."""
+    start = start.astype(np.int64)
+    answer = np.full(start.size, -1, dtype=np.int64)
+    pending = np.arange(start.size)
+    j = 0
+    while pending.size:
+        cand = cands[start[pending] + j]
+        hit = shapely.intersects_xy(geoms[cand], lons[pending], lats[pending])
+        answer[pending[hit]] = j
+        j += 1
+        pending = pending[~hit & (count[pending] > j)]
+    return answer
 
 
 _BITS: Final = (1 << np.arange(_SUB_AREA)).astype(np.int32)
