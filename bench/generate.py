@@ -884,7 +884,7 @@ def write_map(session: Any, county: CountyMap) -> None:
 
     from gridapp.core.versions import bump_version
     from gridapp.grid.models import Area
-    from gridapp.grid.services import _version_key, approx_area_km2
+    from gridapp.grid.services import approx_area_km2, version_key
 
     now = datetime.now(UTC)
     rows = [
@@ -905,7 +905,7 @@ def write_map(session: Any, county: CountyMap) -> None:
     ]
     for start in range(0, len(rows), 20_000):
         session.execute(insert(Area), rows[start : start + 20_000])
-    bump_version(session, _version_key(geo.DEFAULT_LAYER))
+    bump_version(session, version_key(geo.DEFAULT_LAYER))
 
 
 def generate(database_url: str, size: Size, seed: int = 2026) -> dict[str, float]:

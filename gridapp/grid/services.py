@@ -24,13 +24,13 @@ DEFAULT_LAYER = "urban"
 _KM2_PER_DEG2_AT_EQUATOR = 111.32 * 110.574
 
 
-def _version_key(layer: str) -> str:
+def version_key(layer: str) -> str:
     return f"grid_map_version:{layer}"
 
 
 def map_version(session: Session, layer: str = DEFAULT_LAYER) -> str:
     """Return the map's version tag: a counter plus a random token (``gridapp.core.versions``)."""
-    return stored_version(session, _version_key(layer))
+    return stored_version(session, version_key(layer))
 
 
 def approx_area_km2(geometry: Any) -> float:
@@ -215,7 +215,7 @@ def import_grid_map(
     session.flush()
     number = 0
     for layer, (n_added, n_changed, n_removed) in sorted(touched.items()):
-        tag = bump_version(session, _version_key(layer))
+        tag = bump_version(session, version_key(layer))
         number = version_number(tag)
         session.add(
             MapVersion(
@@ -297,7 +297,7 @@ def grid_index(
     return grid_indexes.get(
         session,
         layer,
-        _version_key(layer),
+        version_key(layer),
         # Streamed: the index holds the only list of the map as loaded, and frees it once built.
         lambda: geo.GridIndex(iter_area_shapes(session, layer), layer=layer),
         check_seconds,

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -343,6 +343,10 @@ class TileStore:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "complete").write_text(summary)
 
+    def remove_version(self, layer: str, version: str) -> None:
+        """Remove the stored tiles of one version of ``layer``."""
+        shutil.rmtree(self._folder(layer, version), ignore_errors=True)
+
     def remove_other_versions(self, layer: str, keep: str) -> list[str]:
         """Remove the stored tiles of every version of ``layer`` but ``keep``; return them."""
         folder = self._folder(layer, keep).parent
@@ -396,40 +400,61 @@ def layer_bounds(session: Session, layer: str) -> tuple[float, float, float, flo
     return shape_cache.get(session, layer).total_bounds()
 
 
+# How long the render reads in one transaction before `still_wanted` begins another.
+RENEW_SECONDS = 1.0
+
+
 def precompute_area_tiles(
     session: Session,
     store: TileStore,
     layer: str = DEFAULT_LAYER,
     zooms: Sequence[int] = PRECOMPUTED_ZOOMS,
+    still_wanted: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Render every tile of ``zooms`` over the layer's areas into the store, for its version now.
 
     The tiles the console asks for (WGS84, every level shown at each zoom); tiles outside the
     map's box are empty and made on demand if ever asked. Then the older versions' tiles go.
+
+    ``still_wanted`` (the job's) ends the read transaction and says whether the layer is still
+    at this version. It is asked every `RENEW_SECONDS` and before the older versions go: one
+    transaction held for the whole render (minutes at a city's map) would hold back the phones'
+    change feeds (gridapp/core/settled.py) and SQLite's WAL checkpoints. A layer that moved on
+    meanwhile stops the render: its tiles could never be asked for and are removed, and the
+    newer version's are left to their own job.
     """
     started = time.perf_counter()
     version = map_version(session, layer)
     bounds = layer_bounds(session, layer)
     tiles = empty = size = 0
+    renewed = started
+    wanted = True
     if bounds is not None:
-        for z in zooms:
-            shown = levels_at(z)
-            for x, y in tiles_covering(bounds, z):
-                data = render_area_tile(session, layer, shown, z, x, y, "wgs84")
-                store.write(layer, version, z, x, y, data)
-                tiles += 1
-                empty += not data
-                size += len(data)
-    seconds = round(time.perf_counter() - started, 1)
-    summary = {
+        pyramid = ((z, x, y) for z in zooms for x, y in tiles_covering(bounds, z))
+        for z, x, y in pyramid:
+            if still_wanted is not None and time.perf_counter() - renewed >= RENEW_SECONDS:
+                renewed = time.perf_counter()
+                if not (wanted := still_wanted()):
+                    break
+            data = render_area_tile(session, layer, levels_at(z), z, x, y, "wgs84")
+            store.write(layer, version, z, x, y, data)
+            tiles += 1
+            empty += not data
+            size += len(data)
+    summary: dict[str, Any] = {
         "layer": layer,
         "version": version,
         "zooms": [min(zooms), max(zooms)] if zooms else [],
         "tiles": tiles,
         "empty": empty,
         "bytes": size,
-        "seconds": seconds,
     }
+    if wanted and still_wanted is not None:
+        wanted = still_wanted()
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    if not wanted:
+        store.remove_version(layer, version)
+        return {**summary, "skipped": "a newer map version", "removed_versions": [version]}
     store.mark_complete(layer, version, repr(summary))
     summary["removed_versions"] = store.remove_other_versions(layer, version)
     return summary

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
+from geo import DEFAULT_LAYER
 from geo.tiles import decode_tile
+from gridapp.core.extensions import db
 from gridapp.core.models import OutboxMessage
+from gridapp.core.outbox import run_outbox_message
 from gridapp.core.queue import job_path
+from gridapp.core.versions import bump_version
 from gridapp.grid import tiles as grid_tiles
 from gridapp.grid.jobs import precompute_area_tiles
-from gridapp.grid.services import map_version
+from gridapp.grid.services import map_version, version_key
 from tests.gridapp.grid.test_admin_maps import LAYER, collection, feature, post_map, square
 
 # A district of about a kilometre (3 × 3 tiles at zoom 16: the precompute stays quick) and its
@@ -99,6 +106,35 @@ def test_a_new_version_is_never_served_the_old_tiles(app, client, auth, session,
     assert store(app).read(LAYER, second, Z, X, Y) is not None
 
 
+def test_a_render_the_map_moved_past_stops_and_leaves_the_newer_tiles(
+    app, client, auth, session, fresh_caches, monkeypatch
+):
+    # Two workers render two versions at once (scale-out): the older one, finishing last, must
+    # not remove the newer version's tiles, nor go on rendering tiles nobody can ask for.
+    admin = auth("admin")
+    post_map(client, admin, collection(DISTRICT, WEST, EAST), dry_run=False)
+    first = map_version(session, LAYER)
+    kept = store(app)
+    render = grid_tiles.render_area_tile
+    newer: list[str] = []
+
+    def then_an_import(*args: Any) -> bytes:
+        if not newer:  # the first tile: an import lands, its tile is already stored
+            newer.append(bump_version(session, version_key(LAYER)))
+            kept.write(LAYER, newer[0], Z, X, Y, b"newer")
+        return render(*args)
+
+    monkeypatch.setattr(grid_tiles, "render_area_tile", then_an_import)
+    monkeypatch.setattr(grid_tiles, "RENEW_SECONDS", 0.0)  # asked before every tile
+
+    summary = precompute_area_tiles(LAYER, first)
+
+    assert summary["skipped"] and summary["tiles"] == 1
+    assert summary["removed_versions"] == [first]
+    assert not kept.complete(LAYER, first) and kept.read(LAYER, first, 0, 0, 0) is None
+    assert kept.read(LAYER, newer[0], Z, X, Y) == b"newer"
+
+
 def test_tiles_covering_a_box_are_those_its_corners_span():
     box = (112.0, 27.0, 112.01, 27.01)
     assert list(grid_tiles.tiles_covering(box, 0)) == [(0, 0)]
@@ -113,3 +149,56 @@ def test_the_store_refuses_keys_that_are_no_layer_or_version(tmp_path):
         with pytest.raises(ValueError):
             kept.path(layer, version, 0, 0, 0)
     assert kept.path("urban", "3-a1b2", 14, 5, 6) == tmp_path / "urban/3-a1b2/14/5/6.mvt"
+
+
+def test_writers_go_on_while_the_precompute_renders(app, monkeypatch):
+    # The job renders for minutes at a city's map. On SQLite a transaction that may write holds
+    # the one write lock from its start (gridapp/core/db_sqlite.py): were the rendering inside
+    # the outbox row's transaction, every report and action would wait for all of it. Committed
+    # transactions on connections of their own (the suite's session shares one connection).
+    with app.app_context(), Session(db.engine) as setup:
+        version = map_version(setup, DEFAULT_LAYER)
+        message = OutboxMessage(
+            job=job_path(precompute_area_tiles), args=[DEFAULT_LAYER, version], queue="low"
+        )
+        setup.add(message)
+        setup.commit()
+        message_id = message.id
+    rendering, finish = threading.Event(), threading.Event()
+    render = grid_tiles.render_area_tile
+
+    def held(*args: Any) -> bytes:
+        rendering.set()
+        finish.wait(20)
+        return render(*args)
+
+    monkeypatch.setattr(grid_tiles, "render_area_tile", held)
+    # One tile a zoom: the demo county's whole pyramid is not what this is about.
+    monkeypatch.setattr(grid_tiles, "tiles_covering", lambda bounds, z: iter([(0, 0)]))
+    done: list[Any] = []
+
+    def job() -> None:
+        with app.app_context():
+            done.append(run_outbox_message(message_id))
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    try:
+        assert rendering.wait(20)
+        started = time.monotonic()
+        with app.app_context(), Session(db.engine) as writer:
+            writer.execute(select(1))  # a write transaction begins (SQLite: the write lock)
+            writer.commit()
+        waited = time.monotonic() - started
+    finally:
+        finish.set()
+        worker.join(60)
+    try:
+        assert waited < 10  # not held until the render was let go (20 s)
+        assert done and done[0]["version"] == version and done[0]["tiles"] == 17
+        with app.app_context(), Session(db.engine) as check:
+            assert check.get(OutboxMessage, message_id).done_at is not None
+    finally:
+        with app.app_context(), Session(db.engine) as cleanup:
+            cleanup.execute(delete(OutboxMessage).where(OutboxMessage.id == message_id))
+            cleanup.commit()
