@@ -4,7 +4,7 @@ A job runs in the worker process, outside any request: ``job_context`` gives it 
 (one app per worker process, made from the environment) and commits when the job succeeds.
 A job run for an outbox row runs inside the row's own ``job_context``: the inner one joins that
 transaction, so the job's effect and the row's ``done_at`` commit together or not at all. A long
-job that writes nothing and may run twice (`reading_job`) runs after that transaction instead.
+job with a slow part that may run twice (`own_transactions`) runs after that transaction instead.
 """
 
 from __future__ import annotations
@@ -22,27 +22,29 @@ from gridapp.core.extensions import db
 
 _app: Flask | None = None
 _open: ContextVar[Session | None] = ContextVar("gridapp_job_session", default=None)
-# The import paths of the jobs declared with `reading_job`.
-_READING: set[str] = set()
+# The import paths of the jobs declared with `own_transactions`.
+_APART: set[str] = set()
 J = TypeVar("J", bound=Callable[..., Any])
 
 
-def reading_job(job: J) -> J:
-    """Declare a job that writes nothing to the database, may run twice, and may run long.
+def own_transactions(job: J) -> J:
+    """Declare a job that runs outside its outbox row's transaction, in short ones of its own.
 
-    An outbox row's job runs in the row's transaction, which may write: on SQLite it holds the
-    one write lock from its start (gridapp/core/db_sqlite.py), so a render of minutes would
-    keep every report and action waiting for all of it. Such a job runs once that transaction
-    has ended, in read-only ones of its own (``job_context(read_only=True)``); its row is
-    marked done after it, and a run that fails leaves the row to its retry.
+    An outbox row's job runs in the row's transaction, so that its effect and the row's done_at
+    commit together. That transaction may write: on SQLite it holds the one write lock from its
+    start (gridapp/core/db_sqlite.py), so a job's slow part (a render of minutes, a photo
+    decoded) would keep every report and action waiting for all of it. A job declared so does
+    its slow part outside any write transaction (reading in ``job_context(read_only=True)``)
+    and commits what it writes in a short ``job_context()`` of its own. It may run twice: its
+    row is marked done once it has succeeded, and a run that fails leaves the row to its retry.
     """
-    _READING.add(f"{job.__module__}.{job.__qualname__}")
+    _APART.add(f"{job.__module__}.{job.__qualname__}")
     return job
 
 
-def is_reading_job(job: Callable[..., Any]) -> bool:
-    """Whether ``job`` was declared with `reading_job`."""
-    return f"{job.__module__}.{job.__qualname__}" in _READING
+def has_own_transactions(job: Callable[..., Any]) -> bool:
+    """Whether ``job`` was declared with `own_transactions`."""
+    return f"{job.__module__}.{job.__qualname__}" in _APART
 
 
 def worker_app() -> Flask:

@@ -28,7 +28,7 @@ from rq.queue import Queue
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from gridapp.core.jobs import is_reading_job, job_context
+from gridapp.core.jobs import has_own_transactions, job_context
 from gridapp.core.models import OutboxMessage
 from gridapp.core.queue import Job, RedisProvider, job_path, resolve_job, retry_policy
 from gridapp.core.rows import insert_loaded
@@ -161,8 +161,8 @@ def rq_job_id(redis: RedisProvider, message_id: int, attempt: int) -> str:
 def run_outbox_message(message_id: int) -> Any:
     """Run an outbox row's job and mark the row done in the same transaction (the RQ job).
 
-    A `reading_job` runs after that transaction (it writes nothing and may run twice), and the
-    row is marked done in another once it succeeded.
+    A job with `own_transactions` runs after that transaction (it may run twice), and the row
+    is marked done in another once it succeeded.
     """
     with job_context() as session:
         # The row lock makes a duplicate run (a reconciled row whose first job was only slow)
@@ -172,7 +172,7 @@ def run_outbox_message(message_id: int) -> Any:
             return None
         job = resolve_job(message.job)
         args = list(message.args)
-        if not is_reading_job(job):
+        if not has_own_transactions(job):
             result = job(*args)
             message.done_at = datetime.now(UTC)
             return result

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridapp.core.jobs import job_context, reading_job
+from gridapp.core.jobs import job_context, own_transactions
 from gridapp.grid.services import map_version
 from gridapp.grid.tiles import precompute_area_tiles as precompute
 from gridapp.grid.tiles import tile_store
 
 
-@reading_job
+@own_transactions
 def precompute_area_tiles(layer: str, version: str) -> dict[str, Any]:
     """Render a map version's area tiles into the shared store (after an import, 地图导入).
 

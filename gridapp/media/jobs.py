@@ -10,7 +10,7 @@ from flask import current_app
 from PIL import Image, ImageOps
 
 from gridapp.core.config import Config
-from gridapp.core.jobs import job_context
+from gridapp.core.jobs import job_context, own_transactions
 from gridapp.media.models import Attachment
 from gridapp.media.services import pixel_limit, storage_path
 from gridapp.media.sweep import touch
@@ -24,9 +24,15 @@ def thumbnail_key(sha256: str) -> str:
     return f"thumbs/{sha256[:2]}/{sha256}-{THUMBNAIL_PX}.jpg"
 
 
+@own_transactions
 def make_thumbnail(attachment_id: int) -> str | None:
-    """Make a ≤320 px JPEG thumbnail of an attachment; return its key (None if it is gone)."""
-    with job_context() as session:
+    """Make a ≤320 px JPEG thumbnail of an attachment; return its key (None if it is gone).
+
+    The photo is decoded outside any write transaction (tens of ms for a phone's JPEG, a few
+    hundred for a large PNG: on SQLite every writer would wait that long), then the key is
+    written in a short transaction of its own.
+    """
+    with job_context(read_only=True) as session:
         attachment = session.get(Attachment, attachment_id)
         if attachment is None:
             return None  # the upload was rolled back or removed: nothing to do
@@ -35,16 +41,20 @@ def make_thumbnail(attachment_id: int) -> str | None:
             return attachment.thumbnail_key
         key = thumbnail_key(attachment.sha256)
         target = storage_path(config, key)
-        # Another upload of the same bytes may already have made it; only the row is missing.
-        # Touching it also tells the media sweep it is wanted again.
         source = storage_path(config, attachment.storage_key)
-        if not _within_limit(source, config.media_max_pixels):
-            # Stored before the limit was lowered: no thumbnail rather than a worker out of memory.
-            return None
-        if not touch(target):
-            _render(source, target)
+    if not _within_limit(source, config.media_max_pixels):
+        # Stored before the limit was lowered: no thumbnail rather than a worker out of memory.
+        return None
+    # Another upload of the same bytes may already have made it; only the row is missing.
+    # Touching it also tells the media sweep it is wanted again.
+    if not touch(target):
+        _render(source, target)
+    with job_context() as session:
+        attachment = session.get(Attachment, attachment_id)
+        if attachment is None:
+            return None  # removed meanwhile: the media sweep takes the unused file
         attachment.thumbnail_key = key
-        return key
+    return key
 
 
 def _within_limit(source: Path, max_pixels: int) -> bool:

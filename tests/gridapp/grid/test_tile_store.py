@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from gridapp.grid import tiles as grid_tiles
 from gridapp.grid.jobs import precompute_area_tiles
 from gridapp.grid.services import map_version, version_key
 from tests.gridapp.grid.test_admin_maps import LAYER, collection, feature, post_map, square
+from tests.gridapp.held_jobs import Hold, write_wait_while_held
 
 # A district of about a kilometre (3 × 3 tiles at zoom 16: the precompute stays quick) and its
 # two streets; the tile at zoom 12 holds all of it.
@@ -164,38 +163,14 @@ def test_writers_go_on_while_the_precompute_renders(app, monkeypatch):
         setup.add(message)
         setup.commit()
         message_id = message.id
-    rendering, finish = threading.Event(), threading.Event()
-    render = grid_tiles.render_area_tile
-
-    def held(*args: Any) -> bytes:
-        rendering.set()
-        finish.wait(20)
-        return render(*args)
-
-    monkeypatch.setattr(grid_tiles, "render_area_tile", held)
+    hold = Hold(grid_tiles.render_area_tile)
+    monkeypatch.setattr(grid_tiles, "render_area_tile", hold)
     # One tile a zoom: the demo county's whole pyramid is not what this is about.
     monkeypatch.setattr(grid_tiles, "tiles_covering", lambda bounds, z: iter([(0, 0)]))
-    done: list[Any] = []
-
-    def job() -> None:
-        with app.app_context():
-            done.append(run_outbox_message(message_id))
-
-    worker = threading.Thread(target=job)
-    worker.start()
     try:
-        assert rendering.wait(20)
-        started = time.monotonic()
-        with app.app_context(), Session(db.engine) as writer:
-            writer.execute(select(1))  # a write transaction begins (SQLite: the write lock)
-            writer.commit()
-        waited = time.monotonic() - started
-    finally:
-        finish.set()
-        worker.join(60)
-    try:
+        waited, summary = write_wait_while_held(app, hold, lambda: run_outbox_message(message_id))
         assert waited < 10  # not held until the render was let go (20 s)
-        assert done and done[0]["version"] == version and done[0]["tiles"] == 17
+        assert summary["version"] == version and summary["tiles"] == 17
         with app.app_context(), Session(db.engine) as check:
             assert check.get(OutboxMessage, message_id).done_at is not None
     finally:

@@ -441,3 +441,38 @@ def test_the_pixel_limit_is_a_setting(app: Any, client: Any, auth: Any) -> None:
         app.config["GRIDAPP"] = config
 
     assert "1000000" in problem_of(response, 422)["errors"]["file"][0].replace(",", "")
+
+
+def test_writers_go_on_while_a_thumbnail_is_decoded(app: Any, monkeypatch: Any) -> None:
+    # The decode takes tens of ms for a phone's JPEG, hundreds for a large PNG; on SQLite a
+    # transaction that may write holds the one write lock from its start, so the decode runs
+    # outside any (committed rows on connections of their own: the suite's session shares one).
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    from gridapp.core.outbox import run_outbox_message
+    from gridapp.media import jobs as media_jobs
+    from tests.gridapp.held_jobs import Hold, write_wait_while_held
+
+    config = app.config["GRIDAPP"]
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as setup:
+        owner = setup.scalar(select(User).where(User.username == "grid_worker"))
+        attachment = store_upload(setup, config, owner, photo(size=(640, 480)), "a.jpg")
+        message = OutboxMessage(job=job_path(make_thumbnail), args=[attachment.id])
+        setup.add(message)
+        setup.commit()
+    hold = Hold(media_jobs._render)
+    monkeypatch.setattr(media_jobs, "_render", hold)
+    try:
+        waited, key = write_wait_while_held(app, hold, lambda: run_outbox_message(message.id))
+        assert waited < 10  # not held until the decode was let go (20 s)
+        with app.app_context(), Session(db.engine) as check:
+            stored = check.get(Attachment, attachment.id)
+            assert key == stored.thumbnail_key and key is not None
+            assert (media_dir(app) / stored.thumbnail_key).exists()
+            assert check.get(OutboxMessage, message.id).done_at is not None
+    finally:
+        with app.app_context(), Session(db.engine) as cleanup:
+            cleanup.execute(delete(OutboxMessage).where(OutboxMessage.id == message.id))
+            cleanup.execute(delete(Attachment).where(Attachment.id == attachment.id))
+            cleanup.commit()
