@@ -9,7 +9,7 @@ from flask import current_app
 import workflow
 from gridapp.accounts.models import User
 from gridapp.core.extensions import redis
-from gridapp.core.jobs import job_context
+from gridapp.core.jobs import job_context, own_transactions
 from gridapp.core.queue import next_local_time
 from gridapp.evaluation.export import export_dir, remove_old_exports, render
 from gridapp.evaluation.models import EvaluationExport
@@ -44,9 +44,14 @@ def schedule_snapshot(now: datetime | None = None) -> str:
     )
 
 
+@own_transactions
 def build_export(export_id: int) -> str:
-    """Write a large export's file; a second run of a finished export changes nothing."""
-    with job_context() as session:
+    """Write a large export's file; a second run of a finished export changes nothing.
+
+    The evaluation is read (seconds from the history at a city's million cases) in a read-only
+    transaction and the file written outside any; only the export's row is written, briefly.
+    """
+    with job_context(read_only=True) as session:
         export = session.get(EvaluationExport, export_id)
         if export is None or export.status == "done":
             return "skipped"
@@ -63,12 +68,20 @@ def build_export(export_id: int) -> str:
             subject=params.get("subject"),
         )
         fmt = params["format"]
-        folder = export_dir(current_app.config["GRIDAPP"])
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"{export.id}.{fmt}"
-        partial = folder / f"{name}.partial"
-        partial.write_bytes(render(answer, fmt))
-        partial.replace(folder / name)
+        data = render(answer, fmt)
+    folder = export_dir(current_app.config["GRIDAPP"])
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{export_id}.{fmt}"
+    partial = folder / f"{name}.partial"
+    partial.write_bytes(data)
+    partial.replace(folder / name)
+    with job_context() as session:
+        export = session.get(EvaluationExport, export_id)
+        if export is None:  # forgotten meanwhile (a day old): its file goes too
+            (folder / name).unlink(missing_ok=True)
+            return "skipped"
+        if export.status == "done":  # another run finished first, with the same file
+            return "skipped"
         export.filename, export.status = name, "done"
         export.finished_at = datetime.now(UTC)
         return "done"

@@ -489,3 +489,50 @@ def test_every_external_counter_is_implemented() -> None:
     from workflow.evaluation import EXTERNAL_COUNTERS
 
     assert set(EXTERNAL_COUNTS) == EXTERNAL_COUNTERS
+
+
+def test_writers_go_on_while_a_large_export_is_built(app, monkeypatch):
+    # The evaluation behind a large export reads for seconds at a city's million cases; on
+    # SQLite a transaction that may write holds the one write lock from its start, so the job
+    # reads in a read-only one and writes its row briefly (committed rows on connections of
+    # their own: the suite's session shares one).
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    from gridapp.core.extensions import db
+    from gridapp.core.models import OutboxMessage
+    from gridapp.core.outbox import run_outbox_message
+    from gridapp.core.queue import job_path
+    from gridapp.evaluation import jobs as evaluation_jobs
+    from gridapp.evaluation.export import export_dir
+    from gridapp.evaluation.export import render as export_render
+    from gridapp.evaluation.models import EvaluationExport
+    from tests.gridapp.held_jobs import Hold, write_wait_while_held
+
+    today = workflow.local_day(datetime.now(UTC)).isoformat()
+    params = {"kind": "departments", "from": today, "to": today, "format": "csv"}
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as setup:
+        supervisor = setup.scalar(select(User).where(User.username == "supervisor"))
+        export = EvaluationExport(user_id=supervisor.id, params=params)
+        setup.add(export)
+        setup.flush()
+        message = OutboxMessage(job=job_path(evaluation_jobs.build_export), args=[export.id])
+        setup.add(message)
+        setup.commit()
+    hold = Hold(export_render)
+    monkeypatch.setattr(evaluation_jobs, "render", hold)
+    try:
+        waited, outcome = write_wait_while_held(app, hold, lambda: run_outbox_message(message.id))
+        assert waited < 10  # not held until the build was let go (20 s)
+        assert outcome == "done"
+        with app.app_context(), Session(db.engine) as check:
+            built = check.get(EvaluationExport, export.id)
+            assert built.status == "done" and built.filename == f"{export.id}.csv"
+            assert check.get(OutboxMessage, message.id).done_at is not None
+        written = export_dir(app.config["GRIDAPP"]) / built.filename
+        assert "专业部门" in written.read_text(encoding="utf-8-sig")
+    finally:
+        with app.app_context(), Session(db.engine) as cleanup:
+            cleanup.execute(delete(OutboxMessage).where(OutboxMessage.id == message.id))
+            cleanup.execute(delete(EvaluationExport).where(EvaluationExport.id == export.id))
+            cleanup.commit()
