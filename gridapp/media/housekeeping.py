@@ -18,8 +18,10 @@ def media_sweep() -> dict[str, int]:
     """Forget unclaimed photos, then remove files no row names; schedule the next night's run."""
     with job_context() as session:
         forgotten = forget_unclaimed(session, current_app.config["GRIDAPP"])
-    # The rows are committed now: the file pass sees exactly what stays.
-    with job_context() as session:
+    # The rows are committed now: the file pass sees exactly what stays. It only reads rows
+    # (a file written or touched meanwhile is spared by its time): on SQLite a transaction that
+    # may write would hold the write lock for the whole walk of the media directory.
+    with job_context(read_only=True) as session:
         files = remove_orphan_files(session, current_app.config["GRIDAPP"])
     schedule_media_sweep()
     return {

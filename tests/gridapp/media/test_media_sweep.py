@@ -264,3 +264,25 @@ def test_the_command_line_runs_the_sweep_now(runner):
     assert result.exit_code == 0, result.output
     assert "unclaimed photos" in result.output
     assert "abandoned uploads" in result.output
+
+
+def test_writers_go_on_while_the_sweep_walks_the_files(app, monkeypatch):
+    # A year of photos is a long walk; the file pass reads rows only, so on SQLite it holds no
+    # write lock meanwhile (the app's own media directory, committed state: no session fixture).
+    from gridapp.media import sweep
+    from gridapp.media.housekeeping import media_sweep
+    from tests.gridapp.held_jobs import Hold, write_wait_while_held
+
+    config = app.config["GRIDAPP"]
+    sha = hashlib.sha256(os.urandom(16)).hexdigest()
+    orphan = config.media_dir / sha[:2] / sha
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"no row names it")
+    age_file(orphan, 2 * ORPHAN_GRACE)
+    hold = Hold(sweep._remove_if_untouched)
+    monkeypatch.setattr(sweep, "_remove_if_untouched", hold)
+
+    waited, summary = write_wait_while_held(app, hold, media_sweep)
+
+    assert waited < 10  # not held until the walk was let go (20 s)
+    assert summary["files"] >= 1 and not orphan.exists()
