@@ -35,7 +35,7 @@ from gridapp.cases.history import (
     states_entered_of,
 )
 from gridapp.cases.models import Case, CaseEvent
-from gridapp.cases.partitions import by_id, load_case, partitioned
+from gridapp.cases.partitions import case_month, in_month, load_case, partitioned
 from gridapp.cases.queries import get_case
 from gridapp.cases.scope import case_visible
 from gridapp.catalogue.services import find_category
@@ -251,21 +251,27 @@ CASE_WITH_HEAD_FOR_UPDATE = (
 # Partitioned by month, that statement costs more than its two halves apart: PostgreSQL's plan
 # cache keeps planning it anew for each execution, over every month of both tables (6.4 ms a
 # locked read at 17 months, against 1.7 + 0.8 ms for the case and then its head;
-# docs/performance.md). There the case is read (its month named) and locked first, and the
-# head after it: the lock keeps every other append out, so the head read next is the last.
-CASE_AND_REPORTER_FOR_UPDATE = by_id(
+# docs/performance.md). There the case is read (its month, read first, named: `in_month`) and
+# locked first, and the head after it: the lock keeps every other append out, so the head
+# read next is the last.
+CASE_AND_REPORTER_FOR_UPDATE = in_month(
     select(Case)
     .outerjoin(Case.reporter)
     .options(contains_eager(Case.reporter))
     .where(Case.id == bindparam("case_id"))
     .with_for_update(of=Case)
-)[True]
+)
 
 
 def _locked_case(session: Session, user: User, case_id: int) -> Case:
     """`get_case` with the row locked, remembering the chain's head read under the lock."""
     if partitioned(session):
-        found = session.scalar(CASE_AND_REPORTER_FOR_UPDATE, {"case_id": case_id})
+        month = case_month(session, case_id)
+        found = (
+            None
+            if month is None
+            else session.scalar(CASE_AND_REPORTER_FOR_UPDATE, {"case_id": case_id, "month": month})
+        )
         head = None if found is None else session.execute(LAST_EVENT, {"case_id": case_id}).first()
         row: Any = None if found is None else (found, *(head or (None, None)))
     else:

@@ -25,7 +25,7 @@ import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.history import verify_chain
 from gridapp.cases.models import Case, CaseEvent
-from gridapp.cases.partitions import CASE_BY_ID, CASE_BY_ID_FOR_UPDATE, load_case
+from gridapp.cases.partitions import CASE_IN_MONTH, CASE_IN_MONTH_FOR_UPDATE, case_month, load_case
 from gridapp.cases.queries import CaseFilters, list_cases
 from gridapp.core import migrate
 from gridapp.core.db import make_engine
@@ -442,10 +442,13 @@ def test_a_case_moved_to_another_month_keeps_its_key_and_events(app, url, engine
 def test_a_case_by_id_reads_one_month(app, url, engine):
     migrate.upgrade(url)
     case_id = conn_scalar(engine, 'SELECT id FROM "case" ORDER BY created_at DESC LIMIT 1')
+    with Session(engine) as session:
+        month = case_month(session, case_id)
+        assert month is not None and case_month(session, -1) is None
     with engine.connect() as conn:
         assert len(partition_states(conn)[0].months) > 12
-        for statement in (CASE_BY_ID[True], CASE_BY_ID_FOR_UPDATE[True]):
-            sql = statement.params(case_id=case_id).compile(
+        for statement in (CASE_IN_MONTH, CASE_IN_MONTH_FOR_UPDATE):
+            sql = statement.params(case_id=case_id, month=month).compile(
                 dialect=engine.dialect, compile_kwargs={"literal_binds": True}
             )
             plan = conn.scalars(
