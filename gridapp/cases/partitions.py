@@ -1,9 +1,9 @@
 """A case by id on either schema: plain, or ``case`` partitioned by month (PostgreSQL, 按月分区).
 
 Partitioned (migrations 0025 and 0028), a statement that names only the id probes every month's
-index, one more each month the system runs; ``case_key`` holds each case's ``created_at``, and
-naming it lets PostgreSQL read one month when the statement runs. SQLite and a plain PostgreSQL
-schema have no ``case_key`` and use the statement as it is.
+index, one more each month the system runs; ``case_key`` holds each case's ``created_at``, read
+first and named as a value (`in_month`), so that PostgreSQL plans, locks and reads one month.
+SQLite and a plain PostgreSQL schema have no ``case_key`` and use the statement as it is.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from gridapp.core.extensions import db
 _app: Flask | None = None
 _open: ContextVar[Session | None] = ContextVar("gridapp_job_session", default=None)
 # The import paths of the jobs declared with `own_transactions`.
-_APART: set[str] = set()
+_OWN_TRANSACTIONS: set[str] = set()
 J = TypeVar("J", bound=Callable[..., Any])
 
 
@@ -38,13 +38,13 @@ def own_transactions(job: J) -> J:
     and commits what it writes in a short ``job_context()`` of its own. It may run twice: its
     row is marked done once it has succeeded, and a run that fails leaves the row to its retry.
     """
-    _APART.add(f"{job.__module__}.{job.__qualname__}")
+    _OWN_TRANSACTIONS.add(f"{job.__module__}.{job.__qualname__}")
     return job
 
 
 def has_own_transactions(job: Callable[..., Any]) -> bool:
     """Whether ``job`` was declared with `own_transactions`."""
-    return f"{job.__module__}.{job.__qualname__}" in _APART
+    return f"{job.__module__}.{job.__qualname__}" in _OWN_TRANSACTIONS
 
 
 def worker_app() -> Flask:
