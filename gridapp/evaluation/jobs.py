@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
@@ -72,9 +74,12 @@ def build_export(export_id: int) -> str:
     folder = export_dir(current_app.config["GRIDAPP"])
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{export_id}.{fmt}"
-    partial = folder / f"{name}.partial"
-    partial.write_bytes(data)
-    partial.replace(folder / name)
+    # A partial file of this run's own: a second run of the row (the outbox may start one while
+    # this one is slow) writes its own and renames it over the same name, whole either way.
+    handle, partial = tempfile.mkstemp(dir=folder, prefix=f"{name}.", suffix=".partial")
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+    os.replace(partial, folder / name)
     with job_context() as session:
         export = session.get(EvaluationExport, export_id)
         if export is None:  # forgotten meanwhile (a day old): its file goes too
