@@ -271,7 +271,7 @@ def test_writers_go_on_while_the_sweep_walks_the_files(app, monkeypatch):
     # write lock meanwhile (the app's own media directory, committed state: no session fixture).
     from gridapp.media import sweep
     from gridapp.media.housekeeping import media_sweep
-    from tests.gridapp.held_jobs import Hold, write_wait_while_held
+    from tests.gridapp.held_jobs import Hold, written_while_held
 
     config = app.config["GRIDAPP"]
     sha = hashlib.sha256(os.urandom(16)).hexdigest()
@@ -282,7 +282,7 @@ def test_writers_go_on_while_the_sweep_walks_the_files(app, monkeypatch):
     hold = Hold(sweep._remove_if_untouched)
     monkeypatch.setattr(sweep, "_remove_if_untouched", hold)
 
-    waited, summary = write_wait_while_held(app, hold, media_sweep)
+    went_through, summary = written_while_held(app, hold, media_sweep)
 
-    assert waited < 10  # not held until the walk was let go (20 s)
+    assert went_through  # while the walk was held
     assert summary["files"] >= 1 and not orphan.exists()
