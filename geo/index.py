@@ -1043,7 +1043,7 @@ def _build_raster(
     *,
     pixel_m: float | None,
     max_pixels: int,
-    packed_coords: FloatArray | None = None,
+    packed_coords: FloatArray,
 ) -> _Raster:
     ncells = len(geoms)
     if ncells == 0:
@@ -1082,7 +1082,7 @@ def _build_raster(
     seg_cell = part_cell[ring_part[coord_ring[first]]].astype(np.int64)
     # An edge is named by its first vertex in the packed coordinates (see _one_segment_words),
     # when those are laid out as these are (GeoArrow's order is GEOS's; checked, not assumed).
-    same_layout = packed_coords is not None and np.array_equal(coords, packed_coords)
+    same_layout = np.array_equal(coords, packed_coords)
     # The rings are copies (GEOS memory tracemalloc does not see): a 100 000-cell map's build
     # peaks over a hundred MB lower without them and the per-vertex arrays.
     del parts, part_cell, rings, ring_part, coords, coord_ring, pu, pv
