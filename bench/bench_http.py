@@ -55,6 +55,7 @@ import shapely.geometry
 from bench import floor_app
 from bench.demo_db import release_db, seed_demo_county, throwaway_postgis
 from bench.report import Row, emit
+from gridapp.core.serve import GUNICORN_CONFIG
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK_SCRIPTS = Path(__file__).resolve().parent / "wrk"
@@ -82,7 +83,15 @@ def free_port() -> int:
 class Server:
     """One gunicorn server on a loopback port; its output goes to a log file."""
 
-    def __init__(self, name: str, app: str, env: dict[str, str], workers: int, logs: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        app: str,
+        env: dict[str, str],
+        workers: int,
+        logs: Path,
+        options: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.log_path = logs / f"{name}.log"
@@ -104,8 +113,13 @@ class Server:
             "-",
             "--graceful-timeout",
             "5",
+            *options,
             app,
         ]
+        if app == "wsgi:app":
+            # gridapp's own settings, as `make run` gives them (its workers' heartbeat while they
+            # build the grid index); the baselines are other apps and have none.
+            command[1:1] = ["--config", GUNICORN_CONFIG]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -130,8 +144,11 @@ class Server:
         raise RuntimeError(f"{self.name} did not answer /healthz in {timeout:.0f} s")
 
     def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def log_text(self) -> str:
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
 

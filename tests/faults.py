@@ -721,12 +721,14 @@ class Faults:
         return app
 
     def start_processes(self) -> None:
-        from gridapp.core.serve import Child, Supervisor
+        from gridapp.core.serve import GUNICORN_CONFIG, Child, Supervisor
 
         bin_dir = Path(sys.executable).parent
         env = self.env()
         gunicorn = [
             str(bin_dir / "gunicorn"),
+            "--config",
+            GUNICORN_CONFIG,
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",

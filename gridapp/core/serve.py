@@ -29,6 +29,8 @@ from gridapp.core.lifetime import die_with_parent
 from gridapp.core.migrate import upgrade
 
 BIND = os.environ.get("GRIDAPP_BIND", "127.0.0.1:5000")
+# gunicorn's settings file (its hooks), read by gunicorn as a script of its own.
+GUNICORN_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn_conf.py")
 WORKERS = os.environ.get("WEB_CONCURRENCY", "2")
 
 
@@ -205,6 +207,8 @@ def main() -> int:
                 "web",
                 [
                     os.path.join(bin_dir, "gunicorn"),
+                    "--config",
+                    GUNICORN_CONFIG,
                     "--bind",
                     BIND,
                     "--workers",

@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import inspect
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
+from gridapp.core.heartbeat import kept_alive
 from gridapp.core.models import Base, Setting
 
 T = TypeVar("T")
@@ -131,7 +132,8 @@ class VersionedCache(Generic[T]):
         if entry is not None and entry[0] == version:
             self._entries[key] = (version, now, entry[2])
             return entry[2]
-        with self._lock:
+        # A build can outlast gunicorn's timeout (the grid index at a city's map).
+        with self._lock, kept_alive():
             value = build()
             self._entries[key] = (version, now, value)
             return value
