@@ -141,16 +141,19 @@ def warm_worker(app: Flask) -> None:
 
     `wsgi.py` calls it once in each gunicorn worker, before the worker takes a request. At a
     city's map the build is 15-20 s of CPU (docs/performance.md): paid here, no report waits
-    for it, and `gridapp.core.heartbeat` keeps gunicorn from killing the worker meanwhile. A
-    database that cannot be read yet (not migrated) is logged and left to the first request.
+    for it (gunicorn does not time a worker that has not started serving; a rebuild inside a
+    request is kept alive by `gridapp.core.heartbeat`). A map that cannot be read or indexed
+    (a database not migrated yet) is logged and left to the requests that need it, so that the
+    worker still starts and answers everything else.
     """
+    from geo import GeoError
     from gridapp.grid.services import grid_index
 
     with app.app_context():
         started = time.perf_counter()
         try:
             index = grid_index(db.session(), check_seconds=0.0)
-        except SQLAlchemyError:
+        except (SQLAlchemyError, GeoError):
             log.warning("grid index not built at start: the map could not be read", exc_info=True)
         else:
             # On stderr, as gunicorn's own start-up lines: the app configures no log level, and

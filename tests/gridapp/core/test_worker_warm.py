@@ -88,6 +88,21 @@ def test_a_worker_builds_the_grid_index_before_its_first_request(
     assert requests and built[0] < requests[0], log
 
 
+def test_a_worker_whose_map_cannot_be_read_still_starts(
+    tmp_path: Path, postgis_template: str | None, app: Any
+) -> None:
+    """A database not migrated yet: the worker says so and serves what needs no map."""
+    with (
+        throwaway_database(tmp_path, "unmigrated", postgis_template) as url,
+        _serve("unmigrated", url, tmp_path) as server,
+    ):
+        server.wait_ready(timeout=120)
+        log = server.log_text()
+
+    assert "grid index not built at start" in log, log
+    assert BUILT not in log, log
+
+
 @pytest.mark.skipif(
     BACKEND != "postgres",
     reason="holds the map's read with a table lock readers wait on: PostgreSQL's (SQLite's WAL "
