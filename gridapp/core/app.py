@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import time
 from typing import Any
 
 import flask_babel
 import swagger_ui_bundle
 from flask import Blueprint, Flask, Request, Response, g, request
 from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
@@ -33,6 +37,7 @@ from gridapp.core.problems import register_problem_handlers
 from gridapp.core.schemas import MAX_ID
 
 API_VERSION = "1.0.0"
+log = logging.getLogger(__name__)
 
 
 class RowIdConverter(IntegerConverter):
@@ -129,6 +134,38 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     if not app.logger.handlers:
         logging.basicConfig(level=logging.INFO)
     return app
+
+
+def warm_worker(app: Flask) -> None:
+    """Build what a worker's first requests would otherwise wait for: the grid index.
+
+    `wsgi.py` calls it once in each gunicorn worker, before the worker takes a request. At a
+    city's map the build is 15-20 s of CPU (docs/performance.md): paid here, no report waits
+    for it (gunicorn does not time a worker that has not started serving; a rebuild inside a
+    request is kept alive by `gridapp.core.heartbeat`). A map that cannot be read or indexed
+    (a database not migrated yet) is logged and left to the requests that need it, so that the
+    worker still starts and answers everything else.
+    """
+    from geo import GeoError
+    from gridapp.grid.services import grid_index
+
+    with app.app_context():
+        started = time.perf_counter()
+        try:
+            index = grid_index(db.session(), check_seconds=0.0)
+        except (SQLAlchemyError, GeoError):
+            log.warning("grid index not built at start: the map could not be read", exc_info=True)
+        else:
+            # On stderr, as gunicorn's own start-up lines: the app configures no log level, and
+            # an operator needs to see what a worker's start cost.
+            print(
+                f"gridapp worker {os.getpid()}: grid index: {len(index)} unit grids, built in "
+                f"{time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        finally:
+            db.session.remove()
 
 
 def _register_blueprints(app: Flask) -> None:

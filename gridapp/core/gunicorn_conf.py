@@ -12,11 +12,14 @@ from typing import Any
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """Register the new worker's heartbeat before it loads the app (`gridapp.core.heartbeat`).
+    """Before the new worker loads the app: its malloc setting (`gridapp.core.malloc`) and its
+    heartbeat (`gridapp.core.heartbeat`).
 
     ``worker.timeout`` is half of ``--timeout`` (the margin gunicorn leaves itself); beating
     twice as often again keeps a long build well inside it.
     """
     from gridapp.core.heartbeat import beat_with
+    from gridapp.core.malloc import keep_large_blocks_out_of_the_heap
 
+    keep_large_blocks_out_of_the_heap()
     beat_with(worker.notify, period=max(worker.timeout / 2.0, 0.05))

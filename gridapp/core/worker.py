@@ -24,6 +24,7 @@ from gridapp.core.audit_jobs import schedule_audit_prune
 from gridapp.core.extensions import redis
 from gridapp.core.jobs import worker_app
 from gridapp.core.lifetime import die_with_parent
+from gridapp.core.malloc import keep_large_blocks_out_of_the_heap
 from gridapp.core.partition_jobs import schedule_partitions
 from gridapp.evaluation.jobs import schedule_snapshot
 from gridapp.evaluation.rollup import schedule_dashboard_rollup
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Its jobs place points too (patrols), so it holds a grid index as a web worker does.
+    keep_large_blocks_out_of_the_heap()
     me = os.getpid()
     os.register_at_fork(after_in_child=lambda: die_with_parent(me))
     app = worker_app()

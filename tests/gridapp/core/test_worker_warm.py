@@ -1,8 +1,9 @@
-"""gunicorn's timeout does not kill a worker while a request builds its grid index
-(``gridapp/core/heartbeat.py``, ``gridapp/core/gunicorn_conf.py``).
+"""A gunicorn worker builds the grid index before its first request, and gunicorn's timeout does
+not kill it while a request rebuilds it (``wsgi.py``, ``gridapp/core/heartbeat.py``,
+``gridapp/core/gunicorn_conf.py``).
 
-The test starts gunicorn as ``make run`` does (its settings file, sync workers) on a database of
-its own with the demo county.
+Each test starts gunicorn as ``make run`` does (its settings file, sync workers) on a database
+of its own with the demo county.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from gridapp.core.versions import next_tag
 from gridapp.grid.services import DEFAULT_LAYER, version_key
 from tests.conftest import BACKEND
 from tests.gridapp.throwaway import throwaway_database
+
+BUILT = "grid index: "
 
 
 @pytest.fixture()
@@ -66,6 +69,40 @@ def _serve(name: str, url: str, tmp_path: Path, *options: str) -> Iterator[Serve
             server.stop()
 
 
+def test_a_worker_builds_the_grid_index_before_its_first_request(
+    demo_database: tuple[str, str], tmp_path: Path
+) -> None:
+    url, locate = demo_database
+    with _serve("warm", url, tmp_path) as server:
+        server.wait_ready(timeout=120)
+        status, answer = _get(server.port, locate)
+        assert status == 200, answer
+        log = server.log_text()
+
+    lines = log.splitlines()
+    built = [n for n, line in enumerate(lines) if BUILT in line]
+    requests = [n for n, line in enumerate(lines) if '"GET /' in line]
+    # Once, at the start, before the first request (the readiness probe's): the located point
+    # used the index the worker had built.
+    assert len(built) == 1, log
+    assert requests and built[0] < requests[0], log
+
+
+def test_a_worker_whose_map_cannot_be_read_still_starts(
+    tmp_path: Path, postgis_template: str | None, app: Any
+) -> None:
+    """A database not migrated yet: the worker says so and serves what needs no map."""
+    with (
+        throwaway_database(tmp_path, "unmigrated", postgis_template) as url,
+        _serve("unmigrated", url, tmp_path) as server,
+    ):
+        server.wait_ready(timeout=120)
+        log = server.log_text()
+
+    assert "grid index not built at start" in log, log
+    assert BUILT not in log, log
+
+
 @pytest.mark.skipif(
     BACKEND != "postgres",
     reason="holds the map's read with a table lock readers wait on: PostgreSQL's (SQLite's WAL "
@@ -74,9 +111,9 @@ def _serve(name: str, url: str, tmp_path: Path, *options: str) -> Iterator[Serve
 def test_gunicorns_timeout_does_not_kill_a_worker_rebuilding_the_index_in_a_request(
     demo_database: tuple[str, str], tmp_path: Path
 ) -> None:
-    """A worker builds its index on the first located point, and again on the first after a map
-    change, inside that request. gunicorn kills a worker silent for ``--timeout`` once it
-    serves; the heartbeat keeps this one alive while it builds."""
+    """A map change makes the next located point rebuild the index inside its request. gunicorn
+    kills a worker silent for ``--timeout`` in a request (while it boots it does not: the
+    start's build is safe by itself); the heartbeat keeps this one alive while it builds."""
     import psycopg
 
     url, locate = demo_database
