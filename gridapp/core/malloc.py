@@ -5,17 +5,16 @@ numpy asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``) fo
 from its own mapping at first, but after freeing large blocks it raises that threshold (up to
 32 MB), and then serves them from the heap: numpy's advice lands on the heap itself, and the
 kernel later backs freed heap pages with 2 MB pages. A worker holding the city's map ended the
-memory benchmark's requests at 344-357 MB instead of 277 MB about half the time, its ``[heap]``
+memory benchmark's requests at 344-357 MB instead of 277 MB in 6 runs of 15, its ``[heap]``
 65 MB larger with 88 MB of huge pages (docs/performance.md, stop 21). With the threshold fixed
 at numpy's 4 MB, every array numpy advises is a mapping of its own, returned whole when freed.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import sys
 from typing import Final
+
+from gridapp.core.lifetime import linux_libc
 
 # mallopt's parameter number (glibc's malloc.h) and the size from which numpy advises huge pages.
 _M_MMAP_THRESHOLD: Final = -3
@@ -24,11 +23,8 @@ MMAP_THRESHOLD_BYTES: Final = 4 * 1024 * 1024
 
 def keep_large_blocks_out_of_the_heap() -> bool:
     """Fix glibc's mmap threshold at 4 MB for this process; False where there is no glibc."""
-    name = ctypes.util.find_library("c")
-    if not sys.platform.startswith("linux") or not name:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+    libc = linux_libc()
+    mallopt = getattr(libc, "mallopt", None)  # a C library other than glibc may lack it
+    if mallopt is None:
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
