@@ -396,7 +396,8 @@ def cases_changed_since(
     job stamps many cases alike, and a batch that stopped among them would be answered again
     and again. The watermark is never later than `settled_instant`, so a change still being
     committed is ahead of it. Asking from it with ``>=`` re-sends the last seconds' changes,
-    which a client deduplicates by id and version.
+    which a client deduplicates by id and version. A caller that shows the cases whole names
+    them (`with_names`); the desk's feed shows ids and versions only.
     """
     settled = settled_instant(session)
     query = select(Case).where(case_scope(user)).order_by(Case.updated_at, Case.id)
@@ -404,12 +405,12 @@ def cases_changed_since(
         query = query.where(Case.updated_at >= since)
     cases = list(session.scalars(query.limit(batch).options(*UNSHOWN)))
     if len(cases) < batch:
-        return with_names(session, cases), settled
+        return cases, settled
     last = cases[-1]
     cases += session.scalars(
         query.where(Case.updated_at == last.updated_at, Case.id > last.id).options(*UNSHOWN)
     )
-    return with_names(session, cases), min(last.updated_at + _TICK, settled)
+    return cases, min(last.updated_at + _TICK, settled)
 
 
 def open_tasks(session: Session, user: User, limit: int = 200) -> list[Case]:

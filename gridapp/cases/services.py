@@ -44,6 +44,7 @@ from gridapp.cases.queries import (
     open_tasks,
     suggest_department,
     task_kind,
+    with_names,
     worker_tasks,
 )
 from gridapp.cases.scope import case_scope
@@ -89,5 +90,6 @@ __all__ = [
     "task_kind",
     "verify_chain",
     "verify_every_chain",
+    "with_names",
     "worker_tasks",
 ]

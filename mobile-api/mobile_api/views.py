@@ -25,6 +25,7 @@ from gridapp.cases.services import (
     report_case,
     request_fingerprint,
     task_kind,
+    with_names,
     worker_tasks,
 )
 from gridapp.core.errors import Conflict, ValidationFailed
@@ -421,6 +422,7 @@ class Sync(MethodView):
         if sent is not None:
             since, after_note = cursor_datetime(sent[0], "since"), cursor_int(sent[1], "since")
         cases, watermark = cases_changed_since(session, user, since)
+        with_names(session, cases)
         # From the last answer's watermark on too: a notification committed after that answer
         # may have a lower id than the last one it sent.
         notes = list_notifications(session, user, after=after_note, created_from=since, limit=500)
