@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # Its jobs place points too (patrols), so it holds a grid index as a web worker does.
+    # Its jobs hold large arrays too (the area tiles' render reads the whole map's shapes), so
+    # numpy's huge-page advice is kept off its heap as off a web worker's. It builds no grid
+    # index: patrol batches are placed in the request that uploads them.
     keep_large_blocks_out_of_the_heap()
     me = os.getpid()
     os.register_at_fork(after_in_child=lambda: die_with_parent(me))
