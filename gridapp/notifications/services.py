@@ -14,7 +14,7 @@ from gridapp.accounts.models import User
 from gridapp.cases.models import Case
 from gridapp.core.errors import NotFound
 from gridapp.core.i18n import _, stored_language
-from gridapp.core.outbox import enqueue_all_after_commit
+from gridapp.core.outbox import enqueue_after_commit
 from gridapp.core.rows import insert_loaded
 from gridapp.core.types import UTCDateTime, utcnow
 from gridapp.notifications.jobs import deliver_notification
@@ -33,7 +33,7 @@ def notify(
     dedupe_key: str | None = None,
     push: bool = True,
 ) -> list[Notification]:
-    """Write one notification per user and a delivery job for each (after commit).
+    """Write one notification per user and one delivery job for them all (after commit).
 
     ``push`` False writes no job: for desk staff, whose console lists their notifications and
     who have no phone to push to; it keeps the report path to one transaction and no relay.
@@ -69,12 +69,12 @@ def notify(
     ]
     if not rows:
         return []
-    # One INSERT … RETURNING for every recipient and one for their delivery jobs, each a
+    # One INSERT … RETURNING for every recipient and one for their delivery job, each a
     # statement built once: the unit of work's flush per object, or an ORM bulk INSERT that
     # loads what it returns, cost more than the rows themselves.
     made = insert_loaded(session, Notification, rows)
     if push:
-        enqueue_all_after_commit(session, deliver_notification, [[note.id] for note in made])
+        enqueue_after_commit(session, deliver_notification, [note.id for note in made])
     return made
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from rq import SimpleWorker
 from rq.job import Job as RQJob
 from rq.job import JobStatus
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gridapp.core.extensions import db, redis
 from gridapp.core.models import OutboxMessage
@@ -70,6 +70,38 @@ def test_a_row_is_done_in_the_same_transaction_as_its_jobs_effect(session):
     assert delivered is not None
     run_outbox_message(row_id)  # a duplicate run finds the row done and does nothing
     assert _fresh(Notification, note_id).delivered_at == delivered
+
+
+def test_one_job_delivers_every_recipient_of_a_notice(session):
+    from gridapp.accounts.models import User
+
+    users = session.scalars(
+        select(User.id).where(User.username.in_(["handler", "handler2", "dispatcher"]))
+    ).all()
+    before = session.scalar(select(func.max(OutboxMessage.id))) or 0
+    made = notify(session, users, kind="test", case=None, message="to three")
+    session.commit()
+    rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id > before)).all()
+    assert len(made) == 3
+    assert [(row.job, sorted(row.args)) for row in rows] == [
+        ("gridapp.notifications.jobs.deliver_notification", sorted(n.id for n in made))
+    ]
+
+    run_outbox_message(rows[0].id)
+
+    assert all(_fresh(Notification, n.id).delivered_at is not None for n in made)
+    assert _fresh(OutboxMessage, rows[0].id).done_at is not None
+
+
+def test_a_row_of_one_notification_written_before_still_delivers_it(session):
+    _, note_id = _notified(session)
+    older = enqueue_after_commit(session, deliver_notification, [note_id]).id
+    session.commit()
+
+    run_outbox_message(older)
+
+    assert _fresh(Notification, note_id).delivered_at is not None
+    assert _fresh(OutboxMessage, older).done_at is not None
 
 
 def test_a_job_that_fails_leaves_neither_its_effect_nor_a_done_row(session):
