@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event
+
 from gridapp.cases.models import Case
+from gridapp.core.extensions import db
 from tests.gridapp.case_helpers import grid_point, report
 
 
@@ -152,3 +155,34 @@ def test_a_category_the_catalogue_copy_does_not_know_yet_is_read(client, auth, s
     assert named.category.name == "新类 9f3"
     reporter = session.get(User, case.reporter_id) if case.reporter_id else None
     assert named.reporter is reporter
+
+
+def test_a_state_set_is_one_statement_with_its_states_written_in(client, auth, session):
+    """Each state set is a statement of its own, the same in any order, so PostgreSQL can keep a
+    plan for it (gridapp.cases.queries._WRITTEN_IN); what it lists is unchanged."""
+    worker = auth("grid_worker")
+    me = client.get("/api/v1/auth/me", headers=worker).get_json()
+    point = grid_point(client, worker, me["grids"][0])
+    made = report(client, worker, *point, description="state-set-3e8").get_json()
+    acceptor = auth("acceptor")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "LIMIT" in statement.upper():
+            statements.append(statement)
+
+    engine = db.engine
+    assert engine is not None
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        pages = [
+            _listed(client, acceptor, q="state-set-3e8", state=states, process="urban")
+            for states in (["reported", "filed"], ["filed", "reported"], ["filed"])
+        ]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert [[c["id"] for c in page["items"]] for page in pages] == [[made["id"]], [made["id"]], []]
+    case_pages = [s for s in statements if '"case".state IN' in s]
+    assert len(case_pages) == 3, statements
+    assert case_pages[0] == case_pages[1] != case_pages[2]
+    assert "'filed', 'reported'" in case_pages[0] and "'urban'" in case_pages[0]
