@@ -254,7 +254,7 @@ CASE_WITH_HEAD_FOR_UPDATE = (
 # docs/performance.md). There the case is read (its month, read first, named: `in_month`) and
 # locked first, and the head after it: the lock keeps every other append out, so the head
 # read next is the last.
-CASE_AND_REPORTER_FOR_UPDATE = in_month(
+case_and_reporter_for_update = in_month(
     select(Case)
     .outerjoin(Case.reporter)
     .options(contains_eager(Case.reporter))
@@ -270,7 +270,9 @@ def _locked_case(session: Session, user: User, case_id: int) -> Case:
         found = (
             None
             if month is None
-            else session.scalar(CASE_AND_REPORTER_FOR_UPDATE, {"case_id": case_id, "month": month})
+            else session.scalar(
+                case_and_reporter_for_update(month), {"case_id": case_id, "month": month}
+            )
         )
         head = None if found is None else session.execute(LAST_EVENT, {"case_id": case_id}).first()
         row: Any = None if found is None else (found, *(head or (None, None)))

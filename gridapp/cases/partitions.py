@@ -3,20 +3,39 @@
 Partitioned (migrations 0025 and 0028), a statement that names only the id probes every month's
 index, one more each month the system runs; ``case_key`` holds each case's ``created_at``, read
 first and named as a value (`in_month`), so that PostgreSQL plans, locks and reads one month.
-SQLite and a plain PostgreSQL schema have no ``case_key`` and use the statement as it is.
+The month's bounds are also written into the statement's text (`month_of`): each month is then
+a statement of its own, which the server prepares once and keeps one plan for, over that month's
+partition alone. SQLite and a plain PostgreSQL schema have no ``case_key`` and use the statement
+as it is.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, column, select, table, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session
 
+import workflow
 from gridapp.cases.models import Case
 from gridapp.core.types import UTCDateTime
 
+# Statements kept per month for each statement built by `in_month`: ten years of months, more
+# than a schema keeps partitions for (migration 0025's MAX_MONTHS).
+_MONTHS_KEPT = 128
 # Set on a pooled connection once asked: a schema does not change under a running process.
 _PARTITIONED = "gridapp_case_partitioned"
 CASE_KEY = table("case_key", column("id", Integer()), column("created_at", UTCDateTime()))
@@ -37,16 +56,42 @@ def partitioned(session: Session) -> bool:
     return bool(found)
 
 
-def in_month(statement: Select[Any]) -> Select[Any]:
-    """A statement for one case (its id bound as ``case_id``) with its month bound as ``month``.
+def in_month(statement: Select[Any]) -> Callable[[datetime], Select[Any]]:
+    """A statement for one case (its id bound as ``case_id``) in a given month (`month_of`).
 
-    The month goes in as a value read first (`case_month`), not as a subquery of the same
-    statement: PostgreSQL then prunes the other months when it plans the statement, and plans
-    and locks one month's partition and indexes. With the subquery it planned every month and,
-    on a prepared statement's generic plan, locked them all (PostgreSQL 15): 2.4–4.0 ms a
-    lookup at 17 months against 0.45–0.64 ms for the two statements (docs/performance.md).
+    The case's ``created_at`` goes in as a value read first (`case_month`), bound as
+    ``month``, not as a subquery of the same statement: PostgreSQL then prunes the other
+    months when it plans the statement, and plans and locks one month's partition and indexes.
+    With the subquery it planned every month and, on a prepared statement's generic plan,
+    locked them all (PostgreSQL 15): 2.4–4.0 ms a lookup at 17 months against 0.45–0.64 ms for
+    the two statements (docs/performance.md).
+
+    With the value bound alone, PostgreSQL planned that statement anew on every call: its
+    generic plan covers every month, so it costs more than a custom plan by the server's own
+    estimate. The month's bounds written in as constants prune the generic plan to the month
+    too, so the server keeps it after a statement's first calls and plans nothing more.
     """
-    return statement.where(Case.created_at == bindparam("month"))
+    statement = statement.where(Case.created_at == bindparam("month"))
+
+    @functools.lru_cache(maxsize=_MONTHS_KEPT)
+    def of_month(first: date) -> Select[Any]:
+        start = datetime(first.year, first.month, 1, tzinfo=workflow.LOCAL_ZONE)
+        following = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+        end = datetime(following.year, following.month, 1, tzinfo=workflow.LOCAL_ZONE)
+        return statement.where(
+            Case.created_at >= _timestamp(start), Case.created_at < _timestamp(end)
+        )
+
+    def for_month(month: datetime) -> Select[Any]:
+        return of_month(month.astimezone(workflow.LOCAL_ZONE).date().replace(day=1))
+
+    return for_month
+
+
+def _timestamp(moment: datetime) -> ColumnElement[datetime]:
+    # A constant of the statement's text: made here from a month's first instant, never from
+    # input. UTC, as the column stores it.
+    return literal_column(f"TIMESTAMPTZ '{moment.astimezone(UTC).isoformat()}'", UTCDateTime())
 
 
 def case_month(session: Session, case_id: int) -> datetime | None:
@@ -55,8 +100,10 @@ def case_month(session: Session, case_id: int) -> datetime | None:
     return month
 
 
-CASE_IN_MONTH = in_month(select(Case).where(Case.id == bindparam("case_id")))
-CASE_IN_MONTH_FOR_UPDATE = CASE_IN_MONTH.with_for_update()
+case_in_month = in_month(select(Case).where(Case.id == bindparam("case_id")))
+case_in_month_for_update = in_month(
+    select(Case).where(Case.id == bindparam("case_id")).with_for_update()
+)
 
 
 def load_case(session: Session, case_id: int, *, lock: bool = False) -> Case | None:
@@ -66,6 +113,6 @@ def load_case(session: Session, case_id: int, *, lock: bool = False) -> Case | N
     month = case_month(session, case_id)
     if month is None:
         return None
-    statement = CASE_IN_MONTH_FOR_UPDATE if lock else CASE_IN_MONTH
+    statement = (case_in_month_for_update if lock else case_in_month)(month)
     case: Case | None = session.scalar(statement, {"case_id": case_id, "month": month})
     return case

@@ -25,7 +25,12 @@ import workflow
 from gridapp.accounts.models import User
 from gridapp.cases.history import verify_chain
 from gridapp.cases.models import Case, CaseEvent
-from gridapp.cases.partitions import CASE_IN_MONTH, CASE_IN_MONTH_FOR_UPDATE, case_month, load_case
+from gridapp.cases.partitions import (
+    case_in_month,
+    case_in_month_for_update,
+    case_month,
+    load_case,
+)
 from gridapp.cases.queries import CaseFilters, list_cases
 from gridapp.core import migrate
 from gridapp.core.db import make_engine
@@ -447,7 +452,7 @@ def test_a_case_by_id_reads_one_month(app, url, engine):
         assert month is not None and case_month(session, -1) is None
     with engine.connect() as conn:
         assert len(partition_states(conn)[0].months) > 12
-        for statement in (CASE_IN_MONTH, CASE_IN_MONTH_FOR_UPDATE):
+        for statement in (case_in_month(month), case_in_month_for_update(month)):
             sql = statement.params(case_id=case_id, month=month).compile(
                 dialect=engine.dialect, compile_kwargs={"literal_binds": True}
             )
@@ -464,6 +469,62 @@ def test_a_case_by_id_reads_one_month(app, url, engine):
         found = load_case(session, case_id, lock=True)
         assert found is not None and found.id == case_id
         assert load_case(session, -1) is None
+
+
+@postgres_only
+def test_a_case_by_id_keeps_its_months_plan(app, url, engine):
+    """Each month is a statement of its own, whose generic plan reads that month alone: the
+    server keeps it after a statement's first calls instead of planning every lookup."""
+    migrate.upgrade(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT DISTINCT ON (date_trunc('month', created_at AT TIME ZONE :zone)) id "
+                "FROM \"case\" ORDER BY date_trunc('month', created_at AT TIME ZONE :zone), id"
+            ),
+            {"zone": str(workflow.LOCAL_ZONE)},
+        )
+        one_a_month = [int(case_id) for (case_id,) in rows][:3]
+    assert len(one_a_month) == 3
+    with engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as session:
+        # One connection throughout: prepared statements are a connection's own.
+        # psycopg prepares a statement at its sixth call; the server weighs a generic plan
+        # after five custom ones. Committed, as the app ends a request: a rollback would
+        # drop the connection's prepared statements.
+        for _ in range(15):
+            for case_id in one_a_month:
+                session.expunge_all()
+                found = load_case(session, case_id)
+                assert found is not None and found.id == case_id
+                session.commit()
+        kept = session.execute(
+            text(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE '%FROM \"case\"%' AND statement LIKE '%TIMESTAMPTZ%'"
+            )
+        ).all()
+    assert len(kept) == len(one_a_month), kept
+    assert all(generic > 0 for _, generic, _ in kept), kept
+    # The generic plan itself: one month's partition, not an Append over every month.
+    with Session(engine) as session:
+        month = case_month(session, one_a_month[0])
+    assert month is not None
+    sql = str(case_in_month(month).compile(dialect=engine.dialect))
+    prepared = sql.replace("%(case_id)s", "$1").replace("%(month)s", "$2")
+    with engine.connect() as conn:
+        conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        conn.exec_driver_sql(f"PREPARE by_id AS {prepared}")
+        # A utility statement takes no parameters: the values are written in.
+        plan = conn.scalars(
+            text(
+                f"EXPLAIN (COSTS OFF) EXECUTE by_id({one_a_month[0]:d}, "
+                f"TIMESTAMPTZ '{month.isoformat()}')"
+            )
+        ).all()
+        conn.exec_driver_sql("DEALLOCATE by_id")
+        conn.rollback()
+    scanned = [line for line in plan if re.search(r" on case_(p\d{6}|default)\b", line)]
+    assert len(scanned) == 1 and "Append" not in "\n".join(plan), "\n".join(plan)
 
 
 def conn_scalar_row(engine: Engine, statement: str, **params: Any) -> tuple[Any, ...]:
