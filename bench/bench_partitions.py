@@ -54,6 +54,10 @@ PARTITIONS = "0025"
 BEFORE = f"{PARTITIONS}-1"  # the revision before the partitions, wherever the chain puts it
 MONTH_RATIO_TARGET = 1.0
 UNPRUNED_RATIO_TARGET = 0.5
+# Lookups by id per pass. The partitioned lookup is a statement per month (each kept on its
+# own plan after its first ten calls, gridapp.cases.partitions.in_month); at 100 random ids a
+# pass over 17 months, most calls were those first ten, which a server's connections pay once.
+LOOKUPS_PER_SAMPLE = 5
 MIGRATION_TARGET_S = 600.0
 OPEN_STATES = ("handling", "filed", "verifying", "suspended", "extension_requested")
 
@@ -202,7 +206,8 @@ def measure(
                 select(Area.code).where(Area.level == "street", Area.parent_code == COUNTY)
             )
         )
-        ids = [int(i) for i in rng.integers(1, _max_id(any_session) + 1, samples)]
+        lookups_n = samples * LOOKUPS_PER_SAMPLE
+        ids = [int(i) for i in rng.integers(1, _max_id(any_session) + 1, lookups_n)]
 
         def month_count(session: Session) -> Any:
             return session.scalar(
@@ -290,7 +295,7 @@ def measure(
                 MONTH_RATIO_TARGET,
             ),
             ("list", f"GET /cases state+street+overdue, p95 of {samples}", UNPRUNED_RATIO_TARGET),
-            ("lookup", f"one case by id, p95 of {samples}", UNPRUNED_RATIO_TARGET),
+            ("lookup", f"one case by id, p95 of {lookups_n}", UNPRUNED_RATIO_TARGET),
         )
         for key, figure, target in figures:
             if key not in best["plain"]:
