@@ -227,6 +227,27 @@ def test_the_sql_counts_are_count_lives(session, histories):
     assert seen["due_on_time"] < seen["due"]
 
 
+def test_the_counts_in_parts_add_up_to_the_whole(session, histories):
+    """A month counted in parts of the cases (as PostgreSQL's connections count it at once)
+    gives what one statement gives: every case and its tasks in exactly one part."""
+    for first, last in PERIODS[:2]:
+        since = local(first.month, first.day)
+        until = local(last.month, last.day) + timedelta(days=1)
+        whole = department_totals(session, first, last, None, NOWS[1])
+        assert whole
+        for n in (2, 3):
+            parts = [
+                session.execute(
+                    tasks.department_tasks_statement(
+                        session, since, until, since - LOOKBACK, None, NOWS[1], (k, n)
+                    )
+                ).all()
+                for k in range(n)
+            ]
+            assert all(parts), "each part holds tasks: the split is not all-in-one"
+            assert tasks.add_up(parts) == whole, (first, n)
+
+
 def test_a_ranking_of_departments_has_those_counts(session, histories):
     admin = session.scalar(select(User).where(User.role == workflow.Role.admin))
     first, last, now = date(2026, 3, 1), date(2026, 3, 31), NOWS[1]
