@@ -3,7 +3,7 @@
 Partitioned (migrations 0025 and 0028), a statement that names only the id probes every month's
 index, one more each month the system runs; ``case_key`` holds each case's ``created_at``, read
 first and named as a value (`in_month`), so that PostgreSQL plans, locks and reads one month.
-The month's bounds are also written into the statement's text (`month_of`): each month is then
+The month's bounds are also written into the statement's text (`in_month`): each month is then
 a statement of its own, which the server prepares once and keeps one plan for, over that month's
 partition alone. SQLite and a plain PostgreSQL schema have no ``case_key`` and use the statement
 as it is.
@@ -57,7 +57,7 @@ def partitioned(session: Session) -> bool:
 
 
 def in_month(statement: Select[Any]) -> Callable[[datetime], Select[Any]]:
-    """A statement for one case (its id bound as ``case_id``) in a given month (`month_of`).
+    """For a statement of one case (its id bound as ``case_id``), its statement in a given month.
 
     The case's ``created_at`` goes in as a value read first (`case_month`), bound as
     ``month``, not as a subquery of the same statement: PostgreSQL then prunes the other
