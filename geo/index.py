@@ -21,7 +21,7 @@ import functools
 import itertools
 import math
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -69,19 +69,26 @@ _SUB_OUTSIDE: Final = 14  # no candidate covers it
 _SUB_EXACT: Final = 15  # a boundary touches it: test the pixel's candidates exactly
 # A sub-pixel's answer fits in four bits, two to a byte (the low half first): a mixed pixel
 # rarely has more than a few candidates, and one with more than 14 is tested exactly anyway.
-# A mixed pixel that one edge alone crosses says so in its count word (see _one_segment_words):
-# the word is then ~(count | left << 2 | right << 4 | edge << 6), negative, where left and
-# right are the answers on each side of the edge (a candidate's index, or _SEGMENT_OUTSIDE)
-# and edge is the index of its first vertex in the packed coordinates (the next one ends it).
+# A mixed pixel that one edge alone crosses, or two edges of one ring meeting inside it (a
+# bend of a boundary, most of the rest on a map of unit grids with a score of vertices each),
+# says so in its count word (see _one_segment_words): the word is then
+# ~(count | left << 2 | right << 4 | bend << 6 | edge << 7), negative, where left and right are
+# the answers on each side of the boundary (a candidate's index, or _SEGMENT_OUTSIDE) and edge
+# is the index of its first vertex in the packed coordinates: the next one ends it, or, with
+# bend set, is the bend, and the one after ends the second edge.
 _SEGMENT_MAX_COUNT: Final = 3
 _SEGMENT_OUTSIDE: Final = 3
 _SEGMENT_LEFT: Final = 2
 _SEGMENT_RIGHT: Final = 4
-_SEGMENT_EDGE: Final = 6
-# 2**25 vertices: a map of over a million unit grids; an edge past that keeps the walk.
+_SEGMENT_BEND: Final = 6
+_SEGMENT_EDGE: Final = 7
+# 2**24 vertices: a map of over half a million unit grids; an edge past that keeps the walk.
 _SEGMENT_EDGES: Final = 1 << (31 - _SEGMENT_EDGE)
 # A piece of a pixel thinner than this at its farthest corner (in pixels) keeps the walk.
 _SEGMENT_CLEARANCE: Final = 1e-3
+# A bend whose edges turn by less than this sine keeps the walk (nearly straight: which way
+# it turns is the point path's exact test alone to tell).
+_BEND_MIN_SINE: Final = 1e-6
 
 # The per-point path turns pixel coordinates (≥ 0 there, where floor is truncation) into
 # integers with math.floor, a one-argument builtin (~16 ns); int() goes through the type's
@@ -288,10 +295,16 @@ class GridIndex:
             right = ay * bx
             det = left - right  # > 0: the point is left of the edge
             bound = (abs(left) + abs(right)) * _CCW_ERRBOUND
+            # 1: left of the boundary, -1: right of it, 0: on it or in doubt (walk).
+            where = 1 if det > bound else -1 if det < -bound else 0
+            if word >> _SEGMENT_BEND & 1 and where:
+                cx = xy[at + 4] - lon
+                cy = xy[at + 5] - lat
+                where = _bend_side(where, ax, ay, bx, by, cx, cy, xy, at)
             side = -1
-            if det > bound:
+            if where > 0:
                 side = word >> _SEGMENT_LEFT & 3
-            elif det < -bound:
+            elif where < 0:
                 side = word >> _SEGMENT_RIGHT & 3
             if side == _SEGMENT_OUTSIDE:
                 return -1
@@ -354,6 +367,24 @@ class GridIndex:
         side[det < -bound] = -1
         return side
 
+    def _bend_sides(
+        self, first: NDArray[np.int8], edge: IntArray, lons: FloatArray, lats: FloatArray
+    ) -> NDArray[np.int8]:
+        """As `_bend_side`, per point: ``first`` its side of the bend's first edge (not 0),
+        ``edge`` that edge's first vertex."""
+        second = self._sides(edge + 1, lons, lats)
+        coords = self._shapes.coords
+        a, b, c = coords[edge], coords[edge + 1], coords[edge + 2]
+        left = (a[:, 0] - c[:, 0]) * (b[:, 1] - c[:, 1])
+        right = (a[:, 1] - c[:, 1]) * (b[:, 0] - c[:, 0])
+        det = left - right
+        bound = (np.abs(left) + np.abs(right)) * _CCW_ERRBOUND
+        # Either side of one edge each: right of a bend turning left, left of one turning right.
+        across = np.zeros(edge.size, dtype=np.int8)
+        across[det > bound] = -1
+        across[det < -bound] = 1
+        return np.where(second == first, first, np.where(second == 0, 0, across)).astype(np.int8)
+
     def locate_many(self, lons: ArrayLike, lats: ArrayLike) -> IntArray:
         """Return, per point, its grid's position in `grid_codes`, or -1 where outside."""
         lon_arr, lat_arr = np.broadcast_arrays(
@@ -407,12 +438,18 @@ class GridIndex:
         points = mixed[exact]
         start = start[exact]
         count = r.mixed[record[exact] + _COUNT].astype(np.int64)
-        # A pixel one edge alone crosses: the side of it answers, as on the point path.
+        # A pixel one edge alone, or one bend, crosses: the side of it answers, as on the point
+        # path.
         one = np.flatnonzero(count < 0)
         if one.size:
             word = ~count[one]
             count[one] = word & _SEGMENT_MAX_COUNT
-            side = self._sides(word >> _SEGMENT_EDGE, lon_flat[points[one]], lat_flat[points[one]])
+            lons, lats = lon_flat[points[one]], lat_flat[points[one]]
+            edge = word >> _SEGMENT_EDGE
+            side = self._sides(edge, lons, lats)
+            bend = np.flatnonzero((word >> _SEGMENT_BEND & 1).astype(bool) & (side != 0))
+            if bend.size:
+                side[bend] = self._bend_sides(side[bend], edge[bend], lons[bend], lats[bend])
             code = np.where(side > 0, word >> _SEGMENT_LEFT, word >> _SEGMENT_RIGHT) & 3
             decided = side != 0
             answer = np.take(r.mixed, start[one] + code, mode="clip").astype(np.int64)
@@ -539,8 +576,18 @@ class GridIndex:
     @property
     def one_edge_pixel_count(self) -> int:
         """Return how many mixed pixels one edge alone crosses (answered by its side)."""
-        starts = self._raster.record_starts()
-        return int(np.count_nonzero(self._raster.mixed[starts + _COUNT] < 0))
+        return int(np.count_nonzero(self._sided_words() >> _SEGMENT_BEND & 1 == 0))
+
+    @property
+    def bend_pixel_count(self) -> int:
+        """Return how many mixed pixels one bend of a boundary crosses (answered by its sides)."""
+        return int(np.count_nonzero(self._sided_words() >> _SEGMENT_BEND & 1))
+
+    def _sided_words(self) -> IntArray:
+        """The count words of the mixed pixels answered by the side of a boundary, complemented
+        (`_one_segment_words`)."""
+        words = self._raster.mixed[self._raster.record_starts() + _COUNT].astype(np.int64)
+        return ~words[words < 0]
 
     @property
     def exact_subpixel_count(self) -> int:
@@ -1013,6 +1060,42 @@ def _ring_side(xy: Iterable[float], lon: float, lat: float) -> int:
     return _ON if on else crossings & 1
 
 
+def _bend_side(
+    first: int,
+    ax: float,
+    ay: float,
+    bx: float,
+    by: float,
+    cx: float,
+    cy: float,
+    xy: Sequence[float],
+    at: int,
+) -> int:
+    """Tell where a point lies against a bend a → b → c of a boundary crossing its pixel: 1
+    left, -1 right, 0 on it or in doubt. ``first`` is its side of a → b (1 or -1); a, b and c
+    are given less the point's coordinates, and are the packed coordinates' vertices ``at // 2``
+    on (their own values name the bend's turn, free of the point's rounding).
+
+    Within the pixel, left of the bend is left of both edges where it turns left, left of
+    either where it turns right: the bend lies inside the pixel and the far ends outside it
+    (`_one_segment_words`), so the lines through the edges meet the pixel only along them.
+    """
+    left = bx * cy
+    right = by * cx
+    det = left - right
+    bound = (abs(left) + abs(right)) * _CCW_ERRBOUND
+    second = 1 if det > bound else -1 if det < -bound else 0
+    if second == first or not second:
+        return second
+    # Either side of one edge each: right of a bend turning left, left of one turning right.
+    x1, y1, x2, y2, x3, y3 = xy[at : at + 6]
+    left = (x1 - x3) * (y2 - y3)
+    right = (y1 - y3) * (x2 - x3)
+    det = left - right
+    bound = (abs(left) + abs(right)) * _CCW_ERRBOUND
+    return -1 if det > bound else 1 if det < -bound else 0
+
+
 _POLYGON: Final = 3
 _MULTIPOLYGON: Final = 6
 _WKB_HEAD: Final = struct.Struct("<BII")  # byte order (1: little-endian), type, parts or rings
@@ -1189,7 +1272,10 @@ def _one_segment_words(
     if nmixed == 0 or n == 0:
         return counts.astype(np.int32)
     touching = np.zeros(nmixed, dtype=np.int64)
+    # The last and the first distinct edge seen touching each pixel: where two do, both (each
+    # pixel's pair of an edge is one key).
     edge_of = np.zeros(nmixed, dtype=np.int64)
+    edge_seen = np.full(nmixed, -1, dtype=np.int64)
     nrows = values.size // ncols
     for keys in _boundary_key_chunks(
         edges[:, 0], edges[:, 1], edges[:, 2], edges[:, 3], np.arange(n), ncols, nrows, n
@@ -1198,30 +1284,85 @@ def _one_segment_words(
         on_mixed = value <= -2
         k = -2 - value[on_mixed]
         touching += np.bincount(k, minlength=nmixed)
-        edge_of[k] = (keys % n)[on_mixed]
-    ones = np.flatnonzero(
-        (touching == 1) & (counts <= _SEGMENT_MAX_COUNT) & (edge_first[edge_of] < _SEGMENT_EDGES)
-    )
-    del touching
+        edge = (keys % n)[on_mixed]
+        edge_of[k] = edge
+        # Written backwards, the first of a pixel's keys in the chunk stays; kept from the
+        # first chunk that had one.
+        unseen = edge_seen[k[::-1]] < 0
+        edge_seen[k[::-1][unseen]] = edge[::-1][unseen]
+    fits = counts <= _SEGMENT_MAX_COUNT
+    ones = np.flatnonzero((touching == 1) & fits & (edge_first[edge_of] < _SEGMENT_EDGES))
     pixel_of = np.flatnonzero(values <= -2)  # mixed pixel k is the k-th in raster order
+    bends, bend_first, bend_second = _bends(
+        np.flatnonzero((touching == 2) & fits),
+        edge_seen,
+        edge_of,
+        edges,
+        edge_first,
+        pixel_of,
+        ncols,
+    )
+    del touching, edge_seen
     sub_rows = sub.reshape(nmixed, _SUB_AREA // 2)
     words = counts.copy()
-    # A chunk at a time: each pixel takes a few arrays of 16 doubles.
-    for lo in range(0, ones.size, _CHUNK // _SUB_AREA):
-        one = ones[lo : lo + _CHUNK // _SUB_AREA]
-        edge = edge_of[one]
-        pieces = (edges[edge], pixel_of[one], sub_rows[one], offsets[one], counts[one])
-        codes = _piece_answers(*pieces, cands, ncols, frame, geoms)
-        found = codes[0] >= 0
-        found &= codes[1] >= 0
-        word = (
-            counts[one]
-            | codes[0] << _SEGMENT_LEFT
-            | codes[1] << _SEGMENT_RIGHT
-            | edge_first[edge] << _SEGMENT_EDGE
-        )
-        words[one[found]] = ~word[found]
+    for pixels, first_edge, second_edge in (
+        (ones, edge_of[ones], None),
+        (bends, bend_first, bend_second),
+    ):
+        # A chunk at a time: each pixel takes a few arrays of 16 doubles.
+        for lo in range(0, pixels.size, _CHUNK // _SUB_AREA):
+            chunk = slice(lo, lo + _CHUNK // _SUB_AREA)
+            one, edge = pixels[chunk], first_edge[chunk]
+            second = None if second_edge is None else edges[second_edge[chunk]]
+            pieces = (edges[edge], pixel_of[one], sub_rows[one], offsets[one], counts[one])
+            codes = _piece_answers(*pieces, cands, ncols, frame, geoms, second)
+            found = codes[0] >= 0
+            found &= codes[1] >= 0
+            word = (
+                counts[one]
+                | codes[0] << _SEGMENT_LEFT
+                | codes[1] << _SEGMENT_RIGHT
+                | int(second is not None) << _SEGMENT_BEND
+                | edge_first[edge] << _SEGMENT_EDGE
+            )
+            words[one[found]] = ~word[found]
     return words.astype(np.int32)
+
+
+def _bends(
+    two: IntArray,
+    edge_lo: IntArray,
+    edge_hi: IntArray,
+    edges: FloatArray,
+    edge_first: IntArray,
+    pixel_of: IntArray,
+    ncols: int,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Of the mixed pixels ``two`` that two distinct edges touch (``edge_lo`` and ``edge_hi``
+    name them per pixel, in either order), those the edges cross as one bend: consecutive in
+    one ring's packed coordinates, meeting strictly inside the pixel, at an angle. Return them,
+    each one's first edge (the bend's vertex ends it) and its second.
+
+    With no third edge touching the widened pixel, the bend's far ends lie outside it, so the
+    bend cuts the pixel in two pieces, as one edge does.
+    """
+    lo, hi = edge_lo[two], edge_hi[two]
+    lo_first = edge_first[hi] == edge_first[lo] + 1
+    keep = lo_first | (edge_first[lo] == edge_first[hi] + 1)
+    first = np.where(lo_first, lo, hi)
+    second = np.where(lo_first, hi, lo)
+    keep &= edge_first[first] < _SEGMENT_EDGES
+    a_u, a_v, b_u, b_v = (edges[first, i] for i in range(4))
+    keep &= (edges[second, 0] == b_u) & (edges[second, 1] == b_v)
+    col = (pixel_of[two] % ncols).astype(np.float64)
+    row = (pixel_of[two] // ncols).astype(np.float64)
+    keep &= (col < b_u) & (b_u < col + 1.0) & (row < b_v) & (b_v < row + 1.0)
+    # An angle the build's doubles tell (the point path decides the turn exactly).
+    d1_u, d1_v = b_u - a_u, b_v - a_v
+    d2_u, d2_v = edges[second, 2] - b_u, edges[second, 3] - b_v
+    turn = d1_u * d2_v - d1_v * d2_u
+    keep &= np.abs(turn) > _BEND_MIN_SINE * np.hypot(d1_u, d1_v) * np.hypot(d2_u, d2_v)
+    return two[keep], first[keep], second[keep]
 
 
 def _piece_answers(
@@ -1234,22 +1375,49 @@ def _piece_answers(
     ncols: int,
     frame: tuple[float, float, float, float],
     geoms: NDArray[np.object_],
+    second: FloatArray | None = None,
 ) -> tuple[IntArray, IntArray]:
     """For pixels one edge alone crosses, the answer on the edge's left and on its right: a
     candidate's index or _SEGMENT_OUTSIDE, -1 where it is not to be trusted.
 
     Per pixel: its edge (u0, v0, u1, v1), its index in the raster, its sub-pixels' answers (two
-    to a byte), and where its candidates start in `cands` and how many there are.
+    to a byte), and where its candidates start in `cands` and how many there are. With
+    ``second``, each pixel's bend: the edge after its first, the answers those left and right
+    of the two.
     """
     row = (pixel // ncols).astype(np.float64)[:, None]
     col = (pixel % ncols).astype(np.float64)[:, None]
-    a_u, a_v, b_u, b_v = (edge[:, i, None] for i in range(4))
-    length = np.hypot(b_u - a_u, b_v - a_v)
 
-    def side_of(u: FloatArray, v: FloatArray) -> FloatArray:
-        """Distance left of the edge (negative: right), in pixels."""
-        distance: FloatArray = ((b_u - a_u) * (v - a_v) - (b_v - a_v) * (u - a_u)) / length
-        return distance
+    def line_side(line: FloatArray) -> Callable[[FloatArray, FloatArray], FloatArray]:
+        a_u, a_v, b_u, b_v = (line[:, i, None] for i in range(4))
+        length = np.hypot(b_u - a_u, b_v - a_v)
+
+        def side(u: FloatArray, v: FloatArray) -> FloatArray:
+            """Distance left of the edge's line (negative: right), in pixels."""
+            distance: FloatArray = ((b_u - a_u) * (v - a_v) - (b_v - a_v) * (u - a_u)) / length
+            return distance
+
+        return side
+
+    first_side = line_side(edge)
+    side_of = first_side
+    if second is not None:
+        second_side = line_side(second)
+        turn = (edge[:, 2] - edge[:, 0]) * (second[:, 3] - second[:, 1]) - (
+            edge[:, 3] - edge[:, 1]
+        ) * (second[:, 2] - second[:, 0])
+        turns_left = (turn > 0.0)[:, None]
+
+        def bend_side(u: FloatArray, v: FloatArray) -> FloatArray:
+            """Distance left of the bend (negative: right), in pixels: left of both lines
+            where it turns left, of either where it turns right (`_bend_side`)."""
+            one, other = first_side(u, v), second_side(u, v)
+            distance: FloatArray = np.where(
+                turns_left, np.minimum(one, other), np.maximum(one, other)
+            )
+            return distance
+
+        side_of = bend_side
 
     local = np.arange(_SUB_AREA)
     side = side_of(col + (local % SUB + 0.5) / SUB, row + (local // SUB + 0.5) / SUB)

@@ -466,12 +466,29 @@ def test_exact_tests_agree_with_geos_point_by_point_and_in_bulk(monkeypatch):
     assert asked  # the doubtful pairs went to GEOS
 
 
+def answers_as_geos(index, geoms, lons, lats, monkeypatch) -> list[tuple[float, float]]:
+    """Check the points one by one and in bulk against GEOS; return the points walked."""
+    import geo.index
+
+    want = dense_reference(geoms, lons, lats)
+    walked = []
+    covers_point = geo.index._PackedShapes.covers_point
+
+    def counted(self, cell, lon, lat):
+        walked.append((lon, lat))
+        return covers_point(self, cell, lon, lat)
+
+    monkeypatch.setattr(geo.index._PackedShapes, "covers_point", counted)
+    assert [index.position(x, y) for x, y in zip(lons, lats, strict=True)] == want.tolist()
+    assert index.locate_many(lons, lats).tolist() == want.tolist()
+    return walked
+
+
 def test_a_pixel_one_edge_crosses_answers_by_the_side_of_it(monkeypatch):
     # Most mixed pixels are crossed by one edge alone: a point in one of their touched
     # sub-pixels is answered by the side of that edge it is on (one determinant), a point on
     # the edge by the walk (the lowest code covering it), and the answers are GEOS's either way.
     # Some of those pixels have a piece too thin for a free sub-pixel, answered at a corner.
-    import geo.index
     from geo.index import _SEGMENT_EDGE, _SEGMENT_LEFT, _SEGMENT_OUTSIDE, _SEGMENT_RIGHT
 
     index = random_index()
@@ -515,16 +532,53 @@ def test_a_pixel_one_edge_crosses_answers_by_the_side_of_it(monkeypatch):
     along = a[pick] + t[:, None] * (b[pick] - a[pick])
     lons = np.concatenate([lons, along[:, 0]])
     lats = np.concatenate([lats, along[:, 1]])
-    want = dense_reference(geoms, lons, lats)
-    walked = []
-    covers_point = geo.index._PackedShapes.covers_point
-
-    def counted(self, cell, lon, lat):
-        walked.append((lon, lat))
-        return covers_point(self, cell, lon, lat)
-
-    monkeypatch.setattr(geo.index._PackedShapes, "covers_point", counted)
-    assert [index.position(x, y) for x, y in zip(lons, lats, strict=True)] == want.tolist()
-    assert index.locate_many(lons, lats).tolist() == want.tolist()
+    walked = answers_as_geos(index, geoms, lons, lats, monkeypatch)
     # Off the edges only the points whose sign the filter could not vouch for were walked.
     assert len({p for p in walked if p[0] in set(lons[: pick.size].tolist())}) < 0.01 * pick.size
+
+
+def test_a_pixel_one_bend_crosses_answers_by_its_sides(monkeypatch):
+    # Where two edges of one ring meet inside a pixel and nothing else touches it, the bend
+    # cuts the pixel in two: a point in a touched sub-pixel is answered by its sides of the
+    # two edges (left of both where the bend turns left, of either where it turns right), a
+    # point on the bend by the walk, and the answers are GEOS's either way.
+    from geo.index import _SEGMENT_BEND, _SEGMENT_EDGE
+
+    index = random_index()
+    geoms = random_map()[1]
+    # Few here: the cells are squares; the bends are the stars' and the cells' corners.
+    assert index.bend_pixel_count >= 20
+    raster = index._raster  # the records under test (a private look)
+    word = ~raster.mixed[raster.record_starts() + _COUNT].astype(np.int64)
+    pixel = np.flatnonzero(raster.values <= -2)
+    bend = (word >= 0) & ((word >> _SEGMENT_BEND) & 1 == 1)
+    pixel, word = pixel[bend], word[bend]
+    (lon0, lat0), (dlon, dlat) = index.pixel_origin, index.pixel_size
+    cols = index.raster_shape[1]
+    row, col = pixel // cols, pixel % cols
+    coords = index._shapes.coords
+    edge = word >> _SEGMENT_EDGE
+    a, b, c = coords[edge], coords[edge + 1], coords[edge + 2]
+    # The bend's vertex lies inside its pixel (in the raster's own arithmetic); both turns are
+    # there.
+    u = (b[:, 0] - lon0) * (1.0 / dlon) - col
+    v = (b[:, 1] - lat0) * (1.0 / dlat) - row
+    assert ((u > 0) & (u < 1) & (v > 0) & (v < 1)).all()
+    turn = (b[:, 0] - a[:, 0]) * (c[:, 1] - b[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - b[:, 0])
+    assert (turn > 0).any() and (turn < 0).any()
+    # Points anywhere in those pixels, near the bend's vertex, and on both edges.
+    rng = np.random.default_rng(29)
+    pick = rng.choice(pixel.size, min(pixel.size, 4_000), replace=False)
+    lons = lon0 + (col[pick] + rng.uniform(0, 1, pick.size)) * dlon
+    lats = lat0 + (row[pick] + rng.uniform(0, 1, pick.size)) * dlat
+    near = b[pick] + rng.normal(0.0, 0.05, (pick.size, 2)) * (dlon, dlat)
+    t = rng.uniform(0, 1, (pick.size, 1))
+    on_first = a[pick] + t * (b[pick] - a[pick])
+    on_second = b[pick] + t * (c[pick] - b[pick])
+    lons = np.concatenate([lons, near[:, 0], on_first[:, 0], on_second[:, 0], b[pick, 0]])
+    lats = np.concatenate([lats, near[:, 1], on_first[:, 1], on_second[:, 1], b[pick, 1]])
+    walked = answers_as_geos(index, geoms, lons, lats, monkeypatch)
+    # Off the edges (the pixels' random points and those near the vertex) only the points
+    # whose signs the filter could not vouch for were walked.
+    off = set(lons[: 2 * pick.size].tolist())
+    assert len({p for p in walked if p[0] in off}) < 0.01 * pick.size
