@@ -579,11 +579,10 @@ def cpu_summary(rounds: Sequence[Round]) -> str | None:
     listed = ", ".join(f"{name} {cost:.2f}" for name, cost in named.items() if cost is not None)
     # Requests/s on cores that are kept busy go as the inverse of a request's CPU: at the target
     # a write may cost hello-world's CPU divided by it.
-    budget = hello / min(REPORTS_TARGET, ACTION_TARGET)
+    target = min(REPORTS_TARGET, ACTION_TARGET)
     return (
         f"CPU a request besides wrk's, median: hello-world {hello:.2f} ms, {listed}; at "
-        f"{min(REPORTS_TARGET, ACTION_TARGET):.2f} of hello-world's requests/s a write may cost "
-        f"about {budget:.2f} ms"
+        f"{target:.2f} of hello-world's requests/s a write may cost about {hello / target:.2f} ms"
     )
 
 
@@ -755,6 +754,8 @@ def main(argv: list[str] | None = None) -> int:
             cpu = cpu_summary(rounds)
             if cpu:
                 print(f"[{label}] {cpu}", flush=True)
+            hello_rps = statistics.median(r.hello.rps for r in rounds)
+            hello_cost = median_cpu_ms([r.hello for r in rounds])
             for name, ratios, target, runs in (
                 (
                     "POST /api/v1/mobile/reports",
@@ -769,9 +770,7 @@ def main(argv: list[str] | None = None) -> int:
                     [r.dispatch for r in rounds],
                 ),
             ):
-                hello_rps = statistics.median(r.hello.rps for r in rounds)
                 costs = median_cpu_ms(runs)
-                hello_cost = median_cpu_ms([r.hello for r in rounds])
                 cost = (
                     f"; CPU a request {costs:.2f} ms, hello-world's {hello_cost:.2f}"
                     if costs is not None and hello_cost is not None
