@@ -444,12 +444,12 @@ class GridIndex:
         if one.size:
             word = ~count[one]
             count[one] = word & _SEGMENT_MAX_COUNT
-            lons, lats = lon_flat[points[one]], lat_flat[points[one]]
+            at_lon, at_lat = lon_flat[points[one]], lat_flat[points[one]]
             edge = word >> _SEGMENT_EDGE
-            side = self._sides(edge, lons, lats)
+            side = self._sides(edge, at_lon, at_lat)
             bend = np.flatnonzero((word >> _SEGMENT_BEND & 1).astype(bool) & (side != 0))
             if bend.size:
-                side[bend] = self._bend_sides(side[bend], edge[bend], lons[bend], lats[bend])
+                side[bend] = self._bend_sides(side[bend], edge[bend], at_lon[bend], at_lat[bend])
             code = np.where(side > 0, word >> _SEGMENT_LEFT, word >> _SEGMENT_RIGHT) & 3
             decided = side != 0
             answer = np.take(r.mixed, start[one] + code, mode="clip").astype(np.int64)
