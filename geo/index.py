@@ -1385,24 +1385,10 @@ def _piece_answers(
     ``second``, each pixel's bend: the edge after its first, the answers those left and right
     of the two.
     """
-    row = (pixel // ncols).astype(np.float64)[:, None]
-    col = (pixel % ncols).astype(np.float64)[:, None]
-
-    def line_side(line: FloatArray) -> Callable[[FloatArray, FloatArray], FloatArray]:
-        a_u, a_v, b_u, b_v = (line[:, i, None] for i in range(4))
-        length = np.hypot(b_u - a_u, b_v - a_v)
-
-        def side(u: FloatArray, v: FloatArray) -> FloatArray:
-            """Distance left of the edge's line (negative: right), in pixels."""
-            distance: FloatArray = ((b_u - a_u) * (v - a_v) - (b_v - a_v) * (u - a_u)) / length
-            return distance
-
-        return side
-
-    first_side = line_side(edge)
+    first_side = _line_side(edge[:, 0], edge[:, 1], edge[:, 2], edge[:, 3])
     side_of = first_side
     if second is not None:
-        second_side = line_side(second)
+        second_side = _line_side(second[:, 0], second[:, 1], second[:, 2], second[:, 3])
         turn = (edge[:, 2] - edge[:, 0]) * (second[:, 3] - second[:, 1]) - (
             edge[:, 3] - edge[:, 1]
         ) * (second[:, 2] - second[:, 0])
@@ -1419,39 +1405,94 @@ def _piece_answers(
 
         side_of = bend_side
 
+    def right_of(u: FloatArray, v: FloatArray) -> FloatArray:
+        return -side_of(u, v)
+
+    left, right = _piece_codes(
+        (side_of, right_of), pixel, packed, start, count, cands, ncols, frame, geoms
+    )
+    left[left == _SUB_OUTSIDE] = _SEGMENT_OUTSIDE
+    right[right == _SUB_OUTSIDE] = _SEGMENT_OUTSIDE
+    left[left > _SEGMENT_OUTSIDE] = -1
+    right[right > _SEGMENT_OUTSIDE] = -1
+    return left, right
+
+
+def _line_side(
+    a_u: FloatArray, a_v: FloatArray, b_u: FloatArray, b_v: FloatArray
+) -> Callable[[FloatArray, FloatArray], FloatArray]:
+    """Per pixel, the distance of points left of the line a → b (negative: right), in pixels;
+    the points given as one row per pixel."""
+    a_u, a_v, b_u, b_v = (x[:, None] for x in (a_u, a_v, b_u, b_v))
+    length = np.hypot(b_u - a_u, b_v - a_v)
+
+    def side(u: FloatArray, v: FloatArray) -> FloatArray:
+        distance: FloatArray = ((b_u - a_u) * (v - a_v) - (b_v - a_v) * (u - a_u)) / length
+        return distance
+
+    return side
+
+
+def _piece_codes(
+    pieces: Sequence[Callable[[FloatArray, FloatArray], FloatArray]],
+    pixel: IntArray,
+    packed: NDArray[np.uint8],
+    start: NDArray[np.int32],
+    count: IntArray,
+    cands: NDArray[np.int32],
+    ncols: int,
+    frame: tuple[float, float, float, float],
+    geoms: NDArray[np.object_],
+) -> list[IntArray]:
+    """For pixels that boundaries cut into pieces, each piece's answer: a candidate's index or
+    _SUB_OUTSIDE, -1 where it is not to be trusted.
+
+    A piece is a function of points (one row per pixel, in pixel coordinates) that is positive
+    inside it, the farther in the larger. Its answer is that of its free sub-pixels (they must
+    agree), or, in a piece too thin to hold one, that of its pixel corner farthest in, tested
+    exactly. A pixel whose free sub-pixel lies on a piece's border, or in no piece or two, is
+    not trusted (a bug, short of that: a guard).
+    """
+    row = (pixel // ncols).astype(np.float64)[:, None]
+    col = (pixel % ncols).astype(np.float64)[:, None]
     local = np.arange(_SUB_AREA)
-    side = side_of(col + (local % SUB + 0.5) / SUB, row + (local // SUB + 0.5) / SUB)
+    centre_u = col + (local % SUB + 0.5) / SUB
+    centre_v = row + (local // SUB + 0.5) / SUB
     answers = np.empty((pixel.size, _SUB_AREA), dtype=np.int16)
     answers[:, 0::2] = packed & 15
     answers[:, 1::2] = packed >> 4
     free = answers != _SUB_EXACT
-    # A free centre on the edge's line would be a bug in the walk: keep the pixel's walk then.
-    trusted = ~(free & (side == 0.0)).any(axis=1)
+    distances = [piece(centre_u, centre_v) for piece in pieces]
+    trusted = np.ones(pixel.size, dtype=bool)
+    inside = np.zeros(answers.shape, dtype=np.int64)
+    for distance in distances:
+        trusted &= ~(free & (distance == 0.0)).any(axis=1)
+        inside += distance > 0.0
+    trusted &= ~(free & (inside != 1)).any(axis=1)
     corner_u = col + np.array([0.0, 1.0, 0.0, 1.0])
     corner_v = row + np.array([0.0, 0.0, 1.0, 1.0])
-    corner_side = side_of(corner_u, corner_v)
     lon0, lat0, dlon, dlat = frame
     codes = []
-    for sign in (1.0, -1.0):
-        mask = free & (side * sign > 0.0)
+    for piece, distance in zip(pieces, distances, strict=True):
+        mask = free & (distance > 0.0)
         low = np.where(mask, answers, _SUB_AREA).min(axis=1)
         high = np.where(mask, answers, -1).max(axis=1)
         ok = trusted & ((low == high) | (high < 0))
-        code = np.where(low == _SUB_OUTSIDE, _SEGMENT_OUTSIDE, low).astype(np.int64)
-        # A piece with no free sub-pixel: its corner farthest from the edge, in code order.
+        code = low.astype(np.int64)
+        # A piece with no free sub-pixel: its corner farthest in, in code order.
         thin = np.flatnonzero(ok & (high < 0))
-        far = np.argmax(corner_side[thin] * sign, axis=1)
-        clear = corner_side[thin, far] * sign > _SEGMENT_CLEARANCE
+        corner_in = piece(corner_u, corner_v)[thin]
+        far = np.argmax(corner_in, axis=1)
+        clear = corner_in[np.arange(thin.size), far] > _SEGMENT_CLEARANCE
         ok[thin[~clear]] = False
         thin, far = thin[clear], far[clear]
         lon = lon0 + corner_u[thin, far] * dlon
         lat = lat0 + corner_v[thin, far] * dlat
         answer = _first_covering(geoms, cands, start[thin], count[thin], lon, lat)
-        code[thin] = np.where(answer < 0, _SEGMENT_OUTSIDE, answer)
-        ok &= code <= _SEGMENT_OUTSIDE
+        code[thin] = np.where(answer < 0, _SUB_OUTSIDE, answer)
         code[~ok] = -1
         codes.append(code)
-    return codes[0], codes[1]
+    return codes
 
 
 def _records(
