@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         f"index: {len(index)} grids, build {build_s:.2f} s, raster {rows} x {cols} "
         f"({index.pixel_size[1] * 110_574:.1f} m pixels), {index.mixed_pixel_count} mixed pixels "
         f"({index.one_edge_pixel_count} answered by the side of one edge, "
-        f"{index.bend_pixel_count} of one bend), "
+        f"{index.bend_pixel_count} of one bend, {index.star_pixel_count} of a corner's rays), "
         f"{index.exact_subpixel_count} sub-pixels tested exactly, "
         f"arrays {index.nbytes / 2**20:.1f} MiB, build peak {traced_peak / 2**20:.0f} MiB"
     )

@@ -5,11 +5,12 @@ with the one cell that covers it (or "outside"); a pixel that a boundary crosses
 list of cells that may cover a point in it, and is split into SUB x SUB sub-pixels that answer
 the same way, each computed exactly when the index is built. Only a point in a sub-pixel that a
 boundary touches needs more: where one edge alone crosses its pixel (most mixed pixels), the
-side of that edge it is on, one determinant; otherwise, or on the edge itself, a test against
-its pixel's candidates, walking their packed coordinates with exact signs (GEOS is asked only
-where doubles cannot tell). Because the candidates are tested in code order and the first that
-covers the point wins, the answers are exactly those of "every cell that covers the point,
-lowest code first", boundary points included.
+side of that edge it is on, one determinant (two where a bend of one boundary crosses it, one a
+ray where the boundaries of three grids or more meet at a vertex inside it); otherwise, or on
+the boundary itself, a test against its pixel's candidates, walking their packed coordinates
+with exact signs (GEOS is asked only where doubles cannot tell). Because the candidates are
+tested in code order and the first that covers the point wins, the answers are exactly those
+of "every cell that covers the point, lowest code first", boundary points included.
 """
 
 from __future__ import annotations
@@ -89,6 +90,25 @@ _SEGMENT_CLEARANCE: Final = 1e-3
 # A bend whose edges turn by less than this sine keeps the walk (nearly straight: which way
 # it turns is the point path's exact test alone to tell).
 _BEND_MIN_SINE: Final = 1e-6
+# A mixed pixel that three edges or more cross from one vertex inside it (a corner where unit
+# grids meet: a star) says so in its count word, _STAR | rays << _STAR_RAYS | count, and its
+# record holds more words after its candidates: the vertex's index in the packed coordinates,
+# then per ray, counterclockwise, its far end's index << _STAR_END | kind << _STAR_KIND |
+# answer, where answer is the answer between this ray and the next (a candidate's index, or
+# _STAR_OUTSIDE) and kind tells how that sector opens (_CONVEX, _REFLEX or _FLAT: its two rays
+# so nearly opposite that a point beside the line they make keeps the walk).
+_STAR: Final = 1 << 30
+_STAR_RAYS: Final = 4
+_STAR_MAX_RAYS: Final = 7
+_STAR_MAX_COUNT: Final = 14
+_STAR_OUTSIDE: Final = 15
+_STAR_KIND: Final = 4
+_STAR_END: Final = 6
+# 2**25 vertices: a far end past that keeps the walk.
+_STAR_ENDS: Final = 1 << (31 - _STAR_END)
+_CONVEX: Final = 0
+_REFLEX: Final = 1
+_FLAT: Final = 2
 
 # The per-point path turns pixel coordinates (≥ 0 there, where floor is truncation) into
 # integers with math.floor, a one-argument builtin (~16 ns); int() goes through the type's
@@ -311,6 +331,15 @@ class GridIndex:
             if side >= 0:
                 cell: int = mixed[record + _HEAD + side]
                 return cell
+        elif count >= _STAR:
+            rays = count >> _STAR_RAYS & 7
+            count &= 15
+            sector = self._star_sector(record + _HEAD + count, rays, lon, lat)
+            if sector == _STAR_OUTSIDE:
+                return -1
+            if sector >= 0:
+                cell = mixed[record + _HEAD + sector]
+                return cell
         covers = self._shapes.covers_point
         box = self._box
         first = record + _HEAD
@@ -324,6 +353,47 @@ class GridIndex:
                 and covers(cell, lon, lat)
             ):
                 return cell
+        return -1
+
+    def _star_sector(self, at: int, rays: int, lon: float, lat: float) -> int:
+        """The answer of the sector of a star (`_stars`) a point lies in: a candidate's index,
+        _STAR_OUTSIDE, or -1 on a ray's line or in doubt (walk). ``at`` is where the star's
+        words start in its record."""
+        mixed = self._mixed
+        xy = self._xy
+        centre = mixed[at] << 1
+        ax = xy[centre] - lon
+        ay = xy[centre + 1] - lat
+        # Per ray, 1 where the point is left of it (counterclockwise), -1 right; as _exact's
+        # one edge, the filter vouching for each sign.
+        sides = []
+        for j in range(at + 1, at + 1 + rays):
+            end = mixed[j] >> _STAR_END << 1
+            bx = xy[end] - lon
+            by = xy[end + 1] - lat
+            left = ax * by
+            right = ay * bx
+            det = left - right
+            bound = (abs(left) + abs(right)) * _CCW_ERRBOUND
+            if det > bound:
+                sides.append(1)
+            elif det < -bound:
+                sides.append(-1)
+            else:
+                return -1
+        following = sides[1:] + sides[:1]
+        for j, this, after in zip(range(at + 1, at + 1 + rays), sides, following, strict=True):
+            word = mixed[j]
+            kind = word >> _STAR_KIND & 3
+            # Inside the sector from this ray counterclockwise to the next: left of this one
+            # and right of the next, or either where it is reflex; beside a flat sector's line
+            # (left of both or right of both) is for the walk.
+            if this > 0 and after < 0:
+                return word & 15
+            if kind == _REFLEX and (this > 0 or after < 0):
+                return word & 15
+            if kind == _FLAT and this == after:
+                return -1
         return -1
 
     def locate(self, lon: float, lat: float) -> Located:
@@ -384,6 +454,43 @@ class GridIndex:
         across[det > bound] = -1
         across[det < -bound] = 1
         return np.where(second == first, first, np.where(second == 0, 0, across)).astype(np.int8)
+
+    def _star_sectors(
+        self, at: IntArray, rays: IntArray, lons: FloatArray, lats: FloatArray
+    ) -> IntArray:
+        """As `_star_sector`, per point: ``at`` where its star's words start in the records,
+        ``rays`` how many rays the star has."""
+        mixed = self._raster.mixed
+        coords = self._shapes.coords
+        answer = np.full(at.size, -1, dtype=np.int64)
+        for n in np.unique(rays).tolist():
+            group = np.flatnonzero(rays == n)
+            base = at[group]
+            lon, lat = lons[group, None], lats[group, None]
+            centre = mixed[base].astype(np.int64)
+            words = mixed[base[:, None] + 1 + np.arange(n)].astype(np.int64)
+            ends = words >> _STAR_END
+            ax = coords[centre, 0, None] - lon
+            ay = coords[centre, 1, None] - lat
+            bx = coords[ends, 0] - lon
+            by = coords[ends, 1] - lat
+            left = ax * by
+            right = ay * bx
+            det = left - right
+            bound = (np.abs(left) + np.abs(right)) * _CCW_ERRBOUND
+            side = np.zeros(words.shape, dtype=np.int8)
+            side[det > bound] = 1
+            side[det < -bound] = -1
+            after = np.roll(side, -1, axis=1)
+            kind = words >> _STAR_KIND & 3
+            inside = ((side > 0) & (after < 0)) | ((kind == _REFLEX) & ((side > 0) | (after < 0)))
+            # The first sector that answers or is in doubt decides, as on the point path.
+            stop = inside | ((kind == _FLAT) & (side == after))
+            first = np.argmax(stop, axis=1)
+            rows = np.arange(group.size)
+            hit = (side != 0).all(axis=1) & stop[rows, first] & inside[rows, first]
+            answer[group[hit]] = (words[rows, first] & 15)[hit]
+        return answer
 
     def locate_many(self, lons: ArrayLike, lats: ArrayLike) -> IntArray:
         """Return, per point, its grid's position in `grid_codes`, or -1 where outside."""
@@ -457,6 +564,24 @@ class GridIndex:
             result[points[one[decided]]] = answer[decided]
             keep = np.ones(points.size, dtype=bool)
             keep[one[decided]] = False
+            points, start, count = points[keep], start[keep], count[keep]
+        # A pixel rays from one vertex cross (a star): the sector answers, as on the point path.
+        star = np.flatnonzero(count >= _STAR)
+        if star.size:
+            word = count[star]
+            count[star] = word & 15
+            code = self._star_sectors(
+                start[star] + count[star],
+                word >> _STAR_RAYS & 7,
+                lon_flat[points[star]],
+                lat_flat[points[star]],
+            )
+            decided = code >= 0
+            answer = np.take(r.mixed, start[star] + code, mode="clip").astype(np.int64)
+            answer[code == _STAR_OUTSIDE] = -1
+            result[points[star[decided]]] = answer[decided]
+            keep = np.ones(points.size, dtype=bool)
+            keep[star[decided]] = False
             points, start, count = points[keep], start[keep], count[keep]
         # First each point against its first candidate (in code order), then each point left
         # against all its other candidates at once, the first that covers it winning: two
@@ -582,6 +707,12 @@ class GridIndex:
     def bend_pixel_count(self) -> int:
         """Return how many mixed pixels one bend of a boundary crosses (answered by its sides)."""
         return int(np.count_nonzero(self._sided_words() >> _SEGMENT_BEND & 1))
+
+    @property
+    def star_pixel_count(self) -> int:
+        """Return how many mixed pixels rays from one vertex cross (answered by the sector)."""
+        words = self._raster.mixed[self._raster.record_starts() + _COUNT]
+        return int(np.count_nonzero(words >= _STAR))
 
     def _sided_words(self) -> IntArray:
         """The count words of the mixed pixels answered by the side of a boundary, complemented
@@ -1194,8 +1325,9 @@ def _build_raster(
     del u0, v0, u1, v1, first, seg_cell
     sub = _subpixels(edges, values, offsets, cands, ncols, nrows, (lon0, lat0, dlon, dlat), geoms)
     words = np.diff(offsets)
+    stars = _Stars.none()
     if same_layout:
-        words = _one_segment_words(
+        words, stars = _one_segment_words(
             edges, edge_first, values, offsets, cands, sub, ncols, (lon0, lat0, dlon, dlat), geoms
         )
     del edges, edge_first
@@ -1207,7 +1339,7 @@ def _build_raster(
         ncols=ncols,
         nrows=nrows,
         values=values,
-        mixed=_records(values, offsets, cands, sub, words),
+        mixed=_records(values, offsets, cands, sub, words, stars),
     )
 
 
@@ -1252,9 +1384,10 @@ def _one_segment_words(
     ncols: int,
     frame: tuple[float, float, float, float],
     geoms: NDArray[np.object_],
-) -> NDArray[np.int32]:
+) -> tuple[NDArray[np.int32], _Stars]:
     """Return each mixed pixel's count word: its candidate count, or, where one edge alone
-    crosses the pixel, that edge and the answer on each side of it (`_SEGMENT_*`).
+    crosses the pixel, that edge and the answer on each side of it (`_SEGMENT_*`); and the
+    pixels that three edges or more cross from one vertex (`_stars`).
 
     No other boundary touching the (widened) pixel, the edge's ends lie outside it: the edge
     cuts it in two pieces, each inside one answer. A point in one of the pixel's touched
@@ -1270,12 +1403,17 @@ def _one_segment_words(
     nmixed = counts.size
     n = edges.shape[0]
     if nmixed == 0 or n == 0:
-        return counts.astype(np.int32)
+        return counts.astype(np.int32), _Stars.none()
     touching = np.zeros(nmixed, dtype=np.int64)
     # The last and the first distinct edge seen touching each pixel: where two do, both (each
     # pixel's pair of an edge is one key).
     edge_of = np.zeros(nmixed, dtype=np.int64)
     edge_seen = np.full(nmixed, -1, dtype=np.int64)
+    # Every (pixel, edge) pair, for the stars (`_stars`): which pixels three edges or more
+    # touch is known only once every edge is seen, and a second pass costs more than keeping
+    # them (at 100 000 grids ~30 MB for the build's while, against 10 % more build time).
+    pair_k: list[NDArray[np.int32]] = []
+    pair_edge: list[NDArray[np.int32]] = []
     nrows = values.size // ncols
     for keys in _boundary_key_chunks(
         edges[:, 0], edges[:, 1], edges[:, 2], edges[:, 3], np.arange(n), ncols, nrows, n
@@ -1285,6 +1423,8 @@ def _one_segment_words(
         k = -2 - value[on_mixed]
         touching += np.bincount(k, minlength=nmixed)
         edge = (keys % n)[on_mixed]
+        pair_k.append(k.astype(np.int32))
+        pair_edge.append(edge.astype(np.int32))
         edge_of[k] = edge
         # Written backwards, the first of a pixel's keys in the chunk stays; kept from the
         # first chunk that had one.
@@ -1302,7 +1442,7 @@ def _one_segment_words(
         pixel_of,
         ncols,
     )
-    del touching, edge_seen
+    del edge_seen
     sub_rows = sub.reshape(nmixed, _SUB_AREA // 2)
     words = counts.copy()
     for pixels, first_edge, second_edge in (
@@ -1326,7 +1466,210 @@ def _one_segment_words(
                 | edge_first[edge] << _SEGMENT_EDGE
             )
             words[one[found]] = ~word[found]
-    return words.astype(np.int32)
+    maybe = (touching >= 3) & (touching <= _STAR_MAX_RAYS) & (counts <= _STAR_MAX_COUNT)
+    k_all = np.concatenate(pair_k)
+    del pair_k
+    keep = maybe[k_all]
+    star_k = k_all[keep]
+    del k_all
+    star_edge = np.concatenate(pair_edge)[keep]
+    del pair_edge, keep
+    stars = _stars(
+        star_k,
+        star_edge,
+        touching,
+        edges,
+        edge_first,
+        values,
+        pixel_of,
+        sub_rows,
+        offsets,
+        counts,
+        cands,
+        ncols,
+        frame,
+        geoms,
+    )
+    words[stars.pixels] = stars.words
+    return words.astype(np.int32), stars
+
+
+@dataclass(frozen=True)
+class _Stars:
+    """Mixed pixels answered by the sectors around a vertex: their indices (in raster order),
+    count words, and the words their records hold after the candidates (``sizes`` of them
+    each, concatenated in the pixels' order)."""
+
+    pixels: IntArray
+    words: IntArray
+    extra: NDArray[np.int32]
+    sizes: IntArray
+
+    @classmethod
+    def none(cls) -> _Stars:
+        empty = np.empty(0, dtype=np.int64)
+        return cls(empty, empty, np.empty(0, dtype=np.int32), empty)
+
+
+def _stars(
+    pixel_k: NDArray[np.int32],
+    pixel_edge: NDArray[np.int32],
+    touching: IntArray,
+    edges: FloatArray,
+    edge_first: IntArray,
+    values: NDArray[np.int32],
+    pixel_of: IntArray,
+    sub_rows: NDArray[np.uint8],
+    offsets: NDArray[np.int32],
+    counts: IntArray,
+    cands: NDArray[np.int32],
+    ncols: int,
+    frame: tuple[float, float, float, float],
+    geoms: NDArray[np.object_],
+) -> _Stars:
+    """Of the mixed pixels that three edges or more touch (``pixel_k``, ``pixel_edge``: each
+    such pixel's index and each edge touching it, a pair a row), those the edges cross as rays
+    from one vertex strictly inside the pixel: every edge touching the widened pixel ends
+    there, so the rays cut it into sectors, each inside one answer (a corner where unit grids
+    meet). A point in a touched sub-pixel then needs the sign of a determinant per ray, not a
+    walk of its candidates' rings.
+
+    The vertex must be the same coordinates in every edge (the grids share it exactly), its
+    rays of distinct directions (two nearly alike keep the walk), each far end's index must
+    fit its word, and every sector's answer must be trusted (`_piece_codes`).
+    """
+    if pixel_k.size == 0:
+        return _Stars.none()
+    order = np.argsort(pixel_k, kind="stable")
+    pixel_k, pixel_edge = pixel_k[order], pixel_edge[order]
+    del order
+    stars: list[tuple[IntArray, IntArray, NDArray[np.int32]]] = []
+    for rays in range(3, _STAR_MAX_RAYS + 1):
+        group = np.flatnonzero(touching[pixel_k] == rays)
+        if group.size == 0:
+            continue
+        ks = pixel_k[group[::rays]].astype(np.int64)
+        ring_edge = pixel_edge[group].reshape(-1, rays).astype(np.int64)
+        star = _star_rays(ks, ring_edge, edges, edge_first, pixel_of, ncols)
+        if star is None:
+            continue
+        ks, centre, ends, kinds, sectors = star
+        codes = _piece_codes(
+            sectors,
+            pixel_of[ks],
+            sub_rows[ks],
+            offsets[ks],
+            counts[ks],
+            cands,
+            ncols,
+            frame,
+            geoms,
+        )
+        answer = np.stack(codes, axis=1)
+        ok = (answer >= 0).all(axis=1)
+        answer = np.where(answer == _SUB_OUTSIDE, _STAR_OUTSIDE, answer)
+        ray_words = ends << _STAR_END | kinds << _STAR_KIND | answer
+        extra = np.concatenate([centre[:, None], ray_words], axis=1)[ok]
+        word = _STAR | rays << _STAR_RAYS | counts[ks[ok]]
+        stars.append((ks[ok], word, extra.astype(np.int32).reshape(-1)))
+    if not stars:
+        return _Stars.none()
+    pixels = np.concatenate([p for p, _, _ in stars])
+    return _Stars(
+        pixels,
+        np.concatenate([w for _, w, _ in stars]),
+        np.concatenate([e for _, _, e in stars]),
+        np.concatenate([np.full(p.size, e.size // max(p.size, 1)) for p, _, e in stars]),
+    )
+
+
+def _star_rays(
+    ks: IntArray,
+    ring_edge: IntArray,
+    edges: FloatArray,
+    edge_first: IntArray,
+    pixel_of: IntArray,
+    ncols: int,
+) -> (
+    tuple[
+        IntArray,
+        IntArray,
+        IntArray,
+        IntArray,
+        list[Callable[[FloatArray, FloatArray], FloatArray]],
+    ]
+    | None
+):
+    """For mixed pixels ``ks`` and the edges touching each (one row a pixel), those whose
+    edges are rays from one vertex inside the pixel: the pixels, the vertex's index in the
+    packed coordinates, the rays' far ends' indices and their sectors' kinds (counterclockwise
+    from each ray to the next), and per sector a function positive inside it (`_piece_codes`).
+    None when no pixel is one."""
+    rays = ring_edge.shape[1]
+    e = edges[ring_edge]  # pixel, ray, (u0, v0, u1, v1)
+    ok = np.zeros(ks.size, dtype=bool)
+    centre_u = np.zeros(ks.size)
+    centre_v = np.zeros(ks.size)
+    at_end = np.zeros(ring_edge.shape, dtype=np.int64)
+    # The shared vertex is one end of the first edge: whichever every edge has, at one end.
+    for end in (1, 0):
+        u, v = e[:, 0, 2 * end], e[:, 0, 2 * end + 1]
+        at0 = (e[:, :, 0] == u[:, None]) & (e[:, :, 1] == v[:, None])
+        at1 = (e[:, :, 2] == u[:, None]) & (e[:, :, 3] == v[:, None])
+        fits = (at0 ^ at1).all(axis=1) & ~ok
+        ok |= fits
+        centre_u = np.where(fits, u, centre_u)
+        centre_v = np.where(fits, v, centre_v)
+        at_end = np.where(fits[:, None], at1.astype(np.int64), at_end)
+    col = (pixel_of[ks] % ncols).astype(np.float64)
+    row = (pixel_of[ks] // ncols).astype(np.float64)
+    ok &= (col < centre_u) & (centre_u < col + 1.0) & (row < centre_v) & (centre_v < row + 1.0)
+    first = edge_first[ring_edge]
+    # The vertex is vertex `first` of its edge, or the one after; the far end the other.
+    centre = first[:, 0] + at_end[:, 0]
+    ends = first + 1 - at_end
+    ok &= (ends < _STAR_ENDS).all(axis=1) & (centre < _STAR_ENDS)
+    far_u = np.where(at_end == 1, e[:, :, 0], e[:, :, 2])
+    far_v = np.where(at_end == 1, e[:, :, 1], e[:, :, 3])
+    d_u = far_u - centre_u[:, None]
+    d_v = far_v - centre_v[:, None]
+    turn_order = np.argsort(np.arctan2(d_v, d_u), axis=1)
+    d_u = np.take_along_axis(d_u, turn_order, axis=1)
+    d_v = np.take_along_axis(d_v, turn_order, axis=1)
+    ends = np.take_along_axis(ends, turn_order, axis=1)
+    next_u, next_v = np.roll(d_u, -1, axis=1), np.roll(d_v, -1, axis=1)
+    turn = d_u * next_v - d_v * next_u
+    dot = d_u * next_u + d_v * next_v
+    tolerance = _BEND_MIN_SINE * np.hypot(d_u, d_v) * np.hypot(next_u, next_v)
+    # Two rays nearly alike: which comes first around the vertex is not for doubles to tell.
+    ok &= ~((dot > 0.0) & (np.abs(turn) <= tolerance)).any(axis=1)
+    kinds = np.where(turn > tolerance, _CONVEX, np.where(turn < -tolerance, _REFLEX, _FLAT))
+    keep = np.flatnonzero(ok)
+    if keep.size == 0:
+        return None
+    centre_u, centre_v = centre_u[keep], centre_v[keep]
+    d_u, d_v, kinds = d_u[keep], d_v[keep], kinds[keep]
+    sides = [
+        _line_side(centre_u, centre_v, centre_u + d_u[:, i], centre_v + d_v[:, i])
+        for i in range(rays)
+    ]
+
+    def sector(i: int) -> Callable[[FloatArray, FloatArray], FloatArray]:
+        reflex = (kinds[:, i] == _REFLEX)[:, None]
+        this, following = sides[i], sides[(i + 1) % rays]
+
+        def inside(u: FloatArray, v: FloatArray) -> FloatArray:
+            """Distance into the sector from ray i counterclockwise to the next, in pixels:
+            left of ray i and right of the next, or either where the sector is reflex."""
+            left, right = this(u, v), -following(u, v)
+            distance: FloatArray = np.where(
+                reflex, np.maximum(left, right), np.minimum(left, right)
+            )
+            return distance
+
+        return inside
+
+    return ks[keep], centre[keep], ends[keep], kinds, [sector(i) for i in range(rays)]
 
 
 def _bends(
@@ -1501,20 +1844,28 @@ def _records(
     cands: NDArray[np.int32],
     sub: NDArray[np.uint8],
     count_words: NDArray[Any],
+    stars: _Stars,
 ) -> NDArray[np.int32]:
     """Lay mixed pixel k's sub-pixels (two to a byte in `sub`), candidate count word
-    (`count_words[k]`, see _one_segment_words) and candidates (cands[offsets[k]:offsets[k + 1]]) out
-    as one record; point its pixel in `values` at it."""
+    (`count_words[k]`, see _one_segment_words), candidates (cands[offsets[k]:offsets[k + 1]])
+    and, for a star, its vertex and rays (`_stars`) out as one record; point its pixel in
+    `values` at it."""
     nmixed = offsets.size - 1
-    counts = np.diff(offsets)
-    start = _HEAD * np.arange(nmixed, dtype=np.int64) + offsets[:-1]
-    mixed = np.empty(_HEAD * nmixed + cands.size, dtype=np.int32)
+    counts = np.diff(offsets).astype(np.int64)
+    extra = np.zeros(nmixed, dtype=np.int64)
+    extra[stars.pixels] = stars.sizes
+    sizes = _HEAD + counts + extra
+    start = np.zeros(nmixed, dtype=np.int64)
+    np.cumsum(sizes[:-1], out=start[1:])
+    mixed = np.empty(int(sizes.sum()), dtype=np.int32)
     # Little-endian words of the packed bytes: sub-pixel i is bits 4 (i % 8) of word i // 8.
     words = sub.view("<u4").astype(np.uint32).view(np.int32).reshape(nmixed, 2)
     mixed[start] = words[:, 0]
     mixed[start + 1] = words[:, 1]
     mixed[start + _COUNT] = count_words
-    mixed[np.arange(cands.size) + _HEAD * (np.repeat(np.arange(nmixed), counts) + 1)] = cands
+    mixed[np.repeat(start + _HEAD, counts) + _ramp(counts)] = cands
+    after = start[stars.pixels] + _HEAD + counts[stars.pixels]
+    mixed[np.repeat(after, stars.sizes) + _ramp(stars.sizes)] = stars.extra
     at = values <= -2
     values[at] = -2 - start[-2 - values[at]]
     return mixed

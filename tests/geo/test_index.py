@@ -467,18 +467,28 @@ def test_exact_tests_agree_with_geos_point_by_point_and_in_bulk(monkeypatch):
 
 
 def answers_as_geos(index, geoms, lons, lats, monkeypatch) -> list[tuple[float, float]]:
-    """Check the points one by one and in bulk against GEOS; return the points walked."""
+    """Check the points one by one and in bulk against GEOS; return the points walked, one by
+    one or in bulk."""
     import geo.index
 
     want = dense_reference(geoms, lons, lats)
     walked = []
     covers_point = geo.index._PackedShapes.covers_point
+    covers = geo.index._PackedShapes.covers
 
     def counted(self, cell, lon, lat):
         walked.append((lon, lat))
         return covers_point(self, cell, lon, lat)
 
+    def counted_many(self, cells, lons, lats):
+        # As on the point path, a point outside its candidate's box is not walked.
+        west, south, east, north = index._bounds[cells].T
+        boxed = (west <= lons) & (lons <= east) & (south <= lats) & (lats <= north)
+        walked.extend(zip(lons[boxed].tolist(), lats[boxed].tolist(), strict=True))
+        return covers(self, cells, lons, lats)
+
     monkeypatch.setattr(geo.index._PackedShapes, "covers_point", counted)
+    monkeypatch.setattr(geo.index._PackedShapes, "covers", counted_many)
     assert [index.position(x, y) for x, y in zip(lons, lats, strict=True)] == want.tolist()
     assert index.locate_many(lons, lats).tolist() == want.tolist()
     return walked
@@ -534,7 +544,8 @@ def test_a_pixel_one_edge_crosses_answers_by_the_side_of_it(monkeypatch):
     lats = np.concatenate([lats, along[:, 1]])
     walked = answers_as_geos(index, geoms, lons, lats, monkeypatch)
     # Off the edges only the points whose sign the filter could not vouch for were walked.
-    assert len({p for p in walked if p[0] in set(lons[: pick.size].tolist())}) < 0.01 * pick.size
+    off = set(lons[: pick.size].tolist())
+    assert len({p for p in walked if p[0] in off}) < 0.01 * pick.size
 
 
 def test_a_pixel_one_bend_crosses_answers_by_its_sides(monkeypatch):
@@ -582,3 +593,103 @@ def test_a_pixel_one_bend_crosses_answers_by_its_sides(monkeypatch):
     # whose signs the filter could not vouch for were walked.
     off = set(lons[: 2 * pick.size].tolist())
     assert len({p for p in walked if p[0] in off}) < 0.01 * pick.size
+
+
+def star_pixels(index: GridIndex) -> dict[str, np.ndarray]:
+    """The stars' records (a private look): pixel row and column, vertex, rays' far ends and
+    sectors' kinds (counterclockwise), rays per star."""
+    from geo.index import _HEAD, _STAR, _STAR_END, _STAR_KIND, _STAR_RAYS
+
+    raster = index._raster
+    starts = raster.record_starts()
+    word = raster.mixed[starts + _COUNT].astype(np.int64)
+    star = word >= _STAR
+    pixel = np.flatnonzero(raster.values <= -2)[star]
+    at = starts[star] + _HEAD + (word[star] & 15)
+    rays = word[star] >> _STAR_RAYS & 7
+    words = [
+        raster.mixed[a + 1 : a + 1 + n].astype(np.int64) for a, n in zip(at, rays, strict=True)
+    ]
+    cols = index.raster_shape[1]
+    return {
+        "row": pixel // cols,
+        "col": pixel % cols,
+        "centre": raster.mixed[at].astype(np.int64),
+        "ends": [w >> _STAR_END for w in words],
+        "kinds": [w >> _STAR_KIND & 3 for w in words],
+        "rays": rays,
+    }
+
+
+def points_at_stars(index: GridIndex, stars: dict[str, np.ndarray], rng, per: int):
+    """Points anywhere in the stars' pixels, near their vertices, on their rays and on the
+    vertices; and how many of them are off the boundaries (the first ones)."""
+    (lon0, lat0), (dlon, dlat) = index.pixel_origin, index.pixel_size
+    coords = index._shapes.coords
+    pick = rng.choice(stars["row"].size, per)
+    lons = lon0 + (stars["col"][pick] + rng.uniform(0, 1, per)) * dlon
+    lats = lat0 + (stars["row"][pick] + rng.uniform(0, 1, per)) * dlat
+    centre = coords[stars["centre"][pick]]
+    near = centre + rng.normal(0.0, 0.05, (per, 2)) * (dlon, dlat)
+    end = coords[[rng.choice(stars["ends"][p]) for p in pick]]
+    on_ray = centre + rng.uniform(0, 1, (per, 1)) * (end - centre)
+    lons = np.concatenate([lons, near[:, 0], on_ray[:, 0], centre[:, 0]])
+    lats = np.concatenate([lats, near[:, 1], on_ray[:, 1], centre[:, 1]])
+    return lons, lats, 2 * per
+
+
+def test_a_pixel_rays_from_one_vertex_cross_answers_by_the_sector(monkeypatch):
+    # Where the boundaries of three grids or more meet at a vertex inside a pixel and nothing
+    # else touches it (a corner of the map: a star), the rays from the vertex cut the pixel
+    # into sectors: a point in a touched sub-pixel is answered by the sector it is in (its
+    # side of each ray), a point on a ray by the walk, and the answers are GEOS's either way.
+    # The cells here are squares: corners of four, and where the lake and the community's
+    # edge cut a row of them, of three, one sector flat (two rays nearly opposite).
+    from geo.index import _CONVEX, _FLAT
+
+    index = random_index()
+    geoms = random_map()[1]
+    stars = star_pixels(index)
+    assert index.star_pixel_count == stars["row"].size >= 100
+    assert set(stars["rays"].tolist()) == {3, 4}
+    kinds = np.concatenate(stars["kinds"])
+    assert (kinds == _CONVEX).any() and (kinds == _FLAT).any()
+    # The vertex lies inside its pixel (in the raster's own arithmetic).
+    (lon0, lat0), (dlon, dlat) = index.pixel_origin, index.pixel_size
+    centre = index._shapes.coords[stars["centre"]]
+    u = (centre[:, 0] - lon0) * (1.0 / dlon) - stars["col"]
+    v = (centre[:, 1] - lat0) * (1.0 / dlat) - stars["row"]
+    assert ((u > 0) & (u < 1) & (v > 0) & (v < 1)).all()
+    lons, lats, count = points_at_stars(index, stars, np.random.default_rng(31), 4_000)
+    walked = answers_as_geos(index, geoms, lons, lats, monkeypatch)
+    # Off the rays only the points whose signs the filter could not vouch for were walked.
+    off = set(lons[:count].tolist())
+    assert len({p for p in walked if p[0] in off}) < 0.01 * count
+
+
+def test_a_star_with_a_reflex_sector_answers_by_the_sector(monkeypatch):
+    # Three grids at a vertex: an L wrapping three quarters round it (its sector reflex) and
+    # the last quarter cut in two along its diagonal. Where the quarter's sides reach the
+    # map's edge, two more stars: two grids and the outside, its sector flat.
+    from geo.index import _FLAT, _REFLEX
+
+    side = STEP
+    x, y = LON0 + 0.37 * side, LAT0 + 0.41 * side  # the vertex, off the pixels' lines
+    east, north = LON0 + side, LAT0 + side
+    ell = Polygon([(LON0, LAT0), (east, LAT0), (east, y), (x, y), (x, north), (LON0, north)])
+    lower = Polygon([(x, y), (east, y), (east, north)])
+    upper = Polygon([(x, y), (east, north), (x, north)])
+    shapes = {"430423100001002": ell, "430423100001003": lower, "430423100001001": upper}
+    index = GridIndex(hierarchy() + [grid(code, geom) for code, geom in shapes.items()])
+    geoms = tuple(shapes[code] for code in sorted(shapes))
+    stars = star_pixels(index)
+    vertices = {tuple(c) for c in index._shapes.coords[stars["centre"]].tolist()}
+    assert vertices == {(x, y), (east, y), (x, north)}
+    kinds = np.concatenate(stars["kinds"])
+    assert (kinds == _REFLEX).sum() == 1 and (kinds == _FLAT).sum() == 2
+    lons, lats, count = points_at_stars(index, stars, np.random.default_rng(37), 3_000)
+    walked = answers_as_geos(index, geoms, lons, lats, monkeypatch)
+    off = set(lons[:count].tolist())
+    assert len({p for p in walked if p[0] in off}) < 0.01 * count
+    # Each grid answers, and the outside.
+    assert set(index.locate_many(lons, lats).tolist()) == {-1, 0, 1, 2}
