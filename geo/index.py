@@ -1409,9 +1409,10 @@ def _one_segment_words(
     # pixel's pair of an edge is one key).
     edge_of = np.zeros(nmixed, dtype=np.int64)
     edge_seen = np.full(nmixed, -1, dtype=np.int64)
-    # Every (pixel, edge) pair, for the stars (`_stars`): which pixels three edges or more
-    # touch is known only once every edge is seen, and a second pass costs more than keeping
-    # them (at 100 000 grids ~30 MB for the build's while, against 10 % more build time).
+    # The (pixel, edge) pairs past each pixel's first (that one is edge_seen), for the stars
+    # (`_stars`): which pixels three edges or more touch is known only once every edge is
+    # seen, and a second pass over the edges costs a tenth more build time than keeping them
+    # (at 100 000 grids ~40 MB, for the build's while).
     pair_k: list[NDArray[np.int32]] = []
     pair_edge: list[NDArray[np.int32]] = []
     nrows = values.size // ncols
@@ -1423,8 +1424,12 @@ def _one_segment_words(
         k = -2 - value[on_mixed]
         touching += np.bincount(k, minlength=nmixed)
         edge = (keys % n)[on_mixed]
-        pair_k.append(k.astype(np.int32))
-        pair_edge.append(edge.astype(np.int32))
+        # A chunk's keys are sorted: a pixel's come together, its first one first.
+        later = edge_seen[k] >= 0
+        later[1:] |= k[1:] == k[:-1]
+        pair_k.append(k[later].astype(np.int32))
+        pair_edge.append(edge[later].astype(np.int32))
+        del later
         edge_of[k] = edge
         # Written backwards, the first of a pixel's keys in the chunk stays; kept from the
         # first chunk that had one.
@@ -1442,7 +1447,6 @@ def _one_segment_words(
         pixel_of,
         ncols,
     )
-    del edge_seen
     sub_rows = sub.reshape(nmixed, _SUB_AREA // 2)
     words = counts.copy()
     for pixels, first_edge, second_edge in (
@@ -1470,10 +1474,11 @@ def _one_segment_words(
     k_all = np.concatenate(pair_k)
     del pair_k
     keep = maybe[k_all]
-    star_k = k_all[keep]
+    first = np.flatnonzero(maybe)
+    star_k = np.concatenate([first.astype(np.int32), k_all[keep]])
     del k_all
-    star_edge = np.concatenate(pair_edge)[keep]
-    del pair_edge, keep
+    star_edge = np.concatenate([edge_seen[first].astype(np.int32), np.concatenate(pair_edge)[keep]])
+    del pair_edge, keep, first, edge_seen
     stars = _stars(
         star_k,
         star_edge,
@@ -1548,30 +1553,33 @@ def _stars(
         group = np.flatnonzero(touching[pixel_k] == rays)
         if group.size == 0:
             continue
-        ks = pixel_k[group[::rays]].astype(np.int64)
         ring_edge = pixel_edge[group].reshape(-1, rays).astype(np.int64)
-        star = _star_rays(ks, ring_edge, edges, edge_first, pixel_of, ncols)
-        if star is None:
-            continue
-        ks, centre, ends, kinds, sectors = star
-        codes = _piece_codes(
-            sectors,
-            pixel_of[ks],
-            sub_rows[ks],
-            offsets[ks],
-            counts[ks],
-            cands,
-            ncols,
-            frame,
-            geoms,
-        )
-        answer = np.stack(codes, axis=1)
-        ok = (answer >= 0).all(axis=1)
-        answer = np.where(answer == _SUB_OUTSIDE, _STAR_OUTSIDE, answer)
-        ray_words = ends << _STAR_END | kinds << _STAR_KIND | answer
-        extra = np.concatenate([centre[:, None], ray_words], axis=1)[ok]
-        word = _STAR | rays << _STAR_RAYS | counts[ks[ok]]
-        stars.append((ks[ok], word, extra.astype(np.int32).reshape(-1)))
+        group_k = pixel_k[group[::rays]].astype(np.int64)
+        # A chunk at a time: each pixel takes a few arrays of 16 doubles a sector.
+        for lo in range(0, group_k.size, _CHUNK // _SUB_AREA):
+            chunk = slice(lo, lo + _CHUNK // _SUB_AREA)
+            star = _star_rays(group_k[chunk], ring_edge[chunk], edges, edge_first, pixel_of, ncols)
+            if star is None:
+                continue
+            ks, centre, ends, kinds, sectors = star
+            codes = _piece_codes(
+                sectors,
+                pixel_of[ks],
+                sub_rows[ks],
+                offsets[ks],
+                counts[ks],
+                cands,
+                ncols,
+                frame,
+                geoms,
+            )
+            answer = np.stack(codes, axis=1)
+            ok = (answer >= 0).all(axis=1)
+            answer = np.where(answer == _SUB_OUTSIDE, _STAR_OUTSIDE, answer)
+            ray_words = ends << _STAR_END | kinds << _STAR_KIND | answer
+            extra = np.concatenate([centre[:, None], ray_words], axis=1)[ok]
+            word = _STAR | rays << _STAR_RAYS | counts[ks[ok]]
+            stars.append((ks[ok], word, extra.astype(np.int32).reshape(-1)))
     if not stars:
         return _Stars.none()
     pixels = np.concatenate([p for p, _, _ in stars])
@@ -1851,19 +1859,24 @@ def _records(
     and, for a star, its vertex and rays (`_stars`) out as one record; point its pixel in
     `values` at it."""
     nmixed = offsets.size - 1
-    counts = np.diff(offsets).astype(np.int64)
-    extra = np.zeros(nmixed, dtype=np.int64)
-    extra[stars.pixels] = stars.sizes
-    sizes = _HEAD + counts + extra
-    start = np.zeros(nmixed, dtype=np.int64)
-    np.cumsum(sizes[:-1], out=start[1:])
-    mixed = np.empty(int(sizes.sum()), dtype=np.int32)
+    counts = np.diff(offsets)
+    # The stars' words before each record, and so where each starts.
+    extra = np.zeros(nmixed + 1, dtype=np.int64)
+    extra[stars.pixels + 1] = stars.sizes
+    np.cumsum(extra, out=extra)
+    start = _HEAD * np.arange(nmixed, dtype=np.int64) + offsets[:-1] + extra[:-1]
+    mixed = np.empty(_HEAD * nmixed + cands.size + int(extra[-1]), dtype=np.int32)
     # Little-endian words of the packed bytes: sub-pixel i is bits 4 (i % 8) of word i // 8.
     words = sub.view("<u4").astype(np.uint32).view(np.int32).reshape(nmixed, 2)
     mixed[start] = words[:, 0]
     mixed[start + 1] = words[:, 1]
     mixed[start + _COUNT] = count_words
-    mixed[np.repeat(start + _HEAD, counts) + _ramp(counts)] = cands
+    # Candidate i of pixel k goes to i + _HEAD * (k + 1) + the stars' words before it: two
+    # arrays of the candidates' size at most (tens of MB at 100 000 grids).
+    at = np.repeat(start + _HEAD - offsets[:-1], counts)
+    at += np.arange(cands.size)
+    mixed[at] = cands
+    del at
     after = start[stars.pixels] + _HEAD + counts[stars.pixels]
     mixed[np.repeat(after, stars.sizes) + _ramp(stars.sizes)] = stars.extra
     at = values <= -2
