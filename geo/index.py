@@ -1412,7 +1412,7 @@ def _one_segment_words(
     # The (pixel, edge) pairs past each pixel's first (that one is edge_seen), for the stars
     # (`_stars`): which pixels three edges or more touch is known only once every edge is
     # seen, and a second pass over the edges costs a tenth more build time than keeping them
-    # (at 100 000 grids ~40 MB, for the build's while).
+    # (two int32 a pair, for the build's while).
     pair_k: list[NDArray[np.int32]] = []
     pair_edge: list[NDArray[np.int32]] = []
     nrows = values.size // ncols
