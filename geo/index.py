@@ -1327,8 +1327,9 @@ def _build_raster(
     words = np.diff(offsets)
     stars = _Stars.none()
     if same_layout:
+        frame = (lon0, lat0, dlon, dlat)
         words, stars = _one_segment_words(
-            edges, edge_first, values, offsets, cands, sub, ncols, (lon0, lat0, dlon, dlat), geoms
+            edges, edge_first, values, offsets, cands, sub, ncols, frame, geoms, packed_coords
         )
     del edges, edge_first
     return _Raster(
@@ -1384,6 +1385,7 @@ def _one_segment_words(
     ncols: int,
     frame: tuple[float, float, float, float],
     geoms: NDArray[np.object_],
+    packed_coords: FloatArray,
 ) -> tuple[NDArray[np.int32], _Stars]:
     """Return each mixed pixel's count word: its candidate count, or, where one edge alone
     crosses the pixel, that edge and the answer on each side of it (`_SEGMENT_*`); and the
@@ -1485,7 +1487,7 @@ def _one_segment_words(
         touching,
         edges,
         edge_first,
-        values,
+        packed_coords,
         pixel_of,
         sub_rows,
         offsets,
@@ -1522,7 +1524,7 @@ def _stars(
     touching: IntArray,
     edges: FloatArray,
     edge_first: IntArray,
-    values: NDArray[np.int32],
+    packed_coords: FloatArray,
     pixel_of: IntArray,
     sub_rows: NDArray[np.uint8],
     offsets: NDArray[np.int32],
@@ -1558,7 +1560,9 @@ def _stars(
         # A chunk at a time: each pixel takes a few arrays of 16 doubles a sector.
         for lo in range(0, group_k.size, _CHUNK // _SUB_AREA):
             chunk = slice(lo, lo + _CHUNK // _SUB_AREA)
-            star = _star_rays(group_k[chunk], ring_edge[chunk], edges, edge_first, pixel_of, ncols)
+            star = _star_rays(
+                group_k[chunk], ring_edge[chunk], edges, edge_first, packed_coords, pixel_of, ncols
+            )
             if star is None:
                 continue
             ks, centre, ends, kinds, sectors = star
@@ -1596,6 +1600,7 @@ def _star_rays(
     ring_edge: IntArray,
     edges: FloatArray,
     edge_first: IntArray,
+    packed_coords: FloatArray,
     pixel_of: IntArray,
     ncols: int,
 ) -> (
@@ -1636,6 +1641,10 @@ def _star_rays(
     # The vertex is vertex `first` of its edge, or the one after; the far end the other.
     centre = first[:, 0] + at_end[:, 0]
     ends = first + 1 - at_end
+    # The same vertex in lon, lat too, not only after the rounding into pixels: the point path
+    # takes every ray from the first edge's copy of it.
+    vertex = packed_coords[first + at_end]
+    ok &= (vertex == vertex[:, :1]).all(axis=(1, 2))
     ok &= (ends < _STAR_ENDS).all(axis=1) & (centre < _STAR_ENDS)
     far_u = np.where(at_end == 1, e[:, :, 0], e[:, :, 2])
     far_v = np.where(at_end == 1, e[:, :, 1], e[:, :, 3])

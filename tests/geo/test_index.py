@@ -693,3 +693,33 @@ def test_a_star_with_a_reflex_sector_answers_by_the_sector(monkeypatch):
     assert len({p for p in walked if p[0] in off}) < 0.01 * count
     # Each grid answers, and the outside.
     assert set(index.locate_many(lons, lats).tolist()) == {-1, 0, 1, 2}
+
+
+def test_a_corner_whose_grids_do_not_share_its_vertex_exactly_is_walked(monkeypatch):
+    # The same corner as above, by the prime meridian (where a longitude is finer than the
+    # raster's arithmetic), one grid's copy of the vertex a unit in the last place to the east:
+    # in pixels the copies are alike, but the grids leave a sliver between them, so the corner
+    # is no star and its points are walked (GEOS's answers all the same).
+    side = STEP
+    west, south = -0.0006, LAT0
+    x, y = west + 0.37 * side, south + 0.41 * side
+    east, north = west + side, south + side
+    nudged = float(np.nextafter(x, np.inf))
+    ell = Polygon([(west, south), (east, south), (east, y), (x, y), (x, north), (west, north)])
+    lower = Polygon([(x, y), (east, y), (east, north)])
+    # The lowest code: its copies of the edges it shares are the ones the raster keeps.
+    upper = Polygon([(nudged, y), (east, north), (x, north)])
+    shapes = {"430423100001002": ell, "430423100001003": lower, "430423100001001": upper}
+    index = GridIndex(
+        hierarchy() + [grid(code, geom) for code, geom in shapes.items()], pixel_m=7.0
+    )
+    geoms = tuple(shapes[code] for code in sorted(shapes))
+    (lon0, _), (dlon, dlat) = index.pixel_origin, index.pixel_size
+    assert (x - lon0) * (1.0 / dlon) == (nudged - lon0) * (1.0 / dlon)  # alike in pixels
+    stars = star_pixels(index)
+    vertices = {tuple(c) for c in index._shapes.coords[stars["centre"]].tolist()}
+    assert vertices == {(east, y), (x, north)}
+    rng = np.random.default_rng(41)
+    lons = np.append(x + rng.normal(0.0, 0.3, 2_000) * dlon, [x, nudged])
+    lats = np.append(y + rng.normal(0.0, 0.3, 2_000) * dlat, [y, y])
+    answers_as_geos(index, geoms, lons, lats, monkeypatch)
