@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pytest
@@ -595,7 +596,7 @@ def test_a_pixel_one_bend_crosses_answers_by_its_sides(monkeypatch):
     assert len({p for p in walked if p[0] in off}) < 0.01 * pick.size
 
 
-def star_pixels(index: GridIndex) -> dict[str, np.ndarray]:
+def star_pixels(index: GridIndex) -> dict[str, Any]:
     """The stars' records (a private look): pixel row and column, vertex, rays' far ends and
     sectors' kinds (counterclockwise), rays per star."""
     from geo.index import _HEAD, _STAR, _STAR_END, _STAR_KIND, _STAR_RAYS
@@ -621,7 +622,7 @@ def star_pixels(index: GridIndex) -> dict[str, np.ndarray]:
     }
 
 
-def points_at_stars(index: GridIndex, stars: dict[str, np.ndarray], rng, per: int):
+def points_at_stars(index: GridIndex, stars: dict[str, Any], rng, per: int):
     """Points anywhere in the stars' pixels, near their vertices, on their rays and on the
     vertices; and how many of them are off the boundaries (the first ones)."""
     (lon0, lat0), (dlon, dlat) = index.pixel_origin, index.pixel_size
