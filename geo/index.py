@@ -1449,7 +1449,9 @@ def _one_segment_words(
         pixel_of,
         ncols,
     )
-    sub_rows = sub.reshape(nmixed, _SUB_AREA // 2)
+    mixed = _MixedPixels(
+        pixel_of, sub.reshape(nmixed, _SUB_AREA // 2), offsets, counts, cands, ncols, frame, geoms
+    )
     words = counts.copy()
     for pixels, first_edge, second_edge in (
         (ones, edge_of[ones], None),
@@ -1460,8 +1462,7 @@ def _one_segment_words(
             chunk = slice(lo, lo + _CHUNK // _SUB_AREA)
             one, edge = pixels[chunk], first_edge[chunk]
             second = None if second_edge is None else edges[second_edge[chunk]]
-            pieces = (edges[edge], pixel_of[one], sub_rows[one], offsets[one], counts[one])
-            codes = _piece_answers(*pieces, cands, ncols, frame, geoms, second)
+            codes = _piece_answers(edges[edge], one, mixed, second)
             found = codes[0] >= 0
             found &= codes[1] >= 0
             word = (
@@ -1481,24 +1482,26 @@ def _one_segment_words(
     del k_all
     star_edge = np.concatenate([edge_seen[first].astype(np.int32), np.concatenate(pair_edge)[keep]])
     del pair_edge, keep, first, edge_seen
-    stars = _stars(
-        star_k,
-        star_edge,
-        touching,
-        edges,
-        edge_first,
-        packed_coords,
-        pixel_of,
-        sub_rows,
-        offsets,
-        counts,
-        cands,
-        ncols,
-        frame,
-        geoms,
-    )
+    stars = _stars(star_k, star_edge, touching, edges, edge_first, packed_coords, mixed)
     words[stars.pixels] = stars.words
     return words.astype(np.int32), stars
+
+
+@dataclass(frozen=True)
+class _MixedPixels:
+    """The mixed pixels as the build reads their pieces' answers: per pixel k (in raster
+    order) its index in the raster, its sub-pixels' answers (two to a byte), where its
+    candidates start in ``cands`` and how many there are; the raster's width and frame (lon0,
+    lat0, dlon, dlat) and the grids' shapes, for the pieces tested exactly."""
+
+    pixel_of: IntArray
+    sub_rows: NDArray[np.uint8]
+    offsets: NDArray[np.int32]
+    counts: IntArray
+    cands: NDArray[np.int32]
+    ncols: int
+    frame: tuple[float, float, float, float]
+    geoms: NDArray[np.object_]
 
 
 @dataclass(frozen=True)
@@ -1525,14 +1528,7 @@ def _stars(
     edges: FloatArray,
     edge_first: IntArray,
     packed_coords: FloatArray,
-    pixel_of: IntArray,
-    sub_rows: NDArray[np.uint8],
-    offsets: NDArray[np.int32],
-    counts: IntArray,
-    cands: NDArray[np.int32],
-    ncols: int,
-    frame: tuple[float, float, float, float],
-    geoms: NDArray[np.object_],
+    mixed: _MixedPixels,
 ) -> _Stars:
     """Of the mixed pixels that three edges or more touch (``pixel_k``, ``pixel_edge``: each
     such pixel's index and each edge touching it, a pair a row), those the edges cross as rays
@@ -1561,28 +1557,18 @@ def _stars(
         for lo in range(0, group_k.size, _CHUNK // _SUB_AREA):
             chunk = slice(lo, lo + _CHUNK // _SUB_AREA)
             star = _star_rays(
-                group_k[chunk], ring_edge[chunk], edges, edge_first, packed_coords, pixel_of, ncols
+                group_k[chunk], ring_edge[chunk], edges, edge_first, packed_coords, mixed
             )
             if star is None:
                 continue
             ks, centre, ends, kinds, sectors = star
-            codes = _piece_codes(
-                sectors,
-                pixel_of[ks],
-                sub_rows[ks],
-                offsets[ks],
-                counts[ks],
-                cands,
-                ncols,
-                frame,
-                geoms,
-            )
+            codes = _piece_codes(sectors, ks, mixed)
             answer = np.stack(codes, axis=1)
             ok = (answer >= 0).all(axis=1)
             answer = np.where(answer == _SUB_OUTSIDE, _STAR_OUTSIDE, answer)
             ray_words = ends << _STAR_END | kinds << _STAR_KIND | answer
             extra = np.concatenate([centre[:, None], ray_words], axis=1)[ok]
-            word = _STAR | rays << _STAR_RAYS | counts[ks[ok]]
+            word = _STAR | rays << _STAR_RAYS | mixed.counts[ks[ok]]
             stars.append((ks[ok], word, extra.astype(np.int32).reshape(-1)))
     if not stars:
         return _Stars.none()
@@ -1601,8 +1587,7 @@ def _star_rays(
     edges: FloatArray,
     edge_first: IntArray,
     packed_coords: FloatArray,
-    pixel_of: IntArray,
-    ncols: int,
+    mixed: _MixedPixels,
 ) -> (
     tuple[
         IntArray,
@@ -1634,8 +1619,8 @@ def _star_rays(
         centre_u = np.where(fits, u, centre_u)
         centre_v = np.where(fits, v, centre_v)
         at_end = np.where(fits[:, None], at1.astype(np.int64), at_end)
-    col = (pixel_of[ks] % ncols).astype(np.float64)
-    row = (pixel_of[ks] // ncols).astype(np.float64)
+    col = (mixed.pixel_of[ks] % mixed.ncols).astype(np.float64)
+    row = (mixed.pixel_of[ks] // mixed.ncols).astype(np.float64)
     ok &= (col < centre_u) & (centre_u < col + 1.0) & (row < centre_v) & (centre_v < row + 1.0)
     first = edge_first[ring_edge]
     # The vertex is vertex `first` of its edge, or the one after; the far end the other.
@@ -1726,24 +1711,12 @@ def _bends(
 
 
 def _piece_answers(
-    edge: FloatArray,
-    pixel: IntArray,
-    packed: NDArray[np.uint8],
-    start: NDArray[np.int32],
-    count: IntArray,
-    cands: NDArray[np.int32],
-    ncols: int,
-    frame: tuple[float, float, float, float],
-    geoms: NDArray[np.object_],
-    second: FloatArray | None = None,
+    edge: FloatArray, ks: IntArray, mixed: _MixedPixels, second: FloatArray | None = None
 ) -> tuple[IntArray, IntArray]:
-    """For pixels one edge alone crosses, the answer on the edge's left and on its right: a
-    candidate's index or _SEGMENT_OUTSIDE, -1 where it is not to be trusted.
-
-    Per pixel: its edge (u0, v0, u1, v1), its index in the raster, its sub-pixels' answers (two
-    to a byte), and where its candidates start in `cands` and how many there are. With
-    ``second``, each pixel's bend: the edge after its first, the answers those left and right
-    of the two.
+    """For mixed pixels ``ks`` that one edge alone crosses (``edge``: u0, v0, u1, v1 a pixel),
+    the answer on the edge's left and on its right: a candidate's index or _SEGMENT_OUTSIDE,
+    -1 where it is not to be trusted. With ``second``, each pixel's bend: the edge after its
+    first, the answers those left and right of the two.
     """
     first_side = _line_side(edge[:, 0], edge[:, 1], edge[:, 2], edge[:, 3])
     side_of = first_side
@@ -1768,9 +1741,7 @@ def _piece_answers(
     def right_of(u: FloatArray, v: FloatArray) -> FloatArray:
         return -side_of(u, v)
 
-    left, right = _piece_codes(
-        (side_of, right_of), pixel, packed, start, count, cands, ncols, frame, geoms
-    )
+    left, right = _piece_codes((side_of, right_of), ks, mixed)
     left[left == _SUB_OUTSIDE] = _SEGMENT_OUTSIDE
     right[right == _SUB_OUTSIDE] = _SEGMENT_OUTSIDE
     left[left > _SEGMENT_OUTSIDE] = -1
@@ -1795,17 +1766,11 @@ def _line_side(
 
 def _piece_codes(
     pieces: Sequence[Callable[[FloatArray, FloatArray], FloatArray]],
-    pixel: IntArray,
-    packed: NDArray[np.uint8],
-    start: NDArray[np.int32],
-    count: IntArray,
-    cands: NDArray[np.int32],
-    ncols: int,
-    frame: tuple[float, float, float, float],
-    geoms: NDArray[np.object_],
+    ks: IntArray,
+    mixed: _MixedPixels,
 ) -> list[IntArray]:
-    """For pixels that boundaries cut into pieces, each piece's answer: a candidate's index or
-    _SUB_OUTSIDE, -1 where it is not to be trusted.
+    """For mixed pixels ``ks`` that boundaries cut into pieces, each piece's answer: a
+    candidate's index or _SUB_OUTSIDE, -1 where it is not to be trusted.
 
     A piece is a function of points (one row per pixel, in pixel coordinates) that is positive
     inside it, the farther in the larger. Its answer is that of its free sub-pixels (they must
@@ -1813,8 +1778,10 @@ def _piece_codes(
     exactly. A pixel whose free sub-pixel lies on a piece's border, or in no piece or two, is
     not trusted (a bug, short of that: a guard).
     """
-    row = (pixel // ncols).astype(np.float64)[:, None]
-    col = (pixel % ncols).astype(np.float64)[:, None]
+    pixel = mixed.pixel_of[ks]
+    packed = mixed.sub_rows[ks]
+    row = (pixel // mixed.ncols).astype(np.float64)[:, None]
+    col = (pixel % mixed.ncols).astype(np.float64)[:, None]
     local = np.arange(_SUB_AREA)
     centre_u = col + (local % SUB + 0.5) / SUB
     centre_v = row + (local // SUB + 0.5) / SUB
@@ -1831,7 +1798,8 @@ def _piece_codes(
     trusted &= ~(free & (inside != 1)).any(axis=1)
     corner_u = col + np.array([0.0, 1.0, 0.0, 1.0])
     corner_v = row + np.array([0.0, 0.0, 1.0, 1.0])
-    lon0, lat0, dlon, dlat = frame
+    lon0, lat0, dlon, dlat = mixed.frame
+    start, count = mixed.offsets[ks], mixed.counts[ks]
     codes = []
     for piece, distance in zip(pieces, distances, strict=True):
         mask = free & (distance > 0.0)
@@ -1848,7 +1816,7 @@ def _piece_codes(
         thin, far = thin[clear], far[clear]
         lon = lon0 + corner_u[thin, far] * dlon
         lat = lat0 + corner_v[thin, far] * dlat
-        answer = _first_covering(geoms, cands, start[thin], count[thin], lon, lat)
+        answer = _first_covering(mixed.geoms, mixed.cands, start[thin], count[thin], lon, lat)
         code[thin] = np.where(answer < 0, _SUB_OUTSIDE, answer)
         code[~ok] = -1
         codes.append(code)
