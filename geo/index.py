@@ -1507,18 +1507,23 @@ class _MixedPixels:
 @dataclass(frozen=True)
 class _Stars:
     """Mixed pixels answered by the sectors around a vertex: their indices (in raster order),
-    count words, and the words their records hold after the candidates (``sizes`` of them
-    each, concatenated in the pixels' order)."""
+    count words, and the words their records hold after the candidates (the vertex and a word
+    a ray each, concatenated in the pixels' order)."""
 
     pixels: IntArray
     words: IntArray
     extra: NDArray[np.int32]
-    sizes: IntArray
+
+    @property
+    def sizes(self) -> IntArray:
+        """How many words each star's record holds after its candidates: its vertex, its rays."""
+        sizes: IntArray = (self.words >> _STAR_RAYS & 7) + 1
+        return sizes
 
     @classmethod
     def none(cls) -> _Stars:
         empty = np.empty(0, dtype=np.int64)
-        return cls(empty, empty, np.empty(0, dtype=np.int32), empty)
+        return cls(empty, empty, np.empty(0, dtype=np.int32))
 
 
 def _stars(
@@ -1577,7 +1582,6 @@ def _stars(
         pixels,
         np.concatenate([w for _, w, _ in stars]),
         np.concatenate([e for _, _, e in stars]),
-        np.concatenate([np.full(p.size, e.size // max(p.size, 1)) for p, _, e in stars]),
     )
 
 
@@ -1839,7 +1843,8 @@ def _records(
     counts = np.diff(offsets)
     # The stars' words before each record, and so where each starts.
     extra = np.zeros(nmixed + 1, dtype=np.int64)
-    extra[stars.pixels + 1] = stars.sizes
+    sizes = stars.sizes
+    extra[stars.pixels + 1] = sizes
     np.cumsum(extra, out=extra)
     start = _HEAD * np.arange(nmixed, dtype=np.int64) + offsets[:-1] + extra[:-1]
     mixed = np.empty(_HEAD * nmixed + cands.size + int(extra[-1]), dtype=np.int32)
@@ -1855,7 +1860,7 @@ def _records(
     mixed[at] = cands
     del at
     after = start[stars.pixels] + _HEAD + counts[stars.pixels]
-    mixed[np.repeat(after, stars.sizes) + _ramp(stars.sizes)] = stars.extra
+    mixed[np.repeat(after, sizes) + _ramp(sizes)] = stars.extra
     at = values <= -2
     values[at] = -2 - start[-2 - values[at]]
     return mixed
