@@ -55,11 +55,13 @@ test-sqlite: $(STAMP) console browsers
 test-postgres: $(STAMP) services console browsers
 	GRIDAPP_TEST_BACKEND=postgres $(BIN)/pytest -p no:cacheprovider
 
-# Both passes at once, one core each (scripts/test-backends.sh: each pass's log is printed whole
-# when it ends, and either failing fails `make test`). The install, the console build and the
-# services are made once, before both.
+# Both backends at once, one core each (scripts/test-backends.sh: each pass's log is printed
+# whole when it ends, and any failing fails `make test`). PostgreSQL's browser tests run as a
+# pass of their own once the SQLite pass ends: the PostgreSQL pass is the longer one. The
+# install, the console build and the services are made once, before all.
+BROWSER_TESTS = tests/gridapp/console/test_browser.py
 test: $(STAMP) translations services console browsers lint
-	@BIN=$(BIN) bash scripts/test-backends.sh sqlite postgres
+	@BIN=$(BIN) bash scripts/test-backends.sh sqlite postgres postgres:$(BROWSER_TESTS)
 
 # Kill the RQ worker mid-job, stop Redis 30 s, kill a gunicorn worker mid-request, restart
 # PostgreSQL, under load; then check nothing was lost or done twice (tests/faults.py; ~5 min).
